@@ -1,0 +1,1 @@
+"""redis-gitops: from one cluster spec to proven Kubernetes manifests for a Redis Sentinel broker."""

@@ -1,0 +1,1 @@
+"""One module per group of Kubernetes objects; each exposes a function (scope, spec) -> None."""

@@ -1,0 +1,33 @@
+"""Metadata shared by every object: explicit name, namespace, labels and the Argo CD sync wave."""
+from __future__ import annotations
+
+from cdk8s_plus_33 import k8s
+
+from synth.naming import Names
+
+# Argo CD applies lower waves first: config before the pods that read it, pods before their monitors.
+WAVE_FOUNDATION = -1  # Namespace, ServiceAccount, ConfigMaps
+WAVE_NETWORK = 0  # Services, NetworkPolicy, PodDisruptionBudget
+WAVE_WORKLOAD = 1  # StatefulSet
+WAVE_OBSERVE = 2  # ServiceMonitor
+
+
+def meta_fields(names: Names, name: str, component: str, wave: int, namespaced: bool = True,
+                annotations: dict[str, str] | None = None, labels: dict[str, str] | None = None) -> dict:
+    return {
+        "name": name,
+        "namespace": names.spec.namespace if namespaced else None,
+        "labels": {**names.labels(component), **(labels or {})},
+        "annotations": {"argocd.argoproj.io/sync-wave": str(wave), **(annotations or {})},
+    }
+
+
+def meta(names: Names, name: str, component: str, wave: int, namespaced: bool = True) -> k8s.ObjectMeta:
+    return k8s.ObjectMeta(**meta_fields(names, name, component, wave, namespaced))
+
+
+def resources(r) -> k8s.ResourceRequirements:
+    return k8s.ResourceRequirements(
+        requests={"cpu": k8s.Quantity.from_string(r.requests.cpu), "memory": k8s.Quantity.from_string(r.requests.memory)},
+        limits={"cpu": k8s.Quantity.from_string(r.limits.cpu), "memory": k8s.Quantity.from_string(r.limits.memory)},
+    )

@@ -1,0 +1,41 @@
+"""The headless Service (stable pod DNS names), the Redis Service and the Sentinel Service."""
+from __future__ import annotations
+
+from cdk8s_plus_33 import k8s
+from constructs import Construct
+
+from synth.components.common import WAVE_NETWORK, meta
+from synth.naming import Names
+
+
+def _port(name: str, port: int) -> k8s.ServicePort:
+    return k8s.ServicePort(name=name, port=port, target_port=k8s.IntOrString.from_string(name), protocol="TCP")
+
+
+def services(scope: Construct, names: Names) -> None:
+    spec = names.spec
+    redis, sentinel = _port("redis", spec.redis.port), _port("sentinel", spec.sentinel.port)
+    headless_ports = [redis, sentinel]
+    if spec.monitoring.exporter.enabled:
+        headless_ports.append(_port("metrics", spec.monitoring.exporter.port))
+    k8s.KubeService(
+        scope, "headless",
+        metadata=meta(names, names.headless_service, "headless", WAVE_NETWORK),
+        spec=k8s.ServiceSpec(
+            cluster_ip="None",
+            # Peers must resolve each other before they are ready, or a starting pod cannot find the master.
+            publish_not_ready_addresses=True,
+            selector=names.selector_labels,
+            ports=headless_ports,
+        ),
+    )
+    k8s.KubeService(
+        scope, "redis",
+        metadata=meta(names, names.redis_service, "redis", WAVE_NETWORK),
+        spec=k8s.ServiceSpec(type="ClusterIP", selector=names.selector_labels, ports=[redis]),
+    )
+    k8s.KubeService(
+        scope, "sentinel",
+        metadata=meta(names, names.sentinel_service, "sentinel", WAVE_NETWORK),
+        spec=k8s.ServiceSpec(type="ClusterIP", selector=names.selector_labels, ports=[sentinel]),
+    )

@@ -1,0 +1,216 @@
+"""The StatefulSet: Redis, Sentinel and redis_exporter in each pod, hardened, spread, with a safe preStop."""
+from __future__ import annotations
+
+import hashlib
+
+from cdk8s_plus_33 import k8s
+from constructs import Construct
+
+from synth.components.common import WAVE_WORKLOAD, meta, resources
+from synth.components.foundation import POD_SCRIPTS, pod_script
+from synth.naming import Names
+from synth.redis_config import DATA_DIR, redis_conf, sentinel_conf
+
+CONFIG_DIR = "/config"
+SCRIPTS_DIR = "/scripts"
+REDIS_RUNTIME_DIR = "/run/redis"
+SENTINEL_RUNTIME_DIR = "/run/sentinel"
+PROBE_PERIOD_SECONDS = 10
+# Time for the preStop hand-over beyond its own timeout: Redis must still flush the AOF after it.
+SHUTDOWN_MARGIN_SECONDS = 30
+
+
+def config_checksum(names: Names) -> str:
+    """Hash of everything the pods read at start, so a config change rolls the pods (one at a time)."""
+    digest = hashlib.sha256()
+    for text in (redis_conf(names.spec), sentinel_conf(names.spec), *(pod_script(s) for s in POD_SCRIPTS)):
+        digest.update(text.encode())
+    return digest.hexdigest()
+
+
+def _secret_env(name: str, ref) -> k8s.EnvVar:
+    return k8s.EnvVar(name=name, value_from=k8s.EnvVarSource(
+        secret_key_ref=k8s.SecretKeySelector(name=ref.secret_name, key=ref.key)))
+
+
+def script_env(names: Names, runtime_dir: str) -> list[k8s.EnvVar]:
+    """The environment contract of the pod scripts (see pod_scripts/lib.sh)."""
+    spec = names.spec
+    return [
+        k8s.EnvVar(name="POD_NAME", value_from=k8s.EnvVarSource(
+            field_ref=k8s.ObjectFieldSelector(field_path="metadata.name"))),
+        k8s.EnvVar(name="SELF_HOST", value=f"$(POD_NAME).{names.headless_service}.{spec.namespace}.svc."
+                                         f"{spec.cluster_domain}"),
+        k8s.EnvVar(name="PEER_HOSTS", value=" ".join(names.pod_fqdns)),
+        k8s.EnvVar(name="REDIS_PORT", value=str(spec.redis.port)),
+        k8s.EnvVar(name="SENTINEL_PORT", value=str(spec.sentinel.port)),
+        k8s.EnvVar(name="MASTER_NAME", value=spec.sentinel.master_name),
+        k8s.EnvVar(name="CONFIG_DIR", value=CONFIG_DIR),
+        k8s.EnvVar(name="RUNTIME_DIR", value=runtime_dir),
+        k8s.EnvVar(name="HANDOVER_TIMEOUT_SECONDS", value=str(spec.redis.handover_timeout_seconds)),
+        _secret_env("REDIS_PASSWORD", spec.auth.redis_password),
+        _secret_env("SENTINEL_PASSWORD", spec.auth.sentinel_password),
+    ]
+
+
+def _exec(*args: str) -> k8s.ExecAction:
+    return k8s.ExecAction(command=["sh", *args])
+
+
+def _probe(check: str, period: int, failures: int, timeout: int = 5) -> k8s.Probe:
+    return k8s.Probe(exec=_exec(f"{SCRIPTS_DIR}/probe.sh", check), period_seconds=period,
+                     failure_threshold=failures, timeout_seconds=timeout)
+
+
+def container_security(names: Names) -> k8s.SecurityContext:
+    sec = names.spec.security
+    return k8s.SecurityContext(
+        run_as_non_root=True, run_as_user=sec.run_as_user, run_as_group=sec.run_as_group,
+        allow_privilege_escalation=False, read_only_root_filesystem=True, privileged=False,
+        capabilities=k8s.Capabilities(drop=["ALL"]),
+        seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def _mounts(*pairs: tuple[str, str], read_only: bool = True) -> list[k8s.VolumeMount]:
+    return [k8s.VolumeMount(name=n, mount_path=p, read_only=read_only) for n, p in pairs]
+
+
+def redis_container(names: Names) -> k8s.Container:
+    spec = names.spec
+    return k8s.Container(
+        name="redis",
+        image=spec.redis.image.reference,
+        image_pull_policy=spec.redis.image.pull_policy,
+        command=["sh", f"{SCRIPTS_DIR}/start-redis.sh"],
+        env=script_env(names, REDIS_RUNTIME_DIR),
+        ports=[k8s.ContainerPort(name="redis", container_port=spec.redis.port, protocol="TCP")],
+        # A large AOF can take minutes to load; until then liveness must not kill the pod.
+        startup_probe=_probe("redis-alive", PROBE_PERIOD_SECONDS,
+                             max(1, spec.redis.startup_timeout_seconds // PROBE_PERIOD_SECONDS)),
+        liveness_probe=_probe("redis-alive", PROBE_PERIOD_SECONDS, 6),
+        readiness_probe=_probe("redis-ready", 5, 3, timeout=3),
+        lifecycle=k8s.Lifecycle(pre_stop=k8s.LifecycleHandler(exec=_exec(f"{SCRIPTS_DIR}/prestop-redis.sh"))),
+        resources=resources(spec.redis.resources),
+        security_context=container_security(names),
+        volume_mounts=[
+            *_mounts(("data", DATA_DIR), read_only=False),
+            *_mounts(("redis-runtime", REDIS_RUNTIME_DIR), read_only=False),
+            *_mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR)),
+        ],
+    )
+
+
+def sentinel_container(names: Names) -> k8s.Container:
+    spec = names.spec
+    return k8s.Container(
+        name="sentinel",
+        image=spec.redis.image.reference,
+        image_pull_policy=spec.redis.image.pull_policy,
+        command=["sh", f"{SCRIPTS_DIR}/start-sentinel.sh"],
+        env=script_env(names, SENTINEL_RUNTIME_DIR),
+        ports=[k8s.ContainerPort(name="sentinel", container_port=spec.sentinel.port, protocol="TCP")],
+        liveness_probe=_probe("sentinel", PROBE_PERIOD_SECONDS, 6),
+        readiness_probe=_probe("sentinel", 5, 3, timeout=3),
+        resources=resources(spec.sentinel.resources),
+        security_context=container_security(names),
+        volume_mounts=[
+            # Sentinel rewrites its own config file: it must be writable, hence a runtime copy.
+            *_mounts(("sentinel-runtime", SENTINEL_RUNTIME_DIR), read_only=False),
+            *_mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR)),
+        ],
+    )
+
+
+def exporter_container(names: Names) -> k8s.Container:
+    spec, exporter = names.spec, names.spec.monitoring.exporter
+    return k8s.Container(
+        name="exporter",
+        image=exporter.image.reference,
+        image_pull_policy=exporter.image.pull_policy,
+        env=[
+            k8s.EnvVar(name="REDIS_ADDR", value=f"redis://127.0.0.1:{spec.redis.port}"),
+            _secret_env("REDIS_PASSWORD", spec.auth.redis_password),
+            k8s.EnvVar(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{exporter.port}"),
+        ],
+        ports=[k8s.ContainerPort(name="metrics", container_port=exporter.port, protocol="TCP")],
+        liveness_probe=k8s.Probe(http_get=k8s.HttpGetAction(path="/health", port=k8s.IntOrString.from_string("metrics")),
+                                 period_seconds=PROBE_PERIOD_SECONDS, timeout_seconds=5),
+        resources=resources(exporter.resources),
+        security_context=container_security(names),
+    )
+
+
+def _affinity(names: Names) -> k8s.Affinity:
+    term = k8s.PodAffinityTerm(topology_key="kubernetes.io/hostname",
+                               label_selector=k8s.LabelSelector(match_labels=names.selector_labels))
+    if names.spec.scheduling.pod_anti_affinity == "required":
+        anti = k8s.PodAntiAffinity(required_during_scheduling_ignored_during_execution=[term])
+    else:
+        anti = k8s.PodAntiAffinity(preferred_during_scheduling_ignored_during_execution=[
+            k8s.WeightedPodAffinityTerm(weight=100, pod_affinity_term=term)])
+    return k8s.Affinity(pod_anti_affinity=anti)
+
+
+def statefulset(scope: Construct, names: Names) -> None:
+    spec = names.spec
+    containers = [redis_container(names), sentinel_container(names)]
+    if spec.monitoring.exporter.enabled:
+        containers.append(exporter_container(names))
+    pod = k8s.PodSpec(
+        service_account_name=names.service_account,
+        automount_service_account_token=False,
+        enable_service_links=False,
+        security_context=k8s.PodSecurityContext(
+            run_as_non_root=True, run_as_user=spec.security.run_as_user, run_as_group=spec.security.run_as_group,
+            fs_group=spec.security.fs_group, fs_group_change_policy="OnRootMismatch",
+            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+        ),
+        termination_grace_period_seconds=spec.redis.handover_timeout_seconds + SHUTDOWN_MARGIN_SECONDS,
+        affinity=_affinity(names),
+        topology_spread_constraints=[k8s.TopologySpreadConstraint(
+            max_skew=1, topology_key="topology.kubernetes.io/zone",
+            when_unsatisfiable=spec.scheduling.zone_spread,
+            label_selector=k8s.LabelSelector(match_labels=names.selector_labels),
+        )],
+        node_selector=spec.scheduling.node_selector or None,
+        priority_class_name=spec.scheduling.priority_class_name,
+        containers=containers,
+        volumes=[
+            k8s.Volume(name="config", config_map=k8s.ConfigMapVolumeSource(name=names.config_map, default_mode=0o444)),
+            k8s.Volume(name="scripts", config_map=k8s.ConfigMapVolumeSource(
+                name=names.scripts_config_map, default_mode=0o555)),
+            # Rendered configs hold passwords: keep them in memory, never on the persistent volume.
+            k8s.Volume(name="redis-runtime", empty_dir=k8s.EmptyDirVolumeSource(
+                medium="Memory", size_limit=k8s.Quantity.from_string("1Mi"))),
+            k8s.Volume(name="sentinel-runtime", empty_dir=k8s.EmptyDirVolumeSource(
+                medium="Memory", size_limit=k8s.Quantity.from_string("1Mi"))),
+        ],
+    )
+    k8s.KubeStatefulSet(
+        scope, "statefulset",
+        metadata=meta(names, names.statefulset, "server", WAVE_WORKLOAD),
+        spec=k8s.StatefulSetSpec(
+            service_name=names.headless_service,
+            replicas=spec.redis.replicas,
+            pod_management_policy="OrderedReady",
+            update_strategy=k8s.StatefulSetUpdateStrategy(type="RollingUpdate"),
+            persistent_volume_claim_retention_policy=k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(
+                when_deleted="Retain", when_scaled="Retain"),  # queued tasks outlive a mistaken delete
+            selector=k8s.LabelSelector(match_labels=names.selector_labels),
+            template=k8s.PodTemplateSpec(
+                metadata=k8s.ObjectMeta(labels=names.pod_labels,
+                                        annotations={"redis-gitops/config-checksum": config_checksum(names)}),
+                spec=pod,
+            ),
+            volume_claim_templates=[k8s.KubePersistentVolumeClaimProps(
+                metadata=k8s.ObjectMeta(name="data", labels=names.selector_labels),
+                spec=k8s.PersistentVolumeClaimSpec(
+                    access_modes=[spec.persistence.access_mode],
+                    storage_class_name=spec.persistence.storage_class_name,
+                    resources=k8s.VolumeResourceRequirements(
+                        requests={"storage": k8s.Quantity.from_string(spec.persistence.size)}),
+                ),
+            )],
+        ),
+    )

@@ -1,0 +1,92 @@
+"""Names and labels of every object, derived from the spec in one place.
+
+Selector labels are immutable once applied, so they are kept apart from descriptive labels (which may
+carry versions and change freely) and never include a version.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from synth.spec import ClusterSpec
+
+MANAGED_BY = "redis-gitops"
+
+
+@dataclass(frozen=True)
+class Names:
+    spec: ClusterSpec
+
+    @property
+    def base(self) -> str:
+        return self.spec.name
+
+    @property
+    def statefulset(self) -> str:
+        return self.base
+
+    @property
+    def headless_service(self) -> str:
+        return f"{self.base}-headless"
+
+    @property
+    def redis_service(self) -> str:
+        return self.base
+
+    @property
+    def sentinel_service(self) -> str:
+        return f"{self.base}-sentinel"
+
+    @property
+    def service_account(self) -> str:
+        return self.base
+
+    @property
+    def config_map(self) -> str:
+        return f"{self.base}-config"
+
+    @property
+    def scripts_config_map(self) -> str:
+        return f"{self.base}-scripts"
+
+    @property
+    def pdb(self) -> str:
+        return self.base
+
+    @property
+    def network_policy(self) -> str:
+        return self.base
+
+    @property
+    def service_monitor(self) -> str:
+        return self.base
+
+    @property
+    def application(self) -> str:
+        return f"{self.spec.namespace}-{self.base}"
+
+    def pod(self, ordinal: int) -> str:
+        return f"{self.statefulset}-{ordinal}"
+
+    def pod_fqdn(self, ordinal: int) -> str:
+        """The stable DNS name a pod announces to Sentinel; pod IPs change on restart, this does not."""
+        return f"{self.pod(ordinal)}.{self.headless_service}.{self.spec.namespace}.svc.{self.spec.cluster_domain}"
+
+    @property
+    def pod_fqdns(self) -> list[str]:
+        return [self.pod_fqdn(i) for i in range(self.spec.redis.replicas)]
+
+    @property
+    def selector_labels(self) -> dict[str, str]:
+        return {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": self.base}
+
+    def labels(self, component: str) -> dict[str, str]:
+        return {
+            **self.selector_labels,
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/part-of": "airflow",
+            "app.kubernetes.io/managed-by": MANAGED_BY,
+        }
+
+    @property
+    def pod_labels(self) -> dict[str, str]:
+        return {**self.labels("server"), "app.kubernetes.io/version": self.spec.redis.image.tag}

@@ -1,0 +1,70 @@
+"""The two jobs the CLI and CI run: synthesise dist/ from the spec, and check dist/ against the spec.
+
+Both return a result object and print nothing, so tests call them directly; I/O stays at the edges.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from synth.app import render_files
+from synth.output import Changes, compare, read_tree, replace_tree, unified_diff
+from synth.spec import ClusterSpec
+from synth.spec_loader import load_spec
+from synth.validation import SchemaReport, default_crd_folder, validate_objects
+
+NOT_OBJECTS = {"kustomization.yaml"}
+
+
+@dataclass
+class Result:
+    spec: ClusterSpec
+    changes: Changes
+    schema: SchemaReport
+    diff: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def objects_of(files: dict[str, str]) -> list[tuple[str, dict]]:
+    """Every Kubernetes object in the files, with the file it came from."""
+    out = []
+    yaml = YAML(typ="safe")
+    for path, text in files.items():
+        if path in NOT_OBJECTS or not path.endswith((".yaml", ".yml")):
+            continue
+        for doc in yaml.load_all(text):
+            if doc:
+                out.append((path, doc))
+    return out
+
+
+def synthesize(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
+    """Render, validate, then swap into `out`; on any problem `out` is left exactly as it was.
+    A bad spec raises SpecError before anything is written."""
+    spec = load_spec(spec_path)
+    files = render_files(spec)
+    schema = validate_objects(objects_of(files), spec.kubernetes_version, crd_folder or default_crd_folder())
+    changes = compare(files, read_tree(out))
+    result = Result(spec, changes, schema, problems=[str(e) for e in schema.errors])
+    if result.ok and not changes.clean:
+        replace_tree(out, files)
+    return result
+
+
+def check(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
+    """The pull-request gate: dist/ must be exactly what the spec renders, and every object must be valid."""
+    spec = load_spec(spec_path)
+    expected, actual = render_files(spec), read_tree(out)
+    changes = compare(expected, actual)
+    schema = validate_objects(objects_of(actual), spec.kubernetes_version, crd_folder or default_crd_folder())
+    result = Result(spec, changes, schema, diff=unified_diff(expected, actual, out.as_posix()))
+    if not changes.clean:
+        result.problems.append(f"{out} is stale or hand-edited ({changes.summary()}): run `make synth` and commit")
+    result.problems.extend(str(e) for e in schema.errors)
+    return result

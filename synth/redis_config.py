@@ -1,0 +1,66 @@
+"""redis.conf and sentinel.conf, rendered from the spec as plain text (no secrets, no per-pod values).
+
+Per-pod values (the announced name, the role, passwords read from Secrets) are appended at start by
+the pod scripts, because only the pod knows them; everything the reviewer should see is here.
+"""
+from __future__ import annotations
+
+from synth.spec import ClusterSpec
+
+MASTER_HOST_PLACEHOLDER = "__MASTER_HOST__"
+DATA_DIR = "/data"
+
+
+def redis_conf(spec: ClusterSpec) -> str:
+    r, p = spec.redis, spec.persistence
+    save = " ".join(f"{rule.seconds} {rule.changes}" for rule in p.rdb_save)
+    lines = [
+        "# Rendered by redis-gitops from cluster_spec.yaml. start-redis.sh appends requirepass, masterauth,",
+        "# replica-announce-ip and replicaof at start; passwords come from Secrets, never from this file.",
+        f"port {r.port}",
+        "bind * -::*",
+        "protected-mode yes",
+        "daemonize no",
+        'logfile ""',
+        f"dir {DATA_DIR}",
+        "# Persistence: RDB snapshots plus an append-only file",
+        f"save {save}",
+        "stop-writes-on-bgsave-error yes",
+        f"appendonly {'yes' if p.aof.enabled else 'no'}",
+        f"appendfsync {p.aof.fsync}",
+        "aof-use-rdb-preamble yes",
+        "# Memory: a broker must never evict",
+        f"maxmemory {r.maxmemory_bytes}",
+        f"maxmemory-policy {r.maxmemory_policy}",
+        "# Replication: bound what an isolated master can accept and later lose",
+        f"min-replicas-to-write {r.min_replicas_to_write}",
+        f"min-replicas-max-lag {r.min_replicas_max_lag_seconds}",
+        "replica-read-only yes",
+        "replica-serve-stale-data yes",
+        f"replica-announce-port {r.port}",
+        "repl-diskless-sync yes",
+        "tcp-keepalive 60",
+        "timeout 0",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def sentinel_conf(spec: ClusterSpec) -> str:
+    s, m = spec.sentinel, spec.sentinel.master_name
+    lines = [
+        "# Rendered by redis-gitops from cluster_spec.yaml. start-sentinel.sh fills in the current master,",
+        "# announces this pod's DNS name and appends the passwords from Secrets.",
+        f"port {s.port}",
+        "bind * -::*",
+        "protected-mode yes",
+        "daemonize no",
+        'logfile ""',
+        "# Announce stable DNS names, never pod IPs (they change on restart)",
+        "sentinel resolve-hostnames yes",
+        "sentinel announce-hostnames yes",
+        f"sentinel monitor {m} {MASTER_HOST_PLACEHOLDER} {spec.redis.port} {s.quorum}",
+        f"sentinel down-after-milliseconds {m} {s.down_after_milliseconds}",
+        f"sentinel failover-timeout {m} {s.failover_timeout_milliseconds}",
+        f"sentinel parallel-syncs {m} {s.parallel_syncs}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,359 @@
+"""The cluster spec: the single source of truth every manifest, config file and check derives from.
+
+Keys are camelCase in YAML (as in Kubernetes); unknown keys are refused. Rules that tie several
+fields together live in `cross_field_violations`, so each violation can name the exact field.
+"""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from synth.quantity import memory_bytes, parse_quantity
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_MAXMEMORY_RATIO = 0.8  # kernel OOM-kills Redis during fork/rewrite above this (field notes)
+AUTO_MAXMEMORY_RATIO = 0.75
+EVICTING_POLICIES = (
+    "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+)
+SUPPORTED_KUBERNETES = (25, 37)  # minor versions whose schemas kubernetes-validate ships
+
+
+class Model(BaseModel):
+    """Base for every section: camelCase keys, unknown keys refused, immutable once loaded."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, validate_default=True
+    )
+
+
+def _dns_label(value: str, what: str, max_len: int = 63) -> str:
+    if len(value) > max_len or not DNS_LABEL.match(value):
+        raise PydanticCustomError(
+            "dns_label",
+            "{what} {value!r} is not a valid Kubernetes name: use at most {max_len} lowercase letters, digits "
+            "and '-', starting and ending with a letter or digit",
+            {"what": what, "value": value, "max_len": max_len},
+        )
+    return value
+
+
+class Image(Model):
+    """A container image at an explicit version: `latest` or a missing tag makes rollouts unreproducible."""
+
+    repository: str
+    tag: str
+    pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+
+    @field_validator("tag")
+    @classmethod
+    def explicit_version(cls, tag: str) -> str:
+        if tag in ("", "latest") or not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", tag):
+            raise PydanticCustomError(
+                "image_tag", "image tag {tag!r} is not an explicit version: pin one such as '7.2.7'", {"tag": tag}
+            )
+        return tag
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+class CpuMemory(Model):
+    cpu: str
+    memory: str
+
+    @field_validator("cpu", "memory", mode="before")
+    @classmethod
+    def quantity(cls, value: object) -> str:
+        text = str(value)
+        try:
+            parse_quantity(text)
+        except ValueError as err:
+            raise PydanticCustomError("quantity", "{reason}", {"reason": str(err)}) from None
+        return text
+
+
+class Resources(Model):
+    """Requests and limits, both required: an unbounded broker is the first thing the OOM killer takes."""
+
+    requests: CpuMemory
+    limits: CpuMemory
+
+    @model_validator(mode="after")
+    def requests_within_limits(self) -> Resources:
+        for field in ("cpu", "memory"):
+            if parse_quantity(getattr(self.requests, field)) > parse_quantity(getattr(self.limits, field)):
+                raise PydanticCustomError(
+                    "requests_above_limits",
+                    "requests.{field} ({req}) is above limits.{field} ({lim}): lower the request or raise the limit",
+                    {"field": field, "req": getattr(self.requests, field), "lim": getattr(self.limits, field)},
+                )
+        return self
+
+    @property
+    def memory_limit_bytes(self) -> int:
+        return memory_bytes(self.limits.memory)
+
+
+class RedisServer(Model):
+    image: Image = Image(repository="redis", tag="7.2.7")
+    replicas: int = Field(3, description="Redis pods; each also runs a Sentinel, so this is the Sentinel count too.")
+    port: int = Field(6379, ge=1, le=65535)
+    resources: Resources = Resources(
+        requests=CpuMemory(cpu="250m", memory="1Gi"), limits=CpuMemory(cpu="1", memory="1Gi")
+    )
+    maxmemory: str = Field("auto", description="'auto' (75% of the memory limit) or a quantity such as 768Mi.")
+    maxmemory_policy: Literal["noeviction", *EVICTING_POLICIES] = "noeviction"  # type: ignore[valid-type]
+    min_replicas_to_write: int = Field(1, ge=0)
+    min_replicas_max_lag_seconds: int = Field(10, ge=1)
+    startup_timeout_seconds: int = Field(600, ge=30, description="Time allowed for loading a large AOF at start.")
+    handover_timeout_seconds: int = Field(
+        30, ge=5, description="Longest the preStop hand-over may pause writes and wait for a new master."
+    )
+
+    @field_validator("replicas")
+    @classmethod
+    def odd_majority_possible(cls, replicas: int) -> int:
+        if replicas < 3 or replicas % 2 == 0:
+            raise PydanticCustomError(
+                "sentinel_count",
+                "{n} Redis pods means {n} Sentinels; Sentinels need an odd count of at least 3 so a majority "
+                "survives one loss: use 3 or 5",
+                {"n": replicas},
+            )
+        return replicas
+
+    @field_validator("maxmemory")
+    @classmethod
+    def auto_or_quantity(cls, value: str) -> str:
+        if value != "auto":
+            try:
+                memory_bytes(value)
+            except ValueError as err:
+                raise PydanticCustomError("quantity", "{reason}; or use 'auto'", {"reason": str(err)}) from None
+        return value
+
+    @property
+    def maxmemory_bytes(self) -> int:
+        if self.maxmemory == "auto":
+            return int(self.resources.memory_limit_bytes * AUTO_MAXMEMORY_RATIO)
+        return memory_bytes(self.maxmemory)
+
+
+class Sentinel(Model):
+    master_name: str = Field("mymaster", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    quorum: int = Field(2, ge=1)
+    port: int = Field(26379, ge=1, le=65535)
+    down_after_milliseconds: int = Field(5000, ge=1000, le=600_000)
+    failover_timeout_milliseconds: int = Field(60_000, ge=5000, le=3_600_000)
+    parallel_syncs: int = Field(1, ge=1)
+    resources: Resources = Resources(
+        requests=CpuMemory(cpu="50m", memory="64Mi"), limits=CpuMemory(cpu="200m", memory="128Mi")
+    )
+
+
+class SecretRef(Model):
+    """Where a password lives: the name and key of an existing Kubernetes Secret, never the value."""
+
+    secret_name: str
+    key: str = Field(pattern=r"^[-._a-zA-Z0-9]{1,253}$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def no_literal_passwords(cls, data: object) -> object:
+        if isinstance(data, dict) and {"password", "value"} & set(data):
+            raise PydanticCustomError(
+                "secret_literal",
+                "passwords never go in the spec (it is committed to git): create a Secret in the cluster and "
+                "give its secretName and key here",
+            )
+        return data
+
+    @field_validator("secret_name")
+    @classmethod
+    def valid_name(cls, value: str) -> str:
+        return _dns_label(value, "secretName", 253)
+
+
+class Auth(Model):
+    redis_password: SecretRef
+    sentinel_password: SecretRef
+
+
+class RdbRule(Model):
+    seconds: int = Field(ge=1)
+    changes: int = Field(ge=1)
+
+
+class Aof(Model):
+    enabled: bool = True
+    fsync: Literal["always", "everysec", "no"] = "everysec"
+
+
+class Persistence(Model):
+    size: str = "10Gi"
+    storage_class_name: str = "local-path"
+    access_mode: Literal["ReadWriteOnce", "ReadWriteOncePod"] = "ReadWriteOnce"
+    rdb_save: tuple[RdbRule, ...] = (
+        RdbRule(seconds=3600, changes=1), RdbRule(seconds=300, changes=100), RdbRule(seconds=60, changes=10000)
+    )
+    aof: Aof = Aof()
+
+    @field_validator("size")
+    @classmethod
+    def size_quantity(cls, value: str) -> str:
+        try:
+            memory_bytes(value)
+        except ValueError as err:
+            raise PydanticCustomError("quantity", "{reason}", {"reason": str(err)}) from None
+        return value
+
+
+class Exporter(Model):
+    enabled: bool = True
+    image: Image = Image(repository="oliver006/redis_exporter", tag="v1.62.0")
+    port: int = Field(9121, ge=1, le=65535)
+    resources: Resources = Resources(
+        requests=CpuMemory(cpu="25m", memory="32Mi"), limits=CpuMemory(cpu="100m", memory="64Mi")
+    )
+
+
+class ServiceMonitorSpec(Model):
+    enabled: bool = True
+    interval: str = Field("30s", pattern=r"^[0-9]+(ms|s|m|h)$")
+    labels: dict[str, str] = {"release": "prometheus"}
+
+
+class Monitoring(Model):
+    exporter: Exporter = Exporter()
+    service_monitor: ServiceMonitorSpec = ServiceMonitorSpec()
+    namespace: str = "monitoring"
+
+
+class ClientPeer(Model):
+    """Pods allowed to reach Redis and Sentinel; an empty namespaceSelector means the cluster's namespace."""
+
+    namespace_selector: dict[str, str] = {}
+    pod_selector: dict[str, str]
+
+
+class Network(Model):
+    clients: tuple[ClientPeer, ...] = (ClientPeer(pod_selector={"tier": "airflow"}),)
+
+
+class Scheduling(Model):
+    pod_anti_affinity: Literal["required", "preferred"] = "required"
+    zone_spread: Literal["DoNotSchedule", "ScheduleAnyway"] = "ScheduleAnyway"
+    node_selector: dict[str, str] = {}
+    priority_class_name: str | None = None
+
+
+class Security(Model):
+    run_as_user: int = 10001
+    run_as_group: int = 10001
+    fs_group: int = 10001
+
+    @field_validator("run_as_user", "run_as_group", "fs_group")
+    @classmethod
+    def unprivileged(cls, uid: int) -> int:
+        if uid < 10000:
+            raise PydanticCustomError(
+                "low_uid", "id {uid} may collide with a host user: use 10000 or above", {"uid": uid}
+            )
+        return uid
+
+
+class GitOps(Model):
+    repo_url: str = Field(pattern=r"^(https://|ssh://|git@).+")
+    path: str = "dist"
+    target_revision: str = "main"
+    argocd_namespace: str = "argocd"
+    project: str = "default"
+
+
+class ClusterSpec(Model):
+    """One Redis Sentinel cluster serving as the Celery broker of Airflow."""
+
+    name: str = "redis"
+    namespace: str = "airflow"
+    kubernetes_version: str = Field("1.33", pattern=r"^1\.[0-9]+$")
+    cluster_domain: str = "cluster.local"
+    redis: RedisServer = RedisServer()
+    sentinel: Sentinel = Sentinel()
+    auth: Auth
+    persistence: Persistence = Persistence()
+    monitoring: Monitoring = Monitoring()
+    network: Network = Network()
+    scheduling: Scheduling = Scheduling()
+    security: Security = Security()
+    gitops: GitOps
+
+    @field_validator("name")
+    @classmethod
+    def name_leaves_room_for_suffixes(cls, value: str) -> str:
+        # "-headless" and the StatefulSet's controller-revision hash must still fit in 63 characters.
+        return _dns_label(value, "name", 40)
+
+    @field_validator("namespace")
+    @classmethod
+    def namespace_label(cls, value: str) -> str:
+        return _dns_label(value, "namespace")
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def supported_version(cls, value: str) -> str:
+        low, high = SUPPORTED_KUBERNETES
+        if not low <= int(value.split(".")[1]) <= high:
+            raise PydanticCustomError(
+                "k8s_version", "Kubernetes {v} has no schemas here: use 1.{low} to 1.{high}",
+                {"v": value, "low": low, "high": high},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def cross_field_rules(self) -> ClusterSpec:
+        violations = cross_field_violations(self)
+        if violations:
+            raise PydanticCustomError(
+                "spec_rules", "{summary}",
+                {"summary": "; ".join(msg for _, msg in violations), "violations": violations},
+            )
+        return self
+
+
+def cross_field_violations(spec: ClusterSpec) -> list[tuple[tuple[str, ...], str]]:
+    """Rules that tie several fields together, each reported at the field a user should change."""
+    out: list[tuple[tuple[str, ...], str]] = []
+    n = spec.redis.replicas
+    if not n // 2 < spec.sentinel.quorum <= n:
+        out.append((("sentinel", "quorum"),
+                    f"quorum {spec.sentinel.quorum} with {n} Sentinels is not a strict majority: "
+                    f"use {n // 2 + 1} (more than half of {n}, at most {n})"))
+    limit = spec.redis.resources.memory_limit_bytes
+    if spec.redis.maxmemory_bytes > limit * MAX_MAXMEMORY_RATIO:
+        out.append((("redis", "maxmemory"),
+                    f"maxmemory {spec.redis.maxmemory} is above 80% of the redis memory limit "
+                    f"({spec.redis.resources.limits.memory}); the kernel kills Redis during a rewrite or a replica "
+                    f"sync: lower maxmemory to at most {int(limit * MAX_MAXMEMORY_RATIO)} bytes or use 'auto'"))
+    if spec.redis.maxmemory_policy != "noeviction":
+        out.append((("redis", "maxmemoryPolicy"),
+                    f"maxmemoryPolicy {spec.redis.maxmemory_policy} lets Redis evict Celery's queues and bindings, "
+                    "silently dropping tasks: a broker must use noeviction"))
+    if spec.redis.min_replicas_to_write > n - 1:
+        out.append((("redis", "minReplicasToWrite"),
+                    f"minReplicasToWrite {spec.redis.min_replicas_to_write} needs more replicas than the "
+                    f"{n - 1} there are: every write would fail; use at most {n - 1}"))
+    if spec.sentinel.failover_timeout_milliseconds <= 2 * spec.sentinel.down_after_milliseconds:
+        out.append((("sentinel", "failoverTimeoutMilliseconds"),
+                    f"failoverTimeoutMilliseconds {spec.sentinel.failover_timeout_milliseconds} must exceed twice "
+                    f"downAfterMilliseconds ({spec.sentinel.down_after_milliseconds}) or failovers abort early"))
+    if memory_bytes(spec.persistence.size) < 2 * spec.redis.maxmemory_bytes:
+        out.append((("persistence", "size"),
+                    f"persistence size {spec.persistence.size} cannot hold a dataset at maxmemory plus an AOF "
+                    f"rewrite: use at least {2 * spec.redis.maxmemory_bytes} bytes"))
+    return out

@@ -1,0 +1,122 @@
+"""Load `cluster_spec.yaml` with ruamel.yaml so every refusal names file, line, field and the fix."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from synth.spec import ClusterSpec
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field or '<root>'}: {self.message}"
+
+
+class SpecError(Exception):
+    """A spec that cannot be used; carries every problem found, not only the first."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def load_spec(path: str | Path) -> ClusterSpec:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise SpecError([Problem(str(path), 0, "", f"cannot read the spec: {err.strerror}")]) from None
+    return parse_spec(text, str(path))
+
+
+def parse_spec(text: str, filename: str = "cluster_spec.yaml") -> ClusterSpec:
+    try:
+        data = YAML(typ="rt").load(text)
+    except MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else 0
+        raise SpecError([Problem(filename, line, "", f"not valid YAML: {err.problem or err}")]) from None
+    if not isinstance(data, dict):
+        raise SpecError([Problem(filename, 1, "", "the spec must be a mapping of sections (name, redis, ...)")])
+    try:
+        return ClusterSpec.model_validate(data)
+    except ValidationError as err:
+        raise SpecError(_problems(err, data, filename)) from None
+
+
+def _problems(err: ValidationError, data: Any, filename: str) -> list[Problem]:
+    problems = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        if e["type"] == "spec_rules":
+            for sub_loc, message in e["ctx"]["violations"]:
+                problems.append(_problem(filename, data, loc + tuple(sub_loc), message))
+            continue
+        problems.append(_problem(filename, data, loc, _message(e, loc)))
+    return sorted(problems, key=lambda p: (p.line, p.field))
+
+
+def _problem(filename: str, data: Any, loc: tuple, message: str) -> Problem:
+    return Problem(filename, _line_of(data, loc), ".".join(str(p) for p in loc), message)
+
+
+def _message(e: dict, loc: tuple) -> str:
+    if e["type"] == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(known)}"
+        return f"unknown key '{loc[-1]}': {hint}"
+    if e["type"] == "missing":
+        return "required but missing: add it"
+    return e["msg"].removeprefix("Value error, ")
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    """camelCase keys the model accepts at `loc`, for did-you-mean suggestions."""
+    model: type[BaseModel] | None = ClusterSpec
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        model = _model_of(field.annotation) if field else None
+    if model is None:
+        return []
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found:
+            return found
+    return None
+
+
+def _line_of(data: Any, loc: tuple) -> int:
+    """1-based line of the deepest key on `loc` that exists in the file (the section when a key is missing)."""
+    line, node = 1, data
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            break
+    return line

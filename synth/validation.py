@@ -1,0 +1,104 @@
+"""Schema validation of rendered objects, offline: every error of a document, not only the first.
+
+Built-in kinds use the strict Kubernetes schemas shipped inside the kubernetes-validate wheel (their
+`$ref`s resolve to the wheel's `_definitions.json`, never to the network). Custom resources use the
+datree CRD catalog layout `<group>/<kind>_<version>.json` when such a folder is available.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources as package_files
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from referencing import Registry, Resource
+
+CRD_SCHEMAS_ENV = "REDIS_GITOPS_CRD_SCHEMAS"
+
+
+@dataclass(frozen=True)
+class SchemaError:
+    file: str
+    object: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.object}: {self.path or '<root>'}: {self.message}"
+
+
+@dataclass
+class SchemaReport:
+    errors: list[SchemaError] = field(default_factory=list)
+    validated: int = 0
+    unchecked: list[str] = field(default_factory=list)  # custom resources with no schema at hand
+
+
+def _schema_dir(kubernetes_version: str) -> str:
+    return f"v{kubernetes_version}.0-local-strict"
+
+
+@cache
+def _builtin_validator(kubernetes_version: str, kind: str, api_version: str) -> jsonschema.Validator | None:
+    group_version = api_version.split("/")
+    group = group_version[0].split(".")[0] if len(group_version) == 2 else ""
+    version = group_version[-1]
+    name = f"{kind.lower()}-{group}-{version}.json" if group else f"{kind.lower()}-{version}.json"
+    root = package_files.files("kubernetes_validate").joinpath("kubernetes-json-schema", _schema_dir(kubernetes_version))
+    try:
+        schema = json.loads(root.joinpath(name).read_text())
+    except FileNotFoundError:
+        return None
+    definitions = json.loads(root.joinpath("_definitions.json").read_text())
+    registry = Registry().with_resources([
+        (definitions["$id"], Resource.from_contents(definitions)),
+        (schema["$id"], Resource.from_contents(schema)),
+    ])
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+@cache
+def _crd_validator(folder: str, kind: str, api_version: str) -> jsonschema.Validator | None:
+    group, _, version = api_version.partition("/")
+    path = Path(folder) / group / f"{kind.lower()}_{version}.json"
+    if not path.is_file():
+        return None
+    schema = json.loads(path.read_text())
+    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)(schema)
+
+
+def default_crd_folder() -> Path | None:
+    """The CRD schema folder: $REDIS_GITOPS_CRD_SCHEMAS, else ../shared/crd-schemas next to this repository."""
+    candidates = [os.environ.get(CRD_SCHEMAS_ENV), Path(__file__).resolve().parents[2] / "shared" / "crd-schemas"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+def validate_objects(objects: list[tuple[str, dict[str, Any]]], kubernetes_version: str,
+                     crd_folder: Path | None = None) -> SchemaReport:
+    """Validate (file, object) pairs against the schemas of `kubernetes_version` ('1.33')."""
+    report = SchemaReport()
+    for file, obj in objects:
+        kind, api_version = obj.get("kind", ""), obj.get("apiVersion", "")
+        label = f"{kind}/{obj.get('metadata', {}).get('name', '?')}"
+        validator = _builtin_validator(kubernetes_version, kind, api_version)
+        if validator is None and crd_folder is not None:
+            validator = _crd_validator(str(crd_folder), kind, api_version)
+        if validator is None:
+            if "." in api_version.split("/")[0]:
+                report.unchecked.append(label)
+                continue
+            report.errors.append(SchemaError(file, label, "", f"no schema for {api_version} {kind} in Kubernetes "
+                                                               f"{kubernetes_version}: unknown kind or version"))
+            continue
+        report.validated += 1
+        for err in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
+            path = ".".join(str(p) for p in err.absolute_path)
+            report.errors.append(SchemaError(file, label, path, err.message))
+    return report
