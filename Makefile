@@ -1,0 +1,52 @@
+# The two commands of the README: `make synth` (install, render, gate) and `make test` (everything tested).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the tests run for real (Redis 7.0 servers and Sentinels, the exporter, ShellCheck).
+DEB_PACKAGES := redis-server redis-sentinel prometheus-redis-exporter shellcheck
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: install synth check test bench schema deb-packages clean
+
+$(STAMP): pyproject.toml
+	@command -v node >/dev/null 2>&1 || { \
+	  echo "Node.js is missing: cdk8s runs its generator on Node.js (18 or newer)."; \
+	  echo "On Debian: apt-get update && apt-get install -y nodejs"; exit 1; }
+	@command -v python3 >/dev/null 2>&1 || { echo "python3 is missing: apt-get install -y python3 python3-venv"; exit 1; }
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(STAMP)
+
+## Render cluster_spec.yaml into dist/ (atomically), refresh the spec's JSON Schema, then run the gate.
+synth: install
+	$(BIN)/redis-gitops synth
+	$(BIN)/redis-gitops schema --out cluster_spec.schema.json
+	$(BIN)/redis-gitops check
+
+## The pull-request gate: dist/ matches the spec, every object is schema-valid.
+check: install
+	$(BIN)/redis-gitops check
+
+schema: install
+	$(BIN)/redis-gitops schema --out cluster_spec.schema.json
+
+deb-packages:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+## Every test: spec rules, manifests, dist/ gate, and the pod scripts run on real Redis and Sentinel.
+test: install deb-packages
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python scripts/bench_synth.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,41 @@
+import os
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from synth.app import render_files, render_manifests  # noqa: E402
+from synth.spec_loader import load_spec  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ROOT / "cluster_spec.yaml"
+CRD_SCHEMAS = ROOT.parent / "shared" / "crd-schemas"
+
+
+@pytest.fixture(scope="session")
+def spec():
+    return load_spec(SPEC)
+
+
+@pytest.fixture(scope="session")
+def files(spec):
+    return render_files(spec)
+
+
+@pytest.fixture(scope="session")
+def objects(spec):
+    """Every synced object keyed by (kind, name), plus the bootstrap Application."""
+    synced, bootstrap = render_manifests(spec)
+    return {(o["kind"], o["metadata"]["name"]): o for o in [*synced, *bootstrap]}
+
+
+@pytest.fixture(scope="session")
+def sts(objects, spec):
+    return objects[("StatefulSet", spec.name)]
+
+
+@pytest.fixture
+def spec_text():
+    return SPEC.read_text()

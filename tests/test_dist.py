@@ -1,0 +1,134 @@
+"""dist/ is deterministic, validated, replaced atomically, and the gate catches drift and hand edits."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import CRD_SCHEMAS, ROOT, SPEC
+from synth.cli import app
+from synth.output import read_tree
+from synth.pipeline import objects_of
+from synth.spec import ClusterSpec
+from synth.validation import validate_objects
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A copy of the spec and the committed dist/, so tests may break them."""
+    shutil.copy(SPEC, tmp_path / "cluster_spec.yaml")
+    shutil.copytree(ROOT / "dist", tmp_path / "dist")
+    return tmp_path
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_committed_dist_matches_the_spec():
+    result = run("check", "--spec", SPEC, "--out", ROOT / "dist")
+    assert result.exit_code == 0, result.output
+    assert "check passed" in result.output
+
+
+def test_every_object_passes_strict_schema_validation(files, spec):
+    report = validate_objects(objects_of(files), spec.kubernetes_version, CRD_SCHEMAS)
+    assert report.errors == []
+    assert report.unchecked == []  # ServiceMonitor and Application validated against their CRD schemas
+    assert report.validated == len(objects_of(files)) == 12
+
+
+def test_schema_validation_reports_every_error_of_a_document(files, spec):
+    [(path, sts)] = [(p, o) for p, o in objects_of(files) if o["kind"] == "StatefulSet"]
+    sts["spec"]["replicas"] = "three"
+    sts["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = 7
+    sts["spec"]["bogus"] = True
+    report = validate_objects([(path, sts)], spec.kubernetes_version)
+    paths = {e.path for e in report.errors}
+    assert {"spec.replicas", "spec.template.spec.containers.0.imagePullPolicy", "spec"} <= paths
+
+
+def test_synth_is_byte_identical_across_processes(tmp_path):
+    outputs = []
+    for n in (1, 2):
+        subprocess.run([sys.executable, "-m", "synth", "synth", "--spec", str(SPEC), "--out", str(tmp_path / f"d{n}")],
+                       check=True, capture_output=True)
+        outputs.append(read_tree(tmp_path / f"d{n}"))
+    assert outputs[0] == outputs[1] == read_tree(ROOT / "dist")
+
+
+def test_synth_removes_stale_files_and_reports_changes(workdir):
+    (workdir / "dist" / "old-object.yaml").write_text("kind: Stale\n")
+    (workdir / "dist" / "redis-service.yaml").unlink()
+    result = run("synth", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
+    assert result.exit_code == 0, result.output
+    assert "removed: old-object.yaml" in result.output and "added: redis-service.yaml" in result.output
+    assert read_tree(workdir / "dist") == read_tree(ROOT / "dist")
+
+
+@pytest.mark.parametrize("breakage", [
+    ("cluster_spec.yaml", "  replicas: 3 ", "  replicas: 4 "),
+    ("cluster_spec.yaml", "  quorum: 2 ", "  quorum: 1 "),
+    ("cluster_spec.yaml", "  maxmemory: auto ", "  maxmemory: 1000Mi "),
+    ("cluster_spec.yaml", "  downAfterMilliseconds:", "  downAfterMs:"),
+    ("cluster_spec.yaml", "    secretName: redis-auth\n    key: sentinel-password\n", ""),
+])
+def test_bad_spec_exits_2_and_leaves_dist_byte_identical(workdir, breakage):
+    name, old, new = breakage
+    path = workdir / name
+    path.write_text(path.read_text().replace(old, new, 1))
+    (workdir / "dist" / "hand-note.txt").write_text("kept")
+    before = read_tree(workdir / "dist")
+    result = run("synth", "--spec", path, "--out", workdir / "dist")
+    assert result.exit_code == 2
+    assert "cluster_spec.yaml:" in result.output and "nothing was written" in result.output
+    assert read_tree(workdir / "dist") == before
+
+
+def test_check_fails_with_a_diff_after_a_hand_edit(workdir):
+    target = workdir / "dist" / "redis-config-configmap.yaml"
+    target.write_text(target.read_text().replace("maxmemory-policy noeviction", "maxmemory-policy allkeys-lru"))
+    result = run("check", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
+    assert result.exit_code == 1
+    assert "-    maxmemory-policy allkeys-lru" in result.output
+    assert "+    maxmemory-policy noeviction" in result.output
+    assert "stale or hand-edited" in result.output and "make synth" in result.output
+
+
+def test_check_fails_when_a_file_was_deleted(workdir):
+    (workdir / "dist" / "redis-poddisruptionbudget.yaml").unlink()
+    result = run("check", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
+    assert result.exit_code == 1
+    assert "+++ " in result.output and "redis-poddisruptionbudget.yaml (from the spec)" in result.output
+
+
+def test_check_fails_on_a_schema_invalid_hand_edit_even_when_listed(workdir):
+    target = workdir / "dist" / "redis-service.yaml"
+    target.write_text(target.read_text().replace("type: ClusterIP", "type: ClusterIP\n  sessionAfinity: None"))
+    result = run("check", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
+    assert result.exit_code == 1
+    assert "Additional properties are not allowed ('sessionAfinity' was unexpected)" in result.output
+
+
+def test_check_exits_2_on_a_bad_spec(workdir):
+    (workdir / "cluster_spec.yaml").write_text("name: redis\n")
+    result = run("check", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
+    assert result.exit_code == 2 and "auth: required but missing" in result.output
+
+
+def test_kustomization_lists_every_synced_object_but_not_the_application(files):
+    kustomization = files["kustomization.yaml"]
+    objects = [p for p in files if p not in ("kustomization.yaml",) and not p.startswith("argocd/")]
+    for path in objects:
+        assert f"- {path}" in kustomization
+    assert "argocd/" not in kustomization
+
+
+def test_committed_json_schema_is_current():
+    committed = json.loads((ROOT / "cluster_spec.schema.json").read_text())
+    assert committed == ClusterSpec.model_json_schema(by_alias=True)
+    assert SPEC.read_text().startswith("# yaml-language-server: $schema=./cluster_spec.schema.json")

@@ -1,0 +1,167 @@
+"""The synthesised objects have the shape an HA, hardened Sentinel broker needs."""
+import re
+
+from synth.naming import Names
+
+
+def containers(sts):
+    return {c["name"]: c for c in sts["spec"]["template"]["spec"]["containers"]}
+
+
+def test_every_object_has_an_explicit_name_and_no_cdk8s_labels(objects):
+    for (kind, name), obj in objects.items():
+        assert re.fullmatch(r"[a-z0-9-]+", name), (kind, name)
+        labels = obj["metadata"].get("labels", {})
+        assert not any(k.startswith("cdk8s.io") for k in labels), (kind, name)
+        assert labels["app.kubernetes.io/managed-by"] == "redis-gitops"
+
+
+def test_statefulset_selector_matches_the_pod_labels_and_has_no_version(sts):
+    selector = sts["spec"]["selector"]["matchLabels"]
+    pod_labels = sts["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    assert "app.kubernetes.io/version" not in selector
+
+
+def test_three_pods_each_with_redis_sentinel_and_exporter(sts, spec):
+    assert sts["spec"]["replicas"] == 3
+    assert sts["spec"]["serviceName"] == f"{spec.name}-headless"
+    assert set(containers(sts)) == {"redis", "sentinel", "exporter"}
+    assert containers(sts)["redis"]["image"] == "redis:7.2.7"
+
+
+def test_data_lives_on_a_persistent_volume_claim(sts):
+    [claim] = sts["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["storageClassName"] == "local-path"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    mounts = {m["name"]: m["mountPath"] for m in containers(sts)["redis"]["volumeMounts"]}
+    assert mounts["data"] == "/data"
+    assert all(v["name"] != "data" for v in sts["spec"]["template"]["spec"]["volumes"])
+
+
+def test_pods_are_hardened(sts):
+    pod = sts["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] >= 10000
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for c in pod["containers"]:
+        sc = c["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"] == {"drop": ["ALL"]}
+        assert sc["runAsUser"] >= 10000
+        assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == {"cpu", "memory"}
+
+
+def test_passwords_come_only_from_secret_references(sts, files):
+    for c in containers(sts).values():
+        for env in c["env"]:
+            if "PASSWORD" in env["name"]:
+                assert "value" not in env and env["valueFrom"]["secretKeyRef"]["name"] == "redis-auth"
+    assert not any("kind: Secret\n" in text for text in files.values())
+    assert not any(re.search(r"^\s*(requirepass|masterauth|sentinel auth-pass)\s", text, re.M) for text in files.values())
+
+
+def test_redis_pods_never_share_a_node_and_spread_over_zones(sts):
+    pod = sts["spec"]["template"]["spec"]
+    [term] = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"] == sts["spec"]["selector"]["matchLabels"]
+    [spread] = pod["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+
+
+def test_probes_tolerate_a_long_aof_load(sts, spec):
+    redis = containers(sts)["redis"]
+    startup = redis["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= spec.redis.startup_timeout_seconds
+    assert redis["livenessProbe"]["exec"]["command"][-1] == "redis-alive"  # LOADING counts as alive
+    assert redis["readinessProbe"]["exec"]["command"][-1] == "redis-ready"
+
+
+def test_master_hands_over_before_it_stops(sts, spec):
+    redis = containers(sts)["redis"]
+    assert redis["lifecycle"]["preStop"]["exec"]["command"] == ["sh", "/scripts/prestop-redis.sh"]
+    grace = sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace > spec.redis.handover_timeout_seconds
+
+
+def test_pods_announce_stable_dns_names(sts, spec):
+    env = {e["name"]: e.get("value") for e in containers(sts)["sentinel"]["env"]}
+    assert env["SELF_HOST"] == "$(POD_NAME).redis-headless.airflow.svc.cluster.local"
+    assert env["PEER_HOSTS"].split() == Names(spec).pod_fqdns
+    assert "redis-2.redis-headless.airflow.svc.cluster.local" in env["PEER_HOSTS"]
+
+
+def test_config_map_holds_the_rendered_configs(objects):
+    data = objects[("ConfigMap", "redis-config")]["data"]
+    assert "maxmemory-policy noeviction" in data["redis.conf"]
+    assert "appendonly yes" in data["redis.conf"] and "appendfsync everysec" in data["redis.conf"]
+    assert "min-replicas-to-write 1" in data["redis.conf"]
+    assert "sentinel monitor mymaster __MASTER_HOST__ 6379 2" in data["sentinel.conf"]
+    assert "sentinel resolve-hostnames yes" in data["sentinel.conf"]
+    assert "sentinel announce-hostnames yes" in data["sentinel.conf"]
+
+
+def test_headless_service_publishes_not_ready_pods(objects):
+    headless = objects[("Service", "redis-headless")]["spec"]
+    assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
+    assert {p["name"] for p in headless["ports"]} == {"redis", "sentinel", "metrics"}
+    assert [p["port"] for p in objects[("Service", "redis-sentinel")]["spec"]["ports"]] == [26379]
+    assert [p["port"] for p in objects[("Service", "redis")]["spec"]["ports"]] == [6379]
+
+
+def test_at_most_one_pod_may_be_disrupted(objects, sts):
+    pdb = objects[("PodDisruptionBudget", "redis")]["spec"]
+    assert pdb["maxUnavailable"] == 1 and "minAvailable" not in pdb
+    assert pdb["selector"] == sts["spec"]["selector"]
+
+
+def test_network_policy_admits_only_airflow_the_cluster_and_monitoring(objects, sts):
+    policy = objects[("NetworkPolicy", "redis")]["spec"]
+    assert policy["podSelector"] == sts["spec"]["selector"]
+    sources = [peer for rule in policy["ingress"] for peer in rule["from"]]
+    assert {"podSelector": {"matchLabels": {"tier": "airflow"}}} in sources
+    assert {"podSelector": sts["spec"]["selector"]} in sources
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in sources
+    assert len(sources) == 3
+
+
+def test_service_monitor_scrapes_the_exporter(objects):
+    sm = objects[("ServiceMonitor", "redis")]
+    assert sm["metadata"]["labels"]["release"] == "prometheus"
+    assert sm["spec"]["endpoints"][0]["port"] == "metrics"
+    headless_labels = objects[("Service", "redis-headless")]["metadata"]["labels"]
+    assert sm["spec"]["selector"]["matchLabels"].items() <= headless_labels.items()
+
+
+def test_argocd_application_syncs_dist_with_prune_and_self_heal(objects, spec):
+    app = objects[("Application", "airflow-redis")]
+    assert app["metadata"]["namespace"] == "argocd"
+    assert app["spec"]["source"] == {"repoURL": spec.gitops.repo_url, "path": "dist", "targetRevision": "main"}
+    assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+
+
+def test_sync_waves_put_config_before_the_statefulset(objects):
+    def wave(kind, name):
+        return int(objects[(kind, name)]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+    assert wave("ConfigMap", "redis-config") < wave("StatefulSet", "redis")
+    assert wave("ConfigMap", "redis-scripts") < wave("StatefulSet", "redis")
+    assert wave("Namespace", "airflow") < wave("Service", "redis-headless") < wave("StatefulSet", "redis")
+    assert "namespace" not in objects[("Namespace", "airflow")]["metadata"]
+
+
+def test_a_config_change_rolls_the_pods(spec):
+    from synth.components.statefulset import config_checksum
+    changed = spec.model_copy(update={"sentinel": spec.sentinel.model_copy(update={"down_after_milliseconds": 6000})})
+    assert config_checksum(Names(spec)) != config_checksum(Names(changed))
+
+
+def test_disabling_the_exporter_removes_it_everywhere(spec):
+    from synth.app import render_files
+    monitoring = spec.monitoring.model_copy(update={"exporter": spec.monitoring.exporter.model_copy(update={"enabled": False})})
+    files = render_files(spec.model_copy(update={"monitoring": monitoring}))
+    assert "redis-servicemonitor.yaml" not in files
+    assert "redis_exporter" not in files["redis-statefulset.yaml"]
+    assert "9121" not in files["redis-networkpolicy.yaml"]

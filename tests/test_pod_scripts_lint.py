@@ -1,0 +1,21 @@
+"""The scripts that run inside the pods pass ShellCheck as POSIX sh (the image's /bin/sh is dash)."""
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from synth.components.foundation import POD_SCRIPTS
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "synth" / "pod_scripts"
+
+
+def test_every_shipped_script_is_in_the_config_map():
+    assert sorted(POD_SCRIPTS) == sorted(p.name for p in SCRIPTS.glob("*.sh"))
+
+
+@pytest.mark.parametrize("script", POD_SCRIPTS)
+def test_script_passes_shellcheck(script):
+    assert shutil.which("shellcheck"), "shellcheck is installed by `make test` (Debian package shellcheck)"
+    result = subprocess.run(["shellcheck", "-s", "sh", "-x", script], cwd=SCRIPTS, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout

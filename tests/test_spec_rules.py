@@ -1,0 +1,127 @@
+"""Each spec rule refuses a bad spec with file, line, field and what to fix."""
+import re
+
+import pytest
+
+from synth.spec_loader import SpecError, parse_spec
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text, "cluster_spec.yaml")
+    return [str(p) for p in caught.value.problems]
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def edit(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def test_default_spec_is_valid(spec):
+    assert spec.redis.replicas == 3 and spec.sentinel.quorum == 2
+    assert spec.redis.maxmemory_bytes == int(0.75 * 2**30)
+
+
+def test_unknown_key_is_refused_with_did_you_mean(spec_text):
+    text = edit(spec_text, "  downAfterMilliseconds:", "  downAfterMiliseconds:")
+    [problem] = problems_of(text)
+    assert problem.startswith(f"cluster_spec.yaml:{line_of(text, 'downAfterMiliseconds')}: sentinel.downAfterMiliseconds:")
+    assert "did you mean 'downAfterMilliseconds'?" in problem
+
+
+def test_unknown_top_level_section_lists_known_keys(spec_text):
+    [problem] = problems_of(spec_text + "\nzzz: 1\n")
+    assert "unknown key 'zzz'" in problem and "redis" in problem
+
+
+@pytest.mark.parametrize("replicas", [2, 4, 1])
+def test_sentinel_count_must_be_odd_and_at_least_3(spec_text, replicas):
+    text = edit(spec_text, "  replicas: 3 ", f"  replicas: {replicas} ")
+    [problem] = problems_of(text)
+    assert f":{line_of(text, f'replicas: {replicas}')}: redis.replicas:" in problem
+    assert "odd count of at least 3" in problem
+
+
+def test_quorum_must_be_a_strict_majority(spec_text):
+    text = edit(spec_text, "  quorum: 2 ", "  quorum: 1 ")
+    [problem] = problems_of(text)
+    assert problem.startswith(f"cluster_spec.yaml:{line_of(text, 'quorum: 1')}: sentinel.quorum:")
+    assert "not a strict majority: use 2" in problem
+
+
+def test_quorum_cannot_exceed_sentinel_count(spec_text):
+    [problem] = problems_of(edit(spec_text, "  quorum: 2 ", "  quorum: 4 "))
+    assert "sentinel.quorum" in problem and "strict majority" in problem
+
+
+def test_missing_secret_reference_is_refused(spec_text):
+    text = re.sub(r"  sentinelPassword:\n    secretName: redis-auth\n    key: sentinel-password\n", "", spec_text)
+    [problem] = problems_of(text)
+    assert problem == f"cluster_spec.yaml:{line_of(text, 'auth:')}: auth.sentinelPassword: required but missing: add it"
+
+
+def test_password_literal_is_refused(spec_text):
+    text = edit(spec_text, "    key: redis-password", "    key: redis-password\n    password: hunter2")
+    [problem] = problems_of(text)
+    assert "auth.redisPassword" in problem and "passwords never go in the spec" in problem
+
+
+def test_maxmemory_above_80_percent_of_the_limit_is_refused(spec_text):
+    text = edit(spec_text, "  maxmemory: auto ", "  maxmemory: 1000Mi ")
+    [problem] = problems_of(text)
+    assert problem.startswith(f"cluster_spec.yaml:{line_of(text, 'maxmemory: 1000Mi')}: redis.maxmemory:")
+    assert "above 80% of the redis memory limit (1Gi)" in problem and "858993459 bytes" in problem
+
+
+def test_evicting_policy_is_refused_for_a_broker(spec_text):
+    [problem] = problems_of(edit(spec_text, "maxmemoryPolicy: noeviction", "maxmemoryPolicy: allkeys-lru"))
+    assert "redis.maxmemoryPolicy" in problem and "must use noeviction" in problem
+
+
+def test_latest_image_tag_is_refused(spec_text):
+    [problem] = problems_of(edit(spec_text, 'tag: "7.2.7"', "tag: latest"))
+    assert "redis.image.tag" in problem and "not an explicit version" in problem
+
+
+def test_requests_above_limits_are_refused(spec_text):
+    [problem] = problems_of(edit(spec_text, "requests: {cpu: 250m, memory: 1Gi}", "requests: {cpu: '2', memory: 1Gi}"))
+    assert "redis.resources" in problem and "requests.cpu (2) is above limits.cpu (1)" in problem
+
+
+def test_invalid_kubernetes_name_is_refused(spec_text):
+    [problem] = problems_of(edit(spec_text, "name: redis ", "name: Redis_Broker "))
+    assert problem.startswith("cluster_spec.yaml:5: name:") and "not a valid Kubernetes name" in problem
+
+
+def test_root_user_ids_are_refused(spec_text):
+    [problem] = problems_of(edit(spec_text, "runAsUser: 10001", "runAsUser: 0"))
+    assert "security.runAsUser" in problem and "10000 or above" in problem
+
+
+def test_min_replicas_to_write_needs_enough_replicas(spec_text):
+    [problem] = problems_of(edit(spec_text, "minReplicasToWrite: 1 ", "minReplicasToWrite: 3 "))
+    assert "redis.minReplicasToWrite" in problem and "at most 2" in problem
+
+
+def test_persistence_must_hold_dataset_and_rewrite(spec_text):
+    [problem] = problems_of(edit(spec_text, "size: 10Gi", "size: 1Gi"))
+    assert "persistence.size" in problem and "AOF rewrite" in problem
+
+
+def test_unsupported_kubernetes_version_is_refused(spec_text):
+    [problem] = problems_of(edit(spec_text, 'kubernetesVersion: "1.33"', 'kubernetesVersion: "1.12"'))
+    assert "kubernetesVersion" in problem and "use 1.25 to 1.37" in problem
+
+
+def test_several_problems_are_reported_together(spec_text):
+    text = edit(edit(spec_text, "  replicas: 3 ", "  replicas: 4 "), "  downAfterMilliseconds:", "  downAfter:")
+    assert len(problems_of(text)) == 2
+
+
+def test_broken_yaml_names_the_line():
+    [problem] = problems_of("name: redis\nredis: [unclosed\n")
+    assert problem.startswith("cluster_spec.yaml:") and "not valid YAML" in problem
