@@ -15,14 +15,13 @@ def redis_conf(spec: ClusterSpec) -> str:
     r, p = spec.redis, spec.persistence
     save = " ".join(f"{rule.seconds} {rule.changes}" for rule in p.rdb_save)
     lines = [
-        "# Rendered by redis-gitops from cluster_spec.yaml. start-redis.sh appends requirepass, masterauth,",
+        "# Rendered by redis-gitops from cluster_spec.yaml. start-redis.sh appends dir, requirepass, masterauth,",
         "# replica-announce-ip and replicaof at start; passwords come from Secrets, never from this file.",
         f"port {r.port}",
         "bind * -::*",
         "protected-mode yes",
         "daemonize no",
         'logfile ""',
-        f"dir {DATA_DIR}",
         "# Persistence: RDB snapshots plus an append-only file",
         f"save {save}",
         "stop-writes-on-bgsave-error yes",

@@ -47,6 +47,7 @@ def script_env(names: Names, runtime_dir: str) -> list[k8s.EnvVar]:
         k8s.EnvVar(name="MASTER_NAME", value=spec.sentinel.master_name),
         k8s.EnvVar(name="CONFIG_DIR", value=CONFIG_DIR),
         k8s.EnvVar(name="RUNTIME_DIR", value=runtime_dir),
+        k8s.EnvVar(name="DATA_DIR", value=DATA_DIR),
         k8s.EnvVar(name="HANDOVER_TIMEOUT_SECONDS", value=str(spec.redis.handover_timeout_seconds)),
         _secret_env("REDIS_PASSWORD", spec.auth.redis_password),
         _secret_env("SENTINEL_PASSWORD", spec.auth.sentinel_password),

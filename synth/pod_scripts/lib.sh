@@ -8,14 +8,15 @@
 #   REDIS_PASSWORD SENTINEL_PASSWORD   from Kubernetes Secrets
 #   CONFIG_DIR         read-only templates (redis.conf, sentinel.conf)
 #   RUNTIME_DIR        writable folder for the rendered files (passwords live only here)
-#   BIND_ADDRESS DATA_DIR   optional overrides used by the local cluster
+#   DATA_DIR           Redis's persistent folder (the PersistentVolumeClaim)
+#   BIND_ADDRESS       optional: listen only here (the local cluster gives each "pod" its own address)
 
 : "${SELF_HOST:?}" "${PEER_HOSTS:?}" "${REDIS_PORT:?}" "${SENTINEL_PORT:?}" "${MASTER_NAME:?}"
 : "${REDIS_PASSWORD:?}" "${SENTINEL_PASSWORD:?}"
 LOCAL_HOST=${LOCAL_HOST:-127.0.0.1}
 
 log() {
-  echo "$(date -u '+%Y-%m-%dT%H:%M:%SZ') $*" >&2
+  echo "$(date -u '+%Y-%m-%dT%H:%M:%S.%3NZ') $*" >&2
 }
 
 # rcli HOST PORT PASSWORD ARGS...: the password goes through the environment, never the command line.

@@ -38,10 +38,23 @@ while :; do
   sleep 0.05
 done
 
-log "replica caught up at offset $offset; asking Sentinel to fail over"
-sentinel_cli "$LOCAL_HOST" SENTINEL FAILOVER "$MASTER_NAME" >/dev/null
+# Ask a peer's Sentinel, not our own: the kubelet stops this pod's Sentinel container at the same time
+# as this hook starts, and a leader that dies mid-failover never tells the others the new master.
+leader=""
+for h in $PEER_HOSTS; do
+  if [ "$h" != "$SELF_HOST" ] && [ "$(sentinel_cli "$h" PING 2>/dev/null)" = PONG ]; then
+    leader=$h
+    break
+  fi
+done
+if [ -z "$leader" ]; then
+  log "no peer Sentinel answers: cannot hand over"
+  exit 1
+fi
+log "replica caught up at offset $offset; asking the Sentinel on $leader to fail over"
+sentinel_cli "$leader" SENTINEL FAILOVER "$MASTER_NAME" >/dev/null
 while :; do
-  new=$(sentinel_cli "$LOCAL_HOST" SENTINEL get-master-addr-by-name "$MASTER_NAME" | head -n 1) || new=""
+  new=$(sentinel_cli "$leader" SENTINEL get-master-addr-by-name "$MASTER_NAME" | head -n 1) || new=""
   if is_host "$new" && [ "$new" != "$SELF_HOST" ]; then break; fi
   if past_deadline; then
     log "Sentinel named no new master within ${timeout_s}s"
@@ -50,5 +63,21 @@ while :; do
   sleep 0.1
 done
 
+# Demote ourselves at once (Sentinel would only notice on its next INFO, ~10 s later), then let writes go:
+# clients now get READONLY here and ask the Sentinels, which name the new master.
 redis_cli "$LOCAL_HOST" REPLICAOF "$new" "$REDIS_PORT" >/dev/null
+redis_cli "$LOCAL_HOST" CLIENT UNPAUSE >/dev/null
 log "handed over to $new; now its replica"
+
+# Stay until every other Sentinel names the new master, so no client is sent back here.
+while ! past_deadline; do
+  agreed=yes
+  for h in $PEER_HOSTS; do
+    [ "$h" = "$SELF_HOST" ] && continue
+    seen=$(sentinel_cli "$h" SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | head -n 1) || seen=""
+    if is_host "$seen" && [ "$seen" != "$new" ]; then agreed=no; fi
+  done
+  [ "$agreed" = yes ] && break
+  sleep 0.1
+done
+log "Sentinels agree on $new"

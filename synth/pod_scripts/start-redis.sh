@@ -3,7 +3,7 @@
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
-: "${CONFIG_DIR:?}" "${RUNTIME_DIR:?}"
+: "${CONFIG_DIR:?}" "${RUNTIME_DIR:?}" "${DATA_DIR:?}"
 
 mkdir -p "$RUNTIME_DIR"
 conf="$RUNTIME_DIR/redis.conf"
@@ -12,7 +12,7 @@ umask 077
 {
   cat "$CONFIG_DIR/redis.conf"
   echo "# --- added by start-redis.sh for $SELF_HOST ---"
-  if [ -n "${DATA_DIR:-}" ]; then echo "dir $DATA_DIR"; fi
+  echo "dir $DATA_DIR"
   if [ -n "${BIND_ADDRESS:-}" ]; then echo "bind $BIND_ADDRESS"; fi
   echo "requirepass $(conf_quote "$REDIS_PASSWORD")"
   echo "masterauth $(conf_quote "$REDIS_PASSWORD")"

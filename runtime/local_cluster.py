@@ -1,0 +1,292 @@
+"""Run the configuration rendered in dist/ as real local processes: N redis-server and N redis-sentinel.
+
+Each "pod" gets its own loopback address (127.0.X.1, 127.0.X.2, ...) and keeps the cluster's real ports, so
+the same redis.conf, sentinel.conf and pod scripts run unchanged; only the environment maps paths, bind
+addresses and host names (the pod scripts' contract, see synth/pod_scripts/lib.sh).
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import redis
+from ruamel.yaml import YAML
+
+from synth.naming import Names
+from synth.spec import ClusterSpec
+
+STATE_FILE = "state.json"
+
+
+@dataclass
+class Node:
+    ordinal: int
+    host: str
+    redis_pid: int | None = None
+    sentinel_pid: int | None = None
+
+
+@dataclass
+class ClusterState:
+    base_dir: str
+    redis_port: int
+    sentinel_port: int
+    master_name: str
+    password_file: str
+    sentinel_password_file: str
+    nodes: list[Node] = field(default_factory=list)
+
+    @property
+    def redis_password(self) -> str:
+        return Path(self.password_file).read_text()
+
+    @property
+    def sentinel_password(self) -> str:
+        return Path(self.sentinel_password_file).read_text()
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        return [(n.host, self.sentinel_port) for n in self.nodes]
+
+    @property
+    def redis_addresses(self) -> list[tuple[str, int]]:
+        return [(n.host, self.redis_port) for n in self.nodes]
+
+    def save(self) -> None:
+        Path(self.base_dir, STATE_FILE).write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, base_dir: str | Path) -> ClusterState:
+        data = json.loads(Path(base_dir, STATE_FILE).read_text())
+        data["nodes"] = [Node(**n) for n in data["nodes"]]
+        return cls(**data)
+
+
+def config_maps(dist: Path, names: Names) -> tuple[dict[str, str], dict[str, str]]:
+    """(config files, pod scripts) exactly as committed in dist/."""
+    yaml = YAML(typ="safe")
+    config = yaml.load((dist / f"{names.config_map}-configmap.yaml").read_text())["data"]
+    scripts = yaml.load((dist / f"{names.scripts_config_map}-configmap.yaml").read_text())["data"]
+    return config, scripts
+
+
+class LocalCluster:
+    """A cluster of real processes built from dist/; usable as a context manager that always cleans up."""
+
+    def __init__(self, spec: ClusterSpec, dist: Path, base_dir: Path, subnet: int = 1):
+        self.spec, self.names, self.dist = spec, Names(spec), dist
+        self.base = base_dir
+        self.hosts = [f"127.0.{subnet}.{i + 1}" for i in range(spec.redis.replicas)]
+        self.state: ClusterState | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def up(self, timeout: float = 30.0) -> ClusterState:
+        for tool in ("redis-server", "redis-sentinel", "redis-cli"):
+            if not shutil.which(tool):
+                raise RuntimeError(f"{tool} not found: apt-get install -y redis-server redis-sentinel")
+        self.base.mkdir(parents=True, exist_ok=True)
+        config, scripts = config_maps(self.dist, self.names)
+        for folder, files, mode in (("config", config, 0o444), ("scripts", scripts, 0o555)):
+            (self.base / folder).mkdir(exist_ok=True)
+            for name, text in files.items():
+                path = self.base / folder / name
+                path.write_text(text)
+                path.chmod(mode)
+        secrets_dir = self.base / "secrets"
+        secrets_dir.mkdir(mode=0o700, exist_ok=True)
+        for name in ("redis-password", "sentinel-password"):
+            path = secrets_dir / name
+            if not path.exists():
+                path.write_text(secrets.token_urlsafe(24))
+                path.chmod(0o600)
+        self.state = ClusterState(
+            base_dir=str(self.base), redis_port=self.spec.redis.port, sentinel_port=self.spec.sentinel.port,
+            master_name=self.spec.sentinel.master_name, password_file=str(secrets_dir / "redis-password"),
+            sentinel_password_file=str(secrets_dir / "sentinel-password"),
+            nodes=[Node(i, h) for i, h in enumerate(self.hosts)],
+        )
+        self.state.save()
+        # Like the StatefulSet's OrderedReady: each pod is up before the next one starts.
+        for node in self.state.nodes:
+            self.start_node(node.ordinal, timeout=timeout)
+        self.wait_until_healthy(timeout)
+        return self.state
+
+    def env(self, node: Node, role: str) -> dict[str, str]:
+        s = self.state
+        assert s is not None
+        node_dir = self.base / f"pod-{node.ordinal}"
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "SELF_HOST": node.host, "PEER_HOSTS": " ".join(self.hosts), "LOCAL_HOST": node.host,
+            "BIND_ADDRESS": node.host, "REDIS_PORT": str(s.redis_port), "SENTINEL_PORT": str(s.sentinel_port),
+            "MASTER_NAME": s.master_name, "REDIS_PASSWORD": s.redis_password,
+            "SENTINEL_PASSWORD": s.sentinel_password, "CONFIG_DIR": str(self.base / "config"),
+            "RUNTIME_DIR": str(node_dir / f"run-{role}"), "DATA_DIR": str(node_dir / "data"),
+            "HANDOVER_TIMEOUT_SECONDS": str(self.spec.redis.handover_timeout_seconds),
+        }
+
+    def _spawn(self, node: Node, role: str) -> int:
+        node_dir = self.base / f"pod-{node.ordinal}"
+        (node_dir / "data").mkdir(parents=True, exist_ok=True)
+        log = open(node_dir / f"{role}.log", "ab")
+        proc = subprocess.Popen(["sh", str(self.base / "scripts" / f"start-{role}.sh")], env=self.env(node, role),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=node_dir)
+        log.close()
+        return proc.pid
+
+    def start_node(self, ordinal: int, timeout: float = 30.0) -> None:
+        """Start a pod: Redis (which asks the Sentinels who the master is), then its Sentinel."""
+        node = self.state.nodes[ordinal]
+        node.redis_pid = self._spawn(node, "redis")
+        self._wait(lambda: self.redis(ordinal).ping(), timeout, f"Redis on {node.host} did not answer")
+        node.sentinel_pid = self._spawn(node, "sentinel")
+        self._wait(lambda: self.sentinel(ordinal).ping(), timeout, f"Sentinel on {node.host} did not answer")
+        self.state.save()
+
+    def run_prestop(self, ordinal: int) -> subprocess.CompletedProcess:
+        node = self.state.nodes[ordinal]
+        return subprocess.run(["sh", str(self.base / "scripts" / "prestop-redis.sh")], env=self.env(node, "redis"),
+                              capture_output=True, text=True, timeout=self.spec.redis.handover_timeout_seconds + 15)
+
+    def stop_node(self, ordinal: int, graceful: bool = True, sentinel: bool = True) -> None:
+        """Stop a pod as the kubelet would: preStop hook (when graceful), then SIGTERM (SIGKILL otherwise)."""
+        node = self.state.nodes[ordinal]
+        if graceful:
+            self.run_prestop(ordinal)
+        sig = signal.SIGTERM if graceful else signal.SIGKILL
+        pids = [node.redis_pid, node.sentinel_pid] if sentinel else [node.redis_pid]
+        for pid in pids:
+            _signal(pid, sig)
+        for pid in pids:
+            _reap(pid)  # the port is free again before anyone restarts this pod
+        node.redis_pid = None
+        if sentinel:
+            node.sentinel_pid = None
+        self.state.save()
+
+    def down(self) -> None:
+        if self.state is None:
+            if not (self.base / STATE_FILE).exists():
+                return
+            self.state = ClusterState.load(self.base)
+        for node in self.state.nodes:
+            for pid in (node.sentinel_pid, node.redis_pid):
+                _signal(pid, signal.SIGTERM)
+        for node in self.state.nodes:
+            for pid in (node.sentinel_pid, node.redis_pid):
+                _reap(pid)
+            node.redis_pid = node.sentinel_pid = None
+        self.state.save()
+
+    def __enter__(self) -> LocalCluster:
+        try:
+            self.up()
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.down()
+
+    # -- access ---------------------------------------------------------------------------------------
+    def redis(self, ordinal: int, **kw) -> redis.Redis:
+        return redis.Redis(self.state.nodes[ordinal].host, self.state.redis_port, password=self.state.redis_password,
+                           socket_timeout=2, decode_responses=True, **kw)
+
+    def sentinel(self, ordinal: int) -> redis.Redis:
+        return redis.Redis(self.state.nodes[ordinal].host, self.state.sentinel_port,
+                           password=self.state.sentinel_password, socket_timeout=2, decode_responses=True)
+
+    def roles(self) -> list[str | None]:
+        out = []
+        for node in self.state.nodes:
+            try:
+                out.append(self.redis(node.ordinal).info("replication")["role"])
+            except redis.RedisError:
+                out.append(None)
+        return out
+
+    def sentinel_masters(self) -> list[str | None]:
+        out = []
+        for node in self.state.nodes:
+            try:
+                addr = self.sentinel(node.ordinal).sentinel_get_master_addr_by_name(self.state.master_name)
+                out.append(addr[0] if addr else None)
+            except redis.RedisError:
+                out.append(None)
+        return out
+
+    def wait_until_healthy(self, timeout: float = 30.0) -> None:
+        """One master, every replica linked, every Sentinel naming that master and seeing all peers."""
+        n = len(self.state.nodes)
+
+        def healthy() -> bool:
+            roles = self.roles()
+            if roles.count("master") != 1 or roles.count("slave") != n - 1:
+                return False
+            master = self.state.nodes[roles.index("master")].host
+            if self.sentinel_masters() != [master] * n:
+                return False
+            for node in self.state.nodes:
+                if roles[node.ordinal] == "slave" and self.redis(node.ordinal).info("replication").get(
+                        "master_link_status") != "up":
+                    return False
+                m = self.sentinel(node.ordinal).sentinel_master(self.state.master_name)
+                if int(m["num-other-sentinels"]) != n - 1 or int(m["num-slaves"]) != n - 1:
+                    return False
+            return True
+
+        self._wait(healthy, timeout, "cluster did not become healthy")
+
+    @staticmethod
+    def _wait(check, timeout: float, message: str) -> None:
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                if check():
+                    return
+            except (redis.RedisError, OSError, KeyError) as err:
+                last = err
+            time.sleep(0.1)
+        raise TimeoutError(f"{message} within {timeout:.0f}s" + (f" (last error: {last})" if last else ""))
+
+
+def _signal(pid: int | None, sig: int) -> None:
+    if pid:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _reap(pid: int | None, timeout: float = 10.0) -> None:
+    """Wait for a process to go; SIGKILL it after `timeout`. Children of ours are reaped, others polled."""
+    if not pid:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return
+        except ChildProcessError:  # not our child (a later CLI call): poll for existence
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+        time.sleep(0.05)
+    _signal(pid, signal.SIGKILL)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
