@@ -151,6 +151,21 @@ class LocalCluster:
         self._wait(lambda: self.sentinel(ordinal).ping(), timeout, f"Sentinel on {node.host} did not answer")
         self.state.save()
 
+    def stop_process(self, ordinal: int, role: str) -> None:
+        """Stop only this pod's Redis or Sentinel (SIGTERM, then reap), as a crashed container."""
+        node = self.state.nodes[ordinal]
+        pid = node.redis_pid if role == "redis" else node.sentinel_pid
+        _signal(pid, signal.SIGTERM)
+        _reap(pid)
+        setattr(node, f"{role}_pid", None)
+        self.state.save()
+
+    def start_process(self, ordinal: int, role: str) -> None:
+        """Restart one container of a pod with the same pod scripts (the kubelet's container restart)."""
+        node = self.state.nodes[ordinal]
+        setattr(node, f"{role}_pid", self._spawn(node, role))
+        self.state.save()
+
     def run_prestop(self, ordinal: int) -> subprocess.CompletedProcess:
         node = self.state.nodes[ordinal]
         return subprocess.run(["sh", str(self.base / "scripts" / "prestop-redis.sh")], env=self.env(node, "redis"),
@@ -269,6 +284,14 @@ def _signal(pid: int | None, sig: int) -> None:
             pass
 
 
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
 def _reap(pid: int | None, timeout: float = 10.0) -> None:
     """Wait for a process to go; SIGKILL it after `timeout`. Children of ours are reaped, others polled."""
     if not pid:
@@ -279,10 +302,8 @@ def _reap(pid: int | None, timeout: float = 10.0) -> None:
             done, _ = os.waitpid(pid, os.WNOHANG)
             if done:
                 return
-        except ChildProcessError:  # not our child (a later CLI call): poll for existence
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+        except ChildProcessError:  # not our child (a later CLI call): poll until it is gone or a zombie
+            if not _running(pid):
                 return
         time.sleep(0.05)
     _signal(pid, signal.SIGKILL)
@@ -290,3 +311,34 @@ def _reap(pid: int | None, timeout: float = 10.0) -> None:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
+
+
+def broker_settings(state: ClusterState, **overrides):
+    """Client settings for a local cluster, as the smoke Job would get them from its environment."""
+    from runtime.client import BrokerSettings
+
+    fields = dict(sentinels=tuple(state.sentinel_addresses), master_name=state.master_name,
+                  password=state.redis_password, sentinel_password=state.sentinel_password)
+    return BrokerSettings(**{**fields, **overrides})
+
+
+def expectations(state: ClusterState, spec: ClusterSpec):
+    from runtime.health import Expectations
+
+    return Expectations(redis=tuple(state.redis_addresses), sentinels=tuple(state.sentinel_addresses),
+                        master_name=state.master_name, maxmemory_policy=spec.redis.maxmemory_policy)
+
+
+def node_status(state: ClusterState, node: Node) -> dict:
+    """One pod's addresses, whether its processes run, and the role its Redis reports."""
+    def alive(pid: int | None) -> str:
+        return "running" if pid and _running(pid) else "stopped"
+
+    try:
+        role = redis.Redis(node.host, state.redis_port, password=state.redis_password, socket_timeout=1,
+                           decode_responses=True).info("replication")["role"]
+    except (redis.RedisError, OSError):
+        role = "unreachable"
+    return {"ordinal": node.ordinal, "host": node.host, "redis": alive(node.redis_pid),
+            "redis_address": f"{node.host}:{state.redis_port}", "sentinel": alive(node.sentinel_pid),
+            "sentinel_address": f"{node.host}:{state.sentinel_port}", "role": role}

@@ -89,5 +89,100 @@ def schema(out: Annotated[Path | None, typer.Option("--out", help="Write here in
         typer.echo(f"schema: wrote {out}")
 
 
+local_app = typer.Typer(no_args_is_help=True, help="Run dist/ as real local processes (3 Redis, 3 Sentinels).")
+app.add_typer(local_app, name="local")
+LocalDir = Annotated[Path, typer.Option("--dir", help="Where the local cluster keeps its files and state.")]
+
+
+@local_app.command("up")
+def local_up(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("dist"),
+             dir: LocalDir = Path(".local-cluster"),
+             subnet: Annotated[int, typer.Option(help="Pods get 127.0.SUBNET.1, .2, ...")] = 1) -> None:
+    """Start the cluster rendered in OUT; it keeps running until `local down`."""
+    from runtime.local_cluster import LocalCluster
+
+    try:
+        cluster = LocalCluster(_load(spec), out, dir.resolve(), subnet=subnet)
+        state = cluster.up()
+    except (OSError, RuntimeError, TimeoutError) as err:
+        LocalCluster(_load(spec), out, dir.resolve()).down()
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_FAILED)
+    typer.echo(f"local cluster up: Redis {', '.join(f'{h}:{p}' for h, p in state.redis_addresses)}; "
+               f"Sentinels on port {state.sentinel_port}; state in {dir}/")
+
+
+@local_app.command("status")
+def local_status(dir: LocalDir = Path(".local-cluster"), as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Addresses, processes and roles; --json for other tools (passwords are given as files, never values)."""
+    from runtime.local_cluster import ClusterState, node_status
+
+    state = ClusterState.load(dir)
+    nodes = [node_status(state, n) for n in state.nodes]
+    report = {"master_name": state.master_name, "redis_password_file": state.password_file,
+              "sentinel_password_file": state.sentinel_password_file, "nodes": nodes}
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        for n in nodes:
+            typer.echo(f"pod-{n['ordinal']} {n['host']}: redis {n['redis']} ({n['role']}), sentinel {n['sentinel']}")
+
+
+@local_app.command("down")
+def local_down(dir: LocalDir = Path(".local-cluster")) -> None:
+    """Stop every process of the local cluster."""
+    from runtime.local_cluster import ClusterState, LocalCluster
+
+    cluster = LocalCluster.__new__(LocalCluster)
+    cluster.base, cluster.state = dir.resolve(), ClusterState.load(dir)
+    cluster.down()
+    typer.echo("local cluster down")
+
+
+@app.command()
+def smoke(spec: SpecOption = Path("cluster_spec.yaml"),
+          local: Annotated[Path | None, typer.Option(help="Check the local cluster kept in this folder.")] = None,
+          as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
+    """Health checks of a live cluster; exit 0 only when every check passes."""
+    from runtime.client import BrokerSettings, RedisPool
+    from runtime.health import Expectations, HealthChecks
+    from runtime.local_cluster import ClusterState, broker_settings, expectations
+
+    loaded = _load(spec)
+    if local is not None:
+        state = ClusterState.load(local)
+        settings, expect = broker_settings(state), expectations(state, loaded)
+    else:
+        settings = BrokerSettings.from_env()
+        hosts = os.environ.get("REDIS_HOSTS", "").split()
+        expect = Expectations(redis=tuple((h, loaded.redis.port) for h in hosts), sentinels=settings.sentinels,
+                              master_name=settings.master_name, maxmemory_policy=loaded.redis.maxmemory_policy)
+    pool = RedisPool(settings)
+    checks = HealthChecks(pool, expect)
+    try:
+        results = checks.run()
+    finally:
+        checks.close()
+        pool.close()
+    ok = all(r.ok for r in results)
+    if as_json:
+        typer.echo(json.dumps({"ok": ok, "checks": [r.as_dict() for r in results]}, indent=2))
+    else:
+        for r in results:
+            typer.echo(f"{'PASS' if r.ok else 'FAIL'}  {r.name:<36} {r.duration_ms:>7.1f} ms  {r.detail}")
+        typer.echo(f"smoke: {sum(r.ok for r in results)}/{len(results)} checks passed")
+    raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+def _load(spec: Path) -> ClusterSpec:
+    from synth.spec_loader import load_spec
+
+    try:
+        return load_spec(spec)
+    except SpecError as err:
+        _fail_on_bad_spec(err)
+        raise
+
+
 def main() -> None:
     app()

@@ -1,0 +1,201 @@
+"""Health checks of a live cluster, each with pass/fail, a detail a person can act on, and its duration."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from runtime.client import RedisPool
+
+MAX_REPLICA_LAG_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What the spec says the cluster should look like."""
+
+    redis: tuple[tuple[str, int], ...]
+    sentinels: tuple[tuple[str, int], ...]
+    master_name: str
+    maxmemory_policy: str = "noeviction"
+    max_replica_lag_seconds: int = MAX_REPLICA_LAG_SECONDS
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    duration_ms: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def _addr(a: tuple[str, int]) -> str:
+    return f"{a[0]}:{a[1]}"
+
+
+class HealthChecks:
+    def __init__(self, pool: RedisPool, expect: Expectations):
+        self.pool, self.expect = pool, expect
+        s = pool.settings
+        once = {"retry": Retry(NoBackoff(), 0)}  # a check reports what it sees; retrying only hides it
+        self._redis = {a: redis.Redis(*a, password=s.password, socket_timeout=s.socket_timeout,
+                                      socket_connect_timeout=s.socket_timeout, decode_responses=True, **once)
+                       for a in expect.redis}
+        self._sentinels = {a: redis.Redis(*a, password=s.sentinel_password, socket_timeout=s.socket_timeout,
+                                          socket_connect_timeout=s.socket_timeout, decode_responses=True, **once)
+                           for a in expect.sentinels}
+
+    # -- the checks -----------------------------------------------------------------------------------
+    def redis_reachable(self) -> str:
+        bad = [f"{_addr(a)} ({type(e).__name__}: {e})" for a, e in self._errors(self._redis)]
+        if bad:
+            raise CheckFailed("Redis not reachable with auth: " + "; ".join(bad))
+        return f"{len(self._redis)} Redis answer PING with auth"
+
+    def sentinels_reachable(self) -> str:
+        bad = [f"{_addr(a)} ({type(e).__name__}: {e})" for a, e in self._errors(self._sentinels)]
+        if bad:
+            raise CheckFailed("Sentinel not reachable with auth: " + "; ".join(bad))
+        return f"{len(self._sentinels)} Sentinels answer PING with auth"
+
+    def one_master_named_by_every_sentinel(self) -> str:
+        masters = [a for a, c in self._redis.items() if self._info(c).get("role") == "master"]
+        if len(masters) != 1:
+            raise CheckFailed(f"expected exactly one master, found {len(masters)}: {', '.join(map(_addr, masters))}")
+        named = {}
+        for a, c in self._sentinels.items():
+            try:
+                m = c.sentinel_get_master_addr_by_name(self.expect.master_name)
+                named[_addr(a)] = _addr((m[0], int(m[1]))) if m else "none"
+            except redis.RedisError as err:
+                named[_addr(a)] = f"error ({err})"
+        wrong = {s: m for s, m in named.items() if m != _addr(masters[0])}
+        if wrong:
+            raise CheckFailed(f"master is {_addr(masters[0])} but Sentinels disagree: "
+                              + ", ".join(f"{s} names {m}" for s, m in wrong.items()))
+        return f"master {_addr(masters[0])}, named by all {len(named)} Sentinels"
+
+    def replicas_linked(self) -> str:
+        replicas = {a: i for a, c in self._redis.items() if (i := self._info(c)).get("role") == "slave"}
+        expected = len(self.expect.redis) - 1
+        problems = [f"{_addr(a)} link {i.get('master_link_status')}" for a, i in replicas.items()
+                    if i.get("master_link_status") != "up"]
+        master = next((c for c in self._redis.values() if self._info(c).get("role") == "master"), None)
+        lags = []
+        if master is not None:
+            info = master.info("replication")
+            for key, value in info.items():
+                if key.startswith("slave") and isinstance(value, dict):
+                    lags.append(int(value.get("lag", 0)))
+                    if int(value.get("lag", 0)) > self.expect.max_replica_lag_seconds:
+                        problems.append(f"{value.get('ip')} lags {value.get('lag')} s")
+        if len(replicas) != expected:
+            problems.append(f"{len(replicas)} replicas, expected {expected}")
+        if problems:
+            raise CheckFailed("; ".join(problems))
+        return f"{len(replicas)} replicas linked, max lag {max(lags, default=0)} s"
+
+    def ckquorum(self) -> str:
+        problems = []
+        for a, c in self._sentinels.items():
+            try:
+                reply = c.execute_command("SENTINEL", "CKQUORUM", self.expect.master_name)
+                if not str(reply).startswith("OK"):
+                    problems.append(f"{_addr(a)}: {reply}")
+            except redis.RedisError as err:
+                problems.append(f"{_addr(a)}: {err}")
+        if problems:
+            raise CheckFailed("SENTINEL CKQUORUM failed: " + "; ".join(problems))
+        return f"CKQUORUM OK on {len(self._sentinels)} Sentinels"
+
+    def sentinels_see_the_whole_cluster(self) -> str:
+        n = len(self.expect.redis)
+        problems = []
+        for a, c in self._sentinels.items():
+            m = c.sentinel_master(self.expect.master_name)
+            if int(m["num-slaves"]) != n - 1 or int(m["num-other-sentinels"]) != len(self._sentinels) - 1:
+                problems.append(f"{_addr(a)} sees {m['num-slaves']} replicas and {m['num-other-sentinels']} other "
+                                f"Sentinels (expected {n - 1} and {len(self._sentinels) - 1})")
+        if problems:
+            raise CheckFailed("; ".join(problems))
+        return f"every Sentinel sees {n - 1} replicas and {len(self._sentinels) - 1} other Sentinels"
+
+    def persistence_on(self) -> str:
+        problems = []
+        for a, c in self._redis.items():
+            p = c.info("persistence")
+            if int(p.get("aof_enabled", 0)) != 1:
+                problems.append(f"{_addr(a)} AOF disabled")
+            if p.get("rdb_last_bgsave_status") != "ok":
+                problems.append(f"{_addr(a)} last RDB save {p.get('rdb_last_bgsave_status')}")
+            if p.get("aof_last_write_status", "ok") != "ok":
+                problems.append(f"{_addr(a)} last AOF write {p.get('aof_last_write_status')}")
+        if problems:
+            raise CheckFailed("; ".join(problems))
+        return "AOF enabled and last RDB save ok on every Redis"
+
+    def maxmemory_policy(self) -> str:
+        wrong = {_addr(a): p for a, c in self._redis.items()
+                 if (p := c.config_get("maxmemory-policy")["maxmemory-policy"]) != self.expect.maxmemory_policy}
+        if wrong:
+            raise CheckFailed(f"maxmemory-policy should be {self.expect.maxmemory_policy}: "
+                              + ", ".join(f"{a} has {p}" for a, p in wrong.items()))
+        return f"maxmemory-policy {self.expect.maxmemory_policy} everywhere"
+
+    def round_trip_through_pool(self) -> str:
+        health = self.pool.health_check()
+        if not health.ok:
+            raise CheckFailed(f"write/read through Sentinel failed: {health.error}")
+        return f"write/read via master {_addr(health.master)} in {health.round_trip_ms:.1f} ms"
+
+    # -- running --------------------------------------------------------------------------------------
+    def all(self) -> list[Callable[[], str]]:
+        return [self.redis_reachable, self.sentinels_reachable, self.one_master_named_by_every_sentinel,
+                self.replicas_linked, self.ckquorum, self.sentinels_see_the_whole_cluster, self.persistence_on,
+                self.maxmemory_policy, self.round_trip_through_pool]
+
+    def run(self) -> list[CheckResult]:
+        results = []
+        for check in self.all():
+            start = time.perf_counter()
+            try:
+                ok, detail = True, check()
+            except CheckFailed as err:
+                ok, detail = False, str(err)
+            except (redis.RedisError, OSError, KeyError, ValueError) as err:
+                ok, detail = False, f"{type(err).__name__}: {err}"
+            detail = detail if len(detail) <= 400 else detail[:400] + "..."
+            results.append(CheckResult(check.__name__, ok, detail, round((time.perf_counter() - start) * 1000, 1)))
+        return results
+
+    def close(self) -> None:
+        for c in (*self._redis.values(), *self._sentinels.values()):
+            c.close()
+
+    @staticmethod
+    def _errors(clients: dict) -> list[tuple[tuple[str, int], Exception]]:
+        out = []
+        for a, c in clients.items():
+            try:
+                c.ping()
+            except (redis.RedisError, OSError) as err:
+                out.append((a, err))
+        return out
+
+    @staticmethod
+    def _info(client: redis.Redis) -> dict:
+        try:
+            return client.info("replication")
+        except (redis.RedisError, OSError):
+            return {}

@@ -1,0 +1,30 @@
+"""`redis-gitops local up|status|down` and `smoke --local`, driven as a user would, in separate processes."""
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def cli(*args, check=True):
+    return subprocess.run([sys.executable, "-m", "synth", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, check=check, timeout=120)
+
+
+def test_local_cluster_lifecycle_and_smoke(tmp_path):
+    state = tmp_path / "local"
+    try:
+        up = cli("local", "up", "--dir", state, "--subnet", 41)
+        assert "local cluster up: Redis 127.0.41.1:6379" in up.stdout
+        status = json.loads(cli("local", "status", "--dir", state, "--json").stdout)
+        assert [n["role"] for n in status["nodes"]] == ["master", "slave", "slave"]
+        assert status["redis_password_file"].endswith("secrets/redis-password")
+        smoke = cli("smoke", "--local", state, "--json", check=False)
+        report = json.loads(smoke.stdout)
+        assert smoke.returncode == 0 and report["ok"] is True and len(report["checks"]) == 9
+    finally:
+        cli("local", "down", "--dir", state)
+    status = json.loads(cli("local", "status", "--dir", state, "--json").stdout)
+    assert {n["redis"] for n in status["nodes"]} == {"stopped"}
+    smoke = cli("smoke", "--local", state, check=False)
+    assert smoke.returncode == 1 and "FAIL  redis_reachable" in smoke.stdout
