@@ -188,18 +188,10 @@ class LocalCluster:
         self.state.save()
 
     def down(self) -> None:
-        if self.state is None:
-            if not (self.base / STATE_FILE).exists():
-                return
-            self.state = ClusterState.load(self.base)
-        for node in self.state.nodes:
-            for pid in (node.sentinel_pid, node.redis_pid):
-                _signal(pid, signal.SIGTERM)
-        for node in self.state.nodes:
-            for pid in (node.sentinel_pid, node.redis_pid):
-                _reap(pid)
-            node.redis_pid = node.sentinel_pid = None
-        self.state.save()
+        if self.state is not None:
+            self.state.save()
+        stop_all(self.base)
+        self.state = None
 
     def __enter__(self) -> LocalCluster:
         try:
@@ -282,6 +274,21 @@ def _signal(pid: int | None, sig: int) -> None:
             os.kill(pid, sig)
         except ProcessLookupError:
             pass
+
+
+def stop_all(base_dir: Path) -> None:
+    """Stop every process recorded in a local cluster's state file (from this process or an earlier one)."""
+    if not (base_dir / STATE_FILE).exists():
+        return
+    state = ClusterState.load(base_dir)
+    pids = [pid for node in state.nodes for pid in (node.sentinel_pid, node.redis_pid)]
+    for pid in pids:
+        _signal(pid, signal.SIGTERM)
+    for pid in pids:
+        _reap(pid)
+    for node in state.nodes:
+        node.redis_pid = node.sentinel_pid = None
+    state.save()
 
 
 def _running(pid: int) -> bool:

@@ -101,11 +101,11 @@ def local_up(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path
     """Start the cluster rendered in OUT; it keeps running until `local down`."""
     from runtime.local_cluster import LocalCluster
 
+    cluster = LocalCluster(_load(spec), out, dir.resolve(), subnet=subnet)
     try:
-        cluster = LocalCluster(_load(spec), out, dir.resolve(), subnet=subnet)
         state = cluster.up()
     except (OSError, RuntimeError, TimeoutError) as err:
-        LocalCluster(_load(spec), out, dir.resolve()).down()
+        cluster.down()
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_FAILED)
     typer.echo(f"local cluster up: Redis {', '.join(f'{h}:{p}' for h, p in state.redis_addresses)}; "
@@ -131,11 +131,9 @@ def local_status(dir: LocalDir = Path(".local-cluster"), as_json: Annotated[bool
 @local_app.command("down")
 def local_down(dir: LocalDir = Path(".local-cluster")) -> None:
     """Stop every process of the local cluster."""
-    from runtime.local_cluster import ClusterState, LocalCluster
+    from runtime.local_cluster import stop_all
 
-    cluster = LocalCluster.__new__(LocalCluster)
-    cluster.base, cluster.state = dir.resolve(), ClusterState.load(dir)
-    cluster.down()
+    stop_all(dir.resolve())
     typer.echo("local cluster down")
 
 
