@@ -45,8 +45,9 @@ deb-packages:
 test: install deb-packages
 	$(BIN)/pytest
 
-bench: install
+bench: install deb-packages
 	$(BIN)/python scripts/bench_synth.py
+	$(BIN)/python scripts/bench_failover.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,15 +1,16 @@
 """Health checks of a live cluster, each with pass/fail, a detail a person can act on, and its duration."""
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from runtime.client import RedisPool
+from runtime.client import RedisPool, parse_addresses
 
 MAX_REPLICA_LAG_SECONDS = 5
 
@@ -24,6 +25,17 @@ class Expectations:
     maxmemory_policy: str = "noeviction"
     max_replica_lag_seconds: int = MAX_REPLICA_LAG_SECONDS
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Expectations:
+        """REDIS_NODES and REDIS_SENTINELS ('host:port,...'), REDIS_MASTER_NAME, REDIS_MAXMEMORY_POLICY: what the
+        smoke Job's manifest sets from the spec."""
+        if "REDIS_NODES" not in env:
+            raise ValueError("REDIS_NODES is not set: give 'host:port,host:port,...' of every Redis")
+        return cls(redis=parse_addresses(env["REDIS_NODES"], "REDIS_NODES"),
+                   sentinels=parse_addresses(env.get("REDIS_SENTINELS", ""), "REDIS_SENTINELS"),
+                   master_name=env.get("REDIS_MASTER_NAME", "mymaster"),
+                   maxmemory_policy=env.get("REDIS_MAXMEMORY_POLICY", "noeviction"))
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -31,6 +43,7 @@ class CheckResult:
     ok: bool
     detail: str
     duration_ms: float
+    metrics: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -42,6 +42,7 @@ class ClusterState:
     password_file: str
     sentinel_password_file: str
     nodes: list[Node] = field(default_factory=list)
+    maxmemory_policy: str = "noeviction"
 
     @property
     def redis_password(self) -> str:
@@ -110,7 +111,7 @@ class LocalCluster:
             base_dir=str(self.base), redis_port=self.spec.redis.port, sentinel_port=self.spec.sentinel.port,
             master_name=self.spec.sentinel.master_name, password_file=str(secrets_dir / "redis-password"),
             sentinel_password_file=str(secrets_dir / "sentinel-password"),
-            nodes=[Node(i, h) for i, h in enumerate(self.hosts)],
+            nodes=[Node(i, h) for i, h in enumerate(self.hosts)], maxmemory_policy=self.spec.redis.maxmemory_policy,
         )
         self.state.save()
         # Like the StatefulSet's OrderedReady: each pod is up before the next one starts.
@@ -329,11 +330,11 @@ def broker_settings(state: ClusterState, **overrides):
     return BrokerSettings(**{**fields, **overrides})
 
 
-def expectations(state: ClusterState, spec: ClusterSpec):
+def expectations(state: ClusterState):
     from runtime.health import Expectations
 
     return Expectations(redis=tuple(state.redis_addresses), sentinels=tuple(state.sentinel_addresses),
-                        master_name=state.master_name, maxmemory_policy=spec.redis.maxmemory_policy)
+                        master_name=state.master_name, maxmemory_policy=state.maxmemory_policy)
 
 
 def node_status(state: ClusterState, node: Node) -> dict:

@@ -13,6 +13,7 @@ from synth.components.gitops import application
 from synth.components.monitoring import service_monitor
 from synth.components.protection import disruption_budget, network_policy
 from synth.components.services import services
+from synth.components.smoke import smoke_job
 from synth.components.statefulset import statefulset
 from synth.naming import Names
 from synth.spec import ClusterSpec
@@ -36,6 +37,8 @@ def render_manifests(spec: ClusterSpec) -> tuple[list[dict[str, Any]], list[dict
     statefulset(broker, names)
     if spec.monitoring.exporter.enabled and spec.monitoring.service_monitor.enabled:
         service_monitor(broker, names)
+    if spec.smoke.enabled:
+        smoke_job(broker, names)
     bootstrap = Chart(app, "bootstrap", disable_resource_name_hashes=True)
     application(bootstrap, names)
     synced = [*cluster_scoped.to_json(), *broker.to_json()]

@@ -1,23 +1,29 @@
-"""`redis-gitops`: a thin typer layer over synth.pipeline. Exit codes: 0 ok, 1 check failed, 2 bad input."""
+"""`redis-gitops`: a thin typer layer over synth.pipeline and runtime. Exit codes: 0 ok, 1 failed, 2 bad input.
+
+Heavy imports (cdk8s, pydantic, ruamel) happen inside the commands that need them, so the smoke image runs
+`redis-gitops smoke` with only redis-py and typer installed.
+"""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from runtime.cli import EXIT_BAD_INPUT, EXIT_FAILED, register
+
+if TYPE_CHECKING:
+    from synth.pipeline import Result
+    from synth.spec import ClusterSpec
+    from synth.spec_loader import SpecError
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-import typer  # noqa: E402
-
-from synth.pipeline import Result, check as run_check, synthesize  # noqa: E402
-from synth.spec import ClusterSpec  # noqa: E402
-from synth.spec_loader import SpecError  # noqa: E402
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Render and check a Redis Sentinel broker for Airflow, the GitOps way.")
+register(app)
 
 SpecOption = Annotated[Path, typer.Option("--spec", help="The cluster spec file.")]
 OutOption = Annotated[Path, typer.Option("--out", help="The folder of rendered manifests.")]
@@ -41,6 +47,9 @@ def _schema_line(result: Result) -> str:
 @app.command()
 def synth(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("dist")) -> None:
     """Render the spec into OUT atomically: OUT changes only when everything passed."""
+    from synth.pipeline import synthesize
+    from synth.spec_loader import SpecError
+
     try:
         result = synthesize(spec, out)
     except SpecError as err:
@@ -62,6 +71,9 @@ def synth(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
 @app.command()
 def check(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("dist")) -> None:
     """Fail when OUT differs from what the spec renders, or holds an invalid object."""
+    from synth.pipeline import check as run_check
+    from synth.spec_loader import SpecError
+
     try:
         result = run_check(spec, out)
     except SpecError as err:
@@ -81,12 +93,21 @@ def check(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
 @app.command()
 def schema(out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None) -> None:
     """Print the JSON Schema of the cluster spec (editors use it for completion and validation)."""
+    from synth.spec import ClusterSpec
+
     text = json.dumps(ClusterSpec.model_json_schema(by_alias=True), indent=2, sort_keys=True) + "\n"
     if out is None:
         typer.echo(text, nl=False)
     else:
         out.write_text(text)
         typer.echo(f"schema: wrote {out}")
+
+
+@app.command("smoke-image")
+def smoke_image(spec: SpecOption = Path("cluster_spec.yaml")) -> None:
+    """Print the smoke image reference the Job in dist/ uses (CI tags its `docker build` with it)."""
+    image = _load(spec).smoke.image
+    typer.echo(f"{image.repository}:{image.tag}")
 
 
 local_app = typer.Typer(no_args_is_help=True, help="Run dist/ as real local processes (3 Redis, 3 Sentinels).")
@@ -137,43 +158,8 @@ def local_down(dir: LocalDir = Path(".local-cluster")) -> None:
     typer.echo("local cluster down")
 
 
-@app.command()
-def smoke(spec: SpecOption = Path("cluster_spec.yaml"),
-          local: Annotated[Path | None, typer.Option(help="Check the local cluster kept in this folder.")] = None,
-          as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
-    """Health checks of a live cluster; exit 0 only when every check passes."""
-    from runtime.client import BrokerSettings, RedisPool
-    from runtime.health import Expectations, HealthChecks
-    from runtime.local_cluster import ClusterState, broker_settings, expectations
-
-    loaded = _load(spec)
-    if local is not None:
-        state = ClusterState.load(local)
-        settings, expect = broker_settings(state), expectations(state, loaded)
-    else:
-        settings = BrokerSettings.from_env()
-        hosts = os.environ.get("REDIS_HOSTS", "").split()
-        expect = Expectations(redis=tuple((h, loaded.redis.port) for h in hosts), sentinels=settings.sentinels,
-                              master_name=settings.master_name, maxmemory_policy=loaded.redis.maxmemory_policy)
-    pool = RedisPool(settings)
-    checks = HealthChecks(pool, expect)
-    try:
-        results = checks.run()
-    finally:
-        checks.close()
-        pool.close()
-    ok = all(r.ok for r in results)
-    if as_json:
-        typer.echo(json.dumps({"ok": ok, "checks": [r.as_dict() for r in results]}, indent=2))
-    else:
-        for r in results:
-            typer.echo(f"{'PASS' if r.ok else 'FAIL'}  {r.name:<36} {r.duration_ms:>7.1f} ms  {r.detail}")
-        typer.echo(f"smoke: {sum(r.ok for r in results)}/{len(results)} checks passed")
-    raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
-
-
 def _load(spec: Path) -> ClusterSpec:
-    from synth.spec_loader import load_spec
+    from synth.spec_loader import SpecError, load_spec
 
     try:
         return load_spec(spec)

@@ -64,6 +64,15 @@ class Names:
     def application(self) -> str:
         return f"{self.spec.namespace}-{self.base}"
 
+    @property
+    def smoke_job(self) -> str:
+        return f"{self.base}-smoke"
+
+    @property
+    def smoke_selector_labels(self) -> dict[str, str]:
+        """Deliberately not the server's selector: the Services, PDB and StatefulSet must never count this pod."""
+        return {"app.kubernetes.io/name": "redis-smoke", "app.kubernetes.io/instance": self.base}
+
     def pod(self, ordinal: int) -> str:
         return f"{self.statefulset}-{ordinal}"
 

@@ -268,6 +268,21 @@ class Security(Model):
         return uid
 
 
+class Smoke(Model):
+    """The PostSync hook Job: after every sync it runs `redis-gitops smoke` from this image."""
+
+    enabled: bool = True
+    image: Image = Image(repository="ghcr.io/example/redis-gitops-smoke", tag="0.1.0")
+    failover: bool = Field(False, description="Also hand mastership over on every sync: ~1.5 s of write latency.")
+    max_write_outage_seconds: float = Field(5.0, gt=0, le=60)
+    active_deadline_seconds: int = Field(300, ge=60, le=3600)
+    backoff_limit: int = Field(0, ge=0, le=5, description="Retries; a failed check usually fails again.")
+    ttl_seconds_after_finished: int = Field(86400, ge=0)
+    resources: Resources = Resources(
+        requests=CpuMemory(cpu="50m", memory="64Mi"), limits=CpuMemory(cpu="500m", memory="128Mi")
+    )
+
+
 class GitOps(Model):
     repo_url: str = Field(pattern=r"^(https://|ssh://|git@).+")
     path: str = "dist"
@@ -291,6 +306,7 @@ class ClusterSpec(Model):
     network: Network = Network()
     scheduling: Scheduling = Scheduling()
     security: Security = Security()
+    smoke: Smoke = Smoke()
     gitops: GitOps
 
     @field_validator("name")

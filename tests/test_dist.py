@@ -39,7 +39,7 @@ def test_every_object_passes_strict_schema_validation(files, spec):
     report = validate_objects(objects_of(files), spec.kubernetes_version, CRD_SCHEMAS)
     assert report.errors == []
     assert report.unchecked == []  # ServiceMonitor and Application validated against their CRD schemas
-    assert report.validated == len(objects_of(files)) == 12
+    assert report.validated == len(objects_of(files)) == 14
 
 
 def test_schema_validation_reports_every_error_of_a_document(files, spec):

@@ -15,7 +15,7 @@ def cluster(spec, tmp_path_factory):
 
 def run_checks(cluster, spec, **overrides):
     pool = RedisPool(broker_settings(cluster.state, **overrides))
-    checks = HealthChecks(pool, expectations(cluster.state, spec))
+    checks = HealthChecks(pool, expectations(cluster.state))
     try:
         return {r.name: r for r in checks.run()}
     finally:

@@ -118,14 +118,16 @@ def test_at_most_one_pod_may_be_disrupted(objects, sts):
     assert pdb["selector"] == sts["spec"]["selector"]
 
 
-def test_network_policy_admits_only_airflow_the_cluster_and_monitoring(objects, sts):
+def test_network_policy_admits_only_airflow_the_cluster_monitoring_and_the_smoke_job(objects, sts):
     policy = objects[("NetworkPolicy", "redis")]["spec"]
     assert policy["podSelector"] == sts["spec"]["selector"]
     sources = [peer for rule in policy["ingress"] for peer in rule["from"]]
     assert {"podSelector": {"matchLabels": {"tier": "airflow"}}} in sources
     assert {"podSelector": sts["spec"]["selector"]} in sources
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in sources
-    assert len(sources) == 3
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "redis",
+                                            "app.kubernetes.io/name": "redis-smoke"}}} in sources
+    assert len(sources) == 4
 
 
 def test_service_monitor_scrapes_the_exporter(objects):

@@ -41,6 +41,11 @@ def network_policy(scope: Construct, names: Names) -> None:
         ),
         k8s.NetworkPolicyIngressRule(from_=clients, ports=broker_ports),
     ]
+    if spec.smoke.enabled:  # the PostSync smoke Job checks both ports
+        rules.append(k8s.NetworkPolicyIngressRule(
+            from_=[k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=names.smoke_selector_labels))],
+            ports=broker_ports,
+        ))
     if spec.monitoring.exporter.enabled:
         rules.append(k8s.NetworkPolicyIngressRule(
             from_=[k8s.NetworkPolicyPeer(namespace_selector=k8s.LabelSelector(

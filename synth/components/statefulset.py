@@ -28,7 +28,7 @@ def config_checksum(names: Names) -> str:
     return digest.hexdigest()
 
 
-def _secret_env(name: str, ref) -> k8s.EnvVar:
+def secret_env(name: str, ref) -> k8s.EnvVar:
     return k8s.EnvVar(name=name, value_from=k8s.EnvVarSource(
         secret_key_ref=k8s.SecretKeySelector(name=ref.secret_name, key=ref.key)))
 
@@ -49,8 +49,8 @@ def script_env(names: Names, runtime_dir: str) -> list[k8s.EnvVar]:
         k8s.EnvVar(name="RUNTIME_DIR", value=runtime_dir),
         k8s.EnvVar(name="DATA_DIR", value=DATA_DIR),
         k8s.EnvVar(name="HANDOVER_TIMEOUT_SECONDS", value=str(spec.redis.handover_timeout_seconds)),
-        _secret_env("REDIS_PASSWORD", spec.auth.redis_password),
-        _secret_env("SENTINEL_PASSWORD", spec.auth.sentinel_password),
+        secret_env("REDIS_PASSWORD", spec.auth.redis_password),
+        secret_env("SENTINEL_PASSWORD", spec.auth.sentinel_password),
     ]
 
 
@@ -131,7 +131,7 @@ def exporter_container(names: Names) -> k8s.Container:
         image_pull_policy=exporter.image.pull_policy,
         env=[
             k8s.EnvVar(name="REDIS_ADDR", value=f"redis://127.0.0.1:{spec.redis.port}"),
-            _secret_env("REDIS_PASSWORD", spec.auth.redis_password),
+            secret_env("REDIS_PASSWORD", spec.auth.redis_password),
             k8s.EnvVar(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{exporter.port}"),
         ],
         ports=[k8s.ContainerPort(name="metrics", container_port=exporter.port, protocol="TCP")],

@@ -43,6 +43,14 @@ info_field() {
   tr -d '\r' | sed -n "s/^$1://p"
 }
 
+# master_seen_by HOST: the master address a Sentinel gives clients (SENTINEL MASTER's ip), or nothing while
+# it is still running a failover. Clients (redis-py, kombu) read this, not get-master-addr-by-name, which
+# the leading Sentinel answers with the promoted replica seconds before it finishes the failover.
+master_seen_by() {
+  sentinel_cli "$1" SENTINEL MASTER "$MASTER_NAME" 2>/dev/null | tr -d '\r' |
+    awk 'NR % 2 == 1 { k = $0; next } { v[k] = $0 } END { if (v["flags"] !~ /failover_in_progress/) print v["ip"] }'
+}
+
 # conf_quote VALUE: VALUE as a double-quoted redis.conf string.
 conf_quote() {
   printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"

@@ -23,8 +23,14 @@ past_deadline() {
   [ "$(date +%s)" -ge "$deadline" ]
 }
 
+# A paused master still sends its replicas a PING every repl-ping-replica-period; one sent after the replica
+# caught up makes the old master 14 bytes ahead of the new one: partial resync refused, full resync after
+# repl-diskless-sync-delay (measured: 5-7 s until the failover completes). Hold the PINGs back meanwhile.
+ping_period=$(redis_cli "$LOCAL_HOST" CONFIG GET repl-ping-replica-period | sed -n 2p)
+redis_cli "$LOCAL_HOST" CONFIG SET repl-ping-replica-period 3600 >/dev/null
 redis_cli "$LOCAL_HOST" CLIENT PAUSE "$((timeout_s * 1000))" WRITE >/dev/null
-trap 'redis_cli "$LOCAL_HOST" CLIENT UNPAUSE >/dev/null 2>&1 || true' EXIT
+trap 'redis_cli "$LOCAL_HOST" CLIENT UNPAUSE >/dev/null 2>&1 || true
+redis_cli "$LOCAL_HOST" CONFIG SET repl-ping-replica-period "${ping_period:-10}" >/dev/null 2>&1 || true' EXIT
 log "writes paused; waiting for a replica to catch up"
 
 while :; do
@@ -69,13 +75,13 @@ redis_cli "$LOCAL_HOST" REPLICAOF "$new" "$REDIS_PORT" >/dev/null
 redis_cli "$LOCAL_HOST" CLIENT UNPAUSE >/dev/null
 log "handed over to $new; now its replica"
 
-# Stay until every other Sentinel names the new master, so no client is sent back here.
+# Stay until every other Sentinel gives clients the new master (failover finished), so none is sent back here.
 while ! past_deadline; do
   agreed=yes
   for h in $PEER_HOSTS; do
     [ "$h" = "$SELF_HOST" ] && continue
-    seen=$(sentinel_cli "$h" SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | head -n 1) || seen=""
-    if is_host "$seen" && [ "$seen" != "$new" ]; then agreed=no; fi
+    [ "$(sentinel_cli "$h" PING 2>/dev/null)" = PONG ] || continue
+    [ "$(master_seen_by "$h")" = "$new" ] || agreed=no
   done
   [ "$agreed" = yes ] && break
   sleep 0.1

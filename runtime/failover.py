@@ -1,0 +1,227 @@
+"""The failover check: the preStop hook's safe hand-over (synth/pod_scripts/prestop-redis.sh), run from the
+smoke Job while a writer and a reader go through the pool, to measure what clients see and to prove that
+no acknowledged write is lost.
+
+A bare `SENTINEL FAILOVER` is not used: the old master keeps accepting writes after the promotion and they
+vanish when it is demoted (field notes: 800+ lost). Instead: pause writes, wait until a replica holds every
+write, ask a Sentinel not on the master's pod to fail over, demote the old master at once, unpause.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from runtime.client import BrokerSettings, RedisPool
+from runtime.writer import Reader, Writer, lost_writes
+
+Address = tuple[str, int]
+DEFAULT_MAX_WRITE_OUTAGE_SECONDS = 5.0
+LOAD_BEFORE_SECONDS = 0.5
+LOAD_AFTER_SECONDS = 1.0
+
+
+class HandoverError(Exception):
+    pass
+
+
+@dataclass
+class FailoverReport:
+    old_master: str
+    new_master: str | None = None
+    sentinel_asked: str | None = None
+    paused_ms: float | None = None  # writes paused on the old master (CLIENT PAUSE .. UNPAUSE)
+    promotion_ms: float | None = None  # from the pause to the asked Sentinel naming a new master
+    agreement_ms: float | None = None  # from the pause to every Sentinel naming the new master
+    rejoin_ms: float | None = None  # from the pause to the old master replicating from the new one (link up)
+    full_resyncs: int | None = None  # full syncs the new master served: 0 when every replica resumed partially
+    write_outage_ms: float | None = None  # longest time the pool writer went without an acknowledged write
+    acknowledged_writes: int = 0
+    lost_writes: int = 0
+    writer_errors: dict[str, int] = field(default_factory=dict)
+    reads: int = 0
+    reader_errors: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def metrics(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "problems"}
+
+    def summary(self) -> str:
+        if self.new_master is None:
+            return f"no hand-over from {self.old_master}: " + "; ".join(self.problems)
+        text = (f"{self.old_master} -> {self.new_master} via Sentinel {self.sentinel_asked}: Sentinels agreed after "
+                f"{_ms(self.agreement_ms)}, write outage {_ms(self.write_outage_ms)}, "
+                f"{self.lost_writes} of {self.acknowledged_writes} acknowledged writes lost, "
+                f"{sum(self.writer_errors.values())} writer and {sum(self.reader_errors.values())} reader errors, "
+                f"old master a replica again after {_ms(self.rejoin_ms)}")
+        return text + ("" if self.ok else "; PROBLEMS: " + "; ".join(self.problems))
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value / 1000:.2f} s"
+
+
+def _addr(a: Address) -> str:
+    return f"{a[0]}:{a[1]}"
+
+
+def _wait(condition: Callable[[], bool], deadline: float, what: str, step: float = 0.05) -> None:
+    while True:
+        try:
+            if condition():
+                return
+        except (redis.RedisError, OSError):
+            pass
+        if time.monotonic() >= deadline:
+            raise HandoverError(what)
+        time.sleep(step)
+
+
+class FailoverCheck:
+    def __init__(self, settings: BrokerSettings, sentinels: tuple[Address, ...], master_name: str,
+                 timeout: float = 30.0, max_write_outage_seconds: float = DEFAULT_MAX_WRITE_OUTAGE_SECONDS):
+        self.settings, self.sentinels, self.master_name = settings, sentinels, master_name
+        self.timeout, self.max_write_outage = timeout, max_write_outage_seconds
+        self._clients: dict[tuple[Address, str | None], redis.Redis] = {}
+
+    def _client(self, address: Address, password: str | None) -> redis.Redis:
+        s = self.settings
+        if (address, password) not in self._clients:
+            self._clients[address, password] = redis.Redis(*address, password=password, socket_timeout=max(s.socket_timeout, 2.0),
+                           socket_connect_timeout=s.socket_timeout, decode_responses=True,
+                           retry=Retry(NoBackoff(), 0))
+        return self._clients[address, password]
+
+    def _sentinel(self, address: Address) -> redis.Redis:
+        return self._client(address, self.settings.sentinel_password)
+
+    def _named_master(self, sentinel: Address) -> Address | None:
+        reply = self._sentinel(sentinel).sentinel_get_master_addr_by_name(self.master_name)
+        return (reply[0], int(reply[1])) if reply else None
+
+    def _master_given_to_clients(self, sentinel: Address) -> Address | None:
+        """SENTINEL MASTER's address, as redis-py and kombu read it; None while this Sentinel still runs the
+        failover (its get-master-addr-by-name already names the promoted replica, its MASTER does not)."""
+        state = self._sentinel(sentinel).sentinel_master(self.master_name)
+        if "failover_in_progress" in str(state.get("flags", "")):
+            return None
+        return state["ip"], int(state["port"])
+
+    def run(self) -> FailoverReport:
+        pool = RedisPool(self.settings)
+        key = f"redis-gitops:smoke:failover:{uuid.uuid4().hex}"
+        try:
+            old = pool.master_address()
+            report = FailoverReport(old_master=_addr(old))
+            with pool.get_connection() as master_client, pool.get_connection(read_only=True) as replica_client:
+                writer, reader = Writer(master_client, key), Reader(replica_client, key)
+                writer.start()
+                reader.start()
+                time.sleep(LOAD_BEFORE_SECONDS)
+                try:
+                    self._hand_over(old, report)
+                except HandoverError as err:
+                    report.problems.append(str(err))
+                time.sleep(LOAD_AFTER_SECONDS)
+                wlog, rlog = writer.stop(), reader.stop()
+                report.acknowledged_writes, report.writer_errors = len(wlog.acknowledged), dict(wlog.errors)
+                report.reads, report.reader_errors = len(rlog.acknowledged), dict(rlog.errors)
+                report.write_outage_ms = round(wlog.longest_gap_seconds * 1000, 1)
+                stored = master_client.lrange(key, 0, -1)
+                master_client.delete(key)
+            self._judge(report, lost_writes(wlog, stored))
+            return report
+        finally:
+            pool.close()
+            for client in self._clients.values():
+                client.close()
+
+    def _judge(self, report: FailoverReport, lost: list[int]) -> None:
+        report.lost_writes = len(lost)
+        if lost:
+            report.problems.append(f"{len(lost)} acknowledged writes lost (first: {lost[:5]})")
+        if report.writer_errors:
+            report.problems.append(f"writes through the pool failed: {report.writer_errors}")
+        if report.reader_errors:
+            report.problems.append(f"reads through the pool failed: {report.reader_errors}")
+        if report.write_outage_ms is not None and report.write_outage_ms > self.max_write_outage * 1000:
+            report.problems.append(f"write outage {_ms(report.write_outage_ms)} exceeds the "
+                                   f"{self.max_write_outage:g} s budget")
+
+    def _hand_over(self, old: Address, report: FailoverReport) -> None:
+        deadline = time.monotonic() + self.timeout
+        master = self._client(old, self.settings.password)
+        info = master.info("replication")
+        if info.get("role") != "master" or int(info.get("connected_slaves", 0)) == 0:
+            raise HandoverError(f"{_addr(old)} is not a master with a connected replica: {info.get('role')}, "
+                                f"{info.get('connected_slaves')} replicas")
+        # A Sentinel on another pod: the one beside the master may be going down with it.
+        asked = next((s for s in self.sentinels if s[0] != old[0] and self._answers(s)), None)
+        if asked is None:
+            raise HandoverError("no Sentinel outside the master's pod answers")
+        report.sentinel_asked = _addr(asked)
+
+        # A paused master still PINGs its replicas; a PING after the replica caught up puts the old master 14
+        # bytes ahead of the new one, so it (and the other replica) need a full resync. Hold PINGs back.
+        ping_period = master.config_get("repl-ping-replica-period")["repl-ping-replica-period"]
+        master.config_set("repl-ping-replica-period", 3600)
+        start = time.monotonic()
+        master.execute_command("CLIENT", "PAUSE", int(self.timeout * 1000), "WRITE")
+        try:
+            def replica_caught_up() -> bool:
+                i = master.info("replication")
+                return any(isinstance(v, dict) and v.get("state") == "online"
+                           and int(v.get("offset", -1)) == int(i["master_repl_offset"])
+                           for k, v in i.items() if k.startswith("slave"))
+
+            _wait(replica_caught_up, deadline, f"no replica caught up with {_addr(old)} within {self.timeout:.0f} s")
+            self._sentinel(asked).execute_command("SENTINEL", "FAILOVER", self.master_name)
+
+            def promoted() -> bool:
+                named = self._named_master(asked)
+                if named and named != old:
+                    report.new_master = _addr(named)
+                    return True
+                return False
+
+            _wait(promoted, deadline, f"Sentinel {_addr(asked)} named no new master within {self.timeout:.0f} s")
+            report.promotion_ms = _since(start)
+            new_host, new_port = report.new_master.rsplit(":", 1)
+            # Demote at once (Sentinel would notice only on its next INFO, ~10 s later), then let writes go.
+            master.replicaof(new_host, int(new_port))
+        finally:
+            master.execute_command("CLIENT", "UNPAUSE")
+            report.paused_ms = _since(start)
+            master.config_set("repl-ping-replica-period", ping_period)
+        new = (new_host, int(new_port))
+        syncs_before = int(self._client(new, self.settings.password).info("stats")["sync_full"])
+        _wait(lambda: all(self._master_given_to_clients(s) == new for s in self.sentinels), deadline,
+              f"Sentinels did not all give clients {report.new_master} within {self.timeout:.0f} s")
+        report.agreement_ms = _since(start)
+
+        def rejoined() -> bool:
+            i = master.info("replication")
+            return i.get("role") == "slave" and i.get("master_link_status") == "up"
+
+        _wait(rejoined, deadline, f"old master {_addr(old)} did not sync from {report.new_master}")
+        report.rejoin_ms = _since(start)
+        report.full_resyncs = int(self._client(new, self.settings.password).info("stats")["sync_full"]) - syncs_before
+
+    def _answers(self, address: Address) -> bool:
+        try:
+            return bool(self._sentinel(address).ping())
+        except (redis.RedisError, OSError):
+            return False
+
+
+def _since(start: float) -> float:
+    return round((time.monotonic() - start) * 1000, 1)

@@ -1,0 +1,80 @@
+"""The PostSync hook Job that runs `redis-gitops smoke` after every sync, and the NetworkPolicy of its pod."""
+from __future__ import annotations
+
+from cdk8s_plus_33 import k8s
+from constructs import Construct
+
+from synth.components.common import meta_fields, resources
+from synth.components.statefulset import container_security, secret_env
+from synth.naming import Names
+
+HOOK_ANNOTATIONS = {
+    "argocd.argoproj.io/hook": "PostSync",
+    # Keep the last run for `kubectl logs` until the next sync replaces it (ttlSecondsAfterFinished also applies).
+    "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+}
+
+
+def smoke_env(names: Names) -> list[k8s.EnvVar]:
+    """The contract runtime/cli.py reads (see its docstring); every value derives from the spec."""
+    spec = names.spec
+    return [
+        k8s.EnvVar(name="REDIS_SENTINELS", value=",".join(f"{h}:{spec.sentinel.port}" for h in names.pod_fqdns)),
+        k8s.EnvVar(name="REDIS_NODES", value=",".join(f"{h}:{spec.redis.port}" for h in names.pod_fqdns)),
+        k8s.EnvVar(name="REDIS_MASTER_NAME", value=spec.sentinel.master_name),
+        k8s.EnvVar(name="REDIS_MAXMEMORY_POLICY", value=spec.redis.maxmemory_policy),
+        k8s.EnvVar(name="SMOKE_MAX_WRITE_OUTAGE_SECONDS", value=str(spec.smoke.max_write_outage_seconds)),
+        secret_env("REDIS_PASSWORD", spec.auth.redis_password),
+        secret_env("REDIS_SENTINEL_PASSWORD", spec.auth.sentinel_password),
+    ]
+
+
+def smoke_job(scope: Construct, names: Names) -> None:
+    spec, smoke = names.spec, names.spec.smoke
+    labels = {**names.labels("smoke"), **names.smoke_selector_labels}
+    container = k8s.Container(
+        name="smoke",
+        image=f"{smoke.image.repository}:{smoke.image.tag}",
+        image_pull_policy=smoke.image.pull_policy,
+        args=["smoke", "--json", *(["--failover"] if smoke.failover else [])],
+        env=smoke_env(names),
+        resources=resources(smoke.resources),
+        security_context=container_security(names),
+        volume_mounts=[k8s.VolumeMount(name="tmp", mount_path="/tmp")],
+    )
+    metadata = meta_fields(names, names.smoke_job, "smoke", 0, annotations=HOOK_ANNOTATIONS)
+    metadata["labels"] = labels
+    del metadata["annotations"]["argocd.argoproj.io/sync-wave"]  # hooks run in their own phase
+    k8s.KubeJob(
+        scope, "smoke-job",
+        metadata=k8s.ObjectMeta(**metadata),
+        spec=k8s.JobSpec(
+            backoff_limit=smoke.backoff_limit,
+            active_deadline_seconds=smoke.active_deadline_seconds,
+            ttl_seconds_after_finished=smoke.ttl_seconds_after_finished,
+            template=k8s.PodTemplateSpec(
+                metadata=k8s.ObjectMeta(labels=labels),
+                spec=k8s.PodSpec(
+                    restart_policy="Never",
+                    service_account_name=names.service_account,
+                    automount_service_account_token=False,
+                    enable_service_links=False,
+                    security_context=k8s.PodSecurityContext(
+                        run_as_non_root=True, run_as_user=spec.security.run_as_user,
+                        run_as_group=spec.security.run_as_group,
+                        seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+                    ),
+                    containers=[container],
+                    volumes=[k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(
+                        medium="Memory", size_limit=k8s.Quantity.from_string("16Mi")))],
+                ),
+            ),
+        ),
+    )
+    # The smoke pod serves nothing: no ingress at all (its egress to Redis is allowed by the server's policy).
+    k8s.KubeNetworkPolicy(
+        scope, "smoke-network-policy",
+        metadata=k8s.ObjectMeta(**{**meta_fields(names, names.smoke_job, "smoke", 0), "labels": labels}),
+        spec=k8s.NetworkPolicySpec(pod_selector=k8s.LabelSelector(match_labels=names.smoke_selector_labels),
+                                   policy_types=["Ingress"]),
+    )

@@ -1,0 +1,106 @@
+"""What the smoke image runs: `redis-gitops smoke` and `monitor` from the REDIS_* environment the Job sets,
+with only the image's dependencies importable (no cdk8s, jsii, ruamel, jsonschema)."""
+import json
+import re
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from conftest import ROOT
+from runtime.local_cluster import LocalCluster
+
+# Run the CLI with the synth-only packages made unimportable, as in the image.
+IMAGE_LIKE = """
+import sys
+BLOCKED = ("cdk8s", "cdk8s_plus_33", "constructs", "jsii", "ruamel", "jsonschema", "kubernetes_validate")
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is not in the smoke image")
+sys.meta_path.insert(0, Block())
+from synth.cli import main
+sys.argv = ["redis-gitops", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(spec, tmp_path_factory):
+    with LocalCluster(spec, ROOT / "dist", tmp_path_factory.mktemp("image-cluster"), subnet=61) as c:
+        yield c
+
+
+def job_env(cluster):
+    """The variables the Job's manifest sets, pointed at the local cluster."""
+    s = cluster.state
+    return {"PATH": "/usr/bin:/bin", "REDIS_MASTER_NAME": s.master_name, "REDIS_MAXMEMORY_POLICY": "noeviction",
+            "REDIS_SENTINELS": ",".join(f"{h}:{p}" for h, p in s.sentinel_addresses),
+            "REDIS_NODES": ",".join(f"{h}:{p}" for h, p in s.redis_addresses),
+            "REDIS_PASSWORD": s.redis_password, "REDIS_SENTINEL_PASSWORD": s.sentinel_password}
+
+
+def image_cli(env, *args):
+    return subprocess.run([sys.executable, "-c", IMAGE_LIKE, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_smoke_passes_from_the_job_environment_without_synth_dependencies(cluster):
+    run = image_cli(job_env(cluster), "smoke", "--json")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["ok"] and len(report["checks"]) == 9
+
+
+def test_smoke_with_a_wrong_password_fails_and_says_so(cluster):
+    run = image_cli({**job_env(cluster), "REDIS_PASSWORD": "wrong"}, "smoke")
+    assert run.returncode == 1
+    assert re.search(r"FAIL  redis_reachable .*AuthenticationError", run.stdout)
+
+
+def test_a_missing_variable_is_a_clear_error(cluster):
+    env = job_env(cluster)
+    del env["REDIS_NODES"]
+    run = image_cli(env, "smoke")
+    assert run.returncode == 2 and "REDIS_NODES is not set" in run.stderr
+
+
+def test_monitor_export_shows_roles_and_what_each_sentinel_thinks(cluster):
+    run = image_cli(job_env(cluster), "monitor", "export")
+    snap = json.loads(run.stdout)
+    roles = sorted(n["role"] for n in snap["redis"])
+    assert roles == ["master", "slave", "slave"]
+    master = next(n["address"] for n in snap["redis"] if n["role"] == "master")
+    assert {s["master"] for s in snap["sentinels"]} == {master}
+    assert all(s["replicas"] == 2 and s["other_sentinels"] == 2 for s in snap["sentinels"])
+    replica = next(n for n in snap["redis"] if n["role"] == "slave")
+    assert replica["link"] == "up" and replica["lag_bytes"] >= 0 and replica["used_memory_bytes"] > 0
+
+
+def test_monitor_dashboard_shows_a_stopped_sentinel(cluster):
+    cluster.stop_process(2, "sentinel")
+    try:
+        run = image_cli(job_env(cluster), "monitor", "dashboard", "--count", "1")
+        assert run.returncode == 0
+        line = next(x for x in run.stdout.splitlines() if x.startswith(f"{cluster.state.nodes[2].host}:26379"))
+        assert "DOWN" in line and "Sentinels agree on" in run.stdout
+    finally:
+        cluster.start_process(2, "sentinel")
+        cluster.wait_until_healthy(30)
+
+
+def test_the_image_pins_what_pyproject_pins():
+    pins = dict(d.split("==") for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    image = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (ROOT / "docker/smoke-requirements.txt").read_text(), re.M))
+    assert image["redis"] == pins["redis"] and image["typer"] == pins["typer"]
+    assert not {"cdk8s", "ruamel.yaml", "jsonschema", "kubernetes-validate"} & set(image)
+
+
+def test_the_dockerfile_uses_a_pinned_slim_base_and_a_non_root_user():
+    text = (ROOT / "Dockerfile").read_text()
+    base = re.search(r"^FROM (\S+)$", text, re.M).group(1)
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", base), base
+    user = re.search(r"^USER (\d+):(\d+)$", text, re.M)
+    assert user and int(user.group(1)) >= 10000
+    assert 'ENTRYPOINT ["redis-gitops"]' in text
