@@ -101,3 +101,23 @@ def test_stopped_sentinel_fails_sentinel_checks(cluster, spec):
         cluster.start_process(1, "sentinel")
         cluster.wait_until_healthy(30)
 
+
+
+def test_read_only_connections_use_a_replica_and_fall_back_to_the_master(cluster):
+    pool = RedisPool(broker_settings(cluster.state))
+    try:
+        with pool.get_connection() as master:
+            master.set("read-only-probe", "written")
+        with pool.get_connection(read_only=True) as replica:
+            assert replica.info("replication")["role"] == "slave"
+            assert replica.get("read-only-probe") == "written"
+        cluster.stop_process(1, "redis")
+        cluster.stop_process(2, "redis")
+        with pool.get_connection(read_only=True) as fallback:
+            assert fallback.get("read-only-probe") == "written"
+            assert fallback.info("replication")["role"] == "master"
+    finally:
+        pool.close()
+        for ordinal in (1, 2):
+            cluster.start_process(ordinal, "redis")
+        cluster.wait_until_healthy(30)
