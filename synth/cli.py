@@ -84,10 +84,40 @@ def check(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
         typer.echo(f"error: {problem}", err=True)
     typer.echo(f"drift: {result.changes.summary()}")
     typer.echo(_schema_line(result))
+    from policies.report import as_table
+
+    typer.echo(as_table(result.policy, result.manifests, out.as_posix()), nl=False)
     if not result.ok:
         typer.echo("check FAILED", err=True)
         raise typer.Exit(EXIT_FAILED)
     typer.echo("check passed")
+
+
+@app.command()
+def policy(dist: Annotated[Path, typer.Option("--dist", help="The folder of manifests to judge.")] = Path("dist"),
+           fmt: Annotated[str, typer.Option("--format", help="table, json, sarif or junit.")] = "table",
+           output: Annotated[Path | None, typer.Option("--output", help="Write here instead of stdout.")] = None,
+           ) -> None:
+    """Run the policy rules on DIST as it is; exit 1 on any error-severity finding."""
+    from policies.engine import evaluate
+    from policies.manifests import Manifests
+    from policies.report import FORMATS, render
+
+    if fmt not in FORMATS:
+        typer.echo(f"error: --format {fmt!r}: use one of {', '.join(FORMATS)}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if not dist.is_dir():
+        typer.echo(f"error: {dist} is not a folder: run `make synth` first", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    manifests = Manifests.load(dist)
+    report = evaluate(manifests)
+    text = render(fmt, report, manifests, dist.as_posix())
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        typer.echo(f"policy: {len(report.errors)} error(s); {fmt} report written to {output}")
+    raise typer.Exit(0 if report.ok else EXIT_FAILED)
 
 
 @app.command()

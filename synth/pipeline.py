@@ -9,6 +9,8 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from policies.engine import PolicyReport, evaluate
+from policies.manifests import Manifests
 from synth.app import render_files
 from synth.output import Changes, compare, read_tree, replace_tree, unified_diff
 from synth.spec import ClusterSpec
@@ -25,6 +27,8 @@ class Result:
     schema: SchemaReport
     diff: str = ""
     problems: list[str] = field(default_factory=list)
+    policy: PolicyReport | None = None
+    manifests: Manifests | None = None
 
     @property
     def ok(self) -> bool:
@@ -58,7 +62,8 @@ def synthesize(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Re
 
 
 def check(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
-    """The pull-request gate: dist/ must be exactly what the spec renders, and every object must be valid."""
+    """The pull-request gate: dist/ must be exactly what the spec renders, every object must be valid, and
+    the policies must pass on dist/ as it is (so a hand edit is judged, not only the generator's output)."""
     spec = load_spec(spec_path)
     expected, actual = render_files(spec), read_tree(out)
     changes = compare(expected, actual)
@@ -67,4 +72,8 @@ def check(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
     if not changes.clean:
         result.problems.append(f"{out} is stale or hand-edited ({changes.summary()}): run `make synth` and commit")
     result.problems.extend(str(e) for e in schema.errors)
+    result.manifests = Manifests.load(out) if out.is_dir() else Manifests([])
+    result.policy = evaluate(result.manifests)
+    if not result.policy.ok:
+        result.problems.append(f"{len(result.policy.errors)} policy error(s) in {out}: see the findings above")
     return result

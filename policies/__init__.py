@@ -1,0 +1,1 @@
+"""The policy gate: pure rules over the manifests in dist/ (and the redis.conf/sentinel.conf inside them)."""

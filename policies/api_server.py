@@ -1,0 +1,117 @@
+"""What only an API server would reject (schemas do not): names, selectors, ports, PDB and Job fields.
+Checked here so a pull request fails before Argo CD's sync does."""
+from __future__ import annotations
+
+import re
+
+from policies.manifests import Manifests, selects
+from policies.model import rule
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_NAMED = {"Namespace", "Service"}  # these names must be DNS-1123 labels, not subdomains
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+@rule("api-dns-names", "api-server", "Object names are DNS-1123 (labels for Services and Namespaces); label values valid.")
+def dns_names(m: Manifests):
+    for o in m.objects:
+        name = str((o.doc.get("metadata") or {}).get("name", ""))
+        label = o.kind in LABEL_NAMED
+        pattern, limit = (DNS_LABEL, 63) if label else (DNS_SUBDOMAIN, 253)
+        if len(name) > limit or not pattern.match(name):
+            yield (o.ref, ("metadata", "name"), f"{o.kind} name {name!r} is not a DNS-1123 "
+                   f"{'label' if label else 'subdomain'}", f"use lowercase letters, digits and '-', at most {limit}")
+        for key, value in o.labels.items():
+            if len(str(value)) > 63 or not LABEL_VALUE.match(str(value)):
+                yield (o.ref, ("metadata", "labels", key), f"label value {value!r} is invalid",
+                       "use at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric")
+
+
+@rule("api-selector-matches-template", "api-server", "A workload's selector matches its pod template's labels.")
+def selector_matches(m: Manifests):
+    for t in m.pod_templates():
+        if t.owner.kind in ("Pod", "Job"):
+            continue  # a Job's selector is generated
+        selector = (t.owner.doc.get("spec") or {}).get("selector")
+        if not selects(selector, t.labels):
+            yield (t.owner.ref, ("spec", "selector"), "the selector does not match the pod template's labels: the "
+                   "API server refuses the object", "make spec.selector.matchLabels a subset of the template labels")
+
+
+@rule("api-service-target-ports", "api-server", "Every Service selects pods and targets a port a container declares.")
+def service_ports(m: Manifests):
+    templates = m.pod_templates()
+    for s in m.of_kind("Service"):
+        spec = s.doc.get("spec") or {}
+        selector = spec.get("selector")
+        if not selector:
+            continue
+        pods = [t for t in templates if t.owner.ref.namespace == s.ref.namespace
+                and all(t.labels.get(k) == v for k, v in selector.items())]
+        if not pods:
+            yield (s.ref, ("spec", "selector"), "the selector matches no pod template: the Service has no endpoints",
+                   "use the pod template's labels")
+            continue
+        declared = {(p.get("name"), p.get("containerPort")) for t in pods for _, c in t.containers()
+                    for p in c.get("ports") or []}
+        for i, port in enumerate(spec.get("ports") or []):
+            target = port.get("targetPort", port.get("port"))
+            if not any(target in pair for pair in declared):
+                yield (s.ref, ("spec", "ports", i, "targetPort"), f"targetPort {target!r} is not a port of the "
+                       "selected containers", "use a containerPort number or name the pods declare")
+
+
+@rule("api-port-ranges", "api-server", "Every port number is within 1-65535.")
+def port_ranges(m: Manifests):
+    def bad(value) -> bool:
+        return isinstance(value, int) and not 1 <= value <= 65535
+
+    for t in m.pod_templates():
+        for path, c in t.containers():
+            for i, p in enumerate(c.get("ports") or []):
+                if bad(p.get("containerPort")):
+                    yield (t.owner.ref, (*path, "ports", i, "containerPort"), f"port {p.get('containerPort')} is "
+                           "out of range", "use 1-65535")
+    for s in m.of_kind("Service"):
+        for i, p in enumerate((s.doc.get("spec") or {}).get("ports") or []):
+            for key in ("port", "targetPort", "nodePort"):
+                if bad(p.get(key)):
+                    yield (s.ref, ("spec", "ports", i, key), f"{key} {p.get(key)} is out of range", "use 1-65535")
+    for n in m.of_kind("NetworkPolicy"):
+        for direction in ("ingress", "egress"):
+            for i, r in enumerate((n.doc.get("spec") or {}).get(direction) or []):
+                for j, p in enumerate(r.get("ports") or []):
+                    if bad(p.get("port")):
+                        yield (n.ref, ("spec", direction, i, "ports", j, "port"), f"port {p.get('port')} is out "
+                               "of range", "use 1-65535")
+
+
+@rule("api-pdb-fields", "api-server", "A PodDisruptionBudget has a selector and only one of minAvailable/maxUnavailable.")
+def pdb_fields(m: Manifests):
+    for p in m.of_kind("PodDisruptionBudget"):
+        spec = p.doc.get("spec") or {}
+        if "minAvailable" in spec and "maxUnavailable" in spec:
+            yield (p.ref, ("spec",), "both minAvailable and maxUnavailable are set: the API server refuses it",
+                   "keep only maxUnavailable: 1")
+        if not spec.get("selector"):
+            yield (p.ref, ("spec", "selector"), "no selector: the budget protects nothing", "select the pods")
+
+
+@rule("api-job-restart-policy", "api-server", "A Job's pods restart Never or OnFailure.")
+def job_restart_policy(m: Manifests):
+    for t in m.pod_templates():
+        if t.owner.kind == "Job" and t.spec.get("restartPolicy") not in ("Never", "OnFailure"):
+            yield (t.owner.ref, (*t.path, "spec", "restartPolicy"), f"restartPolicy {t.spec.get('restartPolicy')} "
+                   "is refused for a Job", "use restartPolicy: Never")
+
+
+@rule("api-statefulset-service", "api-server", "A StatefulSet's serviceName is a headless Service in dist/.")
+def statefulset_service(m: Manifests):
+    headless = {(s.ref.namespace, s.ref.name) for s in m.of_kind("Service")
+                if (s.doc.get("spec") or {}).get("clusterIP") == "None"}
+    for o in m.of_kind("StatefulSet"):
+        name = (o.doc.get("spec") or {}).get("serviceName")
+        if (o.ref.namespace, name) not in headless:
+            yield (o.ref, ("spec", "serviceName"), f"serviceName {name!r} is not a headless Service here: the pods "
+                   "get no stable DNS names, which Sentinel announces", "point it at the headless Service")

@@ -1,0 +1,71 @@
+"""Run every rule over dist/ and apply the waivers the objects carry."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policies import api_server, auth, broker, persistence, quorum, resources, security  # noqa: F401 (registers)
+from policies.manifests import Manifests
+from policies.model import RULES, WAIVER_PREFIX, Finding, Rule, Waiver
+
+FAMILIES = ("quorum", "persistence", "auth", "resources", "broker", "security", "api-server")
+
+
+@dataclass
+class PolicyReport:
+    findings: list[Finding] = field(default_factory=list)
+    waived: list[tuple[Finding, Waiver]] = field(default_factory=list)
+    waivers: list[Waiver] = field(default_factory=list)
+    objects: int = 0
+    rules: list[Rule] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def waivers_of(m: Manifests) -> tuple[list[Waiver], list[Finding]]:
+    """Annotations `policies.redis-gitops.io/waive-<rule>: <reason>`; one without a reason or naming no rule
+    is itself an error, so a waiver is always deliberate and explained."""
+    waivers, problems = [], []
+    for o in m.objects:
+        for key, reason in o.annotations.items():
+            if not key.startswith(WAIVER_PREFIX):
+                continue
+            rule_id = key[len(WAIVER_PREFIX):]
+            if rule_id not in RULES:
+                problems.append(Finding("policy-waiver", "error", o.ref, ("metadata", "annotations", key),
+                                        f"waiver for unknown rule {rule_id!r}", f"use one of: {', '.join(RULES)}"))
+            elif not str(reason).strip():
+                problems.append(Finding("policy-waiver", "error", o.ref, ("metadata", "annotations", key),
+                                        f"waiver of {rule_id} gives no reason", "say why the rule does not apply"))
+            else:
+                waivers.append(Waiver(rule_id, o.ref, str(reason).strip()))
+    return waivers, problems
+
+
+def evaluate(m: Manifests) -> PolicyReport:
+    waivers, problems = waivers_of(m)
+    by_key = {(w.rule, w.object): w for w in waivers}
+    report = PolicyReport(waivers=waivers, objects=len(m.objects), rules=list(RULES.values()))
+    seen: set[Finding] = set()
+    for r in RULES.values():
+        for f in r.check(m):
+            if f in seen:
+                continue
+            seen.add(f)
+            waiver = by_key.get((f.rule, f.object))
+            if waiver:
+                report.waived.append((f, waiver))
+            else:
+                report.findings.append(f)
+    report.findings.extend(problems)
+    return report
+
+
+def run_policies(dist: Path) -> PolicyReport:
+    return evaluate(Manifests.load(dist))

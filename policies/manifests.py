@@ -1,0 +1,193 @@
+"""dist/ parsed once for the rules: every object with its file, the pod templates, their containers, and the
+redis.conf / sentinel.conf directives inside the ConfigMaps."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from policies.model import ObjectRef
+
+NOT_OBJECTS = {"kustomization.yaml"}
+WORKLOAD_KINDS = {"StatefulSet", "Deployment", "DaemonSet", "ReplicaSet", "Job"}
+
+
+@dataclass(frozen=True)
+class Obj:
+    ref: ObjectRef
+    doc: Any  # the ruamel round-trip mapping: plain dict access, plus line numbers for reports
+
+    @property
+    def kind(self) -> str:
+        return self.ref.kind
+
+    @property
+    def labels(self) -> dict:
+        return dict(self.doc.get("metadata", {}).get("labels") or {})
+
+    @property
+    def annotations(self) -> dict:
+        return dict(self.doc.get("metadata", {}).get("annotations") or {})
+
+
+@dataclass(frozen=True)
+class Directive:
+    """One line of a redis.conf or sentinel.conf: its words and its 1-based line in the file."""
+    words: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class ConfFile:
+    owner: Obj
+    key: str  # the ConfigMap data key, e.g. "redis.conf"
+    directives: tuple[Directive, ...]
+
+    def all(self, *prefix: str) -> list[Directive]:
+        n = len(prefix)
+        return [d for d in self.directives if tuple(w.lower() for w in d.words[:n]) == prefix]
+
+    def last(self, *prefix: str) -> Directive | None:
+        """Redis keeps the last occurrence of a directive."""
+        found = self.all(*prefix)
+        return found[-1] if found else None
+
+    def value(self, *prefix: str) -> str | None:
+        d = self.last(*prefix)
+        return " ".join(d.words[len(prefix):]) if d else None
+
+
+def parse_conf(text: str) -> tuple[Directive, ...]:
+    out = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            out.append(Directive(tuple(_split(line)), number))
+    return tuple(out)
+
+
+def _split(line: str) -> list[str]:
+    """Words as Redis reads them: double-quoted strings are one word."""
+    words, word, quoted, i = [], "", False, 0
+    while i < len(line):
+        c = line[i]
+        if quoted and c == "\\" and i + 1 < len(line):
+            word += line[i + 1]
+            i += 2
+            continue
+        if c == '"':
+            quoted = not quoted
+        elif c.isspace() and not quoted:
+            if word:
+                words.append(word)
+            word = ""
+        else:
+            word += c
+        i += 1
+    if word or quoted:
+        words.append(word)
+    return words
+
+
+@dataclass(frozen=True)
+class PodTemplate:
+    owner: Obj
+    path: tuple[str, ...]  # to the template, e.g. ("spec", "template")
+    doc: Any
+
+    @property
+    def spec(self) -> Any:
+        return self.doc.get("spec") or {}
+
+    @property
+    def labels(self) -> dict:
+        return dict((self.doc.get("metadata") or {}).get("labels") or {})
+
+    def containers(self) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+        """(path from the owning object, container) for every container and init container."""
+        for group in ("initContainers", "containers"):
+            for i, c in enumerate(self.spec.get(group) or []):
+                yield (*self.path, "spec", group, i), c
+
+    def container(self, name: str) -> tuple[tuple[str | int, ...], Any] | tuple[None, None]:
+        return next(((p, c) for p, c in self.containers() if c.get("name") == name), (None, None))
+
+
+class Manifests:
+    def __init__(self, objects: list[Obj]):
+        self.objects = objects
+
+    @classmethod
+    def load(cls, folder: Path) -> Manifests:
+        yaml = YAML(typ="rt")
+        objects = []
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")):
+            rel = path.relative_to(folder).as_posix()
+            if rel in NOT_OBJECTS:
+                continue
+            for doc in yaml.load_all(path.read_text()):
+                if doc and "kind" in doc:
+                    meta = doc.get("metadata") or {}
+                    objects.append(Obj(ObjectRef(rel, doc["kind"], meta.get("name", "?"), meta.get("namespace")), doc))
+        return cls(objects)
+
+    def of_kind(self, *kinds: str) -> list[Obj]:
+        return [o for o in self.objects if o.kind in kinds]
+
+    def pod_templates(self) -> list[PodTemplate]:
+        out = []
+        for o in self.of_kind(*WORKLOAD_KINDS):
+            template = (o.doc.get("spec") or {}).get("template")
+            if template is not None:
+                out.append(PodTemplate(o, ("spec", "template"), template))
+        for o in self.of_kind("Pod"):
+            out.append(PodTemplate(o, (), o.doc))
+        return out
+
+    def conf_files(self, key: str) -> list[ConfFile]:
+        return [ConfFile(o, key, parse_conf(str(o.doc["data"][key])))
+                for o in self.of_kind("ConfigMap") if key in (o.doc.get("data") or {})]
+
+    def redis_servers(self) -> list[tuple[PodTemplate, Any, tuple]]:
+        """(template, redis container, its path) of every workload that runs Redis."""
+        out = []
+        for t in self.pod_templates():
+            path, c = t.container("redis")
+            if c is not None:
+                out.append((t, c, path))
+        return out
+
+
+def selects(selector: dict | None, labels: dict) -> bool:
+    """matchLabels (and simple matchExpressions) of a LabelSelector against labels; an empty one selects all."""
+    if selector is None:
+        return False
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), list(expr.get("values") or [])
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def env_of(container: Any) -> dict[str, tuple[int, Any]]:
+    return {e.get("name"): (i, e) for i, e in enumerate(container.get("env") or [])}
+
+
+def memory_bytes(quantity: Any) -> int | None:
+    from synth.quantity import memory_bytes as parse
+
+    try:
+        return parse(str(quantity))
+    except (ValueError, TypeError):
+        return None

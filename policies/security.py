@@ -1,0 +1,106 @@
+"""Security: every container non-root (UID >= 10000), read-only, unprivileged, without capabilities, under
+seccomp; no API token; pinned images; every pod behind a NetworkPolicy."""
+from __future__ import annotations
+
+import re
+
+from policies.manifests import Manifests, selects
+from policies.model import rule
+
+MIN_UID = 10000
+
+
+def _effective(t, c, key):
+    """A container's securityContext value, falling back to the pod's."""
+    value = (c.get("securityContext") or {}).get(key)
+    return value if value is not None else (t.spec.get("securityContext") or {}).get(key)
+
+
+@rule("security-non-root", "security", "Every container runs as non-root with a UID of 10000 or more.")
+def non_root(m: Manifests):
+    for t in m.pod_templates():
+        for path, c in t.containers():
+            uid = _effective(t, c, "runAsUser")
+            if _effective(t, c, "runAsNonRoot") is not True or not isinstance(uid, int) or uid < MIN_UID:
+                yield (t.owner.ref, (*path, "securityContext"), f"container {c.get('name')} may run as root or a "
+                       f"host UID (runAsNonRoot {_effective(t, c, 'runAsNonRoot')}, runAsUser {uid})",
+                       f"set runAsNonRoot: true and runAsUser >= {MIN_UID} (security.runAsUser in the spec)")
+
+
+@rule("security-read-only-root", "security", "Every container has a read-only root filesystem.")
+def read_only_root(m: Manifests):
+    for t in m.pod_templates():
+        for path, c in t.containers():
+            if (c.get("securityContext") or {}).get("readOnlyRootFilesystem") is not True:
+                yield (t.owner.ref, (*path, "securityContext", "readOnlyRootFilesystem"),
+                       f"container {c.get('name')} can write to its image", "set readOnlyRootFilesystem: true and "
+                       "mount an emptyDir where it must write")
+
+
+@rule("security-no-privilege-escalation", "security", "No container is privileged or may escalate privileges.")
+def no_escalation(m: Manifests):
+    for t in m.pod_templates():
+        for path, c in t.containers():
+            sc = c.get("securityContext") or {}
+            if sc.get("allowPrivilegeEscalation") is not False or sc.get("privileged") is True:
+                yield (t.owner.ref, (*path, "securityContext"), f"container {c.get('name')} may gain privileges",
+                       "set allowPrivilegeEscalation: false and privileged: false")
+
+
+@rule("security-drop-all-capabilities", "security", "Every container drops ALL capabilities and adds none.")
+def drop_all(m: Manifests):
+    for t in m.pod_templates():
+        for path, c in t.containers():
+            caps = (c.get("securityContext") or {}).get("capabilities") or {}
+            if "ALL" not in (caps.get("drop") or []) or caps.get("add"):
+                yield (t.owner.ref, (*path, "securityContext", "capabilities"), f"container {c.get('name')} keeps "
+                       f"capabilities (drop {list(caps.get('drop') or [])}, add {list(caps.get('add') or [])})",
+                       "set capabilities: {drop: [ALL]}")
+
+
+@rule("security-seccomp", "security", "Every container runs under the RuntimeDefault (or a Localhost) seccomp profile.")
+def seccomp(m: Manifests):
+    for t in m.pod_templates():
+        for path, c in t.containers():
+            profile = _effective(t, c, "seccompProfile") or {}
+            if profile.get("type") not in ("RuntimeDefault", "Localhost"):
+                yield (t.owner.ref, (*path, "securityContext", "seccompProfile"), f"container {c.get('name')} "
+                       f"runs with seccomp {profile.get('type', 'unset')}", "set seccompProfile: {type: RuntimeDefault}")
+
+
+@rule("security-no-service-account-token", "security", "No pod mounts a service-account token.")
+def no_token(m: Manifests):
+    accounts = {(o.ref.namespace, o.ref.name): o.doc.get("automountServiceAccountToken")
+                for o in m.of_kind("ServiceAccount")}
+    for t in m.pod_templates():
+        pod = t.spec.get("automountServiceAccountToken")
+        account = accounts.get((t.owner.ref.namespace, t.spec.get("serviceAccountName", "default")))
+        if pod is True or (pod is None and account is not False):
+            yield (t.owner.ref, (*t.path, "spec", "automountServiceAccountToken"), "the pod gets an API token it "
+                   "never uses; a compromised container could call the API server",
+                   "set automountServiceAccountToken: false")
+
+
+TAG = re.compile(r"^[^@]+:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
+
+
+@rule("security-image-version", "security", "Every image has an explicit version (a tag other than latest, or a digest).")
+def image_version(m: Manifests):
+    for t in m.pod_templates():
+        for path, c in t.containers():
+            image = str(c.get("image", ""))
+            name_part = image.rsplit("/", 1)[-1]
+            match = TAG.match(name_part) if "@sha256:" not in image else True
+            if not match or (match is not True and match.group("tag") == "latest"):
+                yield (t.owner.ref, (*path, "image"), f"image {image!r} has no explicit version: a rollout may pull "
+                       "something else than what was reviewed", "pin a version tag such as redis:7.2.7")
+
+
+@rule("security-network-policy", "security", "Every pod is selected by a NetworkPolicy in its namespace.")
+def network_policy(m: Manifests):
+    policies = m.of_kind("NetworkPolicy")
+    for t in m.pod_templates():
+        if not any(p.ref.namespace == t.owner.ref.namespace
+                   and selects((p.doc.get("spec") or {}).get("podSelector"), t.labels) for p in policies):
+            yield (t.owner.ref, (*t.path, "metadata", "labels"), "no NetworkPolicy selects these pods: anything in "
+                   "the cluster can connect to them", "add a NetworkPolicy whose podSelector matches the pod labels")

@@ -1,0 +1,164 @@
+"""Every policy rule passes on the default dist/ and fires, alone and with its message, on a manifest
+mutated to break exactly what it guards."""
+import copy
+
+import pytest
+
+from conftest import ROOT
+from policies.engine import evaluate
+from policies.manifests import Manifests
+from policies.model import RULES
+
+BASE = Manifests.load(ROOT / "dist")
+
+
+def fresh() -> Manifests:
+    return Manifests(copy.deepcopy(BASE.objects))
+
+
+def obj(m, kind, name=None):
+    return next(o.doc for o in m.objects if o.kind == kind and (name is None or o.ref.name == name))
+
+
+def pod(m, kind="StatefulSet"):
+    return obj(m, kind)["spec"]["template"]["spec"]
+
+
+def container(m, name, kind="StatefulSet"):
+    return next(c for c in pod(m, kind)["containers"] if c["name"] == name)
+
+
+def edit_conf(m, key, old, new):
+    config = obj(m, "ConfigMap", "redis-config")
+    assert old in config["data"][key], (key, old)
+    config["data"][key] = config["data"][key].replace(old, new)
+
+
+def drop_env(m, container_name, var):
+    c = container(m, container_name)
+    c["env"] = [e for e in c["env"] if e["name"] != var]
+
+
+def set_replicas_and_quorum(m, replicas, quorum):
+    obj(m, "StatefulSet")["spec"]["replicas"] = replicas
+    edit_conf(m, "sentinel.conf", "6379 2\n", f"6379 {quorum}\n")
+
+
+def data_on_empty_dir(m):
+    sts = obj(m, "StatefulSet")
+    del sts["spec"]["volumeClaimTemplates"]
+    pod(m)["volumes"].append({"name": "data", "emptyDir": {}})
+
+
+
+MUTATIONS = {
+    "quorum-sentinel-count": (lambda m: set_replicas_and_quorum(m, 4, 3), "4 Sentinels cannot keep a majority"),
+    "quorum-majority": (lambda m: edit_conf(m, "sentinel.conf", "6379 2\n", "6379 1\n"),
+                        "quorum 1 for mymaster with 3 Sentinels is not a strict majority"),
+    "quorum-same-master": (lambda m: edit_conf(m, "sentinel.conf", "parallel-syncs mymaster", "parallel-syncs other"),
+                           "is set for other, but the Sentinels monitor mymaster"),
+    "quorum-anti-affinity": (lambda m: pod(m)["affinity"]["podAntiAffinity"].update(
+        requiredDuringSchedulingIgnoredDuringExecution=[]), "no required anti-affinity on kubernetes.io/hostname"),
+    "quorum-disruption-budget": (lambda m: obj(m, "PodDisruptionBudget")["spec"].update(maxUnavailable=2),
+                                 "maxUnavailable 2 lets more than one pod down"),
+    "quorum-timings": (lambda m: edit_conf(m, "sentinel.conf", "down-after-milliseconds mymaster 5000",
+                                           "down-after-milliseconds mymaster 500"),
+                       "down-after-milliseconds 500 is outside 1000-60000"),
+    "persistence-aof": (lambda m: edit_conf(m, "redis.conf", "appendonly yes", "appendonly no"), "AOF is off"),
+    "persistence-rdb": (lambda m: edit_conf(m, "redis.conf", "save 3600 1 300 100 60 10000", 'save ""'),
+                        "no RDB save rule"),
+    "persistence-data-volume": (data_on_empty_dir, "/data is on a emptyDir volume"),
+    "persistence-access-mode": (lambda m: obj(m, "StatefulSet")["spec"]["volumeClaimTemplates"][0]["spec"].update(
+        accessModes=["ReadWriteMany"]), "access modes ['ReadWriteMany']"),
+    "persistence-size": (lambda m: obj(m, "StatefulSet")["spec"]["volumeClaimTemplates"][0]["spec"]["resources"][
+        "requests"].update(storage="1Gi"), "claim size 1Gi cannot hold a dataset at maxmemory"),
+    "broker-noeviction": (lambda m: edit_conf(m, "redis.conf", "maxmemory-policy noeviction",
+                                              "maxmemory-policy allkeys-lru"), "maxmemory-policy allkeys-lru"),
+    "broker-maxmemory": (lambda m: edit_conf(m, "redis.conf", "maxmemory 805306368", "maxmemory 0"), "no maxmemory"),
+    "resources-requests-limits": (lambda m: container(m, "redis")["resources"]["limits"].pop("memory"),
+                                  "container redis has no limits.memory"),
+    "resources-maxmemory-headroom": (lambda m: edit_conf(m, "redis.conf", "maxmemory 805306368",
+                                                         "maxmemory 1000000000"),
+                                     "maxmemory 1000000000 is above 80% of the redis memory limit"),
+    "auth-redis-password-from-secret": (lambda m: drop_env(m, "sentinel", "REDIS_PASSWORD"),
+                                        "container sentinel gets no REDIS_PASSWORD from a Secret"),
+    "auth-sentinel-password": (lambda m: drop_env(m, "sentinel", "SENTINEL_PASSWORD"),
+                               "Sentinel gets no SENTINEL_PASSWORD from a Secret"),
+    "auth-no-secret-literals": (lambda m: edit_conf(m, "redis.conf", "protected-mode yes\n",
+                                                    "protected-mode yes\nrequirepass hunter2\n"),
+                                "`requirepass` with a literal password in redis.conf"),
+    "auth-protected-mode": (lambda m: edit_conf(m, "sentinel.conf", "protected-mode yes", "protected-mode no"),
+                            "protected-mode is off"),
+    "auth-acl-dangerous-commands": (lambda m: edit_conf(m, "redis.conf", "timeout 0\n",
+                                                        "timeout 0\nuser airflow on ~* &* +@all -@admin\n"),
+                                    "ACL user airflow may run flushall, flushdb, keys"),
+    "security-non-root": (lambda m: container(m, "exporter")["securityContext"].update(runAsUser=1000),
+                          "container exporter may run as root or a host UID"),
+    "security-read-only-root": (lambda m: container(m, "sentinel")["securityContext"].update(
+        readOnlyRootFilesystem=False), "container sentinel can write to its image"),
+    "security-no-privilege-escalation": (lambda m: container(m, "redis")["securityContext"].update(
+        allowPrivilegeEscalation=True), "container redis may gain privileges"),
+    "security-drop-all-capabilities": (lambda m: container(m, "redis")["securityContext"]["capabilities"].update(
+        add=["NET_ADMIN"]), "container redis keeps capabilities"),
+    "security-seccomp": (lambda m: container(m, "smoke", "Job")["securityContext"].update(
+        seccompProfile={"type": "Unconfined"}), "container smoke runs with seccomp Unconfined"),
+    "security-no-service-account-token": (lambda m: pod(m, "Job").update(automountServiceAccountToken=True),
+                                          "the pod gets an API token it never uses"),
+    "security-image-version": (lambda m: container(m, "exporter").update(image="oliver006/redis_exporter:latest"),
+                               "image 'oliver006/redis_exporter:latest' has no explicit version"),
+    "security-network-policy": (lambda m: m.objects.remove(next(o for o in m.objects if o.ref.name == "redis-smoke"
+                                                                and o.kind == "NetworkPolicy")),
+                                "no NetworkPolicy selects these pods"),
+    "api-dns-names": (lambda m: obj(m, "PodDisruptionBudget")["metadata"].update(name="Redis_PDB"),
+                      "PodDisruptionBudget name 'Redis_PDB' is not a DNS-1123 subdomain"),
+    "api-selector-matches-template": (lambda m: obj(m, "StatefulSet")["spec"]["selector"]["matchLabels"].update(
+        tier="cache"), "the selector does not match the pod template's labels"),
+    "api-service-target-ports": (lambda m: obj(m, "Service", "redis-sentinel")["spec"]["ports"][0].update(
+        targetPort=26380), "targetPort 26380 is not a port of the selected containers"),
+    "api-port-ranges": (lambda m: obj(m, "NetworkPolicy", "redis")["spec"]["ingress"][0]["ports"][0].update(
+        port=70000), "port 70000 is out of range"),
+    "api-pdb-fields": (lambda m: obj(m, "PodDisruptionBudget")["spec"].update(minAvailable=2),
+                       "both minAvailable and maxUnavailable are set"),
+    "api-job-restart-policy": (lambda m: pod(m, "Job").update(restartPolicy="Always"),
+                               "restartPolicy Always is refused for a Job"),
+    "api-statefulset-service": (lambda m: obj(m, "StatefulSet")["spec"].update(serviceName="redis"),
+                                "serviceName 'redis' is not a headless Service here"),
+}
+
+
+def test_the_default_dist_passes_every_rule_without_waivers():
+    report = evaluate(fresh())
+    assert report.findings == [] and report.waivers == []
+    assert len(report.rules) == len(RULES) >= 30
+
+
+def test_every_rule_has_a_mutation_test():
+    assert set(MUTATIONS) == set(RULES)
+
+
+@pytest.mark.parametrize("rule_id", sorted(MUTATIONS))
+def test_a_mutation_fires_exactly_its_rule(rule_id):
+    mutate, message = MUTATIONS[rule_id]
+    m = fresh()
+    mutate(m)
+    findings = evaluate(m).findings
+    assert {f.rule for f in findings} == {rule_id}, [(f.rule, f.message) for f in findings]
+    assert any(message in f.message for f in findings), [f.message for f in findings]
+    assert all(f.fix for f in findings)
+
+
+def test_a_secret_with_data_is_refused():
+    m = fresh()
+    secret = copy.deepcopy(next(o for o in m.objects if o.kind == "ConfigMap"))
+    secret.doc.update(kind="Secret", data={"redis-password": "aHVudGVyMg=="})
+    m.objects.append(type(secret)(type(secret.ref)(secret.ref.file, "Secret", "leak", "airflow"), secret.doc))
+    [finding] = evaluate(m).findings
+    assert finding.rule == "auth-no-secret-literals" and "a Secret with data puts its values in git" in finding.message
+
+
+def test_a_password_in_a_url_or_env_value_is_refused():
+    m = fresh()
+    container(m, "exporter")["env"][0]["value"] = "redis://:hunter2@127.0.0.1:6379"
+    container(m, "smoke", "Job")["env"].append({"name": "AIRFLOW_BROKER_PASSWORD", "value": "hunter2"})
+    messages = sorted(f.message for f in evaluate(m).findings)
+    assert messages == ["a URL with a password in it", "env AIRFLOW_BROKER_PASSWORD has a literal value"]
