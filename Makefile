@@ -27,7 +27,8 @@ synth: install
 	$(BIN)/redis-gitops schema --out cluster_spec.schema.json
 	$(BIN)/redis-gitops check
 
-## The pull-request gate: dist/ matches the spec, every object is schema-valid.
+## The pull-request gate: dist/ matches the spec, every object is schema-valid (and kubeconform-valid when it is
+## on PATH), and the policies in policies/ pass on dist/ as it is.
 check: install
 	$(BIN)/redis-gitops check
 

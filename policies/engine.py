@@ -8,7 +8,10 @@ from policies import api_server, auth, broker, persistence, quorum, resources, s
 from policies.manifests import Manifests
 from policies.model import RULES, WAIVER_PREFIX, Finding, Rule, Waiver
 
-FAMILIES = ("quorum", "persistence", "auth", "resources", "broker", "security", "api-server")
+FAMILIES = ("quorum", "persistence", "auth", "resources", "broker", "security", "api-server", "policy")
+# Not waivable and not in RULES: it judges the waivers themselves.
+WAIVER_RULE = Rule("policy-waiver", "policy", "error", "A waiver names a known rule and gives a reason.",
+                   check=lambda m: iter(()))
 
 
 @dataclass
@@ -38,10 +41,10 @@ def waivers_of(m: Manifests) -> tuple[list[Waiver], list[Finding]]:
                 continue
             rule_id = key[len(WAIVER_PREFIX):]
             if rule_id not in RULES:
-                problems.append(Finding("policy-waiver", "error", o.ref, ("metadata", "annotations", key),
+                problems.append(Finding(WAIVER_RULE.id, "error", o.ref, ("metadata", "annotations", key),
                                         f"waiver for unknown rule {rule_id!r}", f"use one of: {', '.join(RULES)}"))
             elif not str(reason).strip():
-                problems.append(Finding("policy-waiver", "error", o.ref, ("metadata", "annotations", key),
+                problems.append(Finding(WAIVER_RULE.id, "error", o.ref, ("metadata", "annotations", key),
                                         f"waiver of {rule_id} gives no reason", "say why the rule does not apply"))
             else:
                 waivers.append(Waiver(rule_id, o.ref, str(reason).strip()))
@@ -51,7 +54,8 @@ def waivers_of(m: Manifests) -> tuple[list[Waiver], list[Finding]]:
 def evaluate(m: Manifests) -> PolicyReport:
     waivers, problems = waivers_of(m)
     by_key = {(w.rule, w.object): w for w in waivers}
-    report = PolicyReport(waivers=waivers, objects=len(m.objects), rules=list(RULES.values()))
+    report = PolicyReport(waivers=waivers, objects=len(m.objects),
+                          rules=[*RULES.values(), WAIVER_RULE])
     seen: set[Finding] = set()
     for r in RULES.values():
         for f in r.check(m):

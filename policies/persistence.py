@@ -57,8 +57,9 @@ def data_volume(m: Manifests):
         if name in volumes:
             i, v = volumes[name]
             kind = next((k for k in v if k != "name"), "?")
-            yield (t.owner.ref, (*t.path, "spec", "volumes", i), f"{folder} is on a {kind} volume: the queue is "
-                   "lost when the pod moves", f"remove volume {name!r} and use the volumeClaimTemplate {name!r}")
+            yield (t.owner.ref, (*t.path, "spec", "volumes", i), f"{folder} is on volume {name!r} ({kind}): the "
+                   "queue is lost when the pod moves or restarts", f"remove volume {name!r} and keep {folder} on a "
+                   "volumeClaimTemplate (persistence in the spec)")
         elif name not in claims:
             yield (t.owner.ref, (*path, "volumeMounts", mount[0]), f"{folder} mounts {name!r}, which no "
                    "volumeClaimTemplate provides", f"add a volumeClaimTemplate named {name!r}")

@@ -1,4 +1,5 @@
-"""Wall time of `redis-gitops synth` and `redis-gitops check` on the default spec, as users run them.
+"""Wall time of `redis-gitops synth`, `check` (drift + schemas + policies) and `policy` on the default spec,
+as users run them.
 
 Each run is a fresh process (it pays the ~0.3 s jsii/Node start-up), so the figures are what `make check`
 costs. Goal: check under 2 s on the 2-core CI machine. Prints the median and the spread of N runs.
@@ -35,6 +36,7 @@ def main() -> None:
         report("synth (fresh dir)", [timed(["synth", "--out", str(out / str(i))]) for i in range(RUNS)])
         report("synth (no change)", [timed(["synth", "--out", str(ROOT / "dist")]) for _ in range(RUNS)])
         report("check (default dist)", [timed(["check"]) for _ in range(RUNS)])
+        report("policy (default dist)", [timed(["policy"]) for _ in range(RUNS)])
 
 
 if __name__ == "__main__":

@@ -42,7 +42,27 @@ def render_manifests(spec: ClusterSpec) -> tuple[list[dict[str, Any]], list[dict
     bootstrap = Chart(app, "bootstrap", disable_resource_name_hashes=True)
     application(bootstrap, names)
     synced = [*cluster_scoped.to_json(), *broker.to_json()]
+    _annotate_waivers(spec, synced)
     return synced, list(bootstrap.to_json())
+
+
+class WaiverTargetError(ValueError):
+    """A waiver in the spec names an object synth does not render."""
+
+    def __init__(self, index: int, message: str):
+        super().__init__(message)
+        self.index = index
+
+
+def _annotate_waivers(spec: ClusterSpec, objects: list[dict[str, Any]]) -> None:
+    from policies.model import WAIVER_PREFIX
+
+    for i, w in enumerate(spec.policy.waivers):
+        target = next((o for o in objects if o["kind"] == w.kind and o["metadata"]["name"] == w.name), None)
+        if target is None:
+            rendered = ", ".join(sorted(f"{o['kind']}/{o['metadata']['name']}" for o in objects))
+            raise WaiverTargetError(i, f"no {w.kind}/{w.name} is rendered: waive one of {rendered}")
+        target["metadata"].setdefault("annotations", {})[WAIVER_PREFIX + w.rule] = w.reason
 
 
 def file_name(obj: dict[str, Any]) -> str:

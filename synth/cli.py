@@ -84,6 +84,9 @@ def check(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
         typer.echo(f"error: {problem}", err=True)
     typer.echo(f"drift: {result.changes.summary()}")
     typer.echo(_schema_line(result))
+    if result.kubeconform is not None and result.kubeconform.ran:
+        k = result.kubeconform
+        typer.echo(f"kubeconform: {len(k.errors)} error(s)" + (f"; {k.note}" if k.note else ""))
     from policies.report import as_table
 
     typer.echo(as_table(result.policy, result.manifests, out.as_posix()), nl=False)

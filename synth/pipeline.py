@@ -11,11 +11,11 @@ from ruamel.yaml import YAML
 
 from policies.engine import PolicyReport, evaluate
 from policies.manifests import Manifests
-from synth.app import render_files
+from synth.app import WaiverTargetError, render_files
 from synth.output import Changes, compare, read_tree, replace_tree, unified_diff
 from synth.spec import ClusterSpec
-from synth.spec_loader import load_spec
-from synth.validation import SchemaReport, default_crd_folder, validate_objects
+from synth.spec_loader import SpecError, load_spec, problem_at
+from synth.validation import KubeconformResult, SchemaReport, default_crd_folder, run_kubeconform, validate_objects
 
 NOT_OBJECTS = {"kustomization.yaml"}
 
@@ -28,6 +28,7 @@ class Result:
     diff: str = ""
     problems: list[str] = field(default_factory=list)
     policy: PolicyReport | None = None
+    kubeconform: KubeconformResult | None = None
     manifests: Manifests | None = None
 
     @property
@@ -48,11 +49,18 @@ def objects_of(files: dict[str, str]) -> list[tuple[str, dict]]:
     return out
 
 
+def _render(spec: ClusterSpec, spec_path: Path) -> dict[str, str]:
+    try:
+        return render_files(spec)
+    except WaiverTargetError as err:
+        raise SpecError([problem_at(spec_path, ("policy", "waivers", err.index, "name"), str(err))]) from None
+
+
 def synthesize(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
     """Render, validate, then swap into `out`; on any problem `out` is left exactly as it was.
     A bad spec raises SpecError before anything is written."""
     spec = load_spec(spec_path)
-    files = render_files(spec)
+    files = _render(spec, spec_path)
     schema = validate_objects(objects_of(files), spec.kubernetes_version, crd_folder or default_crd_folder())
     changes = compare(files, read_tree(out))
     result = Result(spec, changes, schema, problems=[str(e) for e in schema.errors])
@@ -65,13 +73,17 @@ def check(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
     """The pull-request gate: dist/ must be exactly what the spec renders, every object must be valid, and
     the policies must pass on dist/ as it is (so a hand edit is judged, not only the generator's output)."""
     spec = load_spec(spec_path)
-    expected, actual = render_files(spec), read_tree(out)
+    expected, actual = _render(spec, spec_path), read_tree(out)
     changes = compare(expected, actual)
-    schema = validate_objects(objects_of(actual), spec.kubernetes_version, crd_folder or default_crd_folder())
+    crds = crd_folder or default_crd_folder()
+    schema = validate_objects(objects_of(actual), spec.kubernetes_version, crds)
     result = Result(spec, changes, schema, diff=unified_diff(expected, actual, out.as_posix()))
+    result.kubeconform = run_kubeconform(out, spec.kubernetes_version, crds) if out.is_dir() else None
     if not changes.clean:
         result.problems.append(f"{out} is stale or hand-edited ({changes.summary()}): run `make synth` and commit")
     result.problems.extend(str(e) for e in schema.errors)
+    if result.kubeconform is not None:
+        result.problems.extend(str(e) for e in result.kubeconform.errors)
     result.manifests = Manifests.load(out) if out.is_dir() else Manifests([])
     result.policy = evaluate(result.manifests)
     if not result.policy.ok:

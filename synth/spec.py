@@ -283,6 +283,30 @@ class Smoke(Model):
     )
 
 
+class PolicyWaiver(Model):
+    """Waive one policy rule on one rendered object; synth writes it as an annotation the gate reads."""
+
+    rule: str
+    kind: str = Field(pattern=r"^[A-Z][A-Za-z]+$")
+    name: str
+    reason: str = Field(min_length=10, description="Why the rule does not apply here; shown in every report.")
+
+    @field_validator("rule")
+    @classmethod
+    def known_rule(cls, value: str) -> str:
+        from policies.engine import RULES
+
+        if value not in RULES:
+            close = [r for r in RULES if value.split("-")[0] == r.split("-")[0]] or list(RULES)
+            raise PydanticCustomError("unknown_rule", "unknown policy rule '{rule}': known rules include {known}",
+                                      {"rule": value, "known": ", ".join(close)})
+        return value
+
+
+class Policy(Model):
+    waivers: tuple[PolicyWaiver, ...] = ()
+
+
 class GitOps(Model):
     repo_url: str = Field(pattern=r"^(https://|ssh://|git@).+")
     path: str = "dist"
@@ -307,6 +331,7 @@ class ClusterSpec(Model):
     scheduling: Scheduling = Scheduling()
     security: Security = Security()
     smoke: Smoke = Smoke()
+    policy: Policy = Policy()
     gitops: GitOps
 
     @field_validator("name")

@@ -42,6 +42,15 @@ def load_spec(path: str | Path) -> ClusterSpec:
     return parse_spec(text, str(path))
 
 
+def problem_at(path: str | Path, loc: tuple, message: str) -> Problem:
+    """A problem found after validation (e.g. while rendering), located in the spec file like the others."""
+    try:
+        data = YAML(typ="rt").load(Path(path).read_text())
+    except (OSError, MarkedYAMLError):
+        data = None
+    return _problem(str(path), data, loc, message)
+
+
 def parse_spec(text: str, filename: str = "cluster_spec.yaml") -> ClusterSpec:
     try:
         data = YAML(typ="rt").load(text)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources as package_files
@@ -18,6 +20,7 @@ import jsonschema
 from referencing import Registry, Resource
 
 CRD_SCHEMAS_ENV = "REDIS_GITOPS_CRD_SCHEMAS"
+DATREE_CATALOG = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main"
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,45 @@ def validate_objects(objects: list[tuple[str, dict[str, Any]]], kubernetes_versi
             path = ".".join(str(p) for p in err.absolute_path)
             report.errors.append(SchemaError(file, label, path, err.message))
     return report
+
+
+@dataclass
+class KubeconformResult:
+    ran: bool
+    errors: list[SchemaError] = field(default_factory=list)
+    note: str = ""
+
+
+def run_kubeconform(folder: Path, kubernetes_version: str, crd_folder: Path | None = None) -> KubeconformResult:
+    """kubeconform as a second opinion when it is on PATH (the GitHub workflow installs it). Without network it
+    cannot fetch its schemas: that is reported as a note, not as invalid manifests."""
+    binary = shutil.which("kubeconform")
+    if binary is None:
+        return KubeconformResult(False, note="kubeconform not on PATH")
+    files = sorted(str(p) for p in folder.rglob("*.yaml") if p.name != "kustomization.yaml")
+    args = [binary, "-strict", "-summary", "-output", "json", "-kubernetes-version", f"{kubernetes_version}.0",
+            "-schema-location", "default"]
+    # Custom resources: the local catalog when there is one, else the datree catalog kubeconform can fetch.
+    base = str(crd_folder) if crd_folder is not None else DATREE_CATALOG
+    args += ["-schema-location", base + "/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json"]
+    proc = subprocess.run([*args, *files], capture_output=True, text=True, timeout=120)
+    try:
+        resources = json.loads(proc.stdout).get("resources") or []
+    except json.JSONDecodeError:
+        return KubeconformResult(True, note=f"kubeconform gave no JSON (exit {proc.returncode}): {proc.stderr[:200]}")
+    result = KubeconformResult(True)
+    unfetched = []
+    for r in resources:
+        status, msg = str(r.get("status", "")).lower(), str(r.get("msg", ""))
+        label = f"{r.get('kind', '?')}/{r.get('name', '?')}"
+        file = Path(str(r.get("filename", ""))).relative_to(folder).as_posix() if r.get("filename") else "?"
+        if "invalid" in status:
+            result.errors.append(SchemaError(file, label, "", f"kubeconform: {msg}"))
+        elif "error" in status:
+            if "schema" in msg.lower() and ("could not find" in msg.lower() or "failed downloading" in msg.lower()):
+                unfetched.append(label)
+            else:
+                result.errors.append(SchemaError(file, label, "", f"kubeconform: {msg}"))
+    if unfetched:
+        result.note = f"kubeconform could not fetch schemas for {len(unfetched)} object(s) (offline?)"
+    return result
