@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import redis
 import typer
 
 from runtime.client import BrokerSettings, RedisPool
@@ -50,7 +51,10 @@ def run_health(settings: BrokerSettings, expect: Expectations) -> list[CheckResu
 
 def run_failover(settings: BrokerSettings, expect: Expectations, budget: float) -> CheckResult:
     start = time.perf_counter()
-    report = FailoverCheck(settings, expect.sentinels, expect.master_name, max_write_outage_seconds=budget).run()
+    try:
+        report = FailoverCheck(settings, expect.sentinels, expect.master_name, max_write_outage_seconds=budget).run()
+    except (redis.RedisError, OSError) as err:
+        return CheckResult("failover", False, f"{type(err).__name__}: {err}", round((time.perf_counter() - start) * 1000, 1))
     return CheckResult("failover", report.ok, report.summary(), round((time.perf_counter() - start) * 1000, 1),
                        report.metrics())
 

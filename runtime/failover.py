@@ -96,9 +96,9 @@ class FailoverCheck:
     def _client(self, address: Address, password: str | None) -> redis.Redis:
         s = self.settings
         if (address, password) not in self._clients:
-            self._clients[address, password] = redis.Redis(*address, password=password, socket_timeout=max(s.socket_timeout, 2.0),
-                           socket_connect_timeout=s.socket_timeout, decode_responses=True,
-                           retry=Retry(NoBackoff(), 0))
+            self._clients[address, password] = redis.Redis(
+                *address, password=password, socket_timeout=max(s.socket_timeout, 2.0),
+                socket_connect_timeout=s.socket_timeout, decode_responses=True, retry=Retry(NoBackoff(), 0))
         return self._clients[address, password]
 
     def _sentinel(self, address: Address) -> redis.Redis:
@@ -126,13 +126,16 @@ class FailoverCheck:
                 writer, reader = Writer(master_client, key), Reader(replica_client, key)
                 writer.start()
                 reader.start()
-                time.sleep(LOAD_BEFORE_SECONDS)
                 try:
+                    time.sleep(LOAD_BEFORE_SECONDS)
                     self._hand_over(old, report)
+                    time.sleep(LOAD_AFTER_SECONDS)
                 except HandoverError as err:
                     report.problems.append(str(err))
-                time.sleep(LOAD_AFTER_SECONDS)
-                wlog, rlog = writer.stop(), reader.stop()
+                except (redis.RedisError, OSError) as err:
+                    report.problems.append(f"hand-over interrupted: {type(err).__name__}: {err}")
+                finally:
+                    wlog, rlog = writer.stop(), reader.stop()
                 report.acknowledged_writes, report.writer_errors = len(wlog.acknowledged), dict(wlog.errors)
                 report.reads, report.reader_errors = len(rlog.acknowledged), dict(rlog.errors)
                 report.write_outage_ms = round(wlog.longest_gap_seconds * 1000, 1)

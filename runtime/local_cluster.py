@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -92,6 +93,11 @@ class LocalCluster:
         for tool in ("redis-server", "redis-sentinel", "redis-cli"):
             if not shutil.which(tool):
                 raise RuntimeError(f"{tool} not found: apt-get install -y redis-server redis-sentinel")
+        busy = [f"{h}:{p}" for h in self.hosts for p in (self.spec.redis.port, self.spec.sentinel.port)
+                if not _port_free(h, p)]
+        if busy:
+            raise RuntimeError(f"already in use: {', '.join(busy)} (another local cluster on this subnet? "
+                               "stop it with `redis-gitops local down --dir ...` or pick another --subnet)")
         self.base.mkdir(parents=True, exist_ok=True)
         config, scripts = config_maps(self.dist, self.names)
         for folder, files, mode in (("config", config, 0o444), ("scripts", scripts, 0o555)):
@@ -267,6 +273,15 @@ class LocalCluster:
                 last = err
             time.sleep(0.1)
         raise TimeoutError(f"{message} within {timeout:.0f}s" + (f" (last error: {last})" if last else ""))
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
 
 
 def _signal(pid: int | None, sig: int) -> None:

@@ -28,3 +28,17 @@ def test_local_cluster_lifecycle_and_smoke(tmp_path):
     assert {n["redis"] for n in status["nodes"]} == {"stopped"}
     smoke = cli("smoke", "--local", state, check=False)
     assert smoke.returncode == 1 and "FAIL  redis_reachable" in smoke.stdout
+
+
+def test_a_second_cluster_on_a_busy_subnet_is_refused_clearly(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    try:
+        cli("local", "up", "--dir", first, "--subnet", 42)
+        run = cli("local", "up", "--dir", second, "--subnet", 42, check=False)
+        assert run.returncode == 1
+        assert "already in use: 127.0.42.1:6379, 127.0.42.1:26379" in run.stderr
+        status = json.loads(cli("local", "status", "--dir", first, "--json").stdout)
+        assert {n["redis"] for n in status["nodes"]} == {"running"}  # the first cluster is untouched
+    finally:
+        cli("local", "down", "--dir", first)
+        cli("local", "down", "--dir", second)
