@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from policies.manifests import Manifests, memory_bytes
 from policies.model import rule
-
-MAX_MAXMEMORY_RATIO = 0.8  # field notes: above this the kernel kills Redis during a rewrite or a replica sync
+from synth.spec import MAX_MAXMEMORY_RATIO
 
 
 @rule("resources-requests-limits", "resources", "CPU and memory requests and limits on every container.")

@@ -6,8 +6,7 @@ import re
 
 from policies.manifests import Manifests, selects
 from policies.model import rule
-
-MIN_UID = 10000
+from synth.spec import MIN_UID
 
 
 def _effective(t, c, key):

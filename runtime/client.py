@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import redis
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 from redis.retry import Retry
 
@@ -21,6 +21,19 @@ from redis.retry import Retry
 DEFAULT_RETRIES = 15
 DEFAULT_BACKOFF_BASE = 0.025
 DEFAULT_BACKOFF_CAP = 1.0
+
+
+Address = tuple[str, int]
+
+
+def address_text(a: Address) -> str:
+    return f"{a[0]}:{a[1]}"
+
+
+def direct_client(address: Address, password: str | None, timeout: float) -> redis.Redis:
+    """One server, no Sentinel and no retry: checks and measurements report what they see, retrying hides it."""
+    return redis.Redis(*address, password=password, socket_timeout=timeout, socket_connect_timeout=timeout,
+                       decode_responses=True, retry=Retry(NoBackoff(), 0))
 
 
 def parse_addresses(raw: str, what: str) -> tuple[tuple[str, int], ...]:

@@ -14,13 +14,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from runtime.client import BrokerSettings, RedisPool
+from runtime.client import Address, BrokerSettings, RedisPool, address_text as _addr, direct_client
 from runtime.writer import Reader, Writer, lost_writes
 
-Address = tuple[str, int]
 DEFAULT_MAX_WRITE_OUTAGE_SECONDS = 5.0
 LOAD_BEFORE_SECONDS = 0.5
 LOAD_AFTER_SECONDS = 1.0
@@ -70,10 +67,6 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value / 1000:.2f} s"
 
 
-def _addr(a: Address) -> str:
-    return f"{a[0]}:{a[1]}"
-
-
 def _wait(condition: Callable[[], bool], deadline: float, what: str, step: float = 0.05) -> None:
     while True:
         try:
@@ -94,11 +87,9 @@ class FailoverCheck:
         self._clients: dict[tuple[Address, str | None], redis.Redis] = {}
 
     def _client(self, address: Address, password: str | None) -> redis.Redis:
-        s = self.settings
         if (address, password) not in self._clients:
-            self._clients[address, password] = redis.Redis(
-                *address, password=password, socket_timeout=max(s.socket_timeout, 2.0),
-                socket_connect_timeout=s.socket_timeout, decode_responses=True, retry=Retry(NoBackoff(), 0))
+            # Commands here wait on the paused master: allow longer than the clients' socket timeout.
+            self._clients[address, password] = direct_client(address, password, max(self.settings.socket_timeout, 2.0))
         return self._clients[address, password]
 
     def _sentinel(self, address: Address) -> redis.Redis:

@@ -7,10 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from runtime.client import RedisPool, parse_addresses
+from runtime.client import RedisPool, address_text as _addr, direct_client, parse_addresses
 
 MAX_REPLICA_LAG_SECONDS = 5
 
@@ -53,21 +51,12 @@ class CheckFailed(Exception):
     pass
 
 
-def _addr(a: tuple[str, int]) -> str:
-    return f"{a[0]}:{a[1]}"
-
-
 class HealthChecks:
     def __init__(self, pool: RedisPool, expect: Expectations):
         self.pool, self.expect = pool, expect
         s = pool.settings
-        once = {"retry": Retry(NoBackoff(), 0)}  # a check reports what it sees; retrying only hides it
-        self._redis = {a: redis.Redis(*a, password=s.password, socket_timeout=s.socket_timeout,
-                                      socket_connect_timeout=s.socket_timeout, decode_responses=True, **once)
-                       for a in expect.redis}
-        self._sentinels = {a: redis.Redis(*a, password=s.sentinel_password, socket_timeout=s.socket_timeout,
-                                          socket_connect_timeout=s.socket_timeout, decode_responses=True, **once)
-                           for a in expect.sentinels}
+        self._redis = {a: direct_client(a, s.password, s.socket_timeout) for a in expect.redis}
+        self._sentinels = {a: direct_client(a, s.sentinel_password, s.socket_timeout) for a in expect.sentinels}
 
     # -- the checks -----------------------------------------------------------------------------------
     def redis_reachable(self) -> str:

@@ -5,21 +5,14 @@ from __future__ import annotations
 import time
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from runtime.client import BrokerSettings
+from runtime.client import BrokerSettings, address_text, direct_client
 from runtime.health import Expectations
 
 
-def _client(address: tuple[str, int], password: str | None, timeout: float) -> redis.Redis:
-    return redis.Redis(*address, password=password, socket_timeout=timeout, socket_connect_timeout=timeout,
-                       decode_responses=True, retry=Retry(NoBackoff(), 0))
-
-
 def _redis_node(address: tuple[str, int], settings: BrokerSettings) -> dict:
-    node: dict = {"address": f"{address[0]}:{address[1]}"}
-    client = _client(address, settings.password, settings.socket_timeout)
+    node: dict = {"address": address_text(address)}
+    client = direct_client(address, settings.password, settings.socket_timeout)
     try:
         info = client.info()
     except (redis.RedisError, OSError) as err:
@@ -43,8 +36,8 @@ def _redis_node(address: tuple[str, int], settings: BrokerSettings) -> dict:
 
 
 def _sentinel_node(address: tuple[str, int], settings: BrokerSettings, master_name: str) -> dict:
-    node: dict = {"address": f"{address[0]}:{address[1]}"}
-    client = _client(address, settings.sentinel_password, settings.socket_timeout)
+    node: dict = {"address": address_text(address)}
+    client = direct_client(address, settings.sentinel_password, settings.socket_timeout)
     try:
         m = client.sentinel_master(master_name)
     except (redis.RedisError, OSError) as err:

@@ -10,14 +10,13 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from policies.engine import PolicyReport, evaluate
-from policies.manifests import Manifests
+from policies.manifests import NOT_OBJECTS, Manifests
 from synth.app import WaiverTargetError, render_files
 from synth.output import Changes, compare, read_tree, replace_tree, unified_diff
 from synth.spec import ClusterSpec
 from synth.spec_loader import SpecError, load_spec, problem_at
 from synth.validation import KubeconformResult, SchemaReport, default_crd_folder, run_kubeconform, validate_objects
 
-NOT_OBJECTS = {"kustomization.yaml"}
 
 
 @dataclass

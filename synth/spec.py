@@ -20,7 +20,8 @@ AUTO_MAXMEMORY_RATIO = 0.75
 EVICTING_POLICIES = (
     "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
 )
-SUPPORTED_KUBERNETES = (25, 37)  # minor versions whose schemas kubernetes-validate ships
+SUPPORTED_KUBERNETES = (25, 37)
+MIN_UID = 10000  # below this a UID may collide with a host user  # minor versions whose schemas kubernetes-validate ships
 
 
 class Model(BaseModel):
@@ -261,9 +262,9 @@ class Security(Model):
     @field_validator("run_as_user", "run_as_group", "fs_group")
     @classmethod
     def unprivileged(cls, uid: int) -> int:
-        if uid < 10000:
+        if uid < MIN_UID:
             raise PydanticCustomError(
-                "low_uid", "id {uid} may collide with a host user: use 10000 or above", {"uid": uid}
+                "low_uid", "id {uid} may collide with a host user: use {min} or above", {"uid": uid, "min": MIN_UID}
             )
         return uid
 
