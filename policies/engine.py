@@ -56,12 +56,8 @@ def evaluate(m: Manifests) -> PolicyReport:
     by_key = {(w.rule, w.object): w for w in waivers}
     report = PolicyReport(waivers=waivers, objects=len(m.objects),
                           rules=[*RULES.values(), WAIVER_RULE])
-    seen: set[Finding] = set()
     for r in RULES.values():
         for f in r.check(m):
-            if f in seen:
-                continue
-            seen.add(f)
             waiver = by_key.get((f.rule, f.object))
             if waiver:
                 report.waived.append((f, waiver))

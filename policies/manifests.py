@@ -10,6 +10,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from policies.model import ObjectRef
+from synth.quantity import memory_bytes as parse
 
 NOT_OBJECTS = {"kustomization.yaml"}
 WORKLOAD_KINDS = {"StatefulSet", "Deployment", "DaemonSet", "ReplicaSet", "Job"}
@@ -122,13 +123,18 @@ class Manifests:
 
     @classmethod
     def load(cls, folder: Path) -> Manifests:
+        return cls.from_files({p.relative_to(folder).as_posix(): p.read_text() for p in sorted(folder.rglob("*"))
+                               if p.is_file()})
+
+    @classmethod
+    def from_files(cls, files: dict[str, str]) -> Manifests:
+        """Relative path -> text, as synth.output.read_tree gives it; non-YAML files are ignored."""
         yaml = YAML(typ="rt")
         objects = []
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")):
-            rel = path.relative_to(folder).as_posix()
-            if rel in NOT_OBJECTS:
+        for rel, text in sorted(files.items()):
+            if rel in NOT_OBJECTS or not rel.endswith((".yaml", ".yml")):
                 continue
-            for doc in yaml.load_all(path.read_text()):
+            for doc in yaml.load_all(text):
                 if doc and "kind" in doc:
                     meta = doc.get("metadata") or {}
                     objects.append(Obj(ObjectRef(rel, doc["kind"], meta.get("name", "?"), meta.get("namespace")), doc))
@@ -185,8 +191,6 @@ def env_of(container: Any) -> dict[str, tuple[int, Any]]:
 
 
 def memory_bytes(quantity: Any) -> int | None:
-    from synth.quantity import memory_bytes as parse
-
     try:
         return parse(str(quantity))
     except (ValueError, TypeError):

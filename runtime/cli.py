@@ -1,5 +1,6 @@
 """`redis-gitops smoke` and `redis-gitops monitor`: what runs in the smoke image, so this module imports only
-redis-py and typer (never cdk8s, pydantic or ruamel; the local-cluster path imports those lazily).
+redis-py and typer (never cdk8s, pydantic or ruamel; the local-cluster path imports those lazily). redis-py
+itself is imported by the commands, so `redis-gitops synth` and `check` do not pay for it at start-up.
 
 The Job's environment: REDIS_SENTINELS and REDIS_NODES ('host:port,...'), REDIS_MASTER_NAME,
 REDIS_MAXMEMORY_POLICY, REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD (from Secrets), SMOKE_MAX_WRITE_OUTAGE_SECONDS.
@@ -10,14 +11,15 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import redis
 import typer
 
-from runtime.client import BrokerSettings, RedisPool
-from runtime.failover import DEFAULT_MAX_WRITE_OUTAGE_SECONDS, FailoverCheck
-from runtime.health import CheckResult, Expectations, HealthChecks
+from runtime import DEFAULT_MAX_WRITE_OUTAGE_SECONDS
+
+if TYPE_CHECKING:
+    from runtime.client import BrokerSettings
+    from runtime.health import CheckResult, Expectations
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 LocalOption = Annotated[Path | None, typer.Option(
@@ -27,6 +29,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as JS
 
 def target(local: Path | None) -> tuple[BrokerSettings, Expectations]:
     """Where to connect: a local cluster's state file, or the environment the smoke Job's manifest sets."""
+    from runtime.client import BrokerSettings
+    from runtime.health import Expectations
+
     try:
         if local is not None:
             from runtime.local_cluster import ClusterState, broker_settings, expectations
@@ -40,6 +45,9 @@ def target(local: Path | None) -> tuple[BrokerSettings, Expectations]:
 
 
 def run_health(settings: BrokerSettings, expect: Expectations) -> list[CheckResult]:
+    from runtime.client import RedisPool
+    from runtime.health import HealthChecks
+
     pool = RedisPool(settings)
     checks = HealthChecks(pool, expect)
     try:
@@ -50,11 +58,17 @@ def run_health(settings: BrokerSettings, expect: Expectations) -> list[CheckResu
 
 
 def run_failover(settings: BrokerSettings, expect: Expectations, budget: float) -> CheckResult:
+    import redis
+
+    from runtime.failover import FailoverCheck
+    from runtime.health import CheckResult
+
     start = time.perf_counter()
     try:
         report = FailoverCheck(settings, expect.sentinels, expect.master_name, max_write_outage_seconds=budget).run()
     except (redis.RedisError, OSError) as err:
-        return CheckResult("failover", False, f"{type(err).__name__}: {err}", round((time.perf_counter() - start) * 1000, 1))
+        elapsed = round((time.perf_counter() - start) * 1000, 1)
+        return CheckResult("failover", False, f"{type(err).__name__}: {err}", elapsed)
     return CheckResult("failover", report.ok, report.summary(), round((time.perf_counter() - start) * 1000, 1),
                        report.metrics())
 
@@ -66,6 +80,8 @@ def smoke(local: LocalOption = None, as_json: JsonOption = False,
               help="Seconds of write outage the failover check tolerates.",
               envvar="SMOKE_MAX_WRITE_OUTAGE_SECONDS")] = DEFAULT_MAX_WRITE_OUTAGE_SECONDS) -> None:
     """Health checks of a live cluster (and with --failover a safe hand-over); exit 0 only when all pass."""
+    from runtime.health import CheckResult
+
     settings, expect = target(local)
     results = run_health(settings, expect)
     if failover:

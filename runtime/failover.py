@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field
 
 import redis
 
+from runtime import DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 from runtime.client import Address, BrokerSettings, RedisPool, address_text as _addr, direct_client
 from runtime.writer import Reader, Writer, lost_writes
 
-DEFAULT_MAX_WRITE_OUTAGE_SECONDS = 5.0
 LOAD_BEFORE_SECONDS = 0.5
 LOAD_AFTER_SECONDS = 1.0
 

@@ -83,7 +83,7 @@ def check(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
     result.problems.extend(str(e) for e in schema.errors)
     if result.kubeconform is not None:
         result.problems.extend(str(e) for e in result.kubeconform.errors)
-    result.manifests = Manifests.load(out) if out.is_dir() else Manifests([])
+    result.manifests = Manifests.from_files(actual)
     result.policy = evaluate(result.manifests)
     if not result.policy.ok:
         result.problems.append(f"{len(result.policy.errors)} policy error(s) in {out}: see the findings above")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from runtime import DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 from synth.quantity import memory_bytes, parse_quantity
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -275,7 +276,7 @@ class Smoke(Model):
     enabled: bool = True
     image: Image = Image(repository="ghcr.io/example/redis-gitops-smoke", tag="0.1.0")
     failover: bool = Field(False, description="Also hand mastership over on every sync: ~1.5 s of write latency.")
-    max_write_outage_seconds: float = Field(5.0, gt=0, le=60)
+    max_write_outage_seconds: float = Field(DEFAULT_MAX_WRITE_OUTAGE_SECONDS, gt=0, le=60)
     active_deadline_seconds: int = Field(300, ge=60, le=3600)
     backoff_limit: int = Field(0, ge=0, le=5, description="Retries; a failed check usually fails again.")
     ttl_seconds_after_finished: int = Field(86400, ge=0)

@@ -12,13 +12,15 @@ WAVE_WORKLOAD = 1  # StatefulSet
 WAVE_OBSERVE = 2  # ServiceMonitor
 
 
-def meta_fields(names: Names, name: str, component: str, wave: int, namespaced: bool = True,
+def meta_fields(names: Names, name: str, component: str, wave: int | None, namespaced: bool = True,
                 annotations: dict[str, str] | None = None, labels: dict[str, str] | None = None) -> dict:
+    """wave=None for Argo CD hooks, which run in their own phase and take no sync wave."""
+    waves = {} if wave is None else {"argocd.argoproj.io/sync-wave": str(wave)}
     return {
         "name": name,
         "namespace": names.spec.namespace if namespaced else None,
         "labels": {**names.labels(component), **(labels or {})},
-        "annotations": {"argocd.argoproj.io/sync-wave": str(wave), **(annotations or {})},
+        "annotations": {**waves, **(annotations or {})},
     }
 
 

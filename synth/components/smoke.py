@@ -4,7 +4,7 @@ from __future__ import annotations
 from cdk8s_plus_33 import k8s
 from constructs import Construct
 
-from synth.components.common import meta_fields, resources
+from synth.components.common import WAVE_NETWORK, meta_fields, resources
 from synth.components.statefulset import container_security, secret_env
 from synth.naming import Names
 
@@ -42,12 +42,10 @@ def smoke_job(scope: Construct, names: Names) -> None:
         security_context=container_security(names),
         volume_mounts=[k8s.VolumeMount(name="tmp", mount_path="/tmp")],
     )
-    metadata = meta_fields(names, names.smoke_job, "smoke", 0, annotations=HOOK_ANNOTATIONS)
-    metadata["labels"] = labels
-    del metadata["annotations"]["argocd.argoproj.io/sync-wave"]  # hooks run in their own phase
     k8s.KubeJob(
         scope, "smoke-job",
-        metadata=k8s.ObjectMeta(**metadata),
+        metadata=k8s.ObjectMeta(**meta_fields(names, names.smoke_job, "smoke", None, annotations=HOOK_ANNOTATIONS,
+                                              labels=names.smoke_selector_labels)),
         spec=k8s.JobSpec(
             backoff_limit=smoke.backoff_limit,
             active_deadline_seconds=smoke.active_deadline_seconds,
@@ -74,7 +72,8 @@ def smoke_job(scope: Construct, names: Names) -> None:
     # The smoke pod serves nothing: no ingress at all (its egress to Redis is allowed by the server's policy).
     k8s.KubeNetworkPolicy(
         scope, "smoke-network-policy",
-        metadata=k8s.ObjectMeta(**{**meta_fields(names, names.smoke_job, "smoke", 0), "labels": labels}),
+        metadata=k8s.ObjectMeta(**meta_fields(names, names.smoke_job, "smoke", WAVE_NETWORK,
+                                              labels=names.smoke_selector_labels)),
         spec=k8s.NetworkPolicySpec(pod_selector=k8s.LabelSelector(match_labels=names.smoke_selector_labels),
                                    policy_types=["Ingress"]),
     )
