@@ -7,7 +7,12 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := redis-server redis-sentinel prometheus-redis-exporter shellcheck
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install synth check test bench schema deb-packages clean
+# The CRD schemas that travel with the repository (synth/crd_schemas/README.md): source and pinned commit.
+CRD_CATALOG := https://raw.githubusercontent.com/datreeio/CRDs-catalog
+CRD_CATALOG_COMMIT := 7b1e26ef9deea49293714d204c1a2270aab1178f
+CRD_DIR := synth/crd_schemas
+
+.PHONY: install synth check test bench schema crd-schemas deb-packages clean
 
 $(STAMP): pyproject.toml
 	@command -v node >/dev/null 2>&1 || { \
@@ -34,6 +39,13 @@ check: install
 
 schema: install
 	$(BIN)/redis-gitops schema --out cluster_spec.schema.json
+
+## Download the bundled CRD schemas again from the catalog at CRD_CATALOG_COMMIT; ADD=group/kind_version.json adds one.
+crd-schemas:
+	@set -e; cd $(CRD_DIR); for f in $$(find . -name '*.json' | sed 's|^\./||' | sort) $(ADD); do \
+	  mkdir -p "$$(dirname "$$f")"; \
+	  curl -sSfL "$(CRD_CATALOG)/$(CRD_CATALOG_COMMIT)/$$f" -o "$$f.tmp" && mv "$$f.tmp" "$$f" && echo "refreshed $$f"; \
+	done
 
 deb-packages:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

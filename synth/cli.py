@@ -36,6 +36,11 @@ def _fail_on_bad_spec(err: SpecError) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def _fail_on_bad_schema_folder(err: Exception) -> None:
+    typer.echo(f"error: {err}; nothing was written.", err=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
 def _schema_line(result: Result) -> str:
     s = result.schema
     line = f"schema: {s.validated} objects checked against Kubernetes {result.spec.kubernetes_version} (strict)"
@@ -49,11 +54,14 @@ def synth(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
     """Render the spec into OUT atomically: OUT changes only when everything passed."""
     from synth.pipeline import synthesize
     from synth.spec_loader import SpecError
+    from synth.validation import SchemaFolderError
 
     try:
         result = synthesize(spec, out)
     except SpecError as err:
         _fail_on_bad_spec(err)
+    except SchemaFolderError as err:
+        _fail_on_bad_schema_folder(err)
     if not result.ok:
         for problem in result.problems:
             typer.echo(f"error: {problem}", err=True)
@@ -73,11 +81,14 @@ def check(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
     """Fail when OUT differs from what the spec renders, or holds an invalid object."""
     from synth.pipeline import check as run_check
     from synth.spec_loader import SpecError
+    from synth.validation import SchemaFolderError
 
     try:
         result = run_check(spec, out)
     except SpecError as err:
         _fail_on_bad_spec(err)
+    except SchemaFolderError as err:
+        _fail_on_bad_schema_folder(err)
     if result.diff:
         typer.echo(result.diff, nl=False)
     for problem in result.problems:

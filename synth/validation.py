@@ -2,7 +2,8 @@
 
 Built-in kinds use the strict Kubernetes schemas shipped inside the kubernetes-validate wheel (their
 `$ref`s resolve to the wheel's `_definitions.json`, never to the network). Custom resources use the
-datree CRD catalog layout `<group>/<kind>_<version>.json` when such a folder is available.
+datree CRD catalog layout `<group>/<kind>_<version>.json`; the schemas of the resources we emit ship in
+`synth/crd_schemas/`, so a fresh clone validates every object with no network and no folder beside it.
 """
 from __future__ import annotations
 
@@ -74,13 +75,22 @@ def _crd_validator(folder: str, kind: str, api_version: str) -> jsonschema.Valid
     return jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)(schema)
 
 
-def default_crd_folder() -> Path | None:
-    """The CRD schema folder: $REDIS_GITOPS_CRD_SCHEMAS, else ../shared/crd-schemas next to this repository."""
-    candidates = [os.environ.get(CRD_SCHEMAS_ENV), Path(__file__).resolve().parents[2] / "shared" / "crd-schemas"]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
+BUNDLED_CRD_SCHEMAS = Path(__file__).resolve().parent / "crd_schemas"
+
+
+class SchemaFolderError(ValueError):
+    """$REDIS_GITOPS_CRD_SCHEMAS names no folder: refuse rather than silently validate less."""
+
+
+def default_crd_folder() -> Path:
+    """The CRD schema folder: $REDIS_GITOPS_CRD_SCHEMAS when set (it must exist), else the bundled one."""
+    override = os.environ.get(CRD_SCHEMAS_ENV)
+    if override:
+        if not Path(override).is_dir():
+            raise SchemaFolderError(f"{CRD_SCHEMAS_ENV}={override} is not a folder; unset it to use the bundled "
+                                    f"schemas in {BUNDLED_CRD_SCHEMAS}")
+        return Path(override)
+    return BUNDLED_CRD_SCHEMAS
 
 
 def validate_objects(objects: list[tuple[str, dict[str, Any]]], kubernetes_version: str,

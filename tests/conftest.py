@@ -11,7 +11,6 @@ from synth.spec_loader import load_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "cluster_spec.yaml"
-CRD_SCHEMAS = ROOT.parent / "shared" / "crd-schemas"
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,12 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from conftest import CRD_SCHEMAS, ROOT, SPEC
+from conftest import ROOT, SPEC
 from synth.cli import app
 from synth.output import read_tree
 from synth.pipeline import objects_of
 from synth.spec import ClusterSpec
-from synth.validation import validate_objects
+from synth.validation import BUNDLED_CRD_SCHEMAS, CRD_SCHEMAS_ENV, default_crd_folder, validate_objects
 
 runner = CliRunner()
 
@@ -35,11 +35,46 @@ def test_committed_dist_matches_the_spec():
     assert "check passed" in result.output
 
 
-def test_every_object_passes_strict_schema_validation(files, spec):
-    report = validate_objects(objects_of(files), spec.kubernetes_version, CRD_SCHEMAS)
+def test_every_object_passes_strict_schema_validation_with_the_schemas_the_repository_carries(files, spec, monkeypatch):
+    monkeypatch.delenv(CRD_SCHEMAS_ENV, raising=False)
+    assert default_crd_folder() == BUNDLED_CRD_SCHEMAS
+    assert ROOT in BUNDLED_CRD_SCHEMAS.parents  # inside the clone, not in a folder beside it
+    report = validate_objects(objects_of(files), spec.kubernetes_version, default_crd_folder())
     assert report.errors == []
     assert report.unchecked == []  # ServiceMonitor and Application validated against their CRD schemas
     assert report.validated == len(objects_of(files)) == 14
+
+
+def test_without_a_crd_folder_the_custom_resources_would_go_unchecked(files, spec):
+    """The counterpart of the test above: it is the bundled folder that makes the difference."""
+    report = validate_objects(objects_of(files), spec.kubernetes_version, None)
+    assert {label.split("/")[0] for label in report.unchecked} == {"ServiceMonitor", "Application"}
+
+
+def test_default_synth_and_check_print_no_missing_schema(workdir, monkeypatch):
+    monkeypatch.delenv(CRD_SCHEMAS_ENV, raising=False)
+    assert run("synth", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist").exit_code == 0
+    result = run("check", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
+    assert result.exit_code == 0, result.output
+    assert "no schema at hand" not in result.output
+    assert "14 objects checked" in result.output
+
+
+def test_a_crd_schema_override_that_is_no_folder_is_refused_and_touches_nothing(workdir, monkeypatch):
+    before = read_tree(workdir / "dist")
+    monkeypatch.setenv(CRD_SCHEMAS_ENV, str(workdir / "missing"))
+    result = run("synth", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
+    assert result.exit_code == 2
+    assert f"{CRD_SCHEMAS_ENV}=" in result.output and "is not a folder" in result.output
+    assert read_tree(workdir / "dist") == before
+
+
+def test_a_crd_schema_override_is_used(workdir, monkeypatch, tmp_path):
+    empty = tmp_path / "no-crds"
+    empty.mkdir()
+    monkeypatch.setenv(CRD_SCHEMAS_ENV, str(empty))
+    result = run("check", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
+    assert "no schema at hand for" in result.output and "ServiceMonitor/" in result.output
 
 
 def test_schema_validation_reports_every_error_of_a_document(files, spec):
