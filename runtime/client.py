@@ -49,6 +49,16 @@ def parse_addresses(raw: str, what: str) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
+class NoReplicasError(redis.ConnectionError):
+    """NOREPLICAS: the master has no replica in sync (min-replicas-to-write). Retried like a lost connection.
+
+    It happens right after a failover (until Sentinel links a replica to the new master, up to ~11 s measured),
+    while both replicas restart, and on an old master cut off from its replicas, where asking Sentinel again
+    finds the new master. Retrying within the pool's budget turns a brief window into latency; a longer one
+    still reaches the application, as this error, once the budget is spent.
+    """
+
+
 class FailoverAwareConnection(SentinelManagedConnection):
     """Ask Sentinel for the master on *every* reconnect, including a retried command's.
 
@@ -58,6 +68,15 @@ class FailoverAwareConnection(SentinelManagedConnection):
     """
 
     _resolving = False
+
+    def read_response(self, *args, **kwargs):
+        try:
+            return super().read_response(*args, **kwargs)
+        except redis.ResponseError as err:
+            if str(err).startswith("NOREPLICAS"):
+                self.disconnect()  # the next attempt asks Sentinel again: the master may have moved
+                raise NoReplicasError(str(err)) from err
+            raise
 
     def connect_check_health(self, check_health: bool = True, retry_socket_connect: bool = True):
         if self._sock or self._resolving:
@@ -119,7 +138,10 @@ class RedisPool:
         self.sentinel = ClientSentinel(
             list(settings.sentinels),
             # Sentinel's own password must go through sentinel_kwargs, or discovery fails with "No master found".
-            sentinel_kwargs={"password": settings.sentinel_password, "socket_timeout": settings.socket_timeout},
+            # No retry and a short connect timeout there: redis-py's default retries with backoff cost 0.7-4.6 s
+            # per lookup on each dead Sentinel (measured), when the next Sentinel would answer at once.
+            sentinel_kwargs={"password": settings.sentinel_password, "socket_timeout": settings.socket_timeout,
+                             "socket_connect_timeout": settings.socket_timeout, "retry": Retry(NoBackoff(), 0)},
             password=settings.password, db=settings.db, socket_timeout=settings.socket_timeout,
             socket_connect_timeout=settings.socket_timeout,
         )

@@ -120,9 +120,8 @@ class LocalCluster:
             nodes=[Node(i, h) for i, h in enumerate(self.hosts)], maxmemory_policy=self.spec.redis.maxmemory_policy,
         )
         self.state.save()
-        # Like the StatefulSet's OrderedReady: each pod is up before the next one starts.
-        for node in self.state.nodes:
-            self.start_node(node.ordinal, timeout=timeout)
+        # Like the StatefulSet's Parallel pod management: every pod starts at once.
+        self.start_nodes([node.ordinal for node in self.state.nodes], timeout=timeout)
         self.wait_until_healthy(timeout)
         return self.state
 
@@ -150,13 +149,22 @@ class LocalCluster:
         return proc.pid
 
     def start_node(self, ordinal: int, timeout: float = 30.0) -> None:
-        """Start a pod: Redis (which asks the Sentinels who the master is), then its Sentinel."""
-        node = self.state.nodes[ordinal]
-        node.redis_pid = self._spawn(node, "redis")
-        self._wait(lambda: self.redis(ordinal).ping(), timeout, f"Redis on {node.host} did not answer")
-        node.sentinel_pid = self._spawn(node, "sentinel")
-        self._wait(lambda: self.sentinel(ordinal).ping(), timeout, f"Sentinel on {node.host} did not answer")
+        """Start a pod: Redis (which finds out who must be master), then its Sentinel."""
+        self.start_nodes([ordinal], timeout)
+
+    def start_nodes(self, ordinals: list[int], timeout: float = 30.0) -> None:
+        """Start several pods at once (their containers in order within each pod), as the kubelets would."""
+        nodes = [self.state.nodes[o] for o in ordinals]
+        for node in nodes:
+            node.redis_pid = self._spawn(node, "redis")
         self.state.save()
+        for node in nodes:
+            self._wait(lambda o=node.ordinal: self.redis(o).ping(), timeout, f"Redis on {node.host} did not answer")
+            node.sentinel_pid = self._spawn(node, "sentinel")
+        self.state.save()
+        for node in nodes:
+            self._wait(lambda o=node.ordinal: self.sentinel(o).ping(), timeout,
+                       f"Sentinel on {node.host} did not answer")
 
     def stop_process(self, ordinal: int, role: str) -> None:
         """Stop only this pod's Redis or Sentinel (SIGTERM, then reap), as a crashed container."""
@@ -276,7 +284,9 @@ class LocalCluster:
 
 
 def _port_free(host: str, port: int) -> bool:
+    """Bind as Redis does (SO_REUSEADDR): sockets in TIME_WAIT after a `local down` do not count as busy."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
             return True

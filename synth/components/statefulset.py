@@ -14,7 +14,6 @@ from synth.redis_config import DATA_DIR, redis_conf, sentinel_conf
 CONFIG_DIR = "/config"
 SCRIPTS_DIR = "/scripts"
 REDIS_RUNTIME_DIR = "/run/redis"
-SENTINEL_RUNTIME_DIR = "/run/sentinel"
 PROBE_PERIOD_SECONDS = 10
 # Time for the preStop hand-over beyond its own timeout: Redis must still flush the AOF after it.
 SHUTDOWN_MARGIN_SECONDS = 30
@@ -33,9 +32,10 @@ def secret_env(name: str, ref) -> k8s.EnvVar:
         secret_key_ref=k8s.SecretKeySelector(name=ref.secret_name, key=ref.key)))
 
 
-def script_env(names: Names, runtime_dir: str) -> list[k8s.EnvVar]:
+def script_env(names: Names, runtime_dir: str | None) -> list[k8s.EnvVar]:
     """The environment contract of the pod scripts (see pod_scripts/lib.sh)."""
     spec = names.spec
+    runtime = [k8s.EnvVar(name="RUNTIME_DIR", value=runtime_dir)] if runtime_dir else []
     return [
         k8s.EnvVar(name="POD_NAME", value_from=k8s.EnvVarSource(
             field_ref=k8s.ObjectFieldSelector(field_path="metadata.name"))),
@@ -46,7 +46,7 @@ def script_env(names: Names, runtime_dir: str) -> list[k8s.EnvVar]:
         k8s.EnvVar(name="SENTINEL_PORT", value=str(spec.sentinel.port)),
         k8s.EnvVar(name="MASTER_NAME", value=spec.sentinel.master_name),
         k8s.EnvVar(name="CONFIG_DIR", value=CONFIG_DIR),
-        k8s.EnvVar(name="RUNTIME_DIR", value=runtime_dir),
+        *runtime,
         k8s.EnvVar(name="DATA_DIR", value=DATA_DIR),
         k8s.EnvVar(name="HANDOVER_TIMEOUT_SECONDS", value=str(spec.redis.handover_timeout_seconds)),
         secret_env("REDIS_PASSWORD", spec.auth.redis_password),
@@ -109,15 +109,16 @@ def sentinel_container(names: Names) -> k8s.Container:
         image=spec.redis.image.reference,
         image_pull_policy=spec.redis.image.pull_policy,
         command=["sh", f"{SCRIPTS_DIR}/start-sentinel.sh"],
-        env=script_env(names, SENTINEL_RUNTIME_DIR),
+        env=script_env(names, None),
         ports=[k8s.ContainerPort(name="sentinel", container_port=spec.sentinel.port, protocol="TCP")],
         liveness_probe=_probe("sentinel", PROBE_PERIOD_SECONDS, 6),
         readiness_probe=_probe("sentinel", 5, 3, timeout=3),
         resources=resources(spec.sentinel.resources),
         security_context=container_security(names),
         volume_mounts=[
-            # Sentinel rewrites its own config file: it must be writable, hence a runtime copy.
-            *_mounts(("sentinel-runtime", SENTINEL_RUNTIME_DIR), read_only=False),
+            # Sentinel rewrites its own config file on every failover; on the pod's volume that state (epochs,
+            # known replicas and Sentinels) survives restarts, so a full restart elects the last master.
+            *_mounts(("data", DATA_DIR), read_only=False),
             *_mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR)),
         ],
     )
@@ -181,10 +182,8 @@ def statefulset(scope: Construct, names: Names) -> None:
             k8s.Volume(name="config", config_map=k8s.ConfigMapVolumeSource(name=names.config_map, default_mode=0o444)),
             k8s.Volume(name="scripts", config_map=k8s.ConfigMapVolumeSource(
                 name=names.scripts_config_map, default_mode=0o555)),
-            # Rendered configs hold passwords: keep them in memory, never on the persistent volume.
+            # Redis's rendered config holds passwords: keep it in memory, not on the persistent volume.
             k8s.Volume(name="redis-runtime", empty_dir=k8s.EmptyDirVolumeSource(
-                medium="Memory", size_limit=k8s.Quantity.from_string("1Mi"))),
-            k8s.Volume(name="sentinel-runtime", empty_dir=k8s.EmptyDirVolumeSource(
                 medium="Memory", size_limit=k8s.Quantity.from_string("1Mi"))),
         ],
     )
@@ -194,7 +193,9 @@ def statefulset(scope: Construct, names: Names) -> None:
         spec=k8s.StatefulSetSpec(
             service_name=names.headless_service,
             replicas=spec.redis.replicas,
-            pod_management_policy="OrderedReady",
+            # Parallel: after a full restart the last master may be any pod, and the others follow it, so
+            # pod 0 must not wait for readiness before its peers start. Updates still roll one pod at a time.
+            pod_management_policy="Parallel",
             update_strategy=k8s.StatefulSetUpdateStrategy(type="RollingUpdate"),
             persistent_volume_claim_retention_policy=k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(
                 when_deleted="Retain", when_scaled="Retain"),  # queued tasks outlive a mistaken delete

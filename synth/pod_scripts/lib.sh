@@ -7,13 +7,17 @@
 #   REDIS_PORT SENTINEL_PORT MASTER_NAME
 #   REDIS_PASSWORD SENTINEL_PASSWORD   from Kubernetes Secrets
 #   CONFIG_DIR         read-only templates (redis.conf, sentinel.conf)
-#   RUNTIME_DIR        writable folder for the rendered files (passwords live only here)
-#   DATA_DIR           Redis's persistent folder (the PersistentVolumeClaim)
+#   RUNTIME_DIR        Redis only: writable in-memory folder for its rendered config (holds passwords)
+#   DATA_DIR           the PersistentVolumeClaim: Redis's data, and Sentinel's state in $DATA_DIR/sentinel
+#                      (Sentinel's own file, so its passwords sit beside the data they protect, mode 0600)
 #   BIND_ADDRESS       optional: listen only here (the local cluster gives each "pod" its own address)
 
 : "${SELF_HOST:?}" "${PEER_HOSTS:?}" "${REDIS_PORT:?}" "${SENTINEL_PORT:?}" "${MASTER_NAME:?}"
 : "${REDIS_PASSWORD:?}" "${SENTINEL_PASSWORD:?}"
 LOCAL_HOST=${LOCAL_HOST:-127.0.0.1}
+# Sentinel's own config file, rewritten by Sentinel on every failover: the cluster's memory across restarts.
+SENTINEL_STATE_DIR=${DATA_DIR:+$DATA_DIR/sentinel}
+SENTINEL_STATE=${SENTINEL_STATE_DIR:+$SENTINEL_STATE_DIR/sentinel.conf}
 
 log() {
   echo "$(date -u '+%Y-%m-%dT%H:%M:%S.%3NZ') $*" >&2
@@ -64,16 +68,38 @@ is_host() {
   esac
 }
 
-# find_master: who is master now. The Sentinels first (after a failover they hold the truth), then any
-# peer Redis that says it is master, and only for a brand-new cluster the first pod.
-find_master() {
-  for _h in $PEER_HOSTS; do
-    _m=$(sentinel_cli "$_h" SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | head -n 1) || true
-    if is_host "$_m"; then
-      echo "$_m"
-      return 0
-    fi
-  done
+# record_in FILE: "<config-epoch> <master>" from a config file Sentinel wrote, or nothing.
+record_in() {
+  [ -f "$1" ] || return 0
+  awk -v m="$MASTER_NAME" '$1 == "sentinel" && $3 == m && $2 == "monitor" { h = $4 }
+    $1 == "sentinel" && $3 == m && $2 == "config-epoch" { e = $4 }
+    END { if (h != "") print (e == "" ? 0 : e), h }' "$1"
+}
+
+# record_of_sentinel HOST: "<config-epoch> <master>" as a live Sentinel holds it (nothing mid-failover).
+record_of_sentinel() {
+  sentinel_cli "$1" SENTINEL MASTER "$MASTER_NAME" 2>/dev/null | tr -d '\r' |
+    awk 'NR % 2 == 1 { k = $0; next } { v[k] = $0 }
+      END { if (v["ip"] != "" && v["config-epoch"] != "" && v["flags"] !~ /failover_in_progress/) print v["config-epoch"], v["ip"] }'
+}
+
+# newest_record: the record with the highest config epoch among this pod's saved Sentinel state and every
+# Sentinel that answers. Sentinel bumps the epoch on each failover, so it names the last master elected.
+newest_record() {
+  {
+    record_in "$SENTINEL_STATE"
+    for _h in $PEER_HOSTS; do record_of_sentinel "$_h"; done
+  } | awk 'is_host($2) && ($1 + 0 > best || n == 0) { best = $1 + 0; h = $2; n = 1 } END { if (n) print best, h }
+      function is_host(x) { return x != "" && x !~ /^(ERR|NOAUTH|WRONGPASS|LOADING|IDONTKNOW)/ }'
+}
+
+# has_data: Redis has run on this volume before (Redis 7 creates appendonlydir on its first start).
+has_data() {
+  [ -d "$DATA_DIR/appendonlydir" ] || [ -f "$DATA_DIR/dump.rdb" ]
+}
+
+# peer_master: a peer Redis that says it is master, if any.
+peer_master() {
   for _h in $PEER_HOSTS; do
     [ "$_h" = "$SELF_HOST" ] && continue
     _role=$(redis_cli "$_h" INFO replication 2>/dev/null | info_field role) || true
@@ -82,8 +108,39 @@ find_master() {
       return 0
     fi
   done
+}
+
+# all_peers_answer: every other pod's Redis answers PING (a brand-new cluster has started everywhere).
+all_peers_answer() {
   for _h in $PEER_HOSTS; do
-    echo "$_h"
-    return 0
+    [ "$_h" = "$SELF_HOST" ] && continue
+    case $(redis_cli "$_h" PING 2>/dev/null) in PONG | LOADING*) ;; *) return 1 ;; esac
+  done
+}
+
+# find_master: "<host> <why>": who must be master, and why (record, peer or new). The newest Sentinel record wins (live Sentinels, or the state this pod's
+# Sentinel saved before a full restart), then a peer that is master. Only a cluster that has no record
+# anywhere is brand new: there pod 0 starts as master, after a bounded wait (PEER_WAIT_SECONDS) for its peers
+# to prove they have no record either.
+find_master() {
+  _first=${PEER_HOSTS%% *}
+  _deadline=$(($(date +%s) + ${PEER_WAIT_SECONDS:-30}))
+  while :; do
+    _rec=$(newest_record)
+    if [ -n "$_rec" ]; then
+      echo "${_rec#* } record"
+      return 0
+    fi
+    _m=$(peer_master)
+    if [ -n "$_m" ]; then
+      echo "$_m peer"
+      return 0
+    fi
+    if [ "$SELF_HOST" != "$_first" ] || all_peers_answer || [ "$(date +%s)" -ge "$_deadline" ]; then
+      echo "$_first new"
+      return 0
+    fi
+    log "no Sentinel record and not every peer answers yet: waiting before starting a brand-new cluster"
+    sleep 1
   done
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Start Redis as master or as a replica of the current master, as the Sentinels see it.
+# Start Redis as master or as a replica of the member that must be master (see find_master in lib.sh).
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -7,23 +7,35 @@ set -eu
 
 mkdir -p "$RUNTIME_DIR"
 conf="$RUNTIME_DIR/redis.conf"
-master=$(find_master)
+# shellcheck disable=SC2046 # two words: host and why
+set -- $(find_master)
+master=$1 why=$2
+if [ "$master" = "$SELF_HOST" ] && [ "$why" != new ] && ! has_data; then
+  # Elected by the records but this volume is empty (a replaced PVC): as master it would wipe every replica.
+  # Start as a replica instead; Sentinel sees its master reporting a replica role and promotes a member
+  # that holds the data.
+  for h in $PEER_HOSTS; do
+    if [ "$h" != "$SELF_HOST" ]; then master=$h; break; fi
+  done
+  log "the records name $SELF_HOST as master but its volume is empty: starting as a replica of $master"
+fi
 umask 077
 {
   cat "$CONFIG_DIR/redis.conf"
-  echo "# --- added by start-redis.sh for $SELF_HOST ---"
-  echo "dir $DATA_DIR"
-  if [ -n "${BIND_ADDRESS:-}" ]; then echo "bind $BIND_ADDRESS"; fi
-  echo "requirepass $(conf_quote "$REDIS_PASSWORD")"
-  echo "masterauth $(conf_quote "$REDIS_PASSWORD")"
-  echo "replica-announce-ip $SELF_HOST"
-  if [ "$master" != "$SELF_HOST" ]; then echo "replicaof $master $REDIS_PORT"; fi
+  printf '%s\n' "# --- added by start-redis.sh for $SELF_HOST ---"
+  printf '%s\n' "dir $DATA_DIR"
+  if [ -n "${BIND_ADDRESS:-}" ]; then printf '%s\n' "bind $BIND_ADDRESS"; fi
+  # printf, never echo: dash's echo interprets backslashes and would write a different password.
+  printf '%s\n' "requirepass $(conf_quote "$REDIS_PASSWORD")"
+  printf '%s\n' "masterauth $(conf_quote "$REDIS_PASSWORD")"
+  printf '%s\n' "replica-announce-ip $SELF_HOST"
+  if [ "$master" != "$SELF_HOST" ]; then printf '%s\n' "replicaof $master $REDIS_PORT"; fi
 } >"$conf.tmp"
 mv "$conf.tmp" "$conf"
 
 if [ "$master" = "$SELF_HOST" ]; then
-  log "starting $SELF_HOST as master"
+  log "starting $SELF_HOST as master ($why)"
 else
-  log "starting $SELF_HOST as replica of $master"
+  log "starting $SELF_HOST as replica of $master ($why)"
 fi
 exec redis-server "$conf"

@@ -1,13 +1,15 @@
 #!/bin/sh
-# Start Sentinel monitoring the master this pod's Redis follows. The state is rebuilt on every start from
-# the live cluster (the other Sentinels are rediscovered through hello messages), so a restarted pod never
-# resurrects a stale master from an old file.
+# Start Sentinel monitoring the master this pod's Redis follows, with the state it saved on the pod's volume.
+# Sentinel rewrites its config file on every failover; kept in $DATA_DIR/sentinel, it carries the epochs, its
+# id and every replica and Sentinel it knew across restarts. A Sentinel restarted with only `sentinel monitor`
+# knows no replica: with the master down it wins the election, aborts (-failover-abort-no-good-slave) and is
+# then blocked for 2 x failover-timeout. The saved epochs also let a full restart elect the last master.
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
-: "${CONFIG_DIR:?}" "${RUNTIME_DIR:?}"
+: "${CONFIG_DIR:?}" "${DATA_DIR:?}"
 
-# start-redis.sh already asked the Sentinels and the peers; follow what the local Redis chose.
+# start-redis.sh already chose whom to follow; so does Sentinel (a stale saved master would fight it).
 while :; do
   info=$(redis_cli "$LOCAL_HOST" INFO replication 2>/dev/null) || info=""
   role=$(printf '%s\n' "$info" | info_field role)
@@ -21,19 +23,28 @@ while :; do
   sleep 1
 done
 
-mkdir -p "$RUNTIME_DIR"
-conf="$RUNTIME_DIR/sentinel.conf"
+mkdir -p "$SENTINEL_STATE_DIR"
+conf=$SENTINEL_STATE
 umask 077
 {
   sed "s/__MASTER_HOST__/$master/" "$CONFIG_DIR/sentinel.conf"
-  echo "# --- added by start-sentinel.sh for $SELF_HOST ---"
-  if [ -n "${BIND_ADDRESS:-}" ]; then echo "bind $BIND_ADDRESS"; fi
-  echo "dir $RUNTIME_DIR"
-  echo "sentinel announce-ip $SELF_HOST"
-  echo "sentinel announce-port $SENTINEL_PORT"
-  echo "sentinel auth-pass $MASTER_NAME $(conf_quote "$REDIS_PASSWORD")"
-  echo "sentinel sentinel-pass $(conf_quote "$SENTINEL_PASSWORD")"
-  echo "requirepass $(conf_quote "$SENTINEL_PASSWORD")"
+  printf '%s\n' "# --- added by start-sentinel.sh for $SELF_HOST ---"
+  if [ -n "${BIND_ADDRESS:-}" ]; then printf '%s\n' "bind $BIND_ADDRESS"; fi
+  printf '%s\n' "dir $SENTINEL_STATE_DIR"
+  printf '%s\n' "sentinel announce-ip $SELF_HOST"
+  printf '%s\n' "sentinel announce-port $SENTINEL_PORT"
+  printf '%s\n' "sentinel auth-pass $MASTER_NAME $(conf_quote "$REDIS_PASSWORD")"
+  printf '%s\n' "sentinel sentinel-pass $(conf_quote "$SENTINEL_PASSWORD")"
+  printf '%s\n' "requirepass $(conf_quote "$SENTINEL_PASSWORD")"
+  if [ -f "$conf" ]; then
+    # What Sentinel learned, from its last rewrite: never the master itself as a replica, never ourselves.
+    awk -v m="$MASTER_NAME" -v master="$master" -v self="$SELF_HOST" '
+      $1 != "sentinel" { next }
+      $2 == "myid" || $2 == "current-epoch" { print; next }
+      ($2 == "config-epoch" || $2 == "leader-epoch") && $3 == m { print; next }
+      $2 == "known-replica" && $3 == m && $4 != master { print; next }
+      $2 == "known-sentinel" && $3 == m && $4 != self { print }' "$conf"
+  fi
 } >"$conf.tmp"
 mv "$conf.tmp" "$conf"
 

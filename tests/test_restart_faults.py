@@ -1,0 +1,131 @@
+"""Faults a Kubernetes cluster really has, on the rendered config and pod scripts (real Redis 7.0 and Sentinel):
+a full restart of every pod, Sentinels restarted while the master is down, passwords with shell-hostile
+characters. Each scenario prints its figures."""
+import time
+
+import pytest
+import redis
+
+from conftest import ROOT
+from runtime.client import RedisPool
+from runtime.local_cluster import LocalCluster, broker_settings
+from runtime.writer import Writer, lost_writes
+
+# A password dash's `echo` would mangle (backslash escapes) and that a shell would split or expand.
+HOSTILE_PASSWORD = r"p\cw$HOME 'q\"#x\n\\"
+
+
+def master_of(cluster) -> int:
+    roles = cluster.roles()
+    assert roles.count("master") == 1, roles
+    return roles.index("master")
+
+
+def hand_over_to_another_pod(cluster) -> int:
+    """A rolling update of the master's pod: preStop hand-over, restart; returns the new master."""
+    old = master_of(cluster)
+    cluster.stop_node(old, graceful=True)
+    cluster.start_node(old)
+    cluster.wait_until_healthy(40)
+    new = master_of(cluster)
+    assert new != old
+    return new
+
+
+def write_for(cluster, key: str, seconds: float):
+    """Writes through the project's pool client, as an application would."""
+    pool = RedisPool(broker_settings(cluster.state))
+    try:
+        with pool.get_connection() as client:
+            writer = Writer(client, key)
+            writer.start()
+            time.sleep(seconds)
+            log = writer.stop()
+    finally:
+        pool.close()
+    assert len(log.acknowledged) > 100, (len(log.acknowledged), log.errors)
+    return log
+
+
+def stop_every_pod(cluster, order=(2, 1, 0)) -> None:
+    """All pods stopped the Kubernetes way: preStop hook, then SIGTERM."""
+    for ordinal in order:
+        if cluster.state.nodes[ordinal].redis_pid:
+            cluster.stop_node(ordinal, graceful=True)
+
+
+@pytest.fixture
+def cluster(spec, tmp_path):
+    with LocalCluster(spec, ROOT / "dist", tmp_path / "local", subnet=71) as c:
+        yield c
+
+
+@pytest.mark.parametrize("start_order", [(0, 1, 2), (2, 1, 0), "parallel"])
+def test_full_restart_keeps_every_acknowledged_write_and_elects_the_newest_member(cluster, start_order):
+    """Pod 0 misses writes (down before the stop); after a full restart it must not be crowned."""
+    master = hand_over_to_another_pod(cluster)  # the master is no longer pod 0
+    cluster.stop_node(0, graceful=False)
+    missed = write_for(cluster, "missed", 1.5)
+    stop_every_pod(cluster, order=[o for o in (2, 1) if o != master] + [master])
+    if start_order == "parallel":
+        cluster.start_nodes([0, 1, 2])
+    else:
+        for ordinal in start_order:
+            cluster.start_node(ordinal)
+    cluster.wait_until_healthy(60)
+    elected = master_of(cluster)
+    assert elected == master  # the member with the newest data
+    for node in range(3):
+        assert lost_writes(missed, cluster.redis(node).lrange("missed", 0, -1)) == [], f"pod-{node}"
+    print(f"full restart, start order {start_order}: pod-0 down before the stop, master was pod-{master}, "
+          f"elected pod-{elected}, {len(missed.acknowledged)} writes pod-0 missed, 0 lost on any member")
+
+
+def test_full_restart_with_hand_overs_on_the_way_down_keeps_every_write(cluster):
+    """Pods stopped one by one with their preStop: mastership moves down the line; the last one keeps it."""
+    hand_over_to_another_pod(cluster)
+    before = write_for(cluster, "restart", 1.0)
+    stop_every_pod(cluster, order=(0, 1, 2))
+    cluster.start_nodes([0, 1, 2])
+    cluster.wait_until_healthy(60)
+    elected = master_of(cluster)
+    assert lost_writes(before, cluster.redis(elected).lrange("restart", 0, -1)) == []
+    print(f"full restart after stops 0,1,2: elected pod-{elected}, {len(before.acknowledged)} writes, 0 lost")
+
+
+def test_sentinels_restarted_while_the_master_is_down_still_fail_over(cluster, spec):
+    """Restarted Sentinels that knew no replica would abort the failover and block for 2 x failover-timeout."""
+    master = master_of(cluster)
+    others = [o for o in (0, 1, 2) if o != master]
+    cluster.stop_node(master, graceful=False)
+    for ordinal in others:
+        cluster.stop_process(ordinal, "sentinel")
+    t0 = time.monotonic()
+    for ordinal in others:
+        cluster.start_process(ordinal, "sentinel")
+    budget = spec.sentinel.down_after_milliseconds / 1000 + 20
+    deadline = t0 + budget
+    while time.monotonic() < deadline:
+        roles = cluster.roles()
+        if roles.count("master") == 1:
+            break
+        time.sleep(0.2)
+    elapsed = time.monotonic() - t0
+    assert cluster.roles().count("master") == 1, f"no new master within {budget:.0f}s"
+    print(f"two Sentinels restarted with the master down: new master after {elapsed:.1f} s")
+    cluster.start_node(master)
+    cluster.wait_until_healthy(60)
+
+
+def test_a_password_with_shell_hostile_characters_works_everywhere(spec, tmp_path):
+    base = tmp_path / "local"
+    (base / "secrets").mkdir(parents=True, mode=0o700)
+    (base / "secrets" / "redis-password").write_text(HOSTILE_PASSWORD)
+    (base / "secrets" / "sentinel-password").write_text(HOSTILE_PASSWORD[::-1])
+    with LocalCluster(spec, ROOT / "dist", base, subnet=72) as cluster:
+        assert cluster.redis(0).ping()
+        assert cluster.sentinel(0).ping()
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(cluster.state.nodes[0].host, cluster.state.redis_port, password="p",
+                        socket_timeout=2).ping()
+        hand_over_to_another_pod(cluster)  # the preStop's own redis-cli calls authenticate too
