@@ -8,6 +8,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# redis-cli: the failover check runs the pods' own preStop script (synth/pod_scripts/prestop-redis.sh).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends redis-tools \
+ && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY docker/smoke-requirements.txt /tmp/smoke-requirements.txt
 RUN pip install -r /tmp/smoke-requirements.txt

@@ -3,7 +3,8 @@ redis-py and typer (never cdk8s, pydantic or ruamel; the local-cluster path impo
 itself is imported by the commands, so `redis-gitops synth` and `check` do not pay for it at start-up.
 
 The Job's environment: REDIS_SENTINELS and REDIS_NODES ('host:port,...'), REDIS_MASTER_NAME,
-REDIS_MAXMEMORY_POLICY, REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD (from Secrets), SMOKE_MAX_WRITE_OUTAGE_SECONDS.
+REDIS_MAXMEMORY_POLICY, REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD (from Secrets), SMOKE_MAX_WRITE_OUTAGE_SECONDS,
+HANDOVER_TIMEOUT_SECONDS.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from runtime import DEFAULT_MAX_WRITE_OUTAGE_SECONDS
+from runtime import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 
 if TYPE_CHECKING:
     from runtime.client import BrokerSettings
@@ -57,7 +58,7 @@ def run_health(settings: BrokerSettings, expect: Expectations) -> list[CheckResu
         pool.close()
 
 
-def run_failover(settings: BrokerSettings, expect: Expectations, budget: float) -> CheckResult:
+def run_failover(settings: BrokerSettings, expect: Expectations, budget: float, handover_timeout: int) -> CheckResult:
     import redis
 
     from runtime.failover import FailoverCheck
@@ -65,7 +66,8 @@ def run_failover(settings: BrokerSettings, expect: Expectations, budget: float) 
 
     start = time.perf_counter()
     try:
-        report = FailoverCheck(settings, expect.sentinels, expect.master_name, max_write_outage_seconds=budget).run()
+        report = FailoverCheck(settings, expect.sentinels, expect.master_name, timeout=handover_timeout,
+                               max_write_outage_seconds=budget).run()
     except (redis.RedisError, OSError) as err:
         elapsed = round((time.perf_counter() - start) * 1000, 1)
         return CheckResult("failover", False, f"{type(err).__name__}: {err}", elapsed)
@@ -78,7 +80,10 @@ def smoke(local: LocalOption = None, as_json: JsonOption = False,
               "--failover", help="Also hand mastership over safely and measure it (disturbs writers ~1.5 s).")] = False,
           max_write_outage: Annotated[float, typer.Option(
               help="Seconds of write outage the failover check tolerates.",
-              envvar="SMOKE_MAX_WRITE_OUTAGE_SECONDS")] = DEFAULT_MAX_WRITE_OUTAGE_SECONDS) -> None:
+              envvar="SMOKE_MAX_WRITE_OUTAGE_SECONDS")] = DEFAULT_MAX_WRITE_OUTAGE_SECONDS,
+          handover_timeout: Annotated[int, typer.Option(
+              help="Longest the hand-over may pause writes (the pods' preStop uses the same).",
+              envvar="HANDOVER_TIMEOUT_SECONDS")] = DEFAULT_HANDOVER_TIMEOUT_SECONDS) -> None:
     """Health checks of a live cluster (and with --failover a safe hand-over); exit 0 only when all pass."""
     from runtime.health import CheckResult
 
@@ -86,7 +91,7 @@ def smoke(local: LocalOption = None, as_json: JsonOption = False,
     results = run_health(settings, expect)
     if failover:
         if all(r.ok for r in results):
-            results.append(run_failover(settings, expect, max_write_outage))
+            results.append(run_failover(settings, expect, max_write_outage, handover_timeout))
         else:
             results.append(CheckResult("failover", False, "not attempted: the cluster is not healthy", 0.0))
     ok = all(r.ok for r in results)

@@ -1,26 +1,45 @@
-"""The failover check: the preStop hook's safe hand-over (synth/pod_scripts/prestop-redis.sh), run from the
-smoke Job while a writer and a reader go through the pool, to measure what clients see and to prove that
-no acknowledged write is lost.
+"""The failover check: the preStop hook's safe hand-over, run from the smoke Job while a writer and a reader
+go through the pool, to measure what clients see and to prove that no acknowledged write is lost.
 
-A bare `SENTINEL FAILOVER` is not used: the old master keeps accepting writes after the promotion and they
-vanish when it is demoted (field notes: 800+ lost). Instead: pause writes, wait until a replica holds every
-write, ask a Sentinel not on the master's pod to fail over, demote the old master at once, unpause.
+There is one hand-over implementation, `synth/pod_scripts/prestop-redis.sh` (the pods' preStop hook); this
+check runs that very script against the live master (it needs only `sh` and `redis-cli`), so every rolling
+update is proven by what the smoke Job measures. The script's timestamped log gives the phase times.
 """
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 
 import redis
 
-from runtime import DEFAULT_MAX_WRITE_OUTAGE_SECONDS
+from runtime import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 from runtime.client import Address, BrokerSettings, RedisPool, address_text as _addr, direct_client
 from runtime.writer import Reader, Writer, lost_writes
 
 LOAD_BEFORE_SECONDS = 0.5
 LOAD_AFTER_SECONDS = 1.0
+# The preStop hook, shipped as package data beside runtime/ (the smoke image installs both packages).
+PRESTOP_SCRIPT = Path(__file__).resolve().parents[1] / "synth" / "pod_scripts" / "prestop-redis.sh"
+# Phases of the hand-over, as prestop-redis.sh logs them.
+PAUSED, HANDED_OVER, AGREED = "writes paused", "handed over to ", "Sentinels agree on "
+
+
+def script_events(log: str) -> dict[str, tuple[datetime, str]]:
+    """{phase: (time, rest of the line)} from the script's `<ISO time> <message>` lines (first of each)."""
+    events: dict[str, tuple[datetime, str]] = {}
+    for line in log.splitlines():
+        stamp, _, message = line.partition(" ")
+        for phase in (PAUSED, HANDED_OVER, AGREED):
+            if message.startswith(phase) and phase not in events:
+                when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+                events[phase] = (when, message[len(phase):])
+    return events
 
 
 class HandoverError(Exception):
@@ -81,7 +100,8 @@ def _wait(condition: Callable[[], bool], deadline: float, what: str, step: float
 
 class FailoverCheck:
     def __init__(self, settings: BrokerSettings, sentinels: tuple[Address, ...], master_name: str,
-                 timeout: float = 30.0, max_write_outage_seconds: float = DEFAULT_MAX_WRITE_OUTAGE_SECONDS):
+                 timeout: float = DEFAULT_HANDOVER_TIMEOUT_SECONDS,
+                 max_write_outage_seconds: float = DEFAULT_MAX_WRITE_OUTAGE_SECONDS):
         self.settings, self.sentinels, self.master_name = settings, sentinels, master_name
         self.timeout, self.max_write_outage = timeout, max_write_outage_seconds
         self._clients: dict[tuple[Address, str | None], redis.Redis] = {}
@@ -151,56 +171,38 @@ class FailoverCheck:
             report.problems.append(f"write outage {_ms(report.write_outage_ms)} exceeds the "
                                    f"{self.max_write_outage:g} s budget")
 
+    def prestop_env(self, old: Address) -> dict[str, str]:
+        """The pod scripts' environment (synth/pod_scripts/lib.sh) as the master's own pod would have it."""
+        return {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "SELF_HOST": old[0], "LOCAL_HOST": old[0], "REDIS_PORT": str(old[1]),
+            "PEER_HOSTS": " ".join(host for host, _ in self.sentinels),
+            "SENTINEL_PORT": str(self.sentinels[0][1]), "MASTER_NAME": self.master_name,
+            "REDIS_PASSWORD": self.settings.password or "", "SENTINEL_PASSWORD": self.settings.sentinel_password or "",
+            "HANDOVER_TIMEOUT_SECONDS": str(int(self.timeout)),
+        }
+
     def _hand_over(self, old: Address, report: FailoverReport) -> None:
         deadline = time.monotonic() + self.timeout
         master = self._client(old, self.settings.password)
-        info = master.info("replication")
-        if info.get("role") != "master" or int(info.get("connected_slaves", 0)) == 0:
-            raise HandoverError(f"{_addr(old)} is not a master with a connected replica: {info.get('role')}, "
-                                f"{info.get('connected_slaves')} replicas")
-        # A Sentinel on another pod: the one beside the master may be going down with it.
-        asked = next((s for s in self.sentinels if s[0] != old[0] and self._answers(s)), None)
-        if asked is None:
-            raise HandoverError("no Sentinel outside the master's pod answers")
-        report.sentinel_asked = _addr(asked)
-
-        # A paused master still PINGs its replicas; a PING after the replica caught up puts the old master 14
-        # bytes ahead of the new one, so it (and the other replica) need a full resync. Hold PINGs back.
-        ping_period = master.config_get("repl-ping-replica-period")["repl-ping-replica-period"]
-        master.config_set("repl-ping-replica-period", 3600)
-        start = time.monotonic()
-        master.execute_command("CLIENT", "PAUSE", int(self.timeout * 1000), "WRITE")
-        try:
-            def replica_caught_up() -> bool:
-                i = master.info("replication")
-                return any(isinstance(v, dict) and v.get("state") == "online"
-                           and int(v.get("offset", -1)) == int(i["master_repl_offset"])
-                           for k, v in i.items() if k.startswith("slave"))
-
-            _wait(replica_caught_up, deadline, f"no replica caught up with {_addr(old)} within {self.timeout:.0f} s")
-            self._sentinel(asked).execute_command("SENTINEL", "FAILOVER", self.master_name)
-
-            def promoted() -> bool:
-                named = self._named_master(asked)
-                if named and named != old:
-                    report.new_master = _addr(named)
-                    return True
-                return False
-
-            _wait(promoted, deadline, f"Sentinel {_addr(asked)} named no new master within {self.timeout:.0f} s")
-            report.promotion_ms = _since(start)
-            new_host, new_port = report.new_master.rsplit(":", 1)
-            # Demote at once (Sentinel would notice only on its next INFO, ~10 s later), then let writes go.
-            master.replicaof(new_host, int(new_port))
-        finally:
-            master.execute_command("CLIENT", "UNPAUSE")
-            report.paused_ms = _since(start)
-            master.config_set("repl-ping-replica-period", ping_period)
-        new = (new_host, int(new_port))
+        run = subprocess.run(["sh", str(PRESTOP_SCRIPT)], env=self.prestop_env(old), capture_output=True, text=True,
+                             timeout=self.timeout + 15)
+        events = script_events(run.stderr)
+        last = run.stderr.strip().splitlines()[-1:] or ["no output"]
+        if run.returncode != 0 or HANDED_OVER not in events:
+            raise HandoverError(f"hand-over from {_addr(old)} failed (exit {run.returncode}): {last[0]}")
+        paused_at = events[PAUSED][0]
+        report.sentinel_asked = next((line.split("Sentinel on ", 1)[1].split(" ", 1)[0]
+                                      for line in run.stderr.splitlines() if "asking the Sentinel on " in line), None)
+        new = (events[HANDED_OVER][1].split(";", 1)[0], old[1])
+        report.new_master = _addr(new)
+        report.paused_ms = report.promotion_ms = _between(paused_at, events[HANDED_OVER][0])
+        if AGREED in events:
+            report.agreement_ms = _between(paused_at, events[AGREED][0])
+        start = time.monotonic() - (datetime.now(timezone.utc) - paused_at).total_seconds()  # the pause, in our clock
         syncs_before = int(self._client(new, self.settings.password).info("stats")["sync_full"])
         _wait(lambda: all(self._master_given_to_clients(s) == new for s in self.sentinels), deadline,
               f"Sentinels did not all give clients {report.new_master} within {self.timeout:.0f} s")
-        report.agreement_ms = _since(start)
 
         def rejoined() -> bool:
             i = master.info("replication")
@@ -210,11 +212,9 @@ class FailoverCheck:
         report.rejoin_ms = _since(start)
         report.full_resyncs = int(self._client(new, self.settings.password).info("stats")["sync_full"]) - syncs_before
 
-    def _answers(self, address: Address) -> bool:
-        try:
-            return bool(self._sentinel(address).ping())
-        except (redis.RedisError, OSError):
-            return False
+
+def _between(a: datetime, b: datetime) -> float:
+    return round((b - a).total_seconds() * 1000, 1)
 
 
 def _since(start: float) -> float:

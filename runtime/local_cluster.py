@@ -181,10 +181,15 @@ class LocalCluster:
         setattr(node, f"{role}_pid", self._spawn(node, role))
         self.state.save()
 
-    def run_prestop(self, ordinal: int) -> subprocess.CompletedProcess:
+    def run_prestop(self, ordinal: int, timeout: int | None = None) -> subprocess.CompletedProcess:
+        """The preStop hook of a pod, with the spec's hand-over timeout unless `timeout` says otherwise."""
         node = self.state.nodes[ordinal]
-        return subprocess.run(["sh", str(self.base / "scripts" / "prestop-redis.sh")], env=self.env(node, "redis"),
-                              capture_output=True, text=True, timeout=self.spec.redis.handover_timeout_seconds + 15)
+        env = self.env(node, "redis")
+        if timeout is not None:
+            env["HANDOVER_TIMEOUT_SECONDS"] = str(timeout)
+        limit = int(env["HANDOVER_TIMEOUT_SECONDS"]) + 15
+        return subprocess.run(["sh", str(self.base / "scripts" / "prestop-redis.sh")], env=env,
+                              capture_output=True, text=True, timeout=limit)
 
     def stop_node(self, ordinal: int, graceful: bool = True, sentinel: bool = True) -> None:
         """Stop a pod as the kubelet would: preStop hook (when graceful), then SIGTERM (SIGKILL otherwise)."""

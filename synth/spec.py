@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from runtime import DEFAULT_MAX_WRITE_OUTAGE_SECONDS
+from runtime import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 from synth.quantity import memory_bytes, parse_quantity
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -115,7 +115,7 @@ class RedisServer(Model):
     min_replicas_max_lag_seconds: int = Field(10, ge=1)
     startup_timeout_seconds: int = Field(600, ge=30, description="Time allowed for loading a large AOF at start.")
     handover_timeout_seconds: int = Field(
-        30, ge=5, description="Longest the preStop hand-over may pause writes and wait for a new master."
+        DEFAULT_HANDOVER_TIMEOUT_SECONDS, ge=5, description="Longest the preStop hand-over may pause writes and wait for a new master."
     )
 
     @field_validator("replicas")

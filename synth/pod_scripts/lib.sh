@@ -55,6 +55,15 @@ master_seen_by() {
     awk 'NR % 2 == 1 { k = $0; next } { v[k] = $0 } END { if (v["flags"] !~ /failover_in_progress/) print v["ip"] }'
 }
 
+# sentinel_replica_field SENTINEL REPLICA FIELD: FIELD of REPLICA as that Sentinel last saw it (INFO cache).
+sentinel_replica_field() {
+  sentinel_cli "$1" SENTINEL REPLICAS "$MASTER_NAME" 2>/dev/null | tr -d '\r' |
+    awk -v host="$2" -v field="$3" '
+      $0 == "name" { if (ip == host && f != "") print f; ip = ""; f = "" }
+      prev == "ip" { ip = $0 } prev == field { f = $0 } { prev = $0 }
+      END { if (ip == host && f != "") print f }'
+}
+
 # conf_quote VALUE: VALUE as a double-quoted redis.conf string.
 conf_quote() {
   printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"

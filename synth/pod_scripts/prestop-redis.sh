@@ -1,64 +1,168 @@
 #!/bin/sh
-# Hand mastership over before this Redis stops, without losing acknowledged writes.
+# Hand mastership over before this Redis stops, without losing acknowledged writes. The only implementation:
+# the smoke Job's failover check runs this same script against the live master.
 # A bare SENTINEL FAILOVER is not enough: the old master keeps accepting writes that vanish when it is
-# demoted (measured: 800+ lost writes). So: pause writes, wait for a replica to hold every write,
-# fail over, demote ourselves at once, unpause (measured: ~1.1 s of errors, nothing lost).
+# demoted (measured: 800+ lost writes). So: pause writes, wait until every replica Sentinel may promote holds
+# every write (or make it ineligible), fail over, demote ourselves at once, unpause. Every reply is checked;
+# every way out unpauses and restores what was changed.
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
-timeout_s=${HANDOVER_TIMEOUT_SECONDS:-30}
-
-info=$(redis_cli "$LOCAL_HOST" INFO replication) || { log "Redis not answering: nothing to hand over"; exit 0; }
-if [ "$(printf '%s\n' "$info" | info_field role)" != master ]; then
-  log "replica: nothing to hand over"
-  exit 0
-fi
-if [ "$(printf '%s\n' "$info" | info_field connected_slaves)" = 0 ]; then
-  log "master without a connected replica: cannot hand over"
-  exit 0
-fi
-
+: "${HANDOVER_TIMEOUT_SECONDS:?}"
+timeout_s=$HANDOVER_TIMEOUT_SECONDS
 deadline=$(($(date +%s) + timeout_s))
 past_deadline() {
   [ "$(date +%s)" -ge "$deadline" ]
 }
 
-# A paused master still sends its replicas a PING every repl-ping-replica-period; one sent after the replica
-# caught up makes the old master 14 bytes ahead of the new one: partial resync refused, full resync after
-# repl-diskless-sync-delay (measured: 5-7 s until the failover completes). Hold the PINGs back meanwhile.
-ping_period=$(redis_cli "$LOCAL_HOST" CONFIG GET repl-ping-replica-period | sed -n 2p)
-redis_cli "$LOCAL_HOST" CONFIG SET repl-ping-replica-period 3600 >/dev/null
-redis_cli "$LOCAL_HOST" CLIENT PAUSE "$((timeout_s * 1000))" WRITE >/dev/null
-trap 'redis_cli "$LOCAL_HOST" CLIENT UNPAUSE >/dev/null 2>&1 || true
-redis_cli "$LOCAL_HOST" CONFIG SET repl-ping-replica-period "${ping_period:-10}" >/dev/null 2>&1 || true' EXIT
-log "writes paused; waiting for a replica to catch up"
+# expect_ok WHAT REPLY: a reply other than OK is a refusal (redis-cli exits 0 on error replies).
+expect_ok() {
+  case $2 in
+    OK*) return 0 ;;
+    *) log "$1 refused: ${2:-no reply}"; return 1 ;;
+  esac
+}
 
-while :; do
-  info=$(redis_cli "$LOCAL_HOST" INFO replication | tr -d '\r')
-  offset=$(printf '%s\n' "$info" | info_field master_repl_offset)
-  if printf '%s\n' "$info" | grep -E '^slave[0-9]+:' | grep -q "state=online,offset=$offset,"; then break; fi
+replication() {
+  redis_cli "$LOCAL_HOST" INFO replication | tr -d '\r'
+}
+
+# replica_lines: "host state offset" per replica linked to us (INFO's slaveN lines).
+replica_lines() {
+  sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=[0-9]*,state=\([^,]*\),offset=\([0-9]*\),.*/\1 \2 \3/p'
+}
+
+# a_peer_follows_us: some peer Redis says it replicates from us (restarted, not linked yet or syncing).
+a_peer_follows_us() {
+  for _h in $PEER_HOSTS; do
+    [ "$_h" = "$SELF_HOST" ] && continue
+    _i=$(redis_cli "$_h" INFO replication 2>/dev/null | tr -d '\r') || continue
+    if [ "$(printf '%s\n' "$_i" | info_field role)" = slave ] &&
+      [ "$(printf '%s\n' "$_i" | info_field master_host)" = "$SELF_HOST" ]; then
+      return 0
+    fi
+  done
+  return 1
+}
+
+info=$(replication) || { log "Redis not answering: nothing to hand over"; exit 0; }
+if [ "$(printf '%s\n' "$info" | info_field role)" != master ]; then
+  log "replica: nothing to hand over"
+  exit 0
+fi
+
+# 1. A replica online to hand over to. One still syncing is waited for; with none left (a full stop) stop now.
+while ! printf '%s\n' "$info" | replica_lines | grep -q ' online '; do
+  if [ -z "$(printf '%s\n' "$info" | replica_lines)" ] && ! a_peer_follows_us; then
+    log "no replica left (the whole cluster is stopping?): nothing to hand over to"
+    exit 0
+  fi
   if past_deadline; then
-    log "no replica caught up within ${timeout_s}s: giving up the hand-over"
+    log "no replica finished syncing within ${timeout_s}s: cannot hand over"
+    exit 1
+  fi
+  sleep 0.2
+  info=$(replication)
+done
+
+# 2. A peer's Sentinel, not our own (the kubelet stops it with this pod), that holds us as master, is not
+#    mid-failover, and knows every replica (one restarted a moment ago may know none and would leave them
+#    behind the demoted master). Prefer the one that knows most; wait a little for one that knows all.
+replicas=$(printf '%s\n' "$info" | replica_lines | wc -l)
+leader="" known=-1
+while :; do
+  for h in $PEER_HOSTS; do
+    [ "$h" = "$SELF_HOST" ] && continue
+    state=$(sentinel_cli "$h" SENTINEL MASTER "$MASTER_NAME" 2>/dev/null | tr -d '\r' |
+      awk 'NR % 2 == 1 { k = $0; next } { v[k] = $0 } END { print v["ip"], v["flags"], v["num-slaves"] }') || continue
+    # shellcheck disable=SC2086 # three words: ip, flags, num-slaves
+    set -- $state
+    if [ "$#" -ne 3 ] || [ "$1" != "$SELF_HOST" ]; then continue; fi
+    case $2 in *failover_in_progress* | *o_down* | *s_down*) continue ;; esac
+    if [ "$3" -gt "$known" ]; then leader=$h known=$3; fi
+  done
+  if [ -n "$leader" ] && [ "$known" -ge "$replicas" ]; then break; fi
+  if [ "$(($(date +%s) + timeout_s / 2))" -ge "$deadline" ] && [ -n "$leader" ]; then
+    log "the Sentinel on $leader knows $known of $replicas replicas; going ahead with it"
+    break
+  fi
+  if past_deadline; then
+    log "no peer Sentinel holds $SELF_HOST as master: cannot hand over"
+    exit 1
+  fi
+  sleep 0.2
+  leader="" known=-1
+done
+
+# 3. Pause. A paused master still PINGs its replicas every repl-ping-replica-period; one PING after the
+#    replica caught up leaves the old master 14 bytes ahead: partial resync refused, full resync (measured
+#    5-7 s). Hold the PINGs back meanwhile.
+ping_period=$(redis_cli "$LOCAL_HOST" CONFIG GET repl-ping-replica-period | sed -n 2p)
+demoted="" restore_priorities=""
+restore() {
+  for _p in $restore_priorities; do  # host=priority
+    _r=$(redis_cli "${_p%=*}" CONFIG SET replica-priority "${_p#*=}" 2>&1) || true
+    expect_ok "restoring replica-priority on ${_p%=*}" "$_r" || true
+  done
+  _r=$(redis_cli "$LOCAL_HOST" CLIENT UNPAUSE 2>&1) || true
+  expect_ok "CLIENT UNPAUSE" "$_r" || true
+  _r=$(redis_cli "$LOCAL_HOST" CONFIG SET repl-ping-replica-period "${ping_period:-10}" 2>&1) || true
+  expect_ok "restoring repl-ping-replica-period" "$_r" || true
+  [ -n "$demoted" ] || log "hand-over abandoned: $SELF_HOST is still master, writes resumed"
+}
+trap restore EXIT
+trap 'exit 1' INT TERM
+expect_ok "CONFIG SET repl-ping-replica-period" "$(redis_cli "$LOCAL_HOST" CONFIG SET repl-ping-replica-period 3600)" ||
+  exit 1
+expect_ok "CLIENT PAUSE" "$(redis_cli "$LOCAL_HOST" CLIENT PAUSE "$((timeout_s * 1000))" WRITE)" || exit 1
+log "writes paused; waiting for the replicas to hold every write"
+
+# 4. Sentinel promotes its own choice (priority, then its cached offset, then run id), not the replica we
+#    watched: every replica it may pick must hold every write. Give the replicas a short while to catch up;
+#    then make each one that has not ineligible (replica-priority 0, given back at the end).
+catchup_until=$(($(date +%s) + (timeout_s + 3) / 4))
+while :; do
+  info=$(replication)
+  offset=$(printf '%s\n' "$info" | info_field master_repl_offset)
+  behind=$(printf '%s\n' "$info" | replica_lines | awk -v o="$offset" '$2 != "online" || $3 != o { print $1 }')
+  caught=$(printf '%s\n' "$info" | replica_lines | awk -v o="$offset" '$2 == "online" && $3 == o { print $1 }')
+  [ -z "$behind" ] && [ -n "$caught" ] && break
+  if [ "$(date +%s)" -ge "$catchup_until" ] && [ -n "$caught" ]; then break; fi
+  if past_deadline; then
+    log "no replica caught up within ${timeout_s}s"
     exit 1
   fi
   sleep 0.05
 done
-
-# Ask a peer's Sentinel, not our own: the kubelet stops this pod's Sentinel container at the same time
-# as this hook starts, and a leader that dies mid-failover never tells the others the new master.
-leader=""
+# Peers that follow us but are not linked now (restarting, syncing) may be promoted too.
 for h in $PEER_HOSTS; do
-  if [ "$h" != "$SELF_HOST" ] && [ "$(sentinel_cli "$h" PING 2>/dev/null)" = PONG ]; then
-    leader=$h
-    break
-  fi
+  [ "$h" = "$SELF_HOST" ] && continue
+  printf '%s\n' "$caught" | grep -qx "$h" && continue
+  printf '%s\n' "$behind" | grep -qx "$h" && continue
+  role=$(redis_cli "$h" INFO replication 2>/dev/null | info_field role) || role=""
+  if [ "$role" = slave ]; then behind="$behind $h"; fi
 done
-if [ -z "$leader" ]; then
-  log "no peer Sentinel answers: cannot hand over"
-  exit 1
-fi
-log "replica caught up at offset $offset; asking the Sentinel on $leader to fail over"
-sentinel_cli "$leader" SENTINEL FAILOVER "$MASTER_NAME" >/dev/null
+for h in $behind; do
+  prio=$(redis_cli "$h" CONFIG GET replica-priority 2>/dev/null | sed -n 2p) || prio=""
+  [ "$prio" = 0 ] && continue
+  expect_ok "making lagging replica $h ineligible" "$(redis_cli "$h" CONFIG SET replica-priority 0 2>&1)" || exit 1
+  restore_priorities="$restore_priorities $h=${prio:-100}"
+  log "replica $h is behind: not eligible for promotion during the hand-over"
+done
+# Sentinel chooses from the INFO it cached (refreshed every 10 s): wait until it has seen those priorities.
+for h in $behind; do
+  while [ "$(sentinel_replica_field "$leader" "$h" slave-priority)" != 0 ]; do
+    if past_deadline; then
+      log "the Sentinel on $leader did not see $h ineligible within ${timeout_s}s"
+      exit 1
+    fi
+    sleep 0.2
+  done
+done
+
+# 5. Fail over, and check that the new master holds every write before writes resume.
+log "replicas hold offset $offset; asking the Sentinel on $leader (knows $known replicas) to fail over"
+expect_ok "SENTINEL FAILOVER on $leader" "$(sentinel_cli "$leader" SENTINEL FAILOVER "$MASTER_NAME" 2>&1)" || exit 1
 while :; do
   new=$(sentinel_cli "$leader" SENTINEL get-master-addr-by-name "$MASTER_NAME" | head -n 1) || new=""
   if is_host "$new" && [ "$new" != "$SELF_HOST" ]; then break; fi
@@ -66,13 +170,18 @@ while :; do
     log "Sentinel named no new master within ${timeout_s}s"
     exit 1
   fi
-  sleep 0.1
+  sleep 0.05
 done
+new_offset=$(redis_cli "$new" INFO replication | info_field master_repl_offset) || new_offset=""
+if [ "${new_offset:-0}" -lt "$offset" ]; then
+  log "ERROR: the new master $new is at offset ${new_offset:-?}, behind $offset: writes may be lost"
+fi
 
 # Demote ourselves at once (Sentinel would only notice on its next INFO, ~10 s later), then let writes go:
 # clients now get READONLY here and ask the Sentinels, which name the new master.
-redis_cli "$LOCAL_HOST" REPLICAOF "$new" "$REDIS_PORT" >/dev/null
-redis_cli "$LOCAL_HOST" CLIENT UNPAUSE >/dev/null
+expect_ok "REPLICAOF $new" "$(redis_cli "$LOCAL_HOST" REPLICAOF "$new" "$REDIS_PORT" 2>&1)" || exit 1
+demoted=yes
+expect_ok "CLIENT UNPAUSE" "$(redis_cli "$LOCAL_HOST" CLIENT UNPAUSE 2>&1)" || true
 log "handed over to $new; now its replica"
 
 # Stay until every other Sentinel gives clients the new master (failover finished), so none is sent back here.

@@ -1,0 +1,185 @@
+"""The hand-over contract, on real Redis and Sentinel: the preStop hook (prestop-redis.sh) is the only
+implementation; the smoke Job's failover check runs the same script (tests/test_failover_check.py).
+
+Whatever happens, the hand-over ends with writes unpaused and every setting it changed restored; it never
+lets Sentinel promote a replica that misses a write; it waits for a replica that is still syncing; it
+returns at once when no replica is left (a full stop)."""
+import time
+
+import pytest
+import redis
+
+from conftest import ROOT
+from runtime.client import RedisPool
+from runtime.local_cluster import LocalCluster, broker_settings
+from runtime.writer import Writer, lost_writes
+
+
+@pytest.fixture(scope="module")
+def cluster(spec, tmp_path_factory):
+    with LocalCluster(spec, ROOT / "dist", tmp_path_factory.mktemp("handover-cluster"), subnet=74) as c:
+        yield c
+
+
+@pytest.fixture
+def healthy(cluster):
+    cluster.wait_until_healthy(40)
+    yield cluster
+    for node in cluster.state.nodes:  # a failed test must not leave a stopped process behind for the next
+        if node.redis_pid is None:
+            cluster.start_process(node.ordinal, "redis")
+        if node.sentinel_pid is None:
+            cluster.start_process(node.ordinal, "sentinel")
+    cluster.wait_until_healthy(60)
+
+
+def sentinel_sees_priority(cluster, replica: int, priority: int, timeout: float = 15) -> None:
+    """Sentinel reads replica-priority from the INFO it caches every 10 s."""
+    host = cluster.state.nodes[replica].host
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        views = [r for n in range(3) if cluster.state.nodes[n].sentinel_pid
+                 for r in cluster.sentinel(n).sentinel_slaves(cluster.state.master_name) if r["ip"] == host]
+        if views and all(int(r["slave-priority"]) == priority for r in views):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"Sentinels did not see replica-priority {priority} on {host}")
+
+
+def master_of(cluster) -> int:
+    roles = cluster.roles()
+    assert roles.count("master") == 1, roles
+    return roles.index("master")
+
+
+def assert_unpaused_and_restored(cluster, ordinal: int) -> None:
+    """A paused Redis blocks a write until the pause ends; an unpaused one answers at once (OK or READONLY)."""
+    r = cluster.redis(ordinal)
+    try:
+        r.set("pause-probe", "1")
+    except redis.ResponseError:  # READONLY on a demoted master, NOREPLICAS with no replica left
+        pass
+    assert r.config_get("repl-ping-replica-period") == {"repl-ping-replica-period": "10"}
+    for node in cluster.state.nodes:
+        if node.redis_pid:
+            assert cluster.redis(node.ordinal).config_get("replica-priority")["replica-priority"] != "0"
+
+
+def test_hand_over_under_writes_loses_nothing_and_restores_everything(healthy):
+    cluster = healthy
+    old = master_of(cluster)
+    pool = RedisPool(broker_settings(cluster.state))
+    try:
+        with pool.get_connection() as client:
+            writer = Writer(client, "contract")
+            writer.start()
+            time.sleep(0.5)
+            run = cluster.run_prestop(old)
+            time.sleep(0.5)
+            log = writer.stop()
+            stored = client.lrange("contract", 0, -1)
+    finally:
+        pool.close()
+    assert run.returncode == 0, run.stderr
+    new = master_of(cluster)
+    assert new != old
+    assert lost_writes(log, stored) == []
+    assert_unpaused_and_restored(cluster, old)
+    print(f"hand-over: {len(log.acknowledged)} writes, longest gap {log.longest_gap_seconds:.2f} s, 0 lost")
+
+
+def test_a_refused_failover_unpauses_at_once_and_restores_settings(healthy):
+    cluster = healthy
+    old = master_of(cluster)
+    replicas = [o for o in range(3) if o != old]
+    for o in replicas:  # Sentinel answers -NOGOODSLAVE
+        cluster.redis(o).config_set("replica-priority", 0)
+    for o in replicas:
+        sentinel_sees_priority(cluster, o, 0)
+    try:
+        start = time.monotonic()
+        run = cluster.run_prestop(old)
+        took = time.monotonic() - start
+    finally:
+        for o in replicas:
+            cluster.redis(o).config_set("replica-priority", 100)
+        for o in replicas:
+            sentinel_sees_priority(cluster, o, 100)
+    assert run.returncode != 0
+    assert "refused" in run.stderr, run.stderr
+    assert took < 5, f"writes held paused {took:.1f} s after a refusal"
+    assert master_of(cluster) == old
+    assert_unpaused_and_restored(cluster, old)
+    assert cluster.redis(old).set("after-refusal", "1")
+
+
+def test_a_replica_that_misses_writes_is_never_promoted(healthy):
+    """The lagging replica is the one Sentinel prefers (lower replica-priority): the hand-over must make it
+    ineligible (or wait for it) before asking for the failover, then give it its priority back."""
+    cluster = healthy
+    old = master_of(cluster)
+    lagging, other = [o for o in range(3) if o != old]
+    lag = cluster.redis(lagging)
+    lag.config_set("replica-priority", 1)
+    sentinel_sees_priority(cluster, lagging, 1)
+    lag.replicaof("127.0.0.1", 1)  # its link is cut: it misses what follows, and Sentinel still lists it
+    try:
+        master = cluster.redis(old)
+        for n in range(200):
+            master.rpush("lagging", n)
+        master.execute_command("WAIT", 1, 2000)
+        run = cluster.run_prestop(old)
+    finally:
+        lag.config_set("replica-priority", 100)
+        if lag.info("replication").get("master_host") == "127.0.0.1":  # the hand-over failed: re-link it
+            lag.replicaof(cluster.state.nodes[master_of(cluster)].host, cluster.state.redis_port)
+    assert run.returncode == 0, run.stderr
+    new = master_of(cluster)
+    assert new == other, "Sentinel promoted the replica that had missed writes"
+    assert len(cluster.redis(new).lrange("lagging", 0, -1)) == 200
+    print(run.stderr)
+
+
+def test_the_hand_over_goes_through_another_sentinel_when_the_first_peer_is_down(healthy):
+    cluster = healthy
+    old = master_of(cluster)
+    first_peer = next(o for o in range(3) if o != old)
+    cluster.stop_process(first_peer, "sentinel")
+    run = cluster.run_prestop(old)
+    assert run.returncode == 0, run.stderr
+    assert master_of(cluster) != old
+
+
+def test_a_full_stop_with_no_replica_left_returns_at_once(healthy):
+    cluster = healthy
+    old = master_of(cluster)
+    for o in range(3):
+        if o != old:
+            cluster.stop_process(o, "redis")
+    start = time.monotonic()
+    run = cluster.run_prestop(old)
+    took = time.monotonic() - start
+    assert run.returncode == 0, run.stderr
+    assert "no replica" in run.stderr
+    assert took < 3, f"a full stop waited {took:.1f} s for replicas that are gone"
+    assert_unpaused_and_restored(cluster, old)
+
+
+def test_a_replica_still_syncing_is_waited_for_not_skipped(healthy):
+    cluster = healthy
+    old = master_of(cluster)
+    replicas = [o for o in range(3) if o != old]
+    for o in replicas:
+        cluster.stop_process(o, "redis")
+    for o in replicas:
+        cluster.start_process(o, "redis")  # they come back and resync
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # answering (Ready on PING, as before) but not online yet
+        try:
+            if all(cluster.redis(o).ping() for o in replicas):
+                break
+        except redis.RedisError:
+            time.sleep(0.02)
+    run = cluster.run_prestop(old)
+    assert run.returncode == 0, run.stderr
+    assert master_of(cluster) != old, run.stderr
