@@ -89,11 +89,35 @@ class FailoverAwareConnection(SentinelManagedConnection):
 
 
 class ClientSentinel(Sentinel):
-    """Skip a Sentinel that is still running a failover: its SENTINEL MASTER keeps the old master's address
-    for 1-6 s after the promotion (measured), while its peers already give the new one."""
+    """Follow a failover from the Sentinel that runs it.
 
-    def check_master_state(self, state: dict, service_name: str) -> bool:
-        return super().check_master_state(state, service_name) and "failover_in_progress" not in state["flags"]
+    The leading Sentinel keeps the old master in SENTINEL MASTER until the failover ends (1-6 s after the
+    promotion, measured), and its peers learn the new master from it only then; but its
+    get-master-addr-by-name names the promoted replica as soon as the promotion is seen. So: a Sentinel that
+    is mid-failover gives the promoted replica once it names one, and is skipped before that.
+    """
+
+    def discover_master(self, service_name: str) -> tuple[str, int]:
+        errors = []
+        for number, sentinel in enumerate(self.sentinels):
+            try:
+                state = sentinel.sentinel_masters().get(service_name)
+                if not state:
+                    continue
+                address = (state["ip"], int(state["port"]))
+                if "failover_in_progress" in state["flags"]:
+                    named = sentinel.sentinel_get_master_addr_by_name(service_name)
+                    if not named or (named[0], int(named[1])) == address:
+                        continue  # not promoted yet: its answer would be the old master
+                    address = (named[0], int(named[1]))
+                elif not self.check_master_state(state, service_name):
+                    continue
+            except (redis.ConnectionError, redis.TimeoutError) as err:
+                errors.append(f"{sentinel} - {err!r}")
+                continue
+            self.sentinels[0], self.sentinels[number] = sentinel, self.sentinels[0]  # ask it first next time
+            return address
+        raise MasterNotFoundError(f"No master found for {service_name!r}" + (f" : {', '.join(errors)}" if errors else ""))
 
 
 @dataclass(frozen=True)

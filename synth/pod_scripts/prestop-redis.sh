@@ -120,25 +120,28 @@ log "writes paused; waiting for the replicas to hold every write"
 # 4. Sentinel promotes its own choice (priority, then its cached offset, then run id), not the replica we
 #    watched: every replica it may pick must hold every write. Give the replicas a short while to catch up;
 #    then make each one that has not ineligible (replica-priority 0, given back at the end).
+#    The master learns its replicas' offsets only from their once-a-second acks: ask the replicas themselves.
 catchup_until=$(($(date +%s) + (timeout_s + 3) / 4))
 while :; do
   info=$(replication)
   offset=$(printf '%s\n' "$info" | info_field master_repl_offset)
-  behind=$(printf '%s\n' "$info" | replica_lines | awk -v o="$offset" '$2 != "online" || $3 != o { print $1 }')
-  caught=$(printf '%s\n' "$info" | replica_lines | awk -v o="$offset" '$2 == "online" && $3 == o { print $1 }')
+  behind="" caught=""
+  for h in $(printf '%s\n' "$info" | replica_lines | awk '{ print $1 }'); do
+    at=$(redis_cli "$h" INFO replication 2>/dev/null | info_field slave_repl_offset) || at=""
+    if [ "$at" = "$offset" ]; then caught="$caught $h"; else behind="$behind $h"; fi
+  done
   [ -z "$behind" ] && [ -n "$caught" ] && break
   if [ "$(date +%s)" -ge "$catchup_until" ] && [ -n "$caught" ]; then break; fi
   if past_deadline; then
     log "no replica caught up within ${timeout_s}s"
     exit 1
   fi
-  sleep 0.05
+  sleep 0.02
 done
 # Peers that follow us but are not linked now (restarting, syncing) may be promoted too.
 for h in $PEER_HOSTS; do
   [ "$h" = "$SELF_HOST" ] && continue
-  printf '%s\n' "$caught" | grep -qx "$h" && continue
-  printf '%s\n' "$behind" | grep -qx "$h" && continue
+  case " $caught $behind " in *" $h "*) continue ;; esac
   role=$(redis_cli "$h" INFO replication 2>/dev/null | info_field role) || role=""
   if [ "$role" = slave ]; then behind="$behind $h"; fi
 done
