@@ -1,7 +1,7 @@
 """Broker safety: Celery's queues and bindings must never be evicted."""
 from __future__ import annotations
 
-from policies.manifests import Manifests
+from policies.manifests import Manifests, selects
 from policies.model import rule
 
 
@@ -24,3 +24,24 @@ def maxmemory(m: Manifests):
             yield (conf.owner.ref, ("data", conf.key), "no maxmemory: Redis grows until the kernel kills it, "
                    "losing everything since the last fsync", "set redis.maxmemory (or 'auto') in the spec",
                    d.line if d else None)
+
+
+@rule("broker-no-replica-service", "broker",
+      "No load-balanced Service over the Redis pods: clients reach the master through Sentinel.")
+def no_replica_service(m: Manifests):
+    for svc in m.of_kind("Service"):
+        spec = svc.doc.get("spec") or {}
+        if spec.get("clusterIP") == "None" or spec.get("type") == "ExternalName":
+            continue  # headless: per-pod DNS names, no load balancing
+        for template, redis, _ in m.redis_servers():
+            if not spec.get("selector") or not selects({"matchLabels": dict(spec["selector"])}, template.labels):
+                continue
+            redis_ports = {p.get("name") for p in redis.get("ports") or []} | {
+                p.get("containerPort") for p in redis.get("ports") or []}
+            for i, port in enumerate(spec.get("ports") or []):
+                if port.get("targetPort", port.get("port")) in redis_ports:
+                    yield (svc.ref, ("spec", "ports", i), f"Service {svc.ref.name} balances Redis port "
+                           f"{port.get('port')} over every Redis pod: a client that does not speak Sentinel lands "
+                           "on a read-only replica two times in three",
+                           "remove the Service and connect through Sentinel (sentinel:// URLs, redis.sentinel)",
+                           None)

@@ -191,6 +191,12 @@ class LocalCluster:
         return subprocess.run(["sh", str(self.base / "scripts" / "prestop-redis.sh")], env=env,
                               capture_output=True, text=True, timeout=limit)
 
+    def probe(self, ordinal: int, check: str) -> subprocess.CompletedProcess:
+        """One of the kubelet's probes (probe.sh), run with the pod's environment."""
+        node = self.state.nodes[ordinal]
+        return subprocess.run(["sh", str(self.base / "scripts" / "probe.sh"), check], env=self.env(node, "redis"),
+                              capture_output=True, text=True, timeout=10)
+
     def stop_node(self, ordinal: int, graceful: bool = True, sentinel: bool = True) -> None:
         """Stop a pod as the kubelet would: preStop hook (when graceful), then SIGTERM (SIGKILL otherwise)."""
         node = self.state.nodes[ordinal]

@@ -29,10 +29,6 @@ class Names:
         return f"{self.base}-headless"
 
     @property
-    def redis_service(self) -> str:
-        return self.base
-
-    @property
     def sentinel_service(self) -> str:
         return f"{self.base}-sentinel"
 

@@ -42,7 +42,7 @@ def test_every_object_passes_strict_schema_validation_with_the_schemas_the_repos
     report = validate_objects(objects_of(files), spec.kubernetes_version, default_crd_folder())
     assert report.errors == []
     assert report.unchecked == []  # ServiceMonitor and Application validated against their CRD schemas
-    assert report.validated == len(objects_of(files)) == 14
+    assert report.validated == len(objects_of(files)) == 13
 
 
 def test_without_a_crd_folder_the_custom_resources_would_go_unchecked(files, spec):
@@ -57,7 +57,7 @@ def test_default_synth_and_check_print_no_missing_schema(workdir, monkeypatch):
     result = run("check", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
     assert result.exit_code == 0, result.output
     assert "no schema at hand" not in result.output
-    assert "14 objects checked" in result.output
+    assert "13 objects checked" in result.output
 
 
 def test_a_crd_schema_override_that_is_no_folder_is_refused_and_touches_nothing(workdir, monkeypatch):
@@ -98,10 +98,10 @@ def test_synth_is_byte_identical_across_processes(tmp_path):
 
 def test_synth_removes_stale_files_and_reports_changes(workdir):
     (workdir / "dist" / "old-object.yaml").write_text("kind: Stale\n")
-    (workdir / "dist" / "redis-service.yaml").unlink()
+    (workdir / "dist" / "redis-sentinel-service.yaml").unlink()
     result = run("synth", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
     assert result.exit_code == 0, result.output
-    assert "removed: old-object.yaml" in result.output and "added: redis-service.yaml" in result.output
+    assert "removed: old-object.yaml" in result.output and "added: redis-sentinel-service.yaml" in result.output
     assert read_tree(workdir / "dist") == read_tree(ROOT / "dist")
 
 
@@ -142,7 +142,7 @@ def test_check_fails_when_a_file_was_deleted(workdir):
 
 
 def test_check_fails_on_a_schema_invalid_hand_edit_even_when_listed(workdir):
-    target = workdir / "dist" / "redis-service.yaml"
+    target = workdir / "dist" / "redis-sentinel-service.yaml"
     target.write_text(target.read_text().replace("type: ClusterIP", "type: ClusterIP\n  sessionAfinity: None"))
     result = run("check", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
     assert result.exit_code == 1

@@ -78,6 +78,8 @@ def test_probes_tolerate_a_long_aof_load(sts, spec):
     assert startup["periodSeconds"] * startup["failureThreshold"] >= spec.redis.startup_timeout_seconds
     assert redis["livenessProbe"]["exec"]["command"][-1] == "redis-alive"  # LOADING counts as alive
     assert redis["readinessProbe"]["exec"]["command"][-1] == "redis-ready"
+    assert containers(sts)["sentinel"]["readinessProbe"]["exec"]["command"][-1] == "sentinel-ready"
+    assert containers(sts)["sentinel"]["livenessProbe"]["exec"]["command"][-1] == "sentinel"
 
 
 def test_master_hands_over_before_it_stops(sts, spec):
@@ -109,7 +111,20 @@ def test_headless_service_publishes_not_ready_pods(objects):
     assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
     assert {p["name"] for p in headless["ports"]} == {"redis", "sentinel", "metrics"}
     assert [p["port"] for p in objects[("Service", "redis-sentinel")]["spec"]["ports"]] == [26379]
-    assert [p["port"] for p in objects[("Service", "redis")]["spec"]["ports"]] == [6379]
+
+
+def test_no_service_sends_a_plain_redis_client_to_a_replica(objects):
+    """A ClusterIP Service over all pods would land a client that does not speak Sentinel on a read-only
+    replica two times in three: Redis is reached through Sentinel only (or a pod's own DNS name)."""
+    for (kind, name), obj in objects.items():
+        if kind == "Service" and obj["spec"].get("clusterIP") != "None":
+            assert 6379 not in [p["port"] for p in obj["spec"]["ports"]], name
+
+
+def test_sentinels_stay_reachable_while_their_pod_is_not_ready(objects):
+    """Pod readiness includes the Redis container (a replica resyncing is not ready); Sentinel must still be
+    reachable then, above all while the Sentinels elect a new master and every replica's link is down."""
+    assert objects[("Service", "redis-sentinel")]["spec"]["publishNotReadyAddresses"] is True
 
 
 def test_at_most_one_pod_may_be_disrupted(objects, sts):

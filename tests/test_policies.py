@@ -50,6 +50,15 @@ def data_on_empty_dir(m):
     pod(m)["volumes"].append({"name": "data", "emptyDir": {}})
 
 
+def replica_service(m):
+    """The ClusterIP Service over all Redis pods that earlier releases rendered."""
+    from policies.manifests import Obj, ObjectRef
+
+    sentinel = copy.deepcopy(obj(m, "Service", "redis-sentinel"))
+    sentinel["metadata"]["name"] = "redis"
+    sentinel["spec"]["ports"] = [{"name": "redis", "port": 6379, "targetPort": "redis", "protocol": "TCP"}]
+    return Obj(ObjectRef("redis-service.yaml", "Service", "redis", "airflow"), sentinel)
+
 
 MUTATIONS = {
     "quorum-sentinel-count": (lambda m: set_replicas_and_quorum(m, 4, 3), "4 Sentinels cannot keep a majority"),
@@ -75,6 +84,8 @@ MUTATIONS = {
     "broker-noeviction": (lambda m: edit_conf(m, "redis.conf", "maxmemory-policy noeviction",
                                               "maxmemory-policy allkeys-lru"), "maxmemory-policy allkeys-lru"),
     "broker-maxmemory": (lambda m: edit_conf(m, "redis.conf", "maxmemory 805306368", "maxmemory 0"), "no maxmemory"),
+    "broker-no-replica-service": (lambda m: m.objects.append(replica_service(m)),
+                                  "Service redis balances Redis port 6379 over every Redis pod"),
     "resources-requests-limits": (lambda m: container(m, "redis")["resources"]["limits"].pop("memory"),
                                   "container redis has no limits.memory"),
     "resources-maxmemory-headroom": (lambda m: edit_conf(m, "redis.conf", "maxmemory 805306368",

@@ -1,4 +1,10 @@
-"""The headless Service (stable pod DNS names), the Redis Service and the Sentinel Service."""
+"""The headless Service (stable pod DNS names) and the Sentinel Service.
+
+There is deliberately no ClusterIP Service over Redis: it would select every pod, so a client that does not
+speak Sentinel would land on a read-only replica two times in three, and no label can follow the master
+without giving the pods API access. Clients find the master through Sentinel (redis-py's `redis.sentinel`,
+Celery/kombu's `sentinel://`, KEDA's `redis-sentinel` scaler); a pod's own DNS name serves diagnostics.
+"""
 from __future__ import annotations
 
 from cdk8s_plus_33 import k8s
@@ -30,12 +36,10 @@ def services(scope: Construct, names: Names) -> None:
         ),
     )
     k8s.KubeService(
-        scope, "redis",
-        metadata=meta(names, names.redis_service, "redis", WAVE_NETWORK),
-        spec=k8s.ServiceSpec(type="ClusterIP", selector=names.selector_labels, ports=[redis]),
-    )
-    k8s.KubeService(
         scope, "sentinel",
         metadata=meta(names, names.sentinel_service, "sentinel", WAVE_NETWORK),
-        spec=k8s.ServiceSpec(type="ClusterIP", selector=names.selector_labels, ports=[sentinel]),
+        # Pod readiness includes the Redis container, and every replica is not ready while its master is
+        # down: the Sentinels must stay reachable exactly then, to name the new master.
+        spec=k8s.ServiceSpec(type="ClusterIP", selector=names.selector_labels, ports=[sentinel],
+                             publish_not_ready_addresses=True),
     )

@@ -112,7 +112,7 @@ def sentinel_container(names: Names) -> k8s.Container:
         env=script_env(names, None),
         ports=[k8s.ContainerPort(name="sentinel", container_port=spec.sentinel.port, protocol="TCP")],
         liveness_probe=_probe("sentinel", PROBE_PERIOD_SECONDS, 6),
-        readiness_probe=_probe("sentinel", 5, 3, timeout=3),
+        readiness_probe=_probe("sentinel-ready", 5, 3, timeout=3),
         resources=resources(spec.sentinel.resources),
         security_context=container_security(names),
         volume_mounts=[
