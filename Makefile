@@ -12,7 +12,7 @@ CRD_CATALOG := https://raw.githubusercontent.com/datreeio/CRDs-catalog
 CRD_CATALOG_COMMIT := 7b1e26ef9deea49293714d204c1a2270aab1178f
 CRD_DIR := synth/crd_schemas
 
-.PHONY: install synth check test bench schema crd-schemas deb-packages clean
+.PHONY: install synth check test faults bench schema crd-schemas deb-packages clean
 
 $(STAMP): pyproject.toml
 	@command -v node >/dev/null 2>&1 || { \
@@ -57,6 +57,10 @@ deb-packages:
 ## Every test: spec rules, manifests, dist/ gate, and the pod scripts run on real Redis and Sentinel.
 test: install deb-packages
 	$(BIN)/pytest
+
+## The fault suite alone, three runs of each scenario: build/faults/report.json, report.md and a PNG timeline each.
+faults: install deb-packages
+	$(BIN)/python -m faults --runs 3
 
 bench: install deb-packages
 	$(BIN)/python scripts/bench_synth.py
