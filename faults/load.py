@@ -9,7 +9,8 @@ import redis
 
 from runtime.client import RedisPool
 
-WAIT_TIMEOUT_MS = 1000
+# Below the pool's socket timeout (0.5 s), or a WAIT that times out would look like a lost connection.
+WAIT_TIMEOUT_MS = 300
 
 
 @dataclass
@@ -82,3 +83,36 @@ class Load(threading.Thread):
         self._stop_event.set()
         self.join(timeout=60)
         return self.log
+
+
+def main() -> None:
+    """`python -m faults.load`: a Load for --seconds in this process (the fault harness runs it inside a
+    network namespace), its log written as JSON to --out."""
+    import argparse
+    import json
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from runtime.client import BrokerSettings, parse_addresses
+
+    p = argparse.ArgumentParser()
+    for flag in ("--key", "--out", "--sentinels", "--master-name", "--password-file", "--sentinel-password-file"):
+        p.add_argument(flag, required=True)
+    p.add_argument("--seconds", type=float, required=True)
+    a = p.parse_args()
+    settings = BrokerSettings(sentinels=parse_addresses(a.sentinels, "--sentinels"), master_name=a.master_name,
+                              password=Path(a.password_file).read_text(),
+                              sentinel_password=Path(a.sentinel_password_file).read_text())
+    pool = RedisPool(settings)
+    load = Load(pool, a.key)
+    load.start()
+    time.sleep(a.seconds)
+    log = load.stop()
+    pool.close()
+    tmp = Path(a.out + ".tmp")
+    tmp.write_text(json.dumps(asdict(log)))
+    tmp.rename(a.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -188,9 +188,9 @@ class FailoverCheck:
         run = subprocess.run(["sh", str(PRESTOP_SCRIPT)], env=self.prestop_env(old), capture_output=True, text=True,
                              timeout=self.timeout + 15)
         events = script_events(run.stderr)
-        last = run.stderr.strip().splitlines()[-1:] or ["no output"]
         if run.returncode != 0 or HANDED_OVER not in events:
-            raise HandoverError(f"hand-over from {_addr(old)} failed (exit {run.returncode}): {last[0]}")
+            said = [line.partition(" ")[2] for line in run.stderr.strip().splitlines()[-2:]] or ["no output"]
+            raise HandoverError(f"hand-over from {_addr(old)} failed (exit {run.returncode}): {'; '.join(said)}")
         paused_at = events[PAUSED][0]
         report.sentinel_asked = next((line.split("Sentinel on ", 1)[1].split(" ", 1)[0]
                                       for line in run.stderr.splitlines() if "asking the Sentinel on " in line), None)

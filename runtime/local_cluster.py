@@ -93,8 +93,7 @@ class LocalCluster:
         for tool in ("redis-server", "redis-sentinel", "redis-cli"):
             if not shutil.which(tool):
                 raise RuntimeError(f"{tool} not found: apt-get install -y redis-server redis-sentinel")
-        busy = [f"{h}:{p}" for h in self.hosts for p in (self.spec.redis.port, self.spec.sentinel.port)
-                if not _port_free(h, p)]
+        busy = self._busy_ports()
         if busy:
             raise RuntimeError(f"already in use: {', '.join(busy)} (another local cluster on this subnet? "
                                "stop it with `redis-gitops local down --dir ...` or pick another --subnet)")
@@ -125,6 +124,18 @@ class LocalCluster:
         self.wait_until_healthy(timeout)
         return self.state
 
+    def _busy_ports(self) -> list[str]:
+        return [f"{h}:{p}" for h in self.hosts for p in (self.spec.redis.port, self.spec.sentinel.port)
+                if not _port_free(h, p)]
+
+    def command(self, node: Node, argv: list[str]) -> list[str]:
+        """How a process of this pod is started (a subclass may run it inside the pod's network namespace)."""
+        return argv
+
+    def address(self, ordinal: int) -> str:
+        """Where this process (the test or the CLI) reaches a pod."""
+        return self.state.nodes[ordinal].host
+
     def env(self, node: Node, role: str) -> dict[str, str]:
         s = self.state
         assert s is not None
@@ -143,7 +154,8 @@ class LocalCluster:
         node_dir = self.base / f"pod-{node.ordinal}"
         (node_dir / "data").mkdir(parents=True, exist_ok=True)
         log = open(node_dir / f"{role}.log", "ab")
-        proc = subprocess.Popen(["sh", str(self.base / "scripts" / f"start-{role}.sh")], env=self.env(node, role),
+        proc = subprocess.Popen(self.command(node, ["sh", str(self.base / "scripts" / f"start-{role}.sh")]),
+                                env=self.env(node, role),
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=node_dir)
         log.close()
         return proc.pid
@@ -188,14 +200,14 @@ class LocalCluster:
         if timeout is not None:
             env["HANDOVER_TIMEOUT_SECONDS"] = str(timeout)
         limit = int(env["HANDOVER_TIMEOUT_SECONDS"]) + 15
-        return subprocess.run(["sh", str(self.base / "scripts" / "prestop-redis.sh")], env=env,
+        return subprocess.run(self.command(node, ["sh", str(self.base / "scripts" / "prestop-redis.sh")]), env=env,
                               capture_output=True, text=True, timeout=limit)
 
     def probe(self, ordinal: int, check: str) -> subprocess.CompletedProcess:
         """One of the kubelet's probes (probe.sh), run with the pod's environment."""
         node = self.state.nodes[ordinal]
-        return subprocess.run(["sh", str(self.base / "scripts" / "probe.sh"), check], env=self.env(node, "redis"),
-                              capture_output=True, text=True, timeout=10)
+        return subprocess.run(self.command(node, ["sh", str(self.base / "scripts" / "probe.sh"), check]),
+                              env=self.env(node, "redis"), capture_output=True, text=True, timeout=10)
 
     def stop_node(self, ordinal: int, graceful: bool = True, sentinel: bool = True) -> None:
         """Stop a pod as the kubelet would: preStop hook (when graceful), then SIGTERM (SIGKILL otherwise)."""
@@ -232,11 +244,11 @@ class LocalCluster:
 
     # -- access ---------------------------------------------------------------------------------------
     def redis(self, ordinal: int, **kw) -> redis.Redis:
-        return redis.Redis(self.state.nodes[ordinal].host, self.state.redis_port, password=self.state.redis_password,
+        return redis.Redis(self.address(ordinal), self.state.redis_port, password=self.state.redis_password,
                            socket_timeout=2, decode_responses=True, **kw)
 
     def sentinel(self, ordinal: int) -> redis.Redis:
-        return redis.Redis(self.state.nodes[ordinal].host, self.state.sentinel_port,
+        return redis.Redis(self.address(ordinal), self.state.sentinel_port,
                            password=self.state.sentinel_password, socket_timeout=2, decode_responses=True)
 
     def roles(self) -> list[str | None]:

@@ -69,3 +69,27 @@ def test_no_failover_is_attempted_on_an_unhealthy_cluster(cluster):
     finally:
         cluster.start_process(replica, "redis")
         cluster.wait_until_healthy(30)
+
+
+def test_a_refused_hand_over_fails_the_check_and_leaves_the_master_as_it_was(cluster):
+    """The check runs the preStop script: a refusal (here -NOGOODSLAVE) ends unpaused with every setting back."""
+    from test_handover_contract import sentinel_sees_priority
+
+    old = cluster.roles().index("master")
+    replicas = [o for o in range(3) if o != old]
+    for o in replicas:
+        cluster.redis(o).config_set("replica-priority", 0)
+    for o in replicas:
+        sentinel_sees_priority(cluster, o, 0)
+    try:
+        report = failover(cluster)
+    finally:
+        for o in replicas:
+            cluster.redis(o).config_set("replica-priority", 100)
+        for o in replicas:
+            sentinel_sees_priority(cluster, o, 100)
+    assert not report.ok and any("refused" in p for p in report.problems), report.problems
+    assert report.lost_writes == 0
+    assert cluster.roles().index("master") == old
+    assert cluster.redis(old).config_get("repl-ping-replica-period") == {"repl-ping-replica-period": "10"}
+    assert cluster.redis(old).set("after-refused-check", "1")

@@ -183,3 +183,20 @@ def test_a_replica_still_syncing_is_waited_for_not_skipped(healthy):
     run = cluster.run_prestop(old)
     assert run.returncode == 0, run.stderr
     assert master_of(cluster) != old, run.stderr
+
+
+def test_a_failover_already_in_progress_is_left_to_finish(healthy):
+    """A Sentinel is already failing the master over (a bare SENTINEL FAILOVER, or a crash seen late): the
+    preStop must not start a second one, must not hold writes paused, and ends once the master has moved."""
+    cluster = healthy
+    old = master_of(cluster)
+    peer = next(o for o in range(3) if o != old)
+    assert cluster.sentinel(peer).execute_command("SENTINEL", "FAILOVER", cluster.state.master_name) in ("OK", b"OK")
+    start = time.monotonic()
+    run = cluster.run_prestop(old)
+    took = time.monotonic() - start
+    assert run.returncode == 0, run.stderr
+    assert "writes paused" not in run.stderr
+    assert took < 15, f"the preStop took {took:.1f} s"
+    cluster.wait_until_healthy(40)
+    assert master_of(cluster) != old

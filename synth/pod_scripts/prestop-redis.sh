@@ -86,6 +86,10 @@ while :; do
     log "the Sentinel on $leader knows $known of $replicas replicas; going ahead with it"
     break
   fi
+  if [ "$(replication | info_field role)" != master ]; then
+    log "no longer master (a failover already moved it): nothing to hand over"
+    exit 0
+  fi
   if past_deadline; then
     log "no peer Sentinel holds $SELF_HOST as master: cannot hand over"
     exit 1
