@@ -58,9 +58,11 @@ deb-packages:
 test: install deb-packages
 	$(BIN)/pytest
 
-## The fault suite alone, three runs of each scenario: build/faults/report.json, report.md and a PNG timeline each.
+## The fault suite alone: three runs of each scenario (five of the hand-over and the rolling restart) with
+## build/faults/report.json, report.md and a PNG timeline each; then the network scenarios (partition, new address).
 faults: install deb-packages
 	$(BIN)/python -m faults --runs 3
+	$(BIN)/pytest -q -s tests/test_faults_netns.py
 
 bench: install deb-packages
 	$(BIN)/python scripts/bench_synth.py

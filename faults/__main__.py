@@ -1,4 +1,5 @@
-"""`python -m faults [--runs N] [--only NAME ...] [--out build/faults]`: every scenario, N runs each."""
+"""`python -m faults [--runs N] [--only NAME ...] [--out build/faults]`: every scenario, N runs each (or the
+scenario's own minimum)."""
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="faults-") as tmp, \
             LocalCluster(spec, ROOT / "dist", Path(tmp), subnet=args.subnet) as cluster:
         for name in args.only or SCENARIOS:
-            for i in range(args.runs):
+            for i in range(max(args.runs, SCENARIOS[name].min_runs)):
                 r = run(cluster, SCENARIOS[name], f"faults:{name}:{i}")
                 print(f"{name} #{i + 1}: unavailable {r.unavailable_s:.2f} s, new master after "
                       f"{r.new_master_after_s} s, Sentinels agree after {r.sentinels_agree_after_s} s, lost "

@@ -18,10 +18,10 @@ from redis.retry import Retry
 
 # Retry across a failover: measured write outages are ~1.3 s for a hand-over and ~6.5 s for a crash. Backoff
 # starts small (a hand-over ends within a second of the pause) and stays short (a 1 s cap added 0.3-1 s after
-# the new master was named, measured), and the budget (~11 s of sleeps) outlasts a crash.
-DEFAULT_RETRIES = 45
+# the new master was named, measured; 0.1 s adds at most that), and the budget (~11 s of sleeps) outlasts a crash.
+DEFAULT_RETRIES = 110
 DEFAULT_BACKOFF_BASE = 0.025
-DEFAULT_BACKOFF_CAP = 0.25
+DEFAULT_BACKOFF_CAP = 0.1
 
 
 Address = tuple[str, int]

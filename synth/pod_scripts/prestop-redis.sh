@@ -69,7 +69,7 @@ done
 #    mid-failover, and knows every replica (one restarted a moment ago may know none and would leave them
 #    behind the demoted master). Prefer the one that knows most; wait a little for one that knows all.
 replicas=$(printf '%s\n' "$info" | replica_lines | wc -l)
-leader="" known=-1
+leader="" known=-1 busy=""
 while :; do
   for h in $PEER_HOSTS; do
     [ "$h" = "$SELF_HOST" ] && continue
@@ -78,24 +78,27 @@ while :; do
     # shellcheck disable=SC2086 # three words: ip, flags, num-slaves
     set -- $state
     if [ "$#" -ne 3 ] || [ "$1" != "$SELF_HOST" ]; then continue; fi
-    case $2 in *failover_in_progress* | *o_down* | *s_down*) continue ;; esac
+    case $2 in
+      *failover_in_progress*) busy=$h; continue ;;  # a failover is already under way: let it finish
+      *o_down* | *s_down*) continue ;;
+    esac
     if [ "$3" -gt "$known" ]; then leader=$h known=$3; fi
   done
-  if [ -n "$leader" ] && [ "$known" -ge "$replicas" ]; then break; fi
-  if [ "$(($(date +%s) + timeout_s / 2))" -ge "$deadline" ] && [ -n "$leader" ]; then
+  if [ -z "$busy" ] && [ -n "$leader" ] && [ "$known" -ge "$replicas" ]; then break; fi
+  if [ -z "$busy" ] && [ -n "$leader" ] && [ "$(($(date +%s) + timeout_s / 2))" -ge "$deadline" ]; then
     log "the Sentinel on $leader knows $known of $replicas replicas; going ahead with it"
     break
   fi
   if [ "$(replication | info_field role)" != master ]; then
-    log "no longer master (a failover already moved it): nothing to hand over"
+    log "no longer master (the failover ${busy:+run by the Sentinel on $busy }moved it): nothing to hand over"
     exit 0
   fi
   if past_deadline; then
-    log "no peer Sentinel holds $SELF_HOST as master: cannot hand over"
+    log "no peer Sentinel holds $SELF_HOST as master${busy:+ (a failover is under way on $busy)}: cannot hand over"
     exit 1
   fi
   sleep 0.2
-  leader="" known=-1
+  leader="" known=-1 busy=""
 done
 
 # 3. Pause. A paused master still PINGs its replicas every repl-ping-replica-period; one PING after the
