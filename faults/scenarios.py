@@ -6,7 +6,9 @@ master, and acknowledged writes lost, counted for plain writes and for writes co
 """
 from __future__ import annotations
 
+import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -87,7 +89,6 @@ def master_frozen(cluster: LocalCluster, master: int) -> dict[str, float]:
     """The master's Redis freezes (SIGSTOP) for 15 s, longer than down-after, then resumes."""
     t0, marks = time.monotonic(), {}
     pid = cluster.state.nodes[master].redis_pid
-    import os
     os.kill(pid, signal.SIGSTOP)
     _later(15, lambda: os.kill(pid, signal.SIGCONT), marks, "resumed (SIGCONT)", t0)
     return marks
@@ -105,33 +106,28 @@ def sentinel_down_then_master_killed(cluster: LocalCluster, master: int) -> dict
     return marks
 
 
+def _down_for(cluster: LocalCluster, ordinals: list[int], role: str, mark: str) -> dict[str, float]:
+    """These pods' Redis (or Sentinel) stopped, and started again 10 s later."""
+    t0, marks = time.monotonic(), {}
+    for ordinal in ordinals:
+        cluster.stop_process(ordinal, role)
+    _later(10, lambda: [cluster.start_process(o, role) for o in ordinals], marks, mark, t0)
+    return marks
+
+
 def two_sentinels_down(cluster: LocalCluster, master: int) -> dict[str, float]:
     """Two Sentinels down for 10 s: no quorum, so no failover may happen, and the master keeps serving."""
-    t0, marks = time.monotonic(), {}
-    down = _others(cluster, master)
-    for ordinal in down:
-        cluster.stop_process(ordinal, "sentinel")
-    _later(10, lambda: [cluster.start_process(o, "sentinel") for o in down], marks, "Sentinels restarted", t0)
-    return marks
+    return _down_for(cluster, _others(cluster, master), "sentinel", "Sentinels restarted")
 
 
 def replica_down(cluster: LocalCluster, master: int) -> dict[str, float]:
     """One replica's Redis is down for 10 s."""
-    t0, marks = time.monotonic(), {}
-    replica = _others(cluster, master)[0]
-    cluster.stop_process(replica, "redis")
-    _later(10, lambda: cluster.start_process(replica, "redis"), marks, "replica restarted", t0)
-    return marks
+    return _down_for(cluster, _others(cluster, master)[:1], "redis", "replica restarted")
 
 
 def replicas_down(cluster: LocalCluster, master: int) -> dict[str, float]:
     """Both replicas down for 10 s: with min-replicas-to-write 1 the master refuses writes (NOREPLICAS)."""
-    t0, marks = time.monotonic(), {}
-    down = _others(cluster, master)
-    for ordinal in down:
-        cluster.stop_process(ordinal, "redis")
-    _later(10, lambda: [cluster.start_process(o, "redis") for o in down], marks, "replicas restarted", t0)
-    return marks
+    return _down_for(cluster, _others(cluster, master), "redis", "replicas restarted")
 
 
 def ready(cluster: LocalCluster, ordinal: int, timeout: float = 60) -> None:
@@ -255,8 +251,6 @@ class _Watcher:
     """Polls the Sentinels from another thread: when one first names a new master, when all give it out."""
 
     def __init__(self, cluster: LocalCluster, old: str, t0: float):
-        import threading
-
         self.cluster, self.old, self.t0 = cluster, old, t0
         self.new_master: str | None = None
         self.new_master_after: float | None = None

@@ -101,6 +101,9 @@ def test_config_map_holds_the_rendered_configs(objects):
     assert "maxmemory-policy noeviction" in data["redis.conf"]
     assert "appendonly yes" in data["redis.conf"] and "appendfsync everysec" in data["redis.conf"]
     assert "min-replicas-to-write 1" in data["redis.conf"]
+    # A returning replica's full sync starts within a second (at once when both replicas wait for it).
+    assert "repl-diskless-sync-delay 1" in data["redis.conf"]
+    assert "repl-diskless-sync-max-replicas 2" in data["redis.conf"]
     assert "sentinel monitor mymaster __MASTER_HOST__ 6379 2" in data["sentinel.conf"]
     assert "sentinel resolve-hostnames yes" in data["sentinel.conf"]
     assert "sentinel announce-hostnames yes" in data["sentinel.conf"]

@@ -60,7 +60,7 @@ def cluster(spec, tmp_path):
         yield c
 
 
-@pytest.mark.parametrize("start_order", [(0, 1, 2), (2, 1, 0), "parallel"])
+@pytest.mark.parametrize("start_order", [(0, 1, 2), "parallel"])
 def test_full_restart_keeps_every_acknowledged_write_and_elects_the_newest_member(cluster, start_order):
     """Pod 0 misses writes (down before the stop); after a full restart it must not be crowned."""
     master = hand_over_to_another_pod(cluster)  # the master is no longer pod 0

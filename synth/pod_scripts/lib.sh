@@ -149,7 +149,8 @@ find_master() {
       echo "$_first new"
       return 0
     fi
-    log "no Sentinel record and not every peer answers yet: waiting before starting a brand-new cluster"
-    sleep 1
+    [ -n "${_said:-}" ] || log "no Sentinel record and not every peer answers yet: waiting before starting a brand-new cluster"
+    _said=1
+    sleep 0.2
   done
 }
