@@ -118,7 +118,8 @@ class ClientSentinel(Sentinel):
                 continue
             self.sentinels[0], self.sentinels[number] = sentinel, self.sentinels[0]  # ask it first next time
             return address
-        raise MasterNotFoundError(f"No master found for {service_name!r}" + (f" : {', '.join(errors)}" if errors else ""))
+        detail = f" : {', '.join(errors)}" if errors else ""
+        raise MasterNotFoundError(f"No master found for {service_name!r}{detail}")
 
 
 @dataclass(frozen=True)
