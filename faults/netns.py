@@ -76,7 +76,6 @@ class PodNetwork:
 
     def remove(self) -> None:
         for ns in self.namespaces:
-            subprocess.run(["ip", "netns", "pids", ns], capture_output=True)
             ip("netns", "del", ns, check=False)
             ip("link", "del", self.veth(ns), check=False)
             folder = HOSTS_ROOT / ns

@@ -55,16 +55,6 @@ class Scenario:
     min_runs: int = 1  # `make faults` runs at least this many (the README's medians are over them)
 
 
-def _master(cluster: LocalCluster) -> int:
-    for ordinal in range(len(cluster.state.nodes)):
-        try:
-            if cluster.redis(ordinal).info("replication")["role"] == "master":
-                return ordinal
-        except (redis.RedisError, OSError):
-            continue
-    raise RuntimeError("no master")
-
-
 def _others(cluster: LocalCluster, ordinal: int) -> list[int]:
     return [n.ordinal for n in cluster.state.nodes if n.ordinal != ordinal]
 
@@ -198,7 +188,7 @@ def _sentinel_views(cluster: LocalCluster) -> tuple[set[str], list[str | None]]:
 
 def run(cluster: LocalCluster, scenario: Scenario, key: str) -> Run:
     cluster.wait_until_healthy(60)
-    master = _master(cluster)
+    master = cluster.master()
     old = cluster.state.nodes[master].host
     pool = RedisPool(broker_settings(cluster.state))
     load = Load(pool, key)
@@ -209,19 +199,20 @@ def run(cluster: LocalCluster, scenario: Scenario, key: str) -> Run:
         t0 = time.monotonic()
         watch = _Watcher(cluster, old, t0)
         watch.start()
-        marks = scenario.fault(cluster, master) or {}
-        time.sleep(max(0.0, t0 + scenario.observe_seconds - time.monotonic()))
-        log = load.stop()
-        watch.stop()
+        try:
+            marks = scenario.fault(cluster, master) or {}
+            time.sleep(max(0.0, t0 + scenario.observe_seconds - time.monotonic()))
+        finally:
+            watch.stop()
     finally:
-        load.stop()
+        log = load.stop()
         pool.close()
     try:
         cluster.wait_until_healthy(90)
         healthy = True
     except TimeoutError:
         healthy = False
-    new_master = _master(cluster)
+    new_master = cluster.master()
     stored = {int(x) for x in cluster.redis(new_master).lrange(key, 0, -1)}
     cluster.redis(new_master).delete(key)
     return _figures(scenario, log, t0, old, watch, marks, stored, healthy)
@@ -236,8 +227,8 @@ def _figures(scenario: Scenario, log: LoadLog, t0: float, old: str, watch: _Watc
             pod = name.removesuffix(" stopping")
             per_pod[pod] = round(log.longest_gap(t0 + stopping, t0 + marks[f"{pod} ready"])[0], 3)
     return Run(
-        scenario=scenario.name, old_master=old, new_master=watch.new_master, failover_expected=scenario.failover_expected,
-        unavailable_s=round(gap, 3),
+        scenario=scenario.name, old_master=old, new_master=watch.new_master,
+        failover_expected=scenario.failover_expected, unavailable_s=round(gap, 3),
         new_master_after_s=watch.new_master_after, sentinels_agree_after_s=watch.agree_after,
         acknowledged=len(log.acknowledged), confirmed=len(log.confirmed),
         lost=sum(1 for n in log.acknowledged if n not in stored),

@@ -115,10 +115,6 @@ class FailoverCheck:
     def _sentinel(self, address: Address) -> redis.Redis:
         return self._client(address, self.settings.sentinel_password)
 
-    def _named_master(self, sentinel: Address) -> Address | None:
-        reply = self._sentinel(sentinel).sentinel_get_master_addr_by_name(self.master_name)
-        return (reply[0], int(reply[1])) if reply else None
-
     def _master_given_to_clients(self, sentinel: Address) -> Address | None:
         """SENTINEL MASTER's address, as redis-py and kombu read it; None while this Sentinel still runs the
         failover (its get-master-addr-by-name already names the promoted replica, its MASTER does not)."""

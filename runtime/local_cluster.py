@@ -260,6 +260,13 @@ class LocalCluster:
                 out.append(None)
         return out
 
+    def master(self) -> int:
+        """The ordinal of the one pod whose Redis is master; an error when there is none or more than one."""
+        roles = self.roles()
+        if roles.count("master") != 1:
+            raise RuntimeError(f"expected one master, roles are {roles}")
+        return roles.index("master")
+
     def sentinel_masters(self) -> list[str | None]:
         out = []
         for node in self.state.nodes:

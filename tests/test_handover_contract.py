@@ -46,12 +46,6 @@ def sentinel_sees_priority(cluster, replica: int, priority: int, timeout: float 
     raise TimeoutError(f"Sentinels did not see replica-priority {priority} on {host}")
 
 
-def master_of(cluster) -> int:
-    roles = cluster.roles()
-    assert roles.count("master") == 1, roles
-    return roles.index("master")
-
-
 def assert_unpaused_and_restored(cluster, ordinal: int) -> None:
     """A paused Redis blocks a write until the pause ends; an unpaused one answers at once (OK or READONLY)."""
     r = cluster.redis(ordinal)
@@ -67,7 +61,7 @@ def assert_unpaused_and_restored(cluster, ordinal: int) -> None:
 
 def test_hand_over_under_writes_loses_nothing_and_restores_everything(healthy):
     cluster = healthy
-    old = master_of(cluster)
+    old = cluster.master()
     pool = RedisPool(broker_settings(cluster.state))
     try:
         with pool.get_connection() as client:
@@ -81,7 +75,7 @@ def test_hand_over_under_writes_loses_nothing_and_restores_everything(healthy):
     finally:
         pool.close()
     assert run.returncode == 0, run.stderr
-    new = master_of(cluster)
+    new = cluster.master()
     assert new != old
     assert lost_writes(log, stored) == []
     assert_unpaused_and_restored(cluster, old)
@@ -90,7 +84,7 @@ def test_hand_over_under_writes_loses_nothing_and_restores_everything(healthy):
 
 def test_a_refused_failover_unpauses_at_once_and_restores_settings(healthy):
     cluster = healthy
-    old = master_of(cluster)
+    old = cluster.master()
     replicas = [o for o in range(3) if o != old]
     for o in replicas:  # Sentinel answers -NOGOODSLAVE
         cluster.redis(o).config_set("replica-priority", 0)
@@ -108,7 +102,7 @@ def test_a_refused_failover_unpauses_at_once_and_restores_settings(healthy):
     assert run.returncode != 0
     assert "refused" in run.stderr, run.stderr
     assert took < 5, f"writes held paused {took:.1f} s after a refusal"
-    assert master_of(cluster) == old
+    assert cluster.master() == old
     assert_unpaused_and_restored(cluster, old)
     assert cluster.redis(old).set("after-refusal", "1")
 
@@ -117,7 +111,7 @@ def test_a_replica_that_misses_writes_is_never_promoted(healthy):
     """The lagging replica is the one Sentinel prefers (lower replica-priority): the hand-over must make it
     ineligible (or wait for it) before asking for the failover, then give it its priority back."""
     cluster = healthy
-    old = master_of(cluster)
+    old = cluster.master()
     lagging, other = [o for o in range(3) if o != old]
     lag = cluster.redis(lagging)
     lag.config_set("replica-priority", 1)
@@ -132,9 +126,9 @@ def test_a_replica_that_misses_writes_is_never_promoted(healthy):
     finally:
         lag.config_set("replica-priority", 100)
         if lag.info("replication").get("master_host") == "127.0.0.1":  # the hand-over failed: re-link it
-            lag.replicaof(cluster.state.nodes[master_of(cluster)].host, cluster.state.redis_port)
+            lag.replicaof(cluster.state.nodes[cluster.master()].host, cluster.state.redis_port)
     assert run.returncode == 0, run.stderr
-    new = master_of(cluster)
+    new = cluster.master()
     assert new == other, "Sentinel promoted the replica that had missed writes"
     assert len(cluster.redis(new).lrange("lagging", 0, -1)) == 200
     print(run.stderr)
@@ -142,17 +136,17 @@ def test_a_replica_that_misses_writes_is_never_promoted(healthy):
 
 def test_the_hand_over_goes_through_another_sentinel_when_the_first_peer_is_down(healthy):
     cluster = healthy
-    old = master_of(cluster)
+    old = cluster.master()
     first_peer = next(o for o in range(3) if o != old)
     cluster.stop_process(first_peer, "sentinel")
     run = cluster.run_prestop(old)
     assert run.returncode == 0, run.stderr
-    assert master_of(cluster) != old
+    assert cluster.master() != old
 
 
 def test_a_full_stop_with_no_replica_left_returns_at_once(healthy):
     cluster = healthy
-    old = master_of(cluster)
+    old = cluster.master()
     for o in range(3):
         if o != old:
             cluster.stop_process(o, "redis")
@@ -167,7 +161,7 @@ def test_a_full_stop_with_no_replica_left_returns_at_once(healthy):
 
 def test_a_replica_still_syncing_is_waited_for_not_skipped(healthy):
     cluster = healthy
-    old = master_of(cluster)
+    old = cluster.master()
     replicas = [o for o in range(3) if o != old]
     for o in replicas:
         cluster.stop_process(o, "redis")
@@ -182,14 +176,14 @@ def test_a_replica_still_syncing_is_waited_for_not_skipped(healthy):
             time.sleep(0.02)
     run = cluster.run_prestop(old)
     assert run.returncode == 0, run.stderr
-    assert master_of(cluster) != old, run.stderr
+    assert cluster.master() != old, run.stderr
 
 
 def test_a_failover_already_in_progress_is_left_to_finish(healthy):
     """A Sentinel is already failing the master over (a bare SENTINEL FAILOVER, or a crash seen late): the
     preStop must not start a second one, must not hold writes paused, and ends once the master has moved."""
     cluster = healthy
-    old = master_of(cluster)
+    old = cluster.master()
     peer = next(o for o in range(3) if o != old)
     assert cluster.sentinel(peer).execute_command("SENTINEL", "FAILOVER", cluster.state.master_name) in ("OK", b"OK")
     start = time.monotonic()
@@ -199,4 +193,4 @@ def test_a_failover_already_in_progress_is_left_to_finish(healthy):
     assert "writes paused" not in run.stderr
     assert took < 15, f"the preStop took {took:.1f} s"
     cluster.wait_until_healthy(40)
-    assert master_of(cluster) != old
+    assert cluster.master() != old

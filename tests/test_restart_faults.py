@@ -15,19 +15,13 @@ from runtime.writer import Writer, lost_writes
 HOSTILE_PASSWORD = r"p\cw$HOME 'q\"#x\n\\"
 
 
-def master_of(cluster) -> int:
-    roles = cluster.roles()
-    assert roles.count("master") == 1, roles
-    return roles.index("master")
-
-
 def hand_over_to_another_pod(cluster) -> int:
     """A rolling update of the master's pod: preStop hand-over, restart; returns the new master."""
-    old = master_of(cluster)
+    old = cluster.master()
     cluster.stop_node(old, graceful=True)
     cluster.start_node(old)
     cluster.wait_until_healthy(40)
-    new = master_of(cluster)
+    new = cluster.master()
     assert new != old
     return new
 
@@ -73,7 +67,7 @@ def test_full_restart_keeps_every_acknowledged_write_and_elects_the_newest_membe
         for ordinal in start_order:
             cluster.start_node(ordinal)
     cluster.wait_until_healthy(60)
-    elected = master_of(cluster)
+    elected = cluster.master()
     assert elected == master  # the member with the newest data
     for node in range(3):
         assert lost_writes(missed, cluster.redis(node).lrange("missed", 0, -1)) == [], f"pod-{node}"
@@ -88,14 +82,14 @@ def test_full_restart_with_hand_overs_on_the_way_down_keeps_every_write(cluster)
     stop_every_pod(cluster, order=(0, 1, 2))
     cluster.start_nodes([0, 1, 2])
     cluster.wait_until_healthy(60)
-    elected = master_of(cluster)
+    elected = cluster.master()
     assert lost_writes(before, cluster.redis(elected).lrange("restart", 0, -1)) == []
     print(f"full restart after stops 0,1,2: elected pod-{elected}, {len(before.acknowledged)} writes, 0 lost")
 
 
 def test_sentinels_restarted_while_the_master_is_down_still_fail_over(cluster, spec):
     """Restarted Sentinels that knew no replica would abort the failover and block for 2 x failover-timeout."""
-    master = master_of(cluster)
+    master = cluster.master()
     others = [o for o in (0, 1, 2) if o != master]
     cluster.stop_node(master, graceful=False)
     for ordinal in others:

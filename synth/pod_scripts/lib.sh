@@ -47,12 +47,24 @@ info_field() {
   tr -d '\r' | sed -n "s/^$1://p"
 }
 
+# sentinel_master HOST FIELD...: those fields of SENTINEL MASTER, in order, on one line (nothing when that
+# Sentinel does not answer). No field value holds a space (flags are comma-separated).
+sentinel_master() {
+  _sm=$1
+  shift
+  sentinel_cli "$_sm" SENTINEL MASTER "$MASTER_NAME" 2>/dev/null | tr -d '\r' |
+    awk -v want="$*" 'NR % 2 == 1 { k = $0; next } { v[k] = $0 }
+      END { if (v["ip"] == "") exit; n = split(want, f, " "); out = v[f[1]]
+            for (i = 2; i <= n; i++) out = out " " v[f[i]]; print out }'
+}
+
 # master_seen_by HOST: the master address a Sentinel gives clients (SENTINEL MASTER's ip), or nothing while
 # it is still running a failover. Clients (redis-py, kombu) read this, not get-master-addr-by-name, which
 # the leading Sentinel answers with the promoted replica seconds before it finishes the failover.
 master_seen_by() {
-  sentinel_cli "$1" SENTINEL MASTER "$MASTER_NAME" 2>/dev/null | tr -d '\r' |
-    awk 'NR % 2 == 1 { k = $0; next } { v[k] = $0 } END { if (v["flags"] !~ /failover_in_progress/) print v["ip"] }'
+  # shellcheck disable=SC2046 # two words: ip, flags
+  set -- $(sentinel_master "$1" ip flags)
+  case ${2:-failover_in_progress} in *failover_in_progress*) ;; *) echo "$1" ;; esac
 }
 
 # sentinel_replica_field SENTINEL REPLICA FIELD: FIELD of REPLICA as that Sentinel last saw it (INFO cache).
@@ -87,9 +99,10 @@ record_in() {
 
 # record_of_sentinel HOST: "<config-epoch> <master>" as a live Sentinel holds it (nothing mid-failover).
 record_of_sentinel() {
-  sentinel_cli "$1" SENTINEL MASTER "$MASTER_NAME" 2>/dev/null | tr -d '\r' |
-    awk 'NR % 2 == 1 { k = $0; next } { v[k] = $0 }
-      END { if (v["ip"] != "" && v["config-epoch"] != "" && v["flags"] !~ /failover_in_progress/) print v["config-epoch"], v["ip"] }'
+  # shellcheck disable=SC2046 # three words: config-epoch, ip, flags
+  set -- $(sentinel_master "$1" config-epoch ip flags)
+  [ "$#" -eq 3 ] || return 0
+  case $3 in *failover_in_progress*) ;; *) echo "$1 $2" ;; esac
 }
 
 # newest_record: the record with the highest config epoch among this pod's saved Sentinel state and every

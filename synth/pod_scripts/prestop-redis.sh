@@ -73,8 +73,7 @@ leader="" known=-1 busy=""
 while :; do
   for h in $PEER_HOSTS; do
     [ "$h" = "$SELF_HOST" ] && continue
-    state=$(sentinel_cli "$h" SENTINEL MASTER "$MASTER_NAME" 2>/dev/null | tr -d '\r' |
-      awk 'NR % 2 == 1 { k = $0; next } { v[k] = $0 } END { print v["ip"], v["flags"], v["num-slaves"] }') || continue
+    state=$(sentinel_master "$h" ip flags num-slaves) || continue
     # shellcheck disable=SC2086 # three words: ip, flags, num-slaves
     set -- $state
     if [ "$#" -ne 3 ] || [ "$1" != "$SELF_HOST" ]; then continue; fi

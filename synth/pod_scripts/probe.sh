@@ -30,11 +30,9 @@ case ${1:-} in
     [ "$(sentinel_cli "$LOCAL_HOST" PING)" = PONG ] && exit 0
     ;;
   sentinel-ready)
-    known=$(sentinel_cli "$LOCAL_HOST" SENTINEL MASTER "$MASTER_NAME" | tr -d '\r' |
-      awk 'NR % 2 == 1 { k = $0; next } { v[k] = $0 } END { print v["num-slaves"] + 0, v["num-other-sentinels"] + 0 }')
-    # shellcheck disable=SC2086 # two numbers
-    set -- $known
-    [ "$1" -ge "$((pods - 1))" ] && [ "$2" -ge "$((pods - 1))" ] && exit 0
+    # shellcheck disable=SC2046 # two numbers
+    set -- $(sentinel_master "$LOCAL_HOST" num-slaves num-other-sentinels)
+    [ "${1:-0}" -ge "$((pods - 1))" ] && [ "${2:-0}" -ge "$((pods - 1))" ] && exit 0
     ;;
   *)
     echo "usage: probe.sh redis-alive|redis-ready|sentinel|sentinel-ready" >&2
