@@ -1,8 +1,12 @@
 """The pool client under faults, on a real local cluster: dead Sentinels cost little, NOREPLICAS is waited out."""
+import subprocess
 import threading
 import time
+from dataclasses import replace
 
 import pytest
+import redis
+from redis.sentinel import MasterNotFoundError
 
 from conftest import ROOT
 from runtime.client import RedisPool
@@ -64,3 +68,92 @@ def test_noreplicas_is_waited_out_within_the_retry_budget(cluster):
     print(f"both replicas down, back after 2 s: a write waited {waited:.1f} s and was acknowledged")
     assert waited >= 1.5  # it really was refused for a while
     assert cluster.redis(master).get("noreplicas") == "1"
+
+
+@pytest.fixture
+def stale_sentinel(cluster, tmp_path):
+    """A real Sentinel that names a server that is a replica (READONLY to writes): what a client meets in the
+    ~0.1 s after a hand-over, when the leading Sentinel names the new master and its peers still the old one."""
+    host, demoted = "127.0.73.9", "127.0.73.10"
+    password, sentinel_password = cluster.state.redis_password, cluster.state.sentinel_password
+    (tmp_path / "sentinel.conf").write_text(
+        f"port {cluster.state.sentinel_port}\nbind {host}\ndir {tmp_path}\nrequirepass \"{sentinel_password}\"\n"
+        f"sentinel monitor {cluster.state.master_name} {demoted} {cluster.state.redis_port} 1\n"
+        f"sentinel auth-pass {cluster.state.master_name} \"{password}\"\n")
+    processes = [
+        subprocess.Popen(["redis-server", "--bind", demoted, "--port", str(cluster.state.redis_port), "--save", "",
+                          "--appendonly", "no", "--dir", str(tmp_path), "--requirepass", password,
+                          "--replicaof", "127.0.73.250", "6379"], stdout=subprocess.DEVNULL, cwd=tmp_path),
+        subprocess.Popen(["redis-sentinel", str(tmp_path / "sentinel.conf")], stdout=subprocess.DEVNULL, cwd=tmp_path),
+    ]
+    try:
+        sentinel = redis.Redis(host, cluster.state.sentinel_port, password=sentinel_password, decode_responses=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if sentinel.sentinel_get_master_addr_by_name(cluster.state.master_name)[0] == demoted:
+                    break
+            except (redis.RedisError, OSError, TypeError):
+                pass
+            time.sleep(0.1)
+        yield (host, cluster.state.sentinel_port), demoted
+    finally:
+        for p in processes:
+            p.terminate()
+        for p in processes:
+            p.wait(timeout=10)
+
+
+def test_a_sentinel_still_naming_the_demoted_master_is_passed_over(cluster, stale_sentinel):
+    """Right after a hand-over the old master answers READONLY while the Sentinels that did not run the failover
+    still name it for ~0.1 s. A client that asks such a Sentinel first must take the answer of one that names
+    another master, not retry the demoted one until its budget is spent."""
+    stale, demoted = stale_sentinel
+    settings = broker_settings(cluster.state)
+    pool = RedisPool(replace(settings, sentinels=(stale, *settings.sentinels), retries=10))
+    try:
+        assert pool.master_address()[0] == demoted  # the stale Sentinel is asked first and answers
+        with pool.get_connection() as r:
+            r.set("passed-over", "1")  # READONLY from the demoted server, then the real master
+        assert pool.master_address()[0] != demoted
+    finally:
+        pool.close()
+    assert cluster.redis(cluster.master()).get("passed-over") == "1"
+
+
+def test_the_sentinel_running_a_failover_is_skipped_until_it_names_the_promoted_replica(cluster):
+    """Mid-failover the leading Sentinel's SENTINEL MASTER still holds the old master, and before the promotion
+    its get-master-addr-by-name does too: that answer is skipped. Once it names the promoted replica, that is
+    the answer (as text, like every other answer)."""
+    cluster.wait_until_healthy(30)
+    old = cluster.state.nodes[cluster.master()].host
+    leader = (cluster.state.nodes[0].host, cluster.state.sentinel_port)
+    pool = RedisPool(replace(broker_settings(cluster.state), sentinels=(leader,)))
+    try:
+        _failover_when_a_replica_is_good(cluster.sentinel(0), cluster.state.master_name)
+        with pytest.raises(MasterNotFoundError):
+            pool.master_address()  # Sentinel sees a promotion about 1 s after the request: not yet
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                host, port = pool.master_address()
+                break
+            except MasterNotFoundError:
+                time.sleep(0.02)
+        assert isinstance(host, str) and host != old and port == cluster.state.redis_port
+    finally:
+        pool.close()
+        cluster.wait_until_healthy(30)
+
+
+def _failover_when_a_replica_is_good(sentinel, master_name: str, timeout: float = 30) -> None:
+    """SENTINEL FAILOVER, once Sentinel's cached INFO (10 s old at most) shows a replica fit for promotion."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sentinel.execute_command("SENTINEL", "FAILOVER", master_name)
+            return
+        except redis.ResponseError as err:
+            if "NOGOODSLAVE" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -76,6 +76,25 @@ sentinel_replica_field() {
       END { if (ip == host && f != "") print f }'
 }
 
+# sentinel_promotable HOST: the replicas that Sentinel could promote now, by the filters of its own replica
+# selection (sentinelSelectSlave, Redis 7.0): not down, link up and answering PINGs within 5 s, priority not 0,
+# INFO no older than 3 periods (30 s), link to the master down no longer than 10 x down-after. A replica that
+# restarted a moment ago fails these until Sentinel reconnects (up to 15 s): SENTINEL FAILOVER says NOGOODSLAVE.
+sentinel_promotable() {
+  _down_after=$(sentinel_master "$1" down-after-milliseconds)
+  sentinel_cli "$1" SENTINEL REPLICAS "$MASTER_NAME" 2>/dev/null | tr -d '\r' |
+    awk -v max_down="$((${_down_after:-0} * 10))" '
+      function judge() {
+        if (v["ip"] != "" && v["flags"] !~ /s_down|o_down|disconnected/ && v["last-ok-ping-reply"] != "" &&
+            v["last-ok-ping-reply"] + 0 <= 5000 && v["slave-priority"] != "0" && v["info-refresh"] != "" &&
+            v["info-refresh"] + 0 <= 30000 && v["master-link-down-time"] + 0 <= max_down) print v["ip"]
+        split("", v)
+      }
+      NR % 2 == 1 { if ($0 == "name" && NR > 1) judge(); k = $0; next }
+      { v[k] = $0 }
+      END { judge() }'
+}
+
 # conf_quote VALUE: VALUE as a double-quoted redis.conf string.
 conf_quote() {
   printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"

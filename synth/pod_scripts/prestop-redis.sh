@@ -65,44 +65,6 @@ while ! printf '%s\n' "$info" | replica_lines | grep -q ' online '; do
   info=$(replication)
 done
 
-# 2. A peer's Sentinel, not our own (the kubelet stops it with this pod), that holds us as master, is not
-#    mid-failover, and knows every replica (one restarted a moment ago may know none and would leave them
-#    behind the demoted master). Prefer the one that knows most; wait a little for one that knows all.
-replicas=$(printf '%s\n' "$info" | replica_lines | wc -l)
-leader="" known=-1 busy=""
-while :; do
-  for h in $PEER_HOSTS; do
-    [ "$h" = "$SELF_HOST" ] && continue
-    state=$(sentinel_master "$h" ip flags num-slaves) || continue
-    # shellcheck disable=SC2086 # three words: ip, flags, num-slaves
-    set -- $state
-    if [ "$#" -ne 3 ] || [ "$1" != "$SELF_HOST" ]; then continue; fi
-    case $2 in
-      *failover_in_progress*) busy=$h; continue ;;  # a failover is already under way: let it finish
-      *o_down* | *s_down*) continue ;;
-    esac
-    if [ "$3" -gt "$known" ]; then leader=$h known=$3; fi
-  done
-  if [ -z "$busy" ] && [ -n "$leader" ] && [ "$known" -ge "$replicas" ]; then break; fi
-  if [ -z "$busy" ] && [ -n "$leader" ] && [ "$(($(date +%s) + timeout_s / 2))" -ge "$deadline" ]; then
-    log "the Sentinel on $leader knows $known of $replicas replicas; going ahead with it"
-    break
-  fi
-  if [ "$(replication | info_field role)" != master ]; then
-    log "no longer master (the failover ${busy:+run by the Sentinel on $busy }moved it): nothing to hand over"
-    exit 0
-  fi
-  if past_deadline; then
-    log "no peer Sentinel holds $SELF_HOST as master${busy:+ (a failover is under way on $busy)}: cannot hand over"
-    exit 1
-  fi
-  sleep 0.2
-  leader="" known=-1 busy=""
-done
-
-# 3. Pause. A paused master still PINGs its replicas every repl-ping-replica-period; one PING after the
-#    replica caught up leaves the old master 14 bytes ahead: partial resync refused, full resync (measured
-#    5-7 s). Hold the PINGs back meanwhile.
 ping_period=$(redis_cli "$LOCAL_HOST" CONFIG GET repl-ping-replica-period | sed -n 2p)
 demoted="" restore_priorities=""
 restore() {
@@ -110,68 +72,134 @@ restore() {
     _r=$(redis_cli "${_p%=*}" CONFIG SET replica-priority "${_p#*=}" 2>&1) || true
     expect_ok "restoring replica-priority on ${_p%=*}" "$_r" || true
   done
+  restore_priorities=""
   _r=$(redis_cli "$LOCAL_HOST" CLIENT UNPAUSE 2>&1) || true
   expect_ok "CLIENT UNPAUSE" "$_r" || true
   _r=$(redis_cli "$LOCAL_HOST" CONFIG SET repl-ping-replica-period "${ping_period:-10}" 2>&1) || true
   expect_ok "restoring repl-ping-replica-period" "$_r" || true
+}
+on_exit() {
+  restore
   [ -n "$demoted" ] || log "hand-over abandoned: $SELF_HOST is still master, writes resumed"
 }
-trap restore EXIT
-trap 'exit 1' INT TERM
-expect_ok "CONFIG SET repl-ping-replica-period" "$(redis_cli "$LOCAL_HOST" CONFIG SET repl-ping-replica-period 3600)" ||
-  exit 1
-expect_ok "CLIENT PAUSE" "$(redis_cli "$LOCAL_HOST" CLIENT PAUSE "$((timeout_s * 1000))" WRITE)" || exit 1
-log "writes paused; waiting for the replicas to hold every write"
 
-# 4. Sentinel promotes its own choice (priority, then its cached offset, then run id), not the replica we
-#    watched: every replica it may pick must hold every write. Give the replicas a short while to catch up;
-#    then make each one that has not ineligible (replica-priority 0, given back at the end).
-#    The master learns its replicas' offsets only from their once-a-second acks: ask the replicas themselves.
-catchup_until=$(($(date +%s) + (timeout_s + 3) / 4))
+# Steps 2-5 run again when Sentinel refuses for want of a replica it may promote (its view of a replica that
+# restarted lags by up to 15 s): writes flow meanwhile.
 while :; do
+  # 2. A peer's Sentinel, not our own (the kubelet stops it with this pod), that holds us as master, is not
+  #    mid-failover, knows every replica (one restarted a moment ago may know none and would leave them
+  #    behind the demoted master) and sees one it may promote. Prefer the one that knows most; wait a little
+  #    for one that knows all.
   info=$(replication)
-  offset=$(printf '%s\n' "$info" | info_field master_repl_offset)
-  behind="" caught=""
-  for h in $(printf '%s\n' "$info" | replica_lines | awk '{ print $1 }'); do
-    at=$(redis_cli "$h" INFO replication 2>/dev/null | info_field slave_repl_offset) || at=""
-    if [ "$at" = "$offset" ]; then caught="$caught $h"; else behind="$behind $h"; fi
-  done
-  [ -z "$behind" ] && [ -n "$caught" ] && break
-  if [ "$(date +%s)" -ge "$catchup_until" ] && [ -n "$caught" ]; then break; fi
-  if past_deadline; then
-    log "no replica caught up within ${timeout_s}s"
-    exit 1
-  fi
-  sleep 0.02
-done
-# Peers that follow us but are not linked now (restarting, syncing) may be promoted too.
-for h in $PEER_HOSTS; do
-  [ "$h" = "$SELF_HOST" ] && continue
-  case " $caught $behind " in *" $h "*) continue ;; esac
-  role=$(redis_cli "$h" INFO replication 2>/dev/null | info_field role) || role=""
-  if [ "$role" = slave ]; then behind="$behind $h"; fi
-done
-for h in $behind; do
-  prio=$(redis_cli "$h" CONFIG GET replica-priority 2>/dev/null | sed -n 2p) || prio=""
-  [ "$prio" = 0 ] && continue
-  expect_ok "making lagging replica $h ineligible" "$(redis_cli "$h" CONFIG SET replica-priority 0 2>&1)" || exit 1
-  restore_priorities="$restore_priorities $h=${prio:-100}"
-  log "replica $h is behind: not eligible for promotion during the hand-over"
-done
-# Sentinel chooses from the INFO it cached (refreshed every 10 s): wait until it has seen those priorities.
-for h in $behind; do
-  while [ "$(sentinel_replica_field "$leader" "$h" slave-priority)" != 0 ]; do
+  replicas=$(printf '%s\n' "$info" | replica_lines | wc -l)
+  leader="" known=-1 busy="" unfit=""
+  while :; do
+    for h in $PEER_HOSTS; do
+      [ "$h" = "$SELF_HOST" ] && continue
+      state=$(sentinel_master "$h" ip flags num-slaves) || continue
+      # shellcheck disable=SC2086 # three words: ip, flags, num-slaves
+      set -- $state
+      if [ "$#" -ne 3 ] || [ "$1" != "$SELF_HOST" ]; then continue; fi
+      case $2 in
+        *failover_in_progress*) busy=$h; continue ;;  # a failover is already under way: let it finish
+        *o_down* | *s_down*) continue ;;
+      esac
+      if [ -z "$(sentinel_promotable "$h")" ]; then unfit=$h; continue; fi
+      if [ "$3" -gt "$known" ]; then leader=$h known=$3; fi
+    done
+    if [ -z "$busy" ] && [ -n "$leader" ] && [ "$known" -ge "$replicas" ]; then break; fi
+    if [ -z "$busy" ] && [ -n "$leader" ] && [ "$(($(date +%s) + timeout_s / 2))" -ge "$deadline" ]; then
+      log "the Sentinel on $leader knows $known of $replicas replicas; going ahead with it"
+      break
+    fi
+    if [ "$(replication | info_field role)" != master ]; then
+      log "no longer master (the failover ${busy:+run by the Sentinel on $busy }moved it): nothing to hand over"
+      exit 0
+    fi
     if past_deadline; then
-      log "the Sentinel on $leader did not see $h ineligible within ${timeout_s}s"
+      if [ -n "$unfit" ] && [ -z "$busy" ]; then
+        log "the Sentinel on $unfit sees no replica it may promote (down, just restarted, or replica-priority 0): cannot hand over"
+      else
+        log "no peer Sentinel holds $SELF_HOST as master${busy:+ (a failover is under way on $busy)}: cannot hand over"
+      fi
       exit 1
     fi
     sleep 0.2
+    leader="" known=-1 busy="" unfit=""
   done
-done
 
-# 5. Fail over, and check that the new master holds every write before writes resume.
-log "replicas hold offset $offset; asking the Sentinel on $leader (knows $known replicas) to fail over"
-expect_ok "SENTINEL FAILOVER on $leader" "$(sentinel_cli "$leader" SENTINEL FAILOVER "$MASTER_NAME" 2>&1)" || exit 1
+  # 3. Pause. A paused master still PINGs its replicas every repl-ping-replica-period; one PING after the
+  #    replica caught up leaves the old master 14 bytes ahead: partial resync refused, full resync (measured
+  #    5-7 s). Hold the PINGs back meanwhile.
+  trap on_exit EXIT
+  trap 'exit 1' INT TERM
+  expect_ok "CONFIG SET repl-ping-replica-period" "$(redis_cli "$LOCAL_HOST" CONFIG SET repl-ping-replica-period 3600)" ||
+    exit 1
+  expect_ok "CLIENT PAUSE" "$(redis_cli "$LOCAL_HOST" CLIENT PAUSE "$((timeout_s * 1000))" WRITE)" || exit 1
+  log "writes paused; waiting for the replicas to hold every write"
+
+  # 4. Sentinel promotes its own choice (priority, then its cached offset, then run id), not the replica we
+  #    watched: every replica it may pick must hold every write. Give the replicas a short while to catch up;
+  #    then make each one that has not ineligible (replica-priority 0, given back at the end).
+  #    The master learns its replicas' offsets only from their once-a-second acks: ask the replicas themselves.
+  catchup_until=$(($(date +%s) + (timeout_s + 3) / 4))
+  while :; do
+    info=$(replication)
+    offset=$(printf '%s\n' "$info" | info_field master_repl_offset)
+    behind="" caught=""
+    for h in $(printf '%s\n' "$info" | replica_lines | awk '{ print $1 }'); do
+      at=$(redis_cli "$h" INFO replication 2>/dev/null | info_field slave_repl_offset) || at=""
+      if [ "$at" = "$offset" ]; then caught="$caught $h"; else behind="$behind $h"; fi
+    done
+    [ -z "$behind" ] && [ -n "$caught" ] && break
+    if [ "$(date +%s)" -ge "$catchup_until" ] && [ -n "$caught" ]; then break; fi
+    if past_deadline; then
+      log "no replica caught up within ${timeout_s}s"
+      exit 1
+    fi
+    sleep 0.02
+  done
+  # Peers that follow us but are not linked now (restarting, syncing) may be promoted too.
+  for h in $PEER_HOSTS; do
+    [ "$h" = "$SELF_HOST" ] && continue
+    case " $caught $behind " in *" $h "*) continue ;; esac
+    role=$(redis_cli "$h" INFO replication 2>/dev/null | info_field role) || role=""
+    if [ "$role" = slave ]; then behind="$behind $h"; fi
+  done
+  for h in $behind; do
+    prio=$(redis_cli "$h" CONFIG GET replica-priority 2>/dev/null | sed -n 2p) || prio=""
+    [ "$prio" = 0 ] && continue
+    expect_ok "making lagging replica $h ineligible" "$(redis_cli "$h" CONFIG SET replica-priority 0 2>&1)" || exit 1
+    restore_priorities="$restore_priorities $h=${prio:-100}"
+    log "replica $h is behind: not eligible for promotion during the hand-over"
+  done
+  # Sentinel chooses from the INFO it cached (refreshed every 10 s): wait until it has seen those priorities.
+  for h in $behind; do
+    while [ "$(sentinel_replica_field "$leader" "$h" slave-priority)" != 0 ]; do
+      if past_deadline; then
+        log "the Sentinel on $leader did not see $h ineligible within ${timeout_s}s"
+        exit 1
+      fi
+      sleep 0.2
+    done
+  done
+
+  # 5. Fail over, and check that the new master holds every write before writes resume.
+  log "replicas hold offset $offset; asking the Sentinel on $leader (knows $known replicas) to fail over"
+  reply=$(sentinel_cli "$leader" SENTINEL FAILOVER "$MASTER_NAME" 2>&1) || reply=""
+  case $reply in
+    NOGOODSLAVE*)
+      if [ "$(($(date +%s) + 2))" -lt "$deadline" ]; then
+        log "SENTINEL FAILOVER on $leader refused: $reply; writes resume, trying again"
+        restore
+        trap - EXIT
+        sleep 0.5
+        continue
+      fi ;;
+  esac
+  expect_ok "SENTINEL FAILOVER on $leader" "$reply" || exit 1
+  break
+done
 while :; do
   new=$(sentinel_cli "$leader" SENTINEL get-master-addr-by-name "$MASTER_NAME" | head -n 1) || new=""
   if is_host "$new" && [ "$new" != "$SELF_HOST" ]; then break; fi
@@ -179,7 +207,7 @@ while :; do
     log "Sentinel named no new master within ${timeout_s}s"
     exit 1
   fi
-  sleep 0.05
+  sleep 0.01
 done
 new_offset=$(redis_cli "$new" INFO replication | info_field master_repl_offset) || new_offset=""
 if [ "${new_offset:-0}" -lt "$offset" ]; then
