@@ -58,11 +58,10 @@ deb-packages:
 test: install deb-packages
 	$(BIN)/pytest
 
-## The fault suite alone: three runs of each scenario (five of the hand-over and the rolling restart) with
-## build/faults/report.json, report.md and a PNG timeline each; then the network scenarios (partition, new address).
+## The fault suite alone: three runs of each scenario (five of the hand-over and the rolling restart), the
+## network ones (partition, new address) included, into build/faults/report.json, report.md and a PNG each.
 faults: install deb-packages
-	$(BIN)/python -m faults --runs 3
-	$(BIN)/pytest -q -s tests/test_faults_netns.py
+	$(BIN)/python -m faults --runs 3 --network
 
 bench: install deb-packages
 	$(BIN)/python scripts/bench_synth.py

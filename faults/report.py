@@ -5,7 +5,10 @@ import json
 import statistics
 from pathlib import Path
 
-from faults.scenarios import SCENARIOS, Run
+from faults import network, scenarios
+from faults.scenarios import Run
+
+SCENARIOS = {**scenarios.SCENARIOS, **network.SCENARIOS}
 
 
 def _spread(values: list[float | None]) -> str:
@@ -30,6 +33,13 @@ def table(runs: list[Run]) -> str:
             f"{sum(r.lost for r in mine)} of {sum(r.acknowledged for r in mine)} / "
             f"{sum(r.lost_confirmed for r in mine)} of {sum(r.confirmed for r in mine)} | "
             f"{sum(r.healthy_after for r in mine)} of {len(mine)} |")
+    cut = [r.cut_off_side for r in runs if r.cut_off_side]
+    if cut:
+        rows.append(f"\npartition, the writer beside the cut-off master: took writes "
+                    f"{_spread([c['took_writes_after_cut_s'] for c in cut])} s after the cut; lost "
+                    f"{sum(c['lost'] for c in cut)} of {sum(c['acknowledged'] for c in cut)} acknowledged, "
+                    f"{sum(c['lost_confirmed'] for c in cut)} of them confirmed with WAIT 1; old master rejoined "
+                    f"as a replica {sum(c['old_master_rejoined_as_replica'] for c in cut)} of {len(cut)} times")
     return "\n".join(rows) + "\n"
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 import redis
 
 from faults.load import Load, LoadLog
-from runtime.client import RedisPool
+from runtime.client import RedisPool, direct_client
 from runtime.local_cluster import LocalCluster, broker_settings
 
 BASELINE_SECONDS = 1.0
@@ -40,6 +40,7 @@ class Run:
     marks: dict[str, float] = field(default_factory=dict)  # events, seconds after the fault
     per_pod_unavailable_s: dict[str, float] = field(default_factory=dict)  # rolling restart: each pod's window
     timeline: list[tuple[float, float, bool]] = field(default_factory=list)  # (t after fault, latency, ok)
+    cut_off_side: dict = field(default_factory=dict)  # partition: what the writer beside the cut-off master saw
 
     def summary(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "timeline"}
@@ -49,7 +50,7 @@ class Run:
 class Scenario:
     name: str
     what: str
-    fault: Callable[[LocalCluster, int], dict[str, float] | None]  # disturbs, may return more marks
+    fault: Callable[[LocalCluster, int], dict[str, float] | None]  # disturbs, returns marks (seconds after it)
     failover_expected: bool
     observe_seconds: float  # how long to watch after the fault (the fault itself included)
     min_runs: int = 1  # `make faults` runs at least this many (the README's medians are over them)
@@ -168,14 +169,14 @@ SCENARIOS = {s.name: s for s in (
 
 
 # -- measurement ----------------------------------------------------------------------------------------------
-def _sentinel_views(cluster: LocalCluster) -> tuple[set[str], list[str | None]]:
+def _sentinel_views(cluster: LocalCluster, clients: dict[int, redis.Redis]) -> tuple[set[str], list[str | None]]:
     """(masters named by get-master-addr-by-name, what each live Sentinel gives clients via SENTINEL MASTER)."""
     named, given = set(), []
     for node in cluster.state.nodes:
         if not node.sentinel_pid:
             continue
         try:
-            s = cluster.sentinel(node.ordinal)
+            s = clients[node.ordinal]
             addr = s.sentinel_get_master_addr_by_name(cluster.state.master_name)
             if addr:
                 named.add(addr[0])
@@ -197,7 +198,7 @@ def run(cluster: LocalCluster, scenario: Scenario, key: str) -> Run:
         load.start()
         time.sleep(BASELINE_SECONDS)
         t0 = time.monotonic()
-        watch = _Watcher(cluster, old, t0)
+        watch = Watcher(cluster, old, t0)
         watch.start()
         try:
             marks = scenario.fault(cluster, master) or {}
@@ -215,10 +216,10 @@ def run(cluster: LocalCluster, scenario: Scenario, key: str) -> Run:
     new_master = cluster.master()
     stored = {int(x) for x in cluster.redis(new_master).lrange(key, 0, -1)}
     cluster.redis(new_master).delete(key)
-    return _figures(scenario, log, t0, old, watch, marks, stored, healthy)
+    return figures(scenario, log, t0, old, watch, marks, stored, healthy)
 
 
-def _figures(scenario: Scenario, log: LoadLog, t0: float, old: str, watch: _Watcher, marks: dict[str, float],
+def figures(scenario: Scenario, log: LoadLog, t0: float, old: str, watch: Watcher, marks: dict[str, float],
              stored: set[int], healthy: bool) -> Run:
     gap, _ = log.longest_gap(since=t0)
     per_pod = {}
@@ -238,7 +239,7 @@ def _figures(scenario: Scenario, log: LoadLog, t0: float, old: str, watch: _Watc
     )
 
 
-class _Watcher:
+class Watcher:
     """Polls the Sentinels from another thread: when one first names a new master, when all give it out."""
 
     def __init__(self, cluster: LocalCluster, old: str, t0: float):
@@ -257,8 +258,12 @@ class _Watcher:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        # Short timeouts and no retry: a Sentinel cut off by a partition must not stall the others' view.
+        clients = {n.ordinal: direct_client((self.cluster.address(n.ordinal), self.cluster.state.sentinel_port),
+                                            self.cluster.state.sentinel_password, 0.2)
+                   for n in self.cluster.state.nodes}
         while not self._stop.is_set():
-            named, given = _sentinel_views(self.cluster)
+            named, given = _sentinel_views(self.cluster, clients)
             now = round(time.monotonic() - self.t0, 3)
             moved = named - {self.old}
             if self.new_master is None and moved:

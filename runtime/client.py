@@ -25,6 +25,8 @@ from redis.retry import Retry
 DEFAULT_RETRIES = 110
 DEFAULT_BACKOFF_BASE = 0.025
 DEFAULT_BACKOFF_CAP = 0.1
+# Per command and per connect: a dead or unreachable server costs at most this per attempt.
+DEFAULT_SOCKET_TIMEOUT_SECONDS = 0.5
 
 
 Address = tuple[str, int]
@@ -178,7 +180,7 @@ class BrokerSettings:
     password: str | None
     sentinel_password: str | None
     db: int = 0
-    socket_timeout: float = 0.5
+    socket_timeout: float = DEFAULT_SOCKET_TIMEOUT_SECONDS
     retries: int = DEFAULT_RETRIES
 
     @classmethod
@@ -192,7 +194,7 @@ class BrokerSettings:
         return cls(
             sentinels=parse_addresses(raw, "REDIS_SENTINELS"), master_name=env.get("REDIS_MASTER_NAME", "mymaster"),
             password=env.get("REDIS_PASSWORD"), sentinel_password=env.get("REDIS_SENTINEL_PASSWORD"),
-            db=int(env.get("REDIS_DB", "0")), socket_timeout=float(env.get("REDIS_SOCKET_TIMEOUT", "0.5")),
+            db=int(env.get("REDIS_DB", "0")), socket_timeout=float(env.get("REDIS_SOCKET_TIMEOUT", DEFAULT_SOCKET_TIMEOUT_SECONDS)),
         )
 
 

@@ -6,11 +6,10 @@ import time
 import pytest
 
 from conftest import ROOT
-from faults.netns import NetnsCluster, read_load
+from faults import network
+from faults.netns import NetnsCluster
+from runtime.client import DEFAULT_SOCKET_TIMEOUT_SECONDS
 from test_handover_contract import sentinel_sees_priority
-
-CUT_SECONDS = 20
-
 
 @pytest.fixture(scope="module")
 def cluster(spec, tmp_path_factory):
@@ -47,48 +46,30 @@ def test_pods_find_each_other_by_their_dns_names(cluster):
 
 
 def test_a_cut_off_master_stops_taking_writes_within_min_replicas_max_lag_and_rejoins(cluster, spec, tmp_path):
-    old = cluster.master()
-    seconds = CUT_SECONDS + 14
-    inside = cluster.client(cluster.namespace(old), "cut-inside", seconds, tmp_path / "inside.json")
-    outside = cluster.client(cluster.client_ns, "cut-outside", seconds, tmp_path / "outside.json")
-    time.sleep(3)
-    cut = time.monotonic()
-    cluster.network.cut(cluster.namespace(old))
-    time.sleep(CUT_SECONDS)
-    heal = time.monotonic()
-    cluster.network.heal(cluster.namespace(old))
-    for proc in (inside, outside):
-        proc.wait(timeout=seconds + 30)
-        assert proc.returncode == 0, proc.stderr.read()
-    a, b = read_load(tmp_path / "inside.json"), read_load(tmp_path / "outside.json")
-    cluster.wait_until_healthy(90)
+    r = network.run(cluster, network.SCENARIOS["partition"], tmp_path)
+    side, lag = r.cut_off_side, spec.redis.min_replicas_max_lag_seconds
+    print(f"partition {network.CUT_SECONDS} s: cut-off master took writes for {side['took_writes_after_cut_s']:.2f} s "
+          f"after the cut (bound min-replicas-max-lag {lag} s); {side['lost']} of its {side['acknowledged']} "
+          f"acknowledged writes lost, {side['lost_confirmed']} confirmed with WAIT 1; the clients' side: "
+          f"unavailable {r.unavailable_s:.2f} s (new master named after {r.new_master_after_s} s, every Sentinel "
+          f"agrees after {r.sentinels_agree_after_s} s), lost {r.lost} of {r.acknowledged}, errors {r.errors}")
     sentinels_see_every_pod_up(cluster)
-    new = cluster.master()
-    assert new != old and cluster.roles()[old] == "slave"  # the old master rejoined as a replica
-    stored_a = {int(x) for x in cluster.redis(new).lrange("cut-inside", 0, -1)}
-    stored_b = {int(x) for x in cluster.redis(new).lrange("cut-outside", 0, -1)}
+    assert r.healthy_after and r.new_master and side["old_master_rejoined_as_replica"]
     # Writes acknowledged by the cut-off master after the cut are lost when it rejoins, but only inside the
     # window min-replicas-max-lag leaves: after that it refuses every write (NOREPLICAS).
-    acked_after_cut = [s for s in a["samples"] if s["ok"] and cut < s["start"] + s["latency"] < heal]
-    window = max((s["start"] + s["latency"] - cut for s in acked_after_cut), default=0.0)
-    lag = spec.redis.min_replicas_max_lag_seconds
-    assert window <= lag + 2, f"the cut-off master took writes {window:.1f} s after the cut"
-    lost_a = [n for n in a["acknowledged"] if n not in stored_a]
-    assert all(n not in a["confirmed"] for n in lost_a), "a WAIT-1-confirmed write was lost"
-    assert [n for n in b["confirmed"] if n not in stored_b] == []
-    assert [n for n in b["acknowledged"] if n not in stored_b] == []
-    print(f"partition {CUT_SECONDS} s: cut-off master took writes for {window:.2f} s after the cut "
-          f"(bound min-replicas-max-lag {lag} s); {len(lost_a)} of its {len(a['acknowledged'])} acknowledged "
-          f"writes lost, 0 confirmed with WAIT 1; majority side lost 0 of {len(b['acknowledged'])}")
+    assert side["took_writes_after_cut_s"] <= lag + 2
+    assert side["lost_confirmed"] == 0, "a WAIT-1-confirmed write was lost"
+    assert r.lost == 0 and r.lost_confirmed == 0
+    # About a crash's outage: Sentinel's down-after, its election, and the clients' attempts on the unreachable
+    # master timing out (measured 6.8-7.6 s; a crash 6.3-6.4 s).
+    assert r.unavailable_s <= spec.sentinel.down_after_milliseconds / 1000 + 2 + 2 * DEFAULT_SOCKET_TIMEOUT_SECONDS
 
 
-def test_a_pod_back_at_a_new_address_is_followed_by_sentinels_and_replicas(cluster):
+def test_a_pod_back_at_a_new_address_is_followed_by_sentinels_and_replicas(cluster, tmp_path):
     old = cluster.master()
-    ns = cluster.namespace(old)
-    cluster.stop_node(old, graceful=True)  # preStop hands over; the pod is rescheduled elsewhere
-    cluster.network.readdress(ns, 50 + old)
-    cluster.start_node(old)
-    cluster.wait_until_healthy(60)
+    r = network.run(cluster, network.SCENARIOS["new-address"], tmp_path)  # preStop, new IP, same DNS name
+    print(f"new address: unavailable {r.unavailable_s:.2f} s, lost {r.lost} of {r.acknowledged}")
+    assert r.healthy_after and r.lost == 0
     sentinels_see_every_pod_up(cluster)
     assert cluster.roles()[old] == "slave"
     # ...and Sentinel can promote it at its new address: the third pod is made ineligible for this hand-over.

@@ -4,6 +4,8 @@ implementation; the smoke Job's failover check runs the same script (tests/test_
 Whatever happens, the hand-over ends with writes unpaused and every setting it changed restored; it never
 lets Sentinel promote a replica that misses a write; it waits for a replica that is still syncing; it
 returns at once when no replica is left (a full stop)."""
+import os
+import signal
 import time
 
 import pytest
@@ -142,6 +144,44 @@ def test_the_hand_over_goes_through_another_sentinel_when_the_first_peer_is_down
     run = cluster.run_prestop(old)
     assert run.returncode == 0, run.stderr
     assert cluster.master() != old
+
+
+def test_the_hand_over_asks_a_sentinel_that_knows_every_replica(healthy):
+    """The first peer's Sentinel has just forgotten the replicas (as after a restart with no saved state): a
+    failover run by it would reconfigure none, and one replica would stay behind the demoted master."""
+    cluster = healthy
+    old = cluster.master()
+    forgetful, other = [o for o in range(3) if o != old]
+    cluster.sentinel(forgetful).execute_command("SENTINEL", "RESET", cluster.state.master_name)
+    run = cluster.run_prestop(old)
+    assert run.returncode == 0, run.stderr
+    assert f"asking the Sentinel on {cluster.state.nodes[other].host}" in run.stderr, run.stderr
+    new = cluster.state.nodes[cluster.master()].host
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        followers = [cluster.redis(o).info("replication").get("master_host") for o in range(3)
+                     if cluster.state.nodes[o].host != new]
+        if followers == [new, new]:
+            break
+        time.sleep(0.1)
+    assert followers == [new, new], f"replicas follow {followers}, the new master is {new}"
+
+
+def test_a_step_failing_after_the_pause_ends_unpaused_with_every_setting_restored(healthy):
+    """A frozen replica does not answer (its offset, its replica-priority): the hand-over gives up after it
+    paused writes and changed settings, and every change is undone on the way out."""
+    cluster = healthy
+    old = cluster.master()
+    frozen = next(o for o in range(3) if o != old)
+    os.kill(cluster.state.nodes[frozen].redis_pid, signal.SIGSTOP)
+    try:
+        run = cluster.run_prestop(old, timeout=6)
+    finally:
+        os.kill(cluster.state.nodes[frozen].redis_pid, signal.SIGCONT)
+    assert run.returncode != 0, run.stderr
+    assert "writes paused" in run.stderr and "hand-over abandoned" in run.stderr, run.stderr
+    assert cluster.master() == old
+    assert_unpaused_and_restored(cluster, old)
 
 
 def test_a_full_stop_with_no_replica_left_returns_at_once(healthy):
