@@ -8,9 +8,9 @@ import tempfile
 from pathlib import Path
 
 from faults import network, report
-from faults.netns import NetnsCluster
+from devcluster.netns import NetnsCluster
 from faults.scenarios import SCENARIOS, Run, run
-from runtime.local_cluster import LocalCluster
+from devcluster.local_cluster import LocalCluster
 from synth.spec_loader import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The scenarios that need a network (pods in network namespaces, faults/netns.py), measured like the others.
+"""The scenarios that need a network (pods in network namespaces, devcluster/netns.py), measured like the others.
 
 Their writers run as separate processes inside a namespace (`python -m faults.load`), so each side of a
 partition writes through the Sentinels it can reach; their logs come back as JSON and are judged here.
@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from faults.load import LoadLog, Sample
-from faults.netns import NetnsCluster, read_load
+from devcluster.netns import NetnsCluster, read_load
 from faults.scenarios import Run, Scenario, figures, Watcher
 
 CUT_SECONDS = 20

@@ -17,7 +17,7 @@ import redis
 
 from faults.load import Load, LoadLog
 from runtime.client import RedisPool, direct_client
-from runtime.local_cluster import LocalCluster, broker_settings
+from devcluster.local_cluster import LocalCluster, broker_settings
 
 BASELINE_SECONDS = 1.0
 

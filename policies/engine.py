@@ -6,7 +6,8 @@ from pathlib import Path
 
 from policies import api_server, auth, broker, persistence, quorum, resources, security  # noqa: F401 (registers)
 from policies.manifests import Manifests
-from policies.model import RULES, WAIVER_PREFIX, Finding, Rule, Waiver
+from contracts.rules import WAIVER_PREFIX
+from policies.model import RULES, Finding, Rule, Waiver
 
 FAMILIES = ("quorum", "persistence", "auth", "resources", "broker", "security", "api-server", "policy")
 # Not waivable and not in RULES: it judges the waivers themselves.

@@ -10,7 +10,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from policies.model import ObjectRef
-from synth.quantity import memory_bytes as parse
+from contracts.quantity import memory_bytes as parse
 
 NOT_OBJECTS = {"kustomization.yaml"}
 WORKLOAD_KINDS = {"StatefulSet", "Deployment", "DaemonSet", "ReplicaSet", "Job"}

@@ -5,8 +5,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from contracts.rules import RULE_IDS
+
 Severity = Literal["error", "warning"]
-WAIVER_PREFIX = "policies.redis-gitops.io/waive-"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ RULES: dict[str, Rule] = {}
 
 def rule(id: str, family: str, summary: str, severity: Severity = "error"):
     """Register a check: a generator of (object, path, message, fix[, text_line]) over a Manifests."""
+    if id not in RULE_IDS:
+        raise ValueError(f"rule {id!r} is not in contracts.rules.RULE_IDS: add it there (the spec checks waivers "
+                         "against that list)")
+
     def register(fn):
         def check(manifests) -> Iterator[Finding]:
             for ref, path, message, fix, *line in fn(manifests):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from policies.manifests import Manifests, env_of, memory_bytes
 from policies.model import rule
-from synth.redis_config import DATA_DIR
+from contracts.paths import DATA_DIR
 FSYNC_POLICIES = ("everysec", "always")
 
 

@@ -2,11 +2,11 @@
 all go down together."""
 from __future__ import annotations
 
+from contracts.bounds import DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS
 from policies.manifests import Manifests, selects
 from policies.model import rule
 
-DOWN_AFTER_MS = (1000, 60_000)  # below: false failovers on a GC pause; above: a minute of broker outage
-FAILOVER_TIMEOUT_MAX_MS = 900_000
+FAILOVER_TIMEOUT_MAX_MS = FAILOVER_TIMEOUT_MS[1]
 
 
 def sentinel_workloads(m: Manifests):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from policies.manifests import Manifests, memory_bytes
 from policies.model import rule
-from synth.spec import MAX_MAXMEMORY_RATIO
+from contracts.bounds import MAX_MAXMEMORY_RATIO, percent
 
 
 @rule("resources-requests-limits", "resources", "CPU and memory requests and limits on every container.")
@@ -19,7 +19,8 @@ def requests_limits(m: Manifests):
                        "memory (the resources sections of the spec)")
 
 
-@rule("resources-maxmemory-headroom", "resources", "maxmemory at most 80% of the redis container's memory limit.")
+@rule("resources-maxmemory-headroom", "resources",
+      f"maxmemory at most {percent(MAX_MAXMEMORY_RATIO)} of the redis container's memory limit.")
 def maxmemory_headroom(m: Manifests):
     limits = [memory_bytes(((c.get("resources") or {}).get("limits") or {}).get("memory"))
               for _, c, _ in m.redis_servers()]
@@ -30,6 +31,6 @@ def maxmemory_headroom(m: Manifests):
     for conf in m.conf_files("redis.conf"):
         d = conf.last("maxmemory")
         if d and len(d.words) > 1 and d.words[1].isdigit() and int(d.words[1]) > limit * MAX_MAXMEMORY_RATIO:
-            yield (conf.owner.ref, ("data", conf.key), f"maxmemory {d.words[1]} is above 80% of the redis memory "
+            yield (conf.owner.ref, ("data", conf.key), f"maxmemory {d.words[1]} is above {percent(MAX_MAXMEMORY_RATIO)} of the redis memory "
                    f"limit ({limit} bytes): the kernel kills Redis during a rewrite or a replica sync",
                    f"lower maxmemory to at most {int(limit * MAX_MAXMEMORY_RATIO)} bytes, or use 'auto'", d.line)

@@ -6,7 +6,7 @@ import re
 
 from policies.manifests import Manifests, selects
 from policies.model import rule
-from synth.spec import MIN_UID
+from contracts.bounds import MIN_UID
 
 
 def _effective(t, c, key):
@@ -15,7 +15,7 @@ def _effective(t, c, key):
     return value if value is not None else (t.spec.get("securityContext") or {}).get(key)
 
 
-@rule("security-non-root", "security", "Every container runs as non-root with a UID of 10000 or more.")
+@rule("security-non-root", "security", f"Every container runs as non-root with a UID of {MIN_UID} or more.")
 def non_root(m: Manifests):
     for t in m.pod_templates():
         for path, c in t.containers():

@@ -1,10 +1,7 @@
-"""`redis-gitops smoke` and `redis-gitops monitor`: what runs in the smoke image, so this module imports only
-redis-py and typer (never cdk8s, pydantic or ruamel; the local-cluster path imports those lazily). redis-py
-itself is imported by the commands, so `redis-gitops synth` and `check` do not pay for it at start-up.
-
-The Job's environment: REDIS_SENTINELS and REDIS_NODES ('host:port,...'), REDIS_MASTER_NAME,
-REDIS_MAXMEMORY_POLICY, REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD (from Secrets), SMOKE_MAX_WRITE_OUTAGE_SECONDS,
-HANDOVER_TIMEOUT_SECONDS.
+"""`smoke` and `monitor`: what runs in the smoke image (`redis-gitops-smoke`, see main()), so this module
+imports only contracts/, redis-py and typer (never cdk8s, pydantic or ruamel). The development CLI
+(`redis-gitops`) adds the same commands. redis-py itself is imported by the commands, so `redis-gitops synth`
+and `check` do not pay for it at start-up. The Job's environment: contracts.pod_env.SMOKE_ENV.
 """
 from __future__ import annotations
 
@@ -12,11 +9,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from runtime import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
+from contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 
 if TYPE_CHECKING:
     from runtime.client import BrokerSettings
@@ -28,6 +26,12 @@ LocalOption = Annotated[Path | None, typer.Option(
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
 
 
+# How `--local DIR` finds a cluster: set by the development CLI (synth/cli.py, from devcluster/); the smoke
+# image has no local cluster, so there it stays None.
+LocalTarget = Callable[[Path], "tuple[BrokerSettings, Expectations]"]
+_local_target: LocalTarget | None = None
+
+
 def target(local: Path | None) -> tuple[BrokerSettings, Expectations]:
     """Where to connect: a local cluster's state file, or the environment the smoke Job's manifest sets."""
     from runtime.client import BrokerSettings
@@ -35,10 +39,9 @@ def target(local: Path | None) -> tuple[BrokerSettings, Expectations]:
 
     try:
         if local is not None:
-            from runtime.local_cluster import ClusterState, broker_settings, expectations
-
-            state = ClusterState.load(local)
-            return broker_settings(state), expectations(state)
+            if _local_target is None:
+                raise ValueError("--local needs the development install (redis-gitops, not the smoke image)")
+            return _local_target(local)
         return BrokerSettings.from_env(), Expectations.from_env()
     except (ValueError, OSError) as err:
         typer.echo(f"error: {err}", err=True)
@@ -137,6 +140,17 @@ def monitor_dashboard(local: LocalOption = None,
         return
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, local_target: LocalTarget | None = None) -> None:
+    """Add `smoke` and `monitor` to `app`; `local_target` resolves `--local DIR` (development only)."""
+    global _local_target
+    _local_target = local_target
     app.command()(smoke)
     app.add_typer(monitor_app, name="monitor")
+
+
+def main() -> None:
+    """`redis-gitops-smoke`: the smoke image's entry point, runtime/ and contracts/ only."""
+    app = typer.Typer(add_completion=False, no_args_is_help=True,
+                      help="Health and failover checks of a live Redis Sentinel broker.")
+    register(app)
+    app()

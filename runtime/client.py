@@ -18,6 +18,8 @@ from redis.exceptions import ReadOnlyError
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 from redis.retry import Retry
 
+from contracts.defaults import DEFAULT_MASTER_NAME
+
 
 # Retry across a failover: measured write outages are ~1.3 s for a hand-over and ~6.5 s for a crash. Backoff
 # starts small (a hand-over ends within a second of the pause) and stays short (a 1 s cap added 0.3-1 s after
@@ -192,7 +194,7 @@ class BrokerSettings:
         except KeyError:
             raise ValueError("REDIS_SENTINELS is not set: give 'host:port,host:port,...' of the Sentinels") from None
         return cls(
-            sentinels=parse_addresses(raw, "REDIS_SENTINELS"), master_name=env.get("REDIS_MASTER_NAME", "mymaster"),
+            sentinels=parse_addresses(raw, "REDIS_SENTINELS"), master_name=env.get("REDIS_MASTER_NAME", DEFAULT_MASTER_NAME),
             password=env.get("REDIS_PASSWORD"), sentinel_password=env.get("REDIS_SENTINEL_PASSWORD"),
             db=int(env.get("REDIS_DB", "0")), socket_timeout=float(env.get("REDIS_SOCKET_TIMEOUT", DEFAULT_SOCKET_TIMEOUT_SECONDS)),
         )

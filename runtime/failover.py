@@ -1,7 +1,7 @@
 """The failover check: the preStop hook's safe hand-over, run from the smoke Job while a writer and a reader
 go through the pool, to measure what clients see and to prove that no acknowledged write is lost.
 
-There is one hand-over implementation, `synth/pod_scripts/prestop-redis.sh` (the pods' preStop hook); this
+There is one hand-over implementation, `contracts/pod_scripts/prestop-redis.sh` (the pods' preStop hook); this
 check runs that very script against the live master (it needs only `sh` and `redis-cli`), so every rolling
 update is proven by what the smoke Job measures. The script's timestamped log gives the phase times.
 """
@@ -14,18 +14,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import redis
 
-from runtime import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
+from contracts import pod_scripts
+from contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 from runtime.client import Address, BrokerSettings, RedisPool, address_text as _addr, direct_client
 from runtime.writer import Reader, Writer, lost_writes
 
 LOAD_BEFORE_SECONDS = 0.5
 LOAD_AFTER_SECONDS = 1.0
 # The preStop hook, shipped as package data beside runtime/ (the smoke image installs both packages).
-PRESTOP_SCRIPT = Path(__file__).resolve().parents[1] / "synth" / "pod_scripts" / "prestop-redis.sh"
+PRESTOP_SCRIPT = pod_scripts.FOLDER / "prestop-redis.sh"
 # Phases of the hand-over, as prestop-redis.sh logs them.
 PAUSED, HANDED_OVER, AGREED = "writes paused", "handed over to ", "Sentinels agree on "
 
@@ -168,7 +168,7 @@ class FailoverCheck:
                                    f"{self.max_write_outage:g} s budget")
 
     def prestop_env(self, old: Address) -> dict[str, str]:
-        """The pod scripts' environment (synth/pod_scripts/lib.sh) as the master's own pod would have it."""
+        """The pod scripts' environment (contracts/pod_scripts/lib.sh) as the master's own pod would have it."""
         return {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "SELF_HOST": old[0], "LOCAL_HOST": old[0], "REDIS_PORT": str(old[1]),

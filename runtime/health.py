@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 import redis
 
+from contracts.defaults import DEFAULT_MASTER_NAME
 from runtime.client import RedisPool, address_text as _addr, direct_client, parse_addresses
 
 MAX_REPLICA_LAG_SECONDS = 5
@@ -31,7 +32,7 @@ class Expectations:
             raise ValueError("REDIS_NODES is not set: give 'host:port,host:port,...' of every Redis")
         return cls(redis=parse_addresses(env["REDIS_NODES"], "REDIS_NODES"),
                    sentinels=parse_addresses(env.get("REDIS_SENTINELS", ""), "REDIS_SENTINELS"),
-                   master_name=env.get("REDIS_MASTER_NAME", "mymaster"),
+                   master_name=env.get("REDIS_MASTER_NAME", DEFAULT_MASTER_NAME),
                    maxmemory_policy=env.get("REDIS_MAXMEMORY_POLICY", "noeviction"))
 
 

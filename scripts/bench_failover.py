@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from runtime.client import RedisPool  # noqa: E402
 from runtime.failover import FailoverCheck  # noqa: E402
-from runtime.local_cluster import LocalCluster, broker_settings  # noqa: E402
+from devcluster.local_cluster import LocalCluster, broker_settings  # noqa: E402
 from synth.spec_loader import load_spec  # noqa: E402
 
 FAILOVERS = int(os.environ.get("BENCH_FAILOVERS", "5"))

@@ -55,7 +55,7 @@ class WaiverTargetError(ValueError):
 
 
 def _annotate_waivers(spec: ClusterSpec, objects: list[dict[str, Any]]) -> None:
-    from policies.model import WAIVER_PREFIX
+    from contracts.rules import WAIVER_PREFIX
 
     for i, w in enumerate(spec.policy.waivers):
         target = next((o for o in objects if o["kind"] == w.kind and o["metadata"]["name"] == w.name), None)

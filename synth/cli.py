@@ -23,7 +23,17 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Render and check a Redis Sentinel broker for Airflow, the GitOps way.")
-register(app)
+
+
+def _local_target(folder: Path):
+    """`--local DIR`: the local cluster's state file gives the addresses, passwords and expectations."""
+    from devcluster.local_cluster import ClusterState, broker_settings, expectations
+
+    state = ClusterState.load(folder)
+    return broker_settings(state), expectations(state)
+
+
+register(app, local_target=_local_target)
 
 SpecOption = Annotated[Path, typer.Option("--spec", help="The cluster spec file.")]
 OutOption = Annotated[Path, typer.Option("--out", help="The folder of rendered manifests.")]
@@ -164,7 +174,7 @@ def local_up(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path
              dir: LocalDir = Path(".local-cluster"),
              subnet: Annotated[int, typer.Option(help="Pods get 127.0.SUBNET.1, .2, ...")] = 1) -> None:
     """Start the cluster rendered in OUT; it keeps running until `local down`."""
-    from runtime.local_cluster import LocalCluster
+    from devcluster.local_cluster import LocalCluster
 
     cluster = LocalCluster(_load(spec), out, dir.resolve(), subnet=subnet)
     try:
@@ -180,7 +190,7 @@ def local_up(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path
 @local_app.command("status")
 def local_status(dir: LocalDir = Path(".local-cluster"), as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Addresses, processes and roles; --json for other tools (passwords are given as files, never values)."""
-    from runtime.local_cluster import ClusterState, node_status
+    from devcluster.local_cluster import ClusterState, node_status
 
     state = ClusterState.load(dir)
     nodes = [node_status(state, n) for n in state.nodes]
@@ -196,7 +206,7 @@ def local_status(dir: LocalDir = Path(".local-cluster"), as_json: Annotated[bool
 @local_app.command("down")
 def local_down(dir: LocalDir = Path(".local-cluster")) -> None:
     """Stop every process of the local cluster."""
-    from runtime.local_cluster import stop_all
+    from devcluster.local_cluster import stop_all
 
     stop_all(dir.resolve())
     typer.echo("local cluster down")

@@ -8,7 +8,6 @@ from __future__ import annotations
 from synth.spec import ClusterSpec
 
 MASTER_HOST_PLACEHOLDER = "__MASTER_HOST__"
-DATA_DIR = "/data"
 # A replica that comes back needs a full sync, and with min-replicas-to-write its master may refuse writes
 # until one is linked: start the transfer after 1 s, not Redis's default 5 s (measured: NOREPLICAS lasted
 # 5-6 s after both replicas were back), and at once when every replica is waiting for it.

@@ -12,17 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from runtime import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
-from synth.quantity import memory_bytes, parse_quantity
+from contracts.bounds import (AUTO_MAXMEMORY_RATIO, DNS_LABEL, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS,
+                              MAX_MAXMEMORY_RATIO, MIN_UID, percent)
+from contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MASTER_NAME, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
+from contracts.quantity import memory_bytes, parse_quantity
+from contracts.rules import RULE_IDS
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-MAX_MAXMEMORY_RATIO = 0.8  # kernel OOM-kills Redis during fork/rewrite above this (field notes)
-AUTO_MAXMEMORY_RATIO = 0.75
 EVICTING_POLICIES = (
     "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
 )
-SUPPORTED_KUBERNETES = (25, 37)
-MIN_UID = 10000  # below this a UID may collide with a host user  # minor versions whose schemas kubernetes-validate ships
+SUPPORTED_KUBERNETES = (25, 37)  # minor versions whose schemas kubernetes-validate ships
 
 
 class Model(BaseModel):
@@ -148,11 +147,11 @@ class RedisServer(Model):
 
 
 class Sentinel(Model):
-    master_name: str = Field("mymaster", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    master_name: str = Field(DEFAULT_MASTER_NAME, pattern=r"^[A-Za-z0-9._-]{1,64}$")
     quorum: int = Field(2, ge=1)
     port: int = Field(26379, ge=1, le=65535)
-    down_after_milliseconds: int = Field(5000, ge=1000, le=600_000)
-    failover_timeout_milliseconds: int = Field(60_000, ge=5000, le=3_600_000)
+    down_after_milliseconds: int = Field(5000, ge=DOWN_AFTER_MS[0], le=DOWN_AFTER_MS[1])
+    failover_timeout_milliseconds: int = Field(60_000, ge=FAILOVER_TIMEOUT_MS[0], le=FAILOVER_TIMEOUT_MS[1])
     parallel_syncs: int = Field(1, ge=1)
     resources: Resources = Resources(
         requests=CpuMemory(cpu="50m", memory="64Mi"), limits=CpuMemory(cpu="200m", memory="128Mi")
@@ -296,10 +295,8 @@ class PolicyWaiver(Model):
     @field_validator("rule")
     @classmethod
     def known_rule(cls, value: str) -> str:
-        from policies.engine import RULES
-
-        if value not in RULES:
-            close = [r for r in RULES if value.split("-")[0] == r.split("-")[0]] or list(RULES)
+        if value not in RULE_IDS:
+            close = [r for r in RULE_IDS if value.split("-")[0] == r.split("-")[0]] or list(RULE_IDS)
             raise PydanticCustomError("unknown_rule", "unknown policy rule '{rule}': known rules include {known}",
                                       {"rule": value, "known": ", ".join(close)})
         return value
@@ -380,7 +377,7 @@ def cross_field_violations(spec: ClusterSpec) -> list[tuple[tuple[str, ...], str
     limit = spec.redis.resources.memory_limit_bytes
     if spec.redis.maxmemory_bytes > limit * MAX_MAXMEMORY_RATIO:
         out.append((("redis", "maxmemory"),
-                    f"maxmemory {spec.redis.maxmemory} is above 80% of the redis memory limit "
+                    f"maxmemory {spec.redis.maxmemory} is above {percent(MAX_MAXMEMORY_RATIO)} of the redis memory limit "
                     f"({spec.redis.resources.limits.memory}); the kernel kills Redis during a rewrite or a replica "
                     f"sync: lower maxmemory to at most {int(limit * MAX_MAXMEMORY_RATIO)} bytes or use 'auto'"))
     if spec.redis.maxmemory_policy != "noeviction":

@@ -10,7 +10,7 @@ from redis.sentinel import MasterNotFoundError
 
 from conftest import ROOT
 from runtime.client import RedisPool
-from runtime.local_cluster import LocalCluster, broker_settings
+from devcluster.local_cluster import LocalCluster, broker_settings
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT
 from runtime.failover import FailoverCheck
-from runtime.local_cluster import LocalCluster, broker_settings
+from devcluster.local_cluster import LocalCluster, broker_settings
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ROOT
 from faults.scenarios import SCENARIOS, run
-from runtime.local_cluster import LocalCluster
+from devcluster.local_cluster import LocalCluster
 
 RESULTS = {}
 

@@ -1,5 +1,5 @@
 """Faults that need a network: pods in their own network namespaces, the headless Service's DNS names in each,
-clients in a namespace of their own (faults/netns.py). A partition, and a pod that comes back at a new address."""
+clients in a namespace of their own (devcluster/netns.py). A partition, and a pod that comes back at a new address."""
 import os
 import time
 
@@ -7,7 +7,7 @@ import pytest
 
 from conftest import ROOT
 from faults import network
-from faults.netns import NetnsCluster
+from devcluster.netns import NetnsCluster
 from runtime.client import DEFAULT_SOCKET_TIMEOUT_SECONDS
 from test_handover_contract import sentinel_sees_priority
 

@@ -13,7 +13,7 @@ import redis
 
 from conftest import ROOT
 from runtime.client import RedisPool
-from runtime.local_cluster import LocalCluster, broker_settings
+from devcluster.local_cluster import LocalCluster, broker_settings
 from runtime.writer import Writer, lost_writes
 
 

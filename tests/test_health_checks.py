@@ -4,7 +4,7 @@ import pytest
 from conftest import ROOT
 from runtime.client import RedisPool
 from runtime.health import HealthChecks
-from runtime.local_cluster import LocalCluster, broker_settings, expectations
+from devcluster.local_cluster import LocalCluster, broker_settings, expectations
 
 
 @pytest.fixture(scope="module")

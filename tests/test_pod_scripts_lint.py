@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from synth.components.foundation import POD_SCRIPTS
+from contracts.pod_scripts import NAMES as POD_SCRIPTS
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "synth" / "pod_scripts"
+SCRIPTS = Path(__file__).resolve().parents[1] / "contracts" / "pod_scripts"
 
 
 def test_every_shipped_script_is_in_the_config_map():

@@ -6,7 +6,7 @@ import redis
 from redis.sentinel import Sentinel
 
 from conftest import ROOT
-from runtime.local_cluster import LocalCluster
+from devcluster.local_cluster import LocalCluster
 from runtime.writer import Writer, lost_writes
 
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 from policies.engine import evaluate
 from policies.manifests import Manifests
-from policies.model import WAIVER_PREFIX
+from contracts.rules import WAIVER_PREFIX
 from policies.report import as_json, as_junit, as_sarif, as_table
 from synth.app import render_manifests
 from synth.spec_loader import SpecError, parse_spec

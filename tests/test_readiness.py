@@ -5,7 +5,7 @@ import time
 import pytest
 
 from conftest import ROOT
-from runtime.local_cluster import LocalCluster
+from devcluster.local_cluster import LocalCluster
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import redis
 
 from conftest import ROOT
 from runtime.client import RedisPool
-from runtime.local_cluster import LocalCluster, broker_settings
+from devcluster.local_cluster import LocalCluster, broker_settings
 from runtime.writer import Writer, lost_writes
 
 # A password dash's `echo` would mangle (backslash escapes) and that a shell would split or expand.

@@ -1,5 +1,5 @@
-"""What the smoke image runs: `redis-gitops smoke` and `monitor` from the REDIS_* environment the Job sets,
-with only the image's dependencies importable (no cdk8s, jsii, ruamel, jsonschema)."""
+"""What the smoke image runs: `redis-gitops-smoke smoke` and `monitor` from the REDIS_* environment the Job
+sets, with only the image's packages (runtime/, contracts/) and dependencies (redis-py, typer) importable."""
 import json
 import re
 import subprocess
@@ -9,19 +9,21 @@ import tomllib
 import pytest
 
 from conftest import ROOT
-from runtime.local_cluster import LocalCluster
+from devcluster.local_cluster import LocalCluster
 
-# Run the CLI with the synth-only packages made unimportable, as in the image.
+# Run the image's entry point with everything the image lacks made unimportable: the generator, the gate, the
+# development harness and their dependencies.
 IMAGE_LIKE = """
 import sys
-BLOCKED = ("cdk8s", "cdk8s_plus_33", "constructs", "jsii", "ruamel", "jsonschema", "kubernetes_validate")
+BLOCKED = ("synth", "policies", "devcluster", "faults", "cdk8s", "cdk8s_plus_33", "constructs", "jsii",
+           "ruamel", "jsonschema", "kubernetes_validate", "pydantic", "pydantic_core", "matplotlib")
 class Block:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in BLOCKED:
             raise ImportError(f"{name} is not in the smoke image")
 sys.meta_path.insert(0, Block())
-from synth.cli import main
-sys.argv = ["redis-gitops", *sys.argv[1:]]
+from runtime.cli import main
+sys.argv = ["redis-gitops-smoke", *sys.argv[1:]]
 main()
 """
 
@@ -103,4 +105,10 @@ def test_the_dockerfile_uses_a_pinned_slim_base_and_a_non_root_user():
     assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", base), base
     user = re.search(r"^USER (\d+):(\d+)$", text, re.M)
     assert user and int(user.group(1)) >= 10000
-    assert 'ENTRYPOINT ["redis-gitops"]' in text
+    assert 'ENTRYPOINT ["redis-gitops-smoke"]' in text
+
+
+def test_the_image_holds_the_runtime_and_the_contracts_only():
+    copied = re.findall(r"^COPY (\S+) \./", (ROOT / "Dockerfile").read_text(), re.M)
+    packages = {c for c in copied if (ROOT / c / "__init__.py").exists()}
+    assert packages == {"runtime", "contracts"}, copied

@@ -6,14 +6,11 @@ import hashlib
 from cdk8s_plus_33 import k8s
 from constructs import Construct
 
+from contracts import pod_scripts
+from contracts.paths import CONFIG_DIR, DATA_DIR, REDIS_RUNTIME_DIR, SCRIPTS_DIR
 from synth.components.common import WAVE_WORKLOAD, meta, resources
-from synth.components.foundation import POD_SCRIPTS, pod_script
 from synth.naming import Names
-from synth.redis_config import DATA_DIR, redis_conf, sentinel_conf
-
-CONFIG_DIR = "/config"
-SCRIPTS_DIR = "/scripts"
-REDIS_RUNTIME_DIR = "/run/redis"
+from synth.redis_config import redis_conf, sentinel_conf
 PROBE_PERIOD_SECONDS = 10
 # Time for the preStop hand-over beyond its own timeout: Redis must still flush the AOF after it.
 SHUTDOWN_MARGIN_SECONDS = 30
@@ -22,7 +19,8 @@ SHUTDOWN_MARGIN_SECONDS = 30
 def config_checksum(names: Names) -> str:
     """Hash of everything the pods read at start, so a config change rolls the pods (one at a time)."""
     digest = hashlib.sha256()
-    for text in (redis_conf(names.spec), sentinel_conf(names.spec), *(pod_script(s) for s in POD_SCRIPTS)):
+    scripts = (pod_scripts.text(s) for s in pod_scripts.NAMES)
+    for text in (redis_conf(names.spec), sentinel_conf(names.spec), *scripts):
         digest.update(text.encode())
     return digest.hexdigest()
 

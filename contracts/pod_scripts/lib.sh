@@ -1,16 +1,19 @@
 # shellcheck shell=sh
-# Helpers shared by the pod scripts. They read only environment variables, so the same files run in a
-# Kubernetes pod and in the local cluster (`redis-gitops local up`):
-#   SELF_HOST          name this pod announces (its headless-Service FQDN in Kubernetes)
-#   PEER_HOSTS         every pod's announced name, in ordinal order (SELF_HOST among them)
-#   LOCAL_HOST         address of this pod's own Redis and Sentinel (default 127.0.0.1)
-#   REDIS_PORT SENTINEL_PORT MASTER_NAME
-#   REDIS_PASSWORD SENTINEL_PASSWORD   from Kubernetes Secrets
-#   CONFIG_DIR         read-only templates (redis.conf, sentinel.conf)
-#   RUNTIME_DIR        Redis only: writable in-memory folder for its rendered config (holds passwords)
-#   DATA_DIR           the PersistentVolumeClaim: Redis's data, and Sentinel's state in $DATA_DIR/sentinel
-#                      (Sentinel's own file, so its passwords sit beside the data they protect, mode 0600)
-#   BIND_ADDRESS       optional: listen only here (the local cluster gives each "pod" its own address)
+# Helpers shared by the pod scripts. They read only environment variables (contracts/pod_env.py), so
+# the same files run in a Kubernetes pod and in the local cluster (`redis-gitops local up`):
+#   SELF_HOST                 name this pod announces (its headless-Service FQDN in Kubernetes)
+#   PEER_HOSTS                every pod's announced name, in ordinal order (SELF_HOST among them)
+#   LOCAL_HOST                address of this pod's own Redis and Sentinel (default 127.0.0.1)
+#   REDIS_PORT                Redis's port
+#   SENTINEL_PORT             Sentinel's port
+#   MASTER_NAME               the name Sentinel monitors the master under
+#   REDIS_PASSWORD            from a Kubernetes Secret
+#   SENTINEL_PASSWORD         from a Kubernetes Secret
+#   CONFIG_DIR                read-only templates (redis.conf, sentinel.conf)
+#   RUNTIME_DIR               Redis only: writable in-memory folder for its rendered config (holds passwords)
+#   DATA_DIR                  the PersistentVolumeClaim: Redis's data; Sentinel's state (0600) in $DATA_DIR/sentinel
+#   HANDOVER_TIMEOUT_SECONDS  preStop: longest the hand-over may pause writes and wait for a new master
+#   BIND_ADDRESS              optional: listen only here (the local cluster gives each pod its own address)
 
 : "${SELF_HOST:?}" "${PEER_HOSTS:?}" "${REDIS_PORT:?}" "${SENTINEL_PORT:?}" "${MASTER_NAME:?}"
 : "${REDIS_PASSWORD:?}" "${SENTINEL_PASSWORD:?}"

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from runtime.local_cluster import LocalCluster, Node
+from devcluster.local_cluster import LocalCluster, Node
 
 HOSTS_ROOT = Path("/etc/netns")
 

@@ -2,7 +2,7 @@
 
 Each "pod" gets its own loopback address (127.0.X.1, 127.0.X.2, ...) and keeps the cluster's real ports, so
 the same redis.conf, sentinel.conf and pod scripts run unchanged; only the environment maps paths, bind
-addresses and host names (the pod scripts' contract, see synth/pod_scripts/lib.sh).
+addresses and host names (the pod scripts' contract, see contracts/pod_scripts/lib.sh).
 """
 from __future__ import annotations
 

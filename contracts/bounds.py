@@ -1,0 +1,21 @@
+"""Numeric bounds that the spec refuses past and the gate flags past: one number each, and the messages
+format it from here."""
+import re
+
+# Kernel OOM-kills Redis during fork/rewrite above this share of its memory limit (field notes).
+MAX_MAXMEMORY_RATIO = 0.8
+# maxmemory 'auto': this share of the memory limit.
+AUTO_MAXMEMORY_RATIO = 0.75
+# Below: false failovers on a GC pause or a busy node; above: a minute of broker outage before a failover.
+DOWN_AFTER_MS = (1000, 60_000)
+# At least this, and more than 2 x down-after (or failovers abort early); at most 15 minutes.
+FAILOVER_TIMEOUT_MS = (5000, 900_000)
+# Below this a UID may collide with a host user.
+MIN_UID = 10_000
+# Kubernetes names that must be DNS-1123 labels (namespace, Service names).
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def percent(ratio: float) -> str:
+    """0.8 -> '80%': for messages."""
+    return f"{ratio:.0%}"

@@ -1,0 +1,45 @@
+"""The environment contracts: what the pod scripts read (set by the StatefulSet and by the local cluster), and
+what the smoke Job's command reads (set by the Job). The header of pod_scripts/lib.sh lists the first;
+tests/test_contracts.py holds the StatefulSet, the local cluster, lib.sh and runtime/ to these."""
+
+# name -> meaning, in the order lib.sh documents them.
+POD_SCRIPT_ENV = {
+    "SELF_HOST": "name this pod announces (its headless-Service FQDN in Kubernetes)",
+    "PEER_HOSTS": "every pod's announced name, in ordinal order (SELF_HOST among them)",
+    "LOCAL_HOST": "address of this pod's own Redis and Sentinel (default 127.0.0.1)",
+    "REDIS_PORT": "Redis's port",
+    "SENTINEL_PORT": "Sentinel's port",
+    "MASTER_NAME": "the name Sentinel monitors the master under",
+    "REDIS_PASSWORD": "from a Kubernetes Secret",
+    "SENTINEL_PASSWORD": "from a Kubernetes Secret",
+    "CONFIG_DIR": "read-only templates (redis.conf, sentinel.conf)",
+    "RUNTIME_DIR": "Redis only: writable in-memory folder for its rendered config (holds passwords)",
+    "DATA_DIR": "the PersistentVolumeClaim: Redis's data; Sentinel's state (0600) in $DATA_DIR/sentinel",
+    "HANDOVER_TIMEOUT_SECONDS": "preStop: longest the hand-over may pause writes and wait for a new master",
+    "BIND_ADDRESS": "optional: listen only here (the local cluster gives each pod its own address)",
+}
+# Set only where needed: LOCAL_HOST has a default, RUNTIME_DIR is the Redis container's, BIND_ADDRESS local.
+OPTIONAL_POD_SCRIPT_ENV = ("LOCAL_HOST", "RUNTIME_DIR", "BIND_ADDRESS")
+
+# name -> meaning: the smoke Job's environment (runtime/ reads it; synth/components/smoke.py sets it).
+SMOKE_ENV = {
+    "REDIS_SENTINELS": "host:port of every Sentinel, comma-separated",
+    "REDIS_NODES": "host:port of every Redis, comma-separated",
+    "REDIS_MASTER_NAME": "the name Sentinel monitors the master under",
+    "REDIS_MAXMEMORY_POLICY": "the maxmemory-policy every Redis must have",
+    "SMOKE_MAX_WRITE_OUTAGE_SECONDS": "write outage the failover check tolerates",
+    "HANDOVER_TIMEOUT_SECONDS": "the preStop's hand-over timeout (the check runs the same script)",
+    "REDIS_PASSWORD": "from a Kubernetes Secret",
+    "REDIS_SENTINEL_PASSWORD": "from a Kubernetes Secret",
+    "REDIS_DB": "optional: the database number (default 0)",
+    "REDIS_SOCKET_TIMEOUT": "optional: seconds per command and connect (default 0.5)",
+}
+OPTIONAL_SMOKE_ENV = ("REDIS_DB", "REDIS_SOCKET_TIMEOUT")
+
+
+def lib_sh_header() -> str:
+    """The comment at the top of pod_scripts/lib.sh that documents POD_SCRIPT_ENV (a test holds them equal)."""
+    lines = ["# Helpers shared by the pod scripts. They read only environment variables (contracts/pod_env.py), so",
+             "# the same files run in a Kubernetes pod and in the local cluster (`redis-gitops local up`):"]
+    lines += [f"#   {name:<25} {meaning}" for name, meaning in POD_SCRIPT_ENV.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,10 @@
+"""The pod scripts (POSIX sh): the generator ships them in a ConfigMap, the failover check runs the preStop
+one, the local cluster runs them all. Their environment is contracts.pod_env.POD_SCRIPT_ENV."""
+from pathlib import Path
+
+FOLDER = Path(__file__).resolve().parent
+NAMES = ("lib.sh", "start-redis.sh", "start-sentinel.sh", "prestop-redis.sh", "probe.sh")
+
+
+def text(name: str) -> str:
+    return (FOLDER / name).read_text()

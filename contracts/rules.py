@@ -1,0 +1,19 @@
+"""The gate's rule ids and its waiver annotation: the spec checks waivers against these, the generator writes
+the annotations, the gate registers exactly these rules (an unknown id fails at import)."""
+
+WAIVER_PREFIX = "policies.redis-gitops.io/waive-"
+
+RULE_IDS = (
+    "api-dns-names", "api-selector-matches-template", "api-service-target-ports", "api-port-ranges",
+    "api-pdb-fields", "api-job-restart-policy", "api-statefulset-service",
+    "auth-redis-password-from-secret", "auth-sentinel-password", "auth-no-secret-literals", "auth-protected-mode",
+    "auth-acl-dangerous-commands",
+    "broker-noeviction", "broker-maxmemory", "broker-no-replica-service",
+    "persistence-aof", "persistence-rdb", "persistence-data-volume", "persistence-access-mode", "persistence-size",
+    "quorum-sentinel-count", "quorum-majority", "quorum-same-master", "quorum-anti-affinity",
+    "quorum-disruption-budget", "quorum-timings",
+    "resources-requests-limits", "resources-maxmemory-headroom",
+    "security-non-root", "security-read-only-root", "security-no-privilege-escalation",
+    "security-drop-all-capabilities", "security-seccomp", "security-no-service-account-token",
+    "security-image-version", "security-network-policy",
+)

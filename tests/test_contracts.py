@@ -1,0 +1,52 @@
+"""The environment contracts (contracts/pod_env.py) hold everywhere they are spelled: the StatefulSet, the local
+cluster, lib.sh's header and its required variables, the smoke Job and what runtime/ reads."""
+import re
+
+from conftest import ROOT
+from contracts import pod_env, pod_scripts
+from contracts.rules import RULE_IDS
+from devcluster.local_cluster import LocalCluster, Node
+from policies.engine import RULES
+
+REQUIRED = set(pod_env.POD_SCRIPT_ENV) - set(pod_env.OPTIONAL_POD_SCRIPT_ENV)
+
+
+def container_env(sts, name: str) -> set[str]:
+    containers = sts["spec"]["template"]["spec"]["containers"]
+    return {e["name"] for c in containers if c["name"] == name for e in c.get("env", [])}
+
+
+def test_the_statefulset_sets_the_pod_scripts_contract(sts):
+    for container in ("redis", "sentinel"):
+        names = container_env(sts, container) - {"POD_NAME"}  # POD_NAME: the downward API, to build SELF_HOST
+        assert names <= set(pod_env.POD_SCRIPT_ENV), names - set(pod_env.POD_SCRIPT_ENV)
+        assert REQUIRED <= names, REQUIRED - names
+
+
+def test_the_local_cluster_sets_the_same_contract(spec, tmp_path):
+    cluster = LocalCluster(spec, ROOT / "dist", tmp_path)
+    cluster.state = type("State", (), {"redis_port": 6379, "sentinel_port": 26379, "master_name": "m",
+                                       "redis_password": "p", "sentinel_password": "s"})()
+    names = set(cluster.env(Node(0, "127.0.0.1"), "redis")) - {"PATH"}
+    assert names <= set(pod_env.POD_SCRIPT_ENV), names - set(pod_env.POD_SCRIPT_ENV)
+    assert REQUIRED <= names, REQUIRED - names
+
+
+def test_lib_sh_documents_the_contract_and_requires_only_what_it_names():
+    lib = pod_scripts.text("lib.sh")
+    assert pod_env.lib_sh_header() in lib
+    required = set(re.findall(r'"\$\{([A-Z_]+):\?\}"', "".join(pod_scripts.text(n) for n in pod_scripts.NAMES)))
+    assert required <= set(pod_env.POD_SCRIPT_ENV), required - set(pod_env.POD_SCRIPT_ENV)
+
+
+def test_the_smoke_job_sets_what_runtime_reads(objects):
+    job = next(o for (kind, _), o in objects.items() if kind == "Job")
+    set_by_job = {e["name"] for c in job["spec"]["template"]["spec"]["containers"] for e in c["env"]}
+    assert set_by_job == set(pod_env.SMOKE_ENV) - set(pod_env.OPTIONAL_SMOKE_ENV)
+    source = "".join(p.read_text() for p in (ROOT / "runtime").glob("*.py"))
+    read = set(re.findall(r'env(?:\.get\(|\[|var=)"([A-Z_]+)"', source))
+    assert read and read <= set(pod_env.SMOKE_ENV), read - set(pod_env.SMOKE_ENV)
+
+
+def test_the_gate_registers_exactly_the_rule_ids_the_spec_knows():
+    assert list(RULES) == list(RULE_IDS)
