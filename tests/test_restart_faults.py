@@ -1,7 +1,9 @@
 """Faults a Kubernetes cluster really has, on the rendered config and pod scripts (real Redis 7.0 and Sentinel):
 a full restart of every pod, Sentinels restarted while the master is down, passwords with shell-hostile
 characters. Each scenario prints its figures."""
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -85,6 +87,26 @@ def test_full_restart_with_hand_overs_on_the_way_down_keeps_every_write(cluster)
     elected = cluster.master()
     assert lost_writes(before, cluster.redis(elected).lrange("restart", 0, -1)) == []
     print(f"full restart after stops 0,1,2: elected pod-{elected}, {len(before.acknowledged)} writes, 0 lost")
+
+
+def test_a_last_master_whose_volume_was_replaced_is_not_crowned(cluster):
+    """Full restart in which the last master's PersistentVolumeClaim came back empty (replaced): the others'
+    Sentinel records still name it, but as master it would wipe every replica. It starts as a replica, a
+    member holding the data is promoted, and nothing acknowledged is lost."""
+    master = cluster.master()
+    before = write_for(cluster, "replaced", 1.0)
+    stop_every_pod(cluster, order=[o for o in (2, 1, 0) if o != master] + [master])
+    data = Path(cluster.env(cluster.state.nodes[master], "redis")["DATA_DIR"])
+    shutil.rmtree(data)
+    data.mkdir()
+    cluster.start_nodes([0, 1, 2])
+    cluster.wait_until_healthy(90)
+    elected = cluster.master()
+    assert elected != master
+    assert lost_writes(before, cluster.redis(elected).lrange("replaced", 0, -1)) == []
+    assert lost_writes(before, cluster.redis(master).lrange("replaced", 0, -1)) == []  # resynced from it
+    print(f"full restart with pod-{master}'s volume replaced: pod-{elected} elected, "
+          f"{len(before.acknowledged)} writes, 0 lost")
 
 
 def test_sentinels_restarted_while_the_master_is_down_still_fail_over(cluster, spec):

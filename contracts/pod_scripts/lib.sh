@@ -162,10 +162,23 @@ all_peers_answer() {
   done
 }
 
-# find_master: "<host> <why>": who must be master, and why (record, peer or new). The newest Sentinel record wins (live Sentinels, or the state this pod's
-# Sentinel saved before a full restart), then a peer that is master. Only a cluster that has no record
-# anywhere is brand new: there pod 0 starts as master, after a bounded wait (PEER_WAIT_SECONDS) for its peers
-# to prove they have no record either.
+# peer_with_data: the first peer whose Redis holds keys: the cluster has run before, whatever this volume says.
+peer_with_data() {
+  for _h in $PEER_HOSTS; do
+    [ "$_h" = "$SELF_HOST" ] && continue
+    if redis_cli "$_h" INFO keyspace 2>/dev/null | grep -q '^db[0-9]*:keys='; then
+      echo "$_h"
+      return 0
+    fi
+  done
+}
+
+# find_master: "<host> <why>": who must be master, and why (record, peer, data or new). The newest Sentinel
+# record wins (live Sentinels, or the state this pod's Sentinel saved before a full restart), then a peer that
+# is master. Only a cluster that has no record anywhere and no data on any peer is brand new: there pod 0
+# starts as master, after a bounded wait (PEER_WAIT_SECONDS) for its peers to prove they have neither. Pod 0
+# with an empty (replaced) volume and peers holding data waits for their Sentinels' records instead; with none
+# by the deadline, a peer holding data is master.
 find_master() {
   _first=${PEER_HOSTS%% *}
   _deadline=$(($(date +%s) + ${PEER_WAIT_SECONDS:-30}))
@@ -180,11 +193,20 @@ find_master() {
       echo "$_m peer"
       return 0
     fi
-    if [ "$SELF_HOST" != "$_first" ] || all_peers_answer || [ "$(date +%s)" -ge "$_deadline" ]; then
+    if [ "$SELF_HOST" != "$_first" ]; then
       echo "$_first new"
       return 0
     fi
-    [ -n "${_said:-}" ] || log "no Sentinel record and not every peer answers yet: waiting before starting a brand-new cluster"
+    _d=$(peer_with_data)
+    if [ -z "$_d" ] && all_peers_answer; then
+      echo "$_first new"
+      return 0
+    fi
+    if [ "$(date +%s)" -ge "$_deadline" ]; then
+      if [ -n "$_d" ]; then echo "$_d data"; else echo "$_first new"; fi
+      return 0
+    fi
+    [ -n "${_said:-}" ] || log "no Sentinel record, and not every peer answers empty yet: waiting before starting a brand-new cluster"
     _said=1
     sleep 0.2
   done
