@@ -32,6 +32,14 @@ class Node:
     host: str
     redis_pid: int | None = None
     sentinel_pid: int | None = None
+    # When each process started (/proc/PID/stat, clock ticks since boot): a PID is ours only with this time.
+    redis_started: int | None = None
+    sentinel_started: int | None = None
+
+
+class ClusterRunningError(RuntimeError):
+    """A pre-start check failed (a cluster already runs here, or its addresses are taken): nothing was started,
+    so nothing may be stopped either."""
 
 
 @dataclass
@@ -93,10 +101,13 @@ class LocalCluster:
         for tool in ("redis-server", "redis-sentinel", "redis-cli"):
             if not shutil.which(tool):
                 raise RuntimeError(f"{tool} not found: apt-get install -y redis-server redis-sentinel")
+        if running_processes(self.base):
+            raise ClusterRunningError(f"a local cluster is already running in {self.base}: use it, or stop it "
+                                      f"first with `redis-gitops local down --dir {self.base}`")
         busy = self._busy_ports()
         if busy:
-            raise RuntimeError(f"already in use: {', '.join(busy)} (another local cluster on this subnet? "
-                               "stop it with `redis-gitops local down --dir ...` or pick another --subnet)")
+            raise ClusterRunningError(f"already in use: {', '.join(busy)} (another local cluster on this subnet? "
+                                      "stop it with `redis-gitops local down --dir ...` or pick another --subnet)")
         self.base.mkdir(parents=True, exist_ok=True)
         config, scripts = config_maps(self.dist, self.names)
         for folder, files, mode in (("config", config, 0o444), ("scripts", scripts, 0o555)):
@@ -150,7 +161,7 @@ class LocalCluster:
             "HANDOVER_TIMEOUT_SECONDS": str(self.spec.redis.handover_timeout_seconds),
         }
 
-    def _spawn(self, node: Node, role: str) -> int:
+    def _spawn(self, node: Node, role: str) -> tuple[int, int | None]:
         node_dir = self.base / f"pod-{node.ordinal}"
         (node_dir / "data").mkdir(parents=True, exist_ok=True)
         log = open(node_dir / f"{role}.log", "ab")
@@ -158,7 +169,7 @@ class LocalCluster:
                                 env=self.env(node, role),
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=node_dir)
         log.close()
-        return proc.pid
+        return proc.pid, start_time(proc.pid)
 
     def start_node(self, ordinal: int, timeout: float = 30.0) -> None:
         """Start a pod: Redis (which finds out who must be master), then its Sentinel."""
@@ -168,11 +179,11 @@ class LocalCluster:
         """Start several pods at once (their containers in order within each pod), as the kubelets would."""
         nodes = [self.state.nodes[o] for o in ordinals]
         for node in nodes:
-            node.redis_pid = self._spawn(node, "redis")
+            node.redis_pid, node.redis_started = self._spawn(node, "redis")
         self.state.save()
         for node in nodes:
             self._wait(lambda o=node.ordinal: self.redis(o).ping(), timeout, f"Redis on {node.host} did not answer")
-            node.sentinel_pid = self._spawn(node, "sentinel")
+            node.sentinel_pid, node.sentinel_started = self._spawn(node, "sentinel")
         self.state.save()
         for node in nodes:
             self._wait(lambda o=node.ordinal: self.sentinel(o).ping(), timeout,
@@ -190,7 +201,9 @@ class LocalCluster:
     def start_process(self, ordinal: int, role: str) -> None:
         """Restart one container of a pod with the same pod scripts (the kubelet's container restart)."""
         node = self.state.nodes[ordinal]
-        setattr(node, f"{role}_pid", self._spawn(node, role))
+        pid, started = self._spawn(node, role)
+        setattr(node, f"{role}_pid", pid)
+        setattr(node, f"{role}_started", started)
         self.state.save()
 
     def run_prestop(self, ordinal: int, timeout: int | None = None) -> subprocess.CompletedProcess:
@@ -234,6 +247,8 @@ class LocalCluster:
     def __enter__(self) -> LocalCluster:
         try:
             self.up()
+        except ClusterRunningError:
+            raise  # nothing of ours was started: stopping would hit the cluster that is running
         except BaseException:
             self.down()
             raise
@@ -337,14 +352,42 @@ def stop_all(base_dir: Path) -> None:
     if not (base_dir / STATE_FILE).exists():
         return
     state = ClusterState.load(base_dir)
-    pids = [pid for node in state.nodes for pid in (node.sentinel_pid, node.redis_pid)]
+    pids = [pid for pid, _ in _recorded(state) if pid in running_processes(base_dir)]
     for pid in pids:
         _signal(pid, signal.SIGTERM)
     for pid in pids:
         _reap(pid)
     for node in state.nodes:
-        node.redis_pid = node.sentinel_pid = None
+        node.redis_pid = node.sentinel_pid = node.redis_started = node.sentinel_started = None
     state.save()
+
+
+def _recorded(state: ClusterState) -> list[tuple[int, int | None]]:
+    return [(pid, started) for node in state.nodes
+            for pid, started in ((node.sentinel_pid, node.sentinel_started), (node.redis_pid, node.redis_started))
+            if pid]
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time (clock ticks after boot), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def running_processes(base_dir: Path) -> set[int]:
+    """The PIDs in base_dir's state file that still run the process the cluster started (same start time):
+    a PID the system has since given to another process is not ours to signal."""
+    if not (base_dir / STATE_FILE).exists():
+        return set()
+    try:
+        state = ClusterState.load(base_dir)
+    except (ValueError, KeyError, TypeError, OSError):
+        return set()
+    return {pid for pid, started in _recorded(state)
+            if started is not None and start_time(pid) == started and _running(pid)}
 
 
 def _running(pid: int) -> bool:

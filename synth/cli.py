@@ -62,6 +62,7 @@ def _schema_line(result: Result) -> str:
 @app.command()
 def synth(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("dist")) -> None:
     """Render the spec into OUT atomically: OUT changes only when everything passed."""
+    from synth.output import ForeignFilesError
     from synth.pipeline import synthesize
     from synth.spec_loader import SpecError
     from synth.validation import SchemaFolderError
@@ -72,6 +73,9 @@ def synth(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
         _fail_on_bad_spec(err)
     except SchemaFolderError as err:
         _fail_on_bad_schema_folder(err)
+    except ForeignFilesError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     if not result.ok:
         for problem in result.problems:
             typer.echo(f"error: {problem}", err=True)
@@ -174,15 +178,18 @@ def local_up(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path
              dir: LocalDir = Path(".local-cluster"),
              subnet: Annotated[int, typer.Option(help="Pods get 127.0.SUBNET.1, .2, ...")] = 1) -> None:
     """Start the cluster rendered in OUT; it keeps running until `local down`."""
-    from devcluster.local_cluster import LocalCluster
+    from devcluster.local_cluster import ClusterRunningError, LocalCluster
 
     cluster = LocalCluster(_load(spec), out, dir.resolve(), subnet=subnet)
     try:
         state = cluster.up()
+    except ClusterRunningError as err:  # nothing was started: leave what runs alone
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
     except (OSError, RuntimeError, TimeoutError) as err:
         cluster.down()
         typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(EXIT_FAILED) from None
     typer.echo(f"local cluster up: Redis {', '.join(f'{h}:{p}' for h, p in state.redis_addresses)}; "
                f"Sentinels on port {state.sentinel_port}; state in {dir}/")
 

@@ -63,6 +63,36 @@ def unified_diff(expected: dict[str, str], actual: dict[str, str], folder: str) 
     return "".join(line if line.endswith("\n") else line + "\n" for line in out)
 
 
+class ForeignFilesError(Exception):
+    """The output folder holds files this tool did not write: replacing it would delete them."""
+
+    def __init__(self, folder: Path, foreign: list[str]):
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        super().__init__(f"{folder} holds files not written by redis-gitops ({shown}); nothing was changed. "
+                         "Give --out an empty or new folder, or the one synth wrote before.")
+        self.foreign = foreign
+
+
+def foreign_files(folder: Path, header: str) -> list[str]:
+    """Files (hidden ones and folders like .git included) that do not start with this tool's header line."""
+    if not folder.exists():
+        return []
+    if not folder.is_dir():
+        return [folder.name]
+    out = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_dir() and not p.is_symlink():
+            continue
+        try:
+            with p.open("rb") as f:
+                ours = p.is_file() and not p.is_symlink() and f.read(len(header.encode())) == header.encode()
+        except OSError:
+            ours = False
+        if not ours:
+            out.append(p.relative_to(folder).as_posix())
+    return out
+
+
 def replace_tree(folder: Path, files: dict[str, str]) -> None:
     """Write every file into a sibling temporary folder, then swap it in: no state in between is visible
     for long, and anything not in `files` (stale objects) is gone afterwards."""

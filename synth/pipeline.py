@@ -11,8 +11,8 @@ from ruamel.yaml import YAML
 
 from policies.engine import PolicyReport, evaluate
 from policies.manifests import NOT_OBJECTS, Manifests
-from synth.app import WaiverTargetError, render_files
-from synth.output import Changes, compare, read_tree, replace_tree, unified_diff
+from synth.app import HEADER, WaiverTargetError, render_files
+from synth.output import Changes, ForeignFilesError, compare, foreign_files, read_tree, replace_tree, unified_diff
 from synth.spec import ClusterSpec
 from synth.spec_loader import SpecError, load_spec, problem_at
 from synth.validation import KubeconformResult, SchemaReport, default_crd_folder, run_kubeconform, validate_objects
@@ -57,8 +57,12 @@ def _render(spec: ClusterSpec, spec_path: Path) -> dict[str, str]:
 
 def synthesize(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
     """Render, validate, then swap into `out`; on any problem `out` is left exactly as it was.
-    A bad spec raises SpecError before anything is written."""
+    A bad spec raises SpecError, and an `out` holding files this tool did not write ForeignFilesError, before
+    anything is written."""
     spec = load_spec(spec_path)
+    foreign = foreign_files(out, HEADER)
+    if foreign:
+        raise ForeignFilesError(out, foreign)
     files = _render(spec, spec_path)
     schema = validate_objects(objects_of(files), spec.kubernetes_version, crd_folder or default_crd_folder())
     changes = compare(files, read_tree(out))

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from conftest import ROOT, SPEC
 from synth.cli import app
+from synth.app import HEADER
 from synth.output import read_tree
 from synth.pipeline import objects_of
 from synth.spec import ClusterSpec
@@ -97,7 +98,7 @@ def test_synth_is_byte_identical_across_processes(tmp_path):
 
 
 def test_synth_removes_stale_files_and_reports_changes(workdir):
-    (workdir / "dist" / "old-object.yaml").write_text("kind: Stale\n")
+    (workdir / "dist" / "old-object.yaml").write_text(HEADER + "kind: Stale\n")  # an object it rendered once
     (workdir / "dist" / "redis-sentinel-service.yaml").unlink()
     result = run("synth", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
     assert result.exit_code == 0, result.output
@@ -167,3 +168,24 @@ def test_committed_json_schema_is_current():
     committed = json.loads((ROOT / "cluster_spec.schema.json").read_text())
     assert committed == ClusterSpec.model_json_schema(by_alias=True)
     assert SPEC.read_text().startswith("# yaml-language-server: $schema=./cluster_spec.schema.json")
+
+
+@pytest.mark.parametrize("foreign", [".git/config", "README.md", "notes/todo.txt"])
+def test_synth_never_replaces_a_folder_it_did_not_write(workdir, foreign):
+    """`--out .` or a mistyped path must not wipe a checkout: only an empty folder, or one holding nothing but
+    files this tool wrote (they all start with its header), may be replaced."""
+    target = workdir / "dist" / foreign
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("mine\n")
+    before = read_tree(workdir / "dist")
+    result = run("synth", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
+    assert result.exit_code == 2, result.output
+    assert foreign in result.output and "not written by redis-gitops" in result.output
+    assert read_tree(workdir / "dist") == before
+
+
+def test_synth_writes_into_an_empty_folder(workdir):
+    (workdir / "empty").mkdir()
+    result = run("synth", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "empty")
+    assert result.exit_code == 0, result.output
+    assert read_tree(workdir / "empty") == read_tree(ROOT / "dist")

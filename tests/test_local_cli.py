@@ -1,7 +1,10 @@
 """`redis-gitops local up|status|down` and `smoke --local`, driven as a user would, in separate processes."""
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 from conftest import ROOT
 
@@ -42,3 +45,39 @@ def test_a_second_cluster_on_a_busy_subnet_is_refused_clearly(tmp_path):
     finally:
         cli("local", "down", "--dir", first)
         cli("local", "down", "--dir", second)
+
+
+def test_a_second_up_on_a_running_cluster_says_so_and_touches_nothing(tmp_path):
+    state = tmp_path / "local"
+    try:
+        cli("local", "up", "--dir", state, "--subnet", 43)
+        run = cli("local", "up", "--dir", state, "--subnet", 43, check=False)
+        assert run.returncode == 1
+        assert "already running" in run.stderr, run.stderr
+        status = json.loads(cli("local", "status", "--dir", state, "--json").stdout)
+        assert {n["redis"] for n in status["nodes"]} == {"running"}
+        assert {n["sentinel"] for n in status["nodes"]} == {"running"}
+    finally:
+        cli("local", "down", "--dir", state)
+
+
+def test_down_signals_only_the_processes_the_cluster_started(tmp_path):
+    """A recorded PID may belong to another process by now (the cluster's died, the PID was reused)."""
+    state = tmp_path / "local"
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        cli("local", "up", "--dir", state, "--subnet", 44)
+        saved = json.loads((state / "state.json").read_text())
+        gone = saved["nodes"][2]["redis_pid"]
+        os.kill(gone, signal.SIGKILL)
+        while os.path.exists(f"/proc/{gone}") and "Z" not in open(f"/proc/{gone}/stat").read().rsplit(")", 1)[1][:3]:
+            time.sleep(0.05)
+        saved["nodes"][2]["redis_pid"] = stranger.pid  # what a reused PID looks like in the state file
+        (state / "state.json").write_text(json.dumps(saved))
+        cli("local", "down", "--dir", state)
+        time.sleep(0.3)
+        assert stranger.poll() is None, "local down killed a process the cluster did not start"
+    finally:
+        stranger.kill()
+        stranger.wait()
+        cli("local", "down", "--dir", state)

@@ -16,7 +16,7 @@ from devcluster.local_cluster import LocalCluster
 IMAGE_LIKE = """
 import sys
 BLOCKED = ("synth", "policies", "devcluster", "faults", "cdk8s", "cdk8s_plus_33", "constructs", "jsii",
-           "ruamel", "jsonschema", "kubernetes_validate", "pydantic", "pydantic_core", "matplotlib")
+           "ruamel", "jsonschema", "kubernetes_validate", "matplotlib")  # (pydantic comes with typer 0.29)
 class Block:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in BLOCKED:
