@@ -37,6 +37,10 @@ class Node:
     sentinel_started: int | None = None
 
 
+class NoClusterError(ValueError):
+    """The folder holds no local cluster's state."""
+
+
 class ClusterRunningError(RuntimeError):
     """A pre-start check failed (a cluster already runs here, or its addresses are taken): nothing was started,
     so nothing may be stopped either."""
@@ -74,7 +78,11 @@ class ClusterState:
 
     @classmethod
     def load(cls, base_dir: str | Path) -> ClusterState:
-        data = json.loads(Path(base_dir, STATE_FILE).read_text())
+        path = Path(base_dir, STATE_FILE)
+        if not path.is_file():
+            raise NoClusterError(f"no local cluster in {base_dir} (no {STATE_FILE}): start one with "
+                                 f"`redis-gitops local up --dir {base_dir}`")
+        data = json.loads(path.read_text())
         data["nodes"] = [Node(**n) for n in data["nodes"]]
         return cls(**data)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
 
 from policies.model import ObjectRef
 from contracts.quantity import memory_bytes as parse
@@ -117,24 +118,42 @@ class PodTemplate:
         return next(((p, c) for p, c in self.containers() if c.get("name") == name), (None, None))
 
 
+class ManifestError(ValueError):
+    """A file in the folder is not YAML the gate can read: named with its line."""
+
+
+def load_documents(rel: str, text: str, typ: str = "rt") -> list:
+    """Every YAML document in one file; a parse error becomes a ManifestError naming the file and line."""
+    try:
+        return list(YAML(typ=typ).load_all(text))
+    except MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        raise ManifestError(f"{rel}:{mark.line + 1 if mark else 0}: not valid YAML: {err.problem or err}") from None
+
+
 class Manifests:
     def __init__(self, objects: list[Obj]):
         self.objects = objects
 
     @classmethod
     def load(cls, folder: Path) -> Manifests:
-        return cls.from_files({p.relative_to(folder).as_posix(): p.read_text() for p in sorted(folder.rglob("*"))
-                               if p.is_file()})
+        files = {}
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                try:
+                    files[p.relative_to(folder).as_posix()] = p.read_text()
+                except UnicodeDecodeError:
+                    raise ManifestError(f"{p.relative_to(folder).as_posix()}: not UTF-8 text") from None
+        return cls.from_files(files)
 
     @classmethod
     def from_files(cls, files: dict[str, str]) -> Manifests:
         """Relative path -> text, as synth.output.read_tree gives it; non-YAML files are ignored."""
-        yaml = YAML(typ="rt")
         objects = []
         for rel, text in sorted(files.items()):
             if rel in NOT_OBJECTS or not rel.endswith((".yaml", ".yml")):
                 continue
-            for doc in yaml.load_all(text):
+            for doc in load_documents(rel, text):
                 if doc and "kind" in doc:
                     meta = doc.get("metadata") or {}
                     objects.append(Obj(ObjectRef(rel, doc["kind"], meta.get("name", "?"), meta.get("namespace")), doc))

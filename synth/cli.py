@@ -93,6 +93,7 @@ def synth(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
 @app.command()
 def check(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("dist")) -> None:
     """Fail when OUT differs from what the spec renders, or holds an invalid object."""
+    from policies.manifests import ManifestError
     from synth.pipeline import check as run_check
     from synth.spec_loader import SpecError
     from synth.validation import SchemaFolderError
@@ -103,6 +104,9 @@ def check(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
         _fail_on_bad_spec(err)
     except SchemaFolderError as err:
         _fail_on_bad_schema_folder(err)
+    except ManifestError as err:
+        typer.echo(f"error: {out}/{err}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     if result.diff:
         typer.echo(result.diff, nl=False)
     for problem in result.problems:
@@ -128,7 +132,7 @@ def policy(dist: Annotated[Path, typer.Option("--dist", help="The folder of mani
            ) -> None:
     """Run the policy rules on DIST as it is; exit 1 on any error-severity finding."""
     from policies.engine import evaluate
-    from policies.manifests import Manifests
+    from policies.manifests import ManifestError, Manifests
     from policies.report import FORMATS, render
 
     if fmt not in FORMATS:
@@ -137,7 +141,11 @@ def policy(dist: Annotated[Path, typer.Option("--dist", help="The folder of mani
     if not dist.is_dir():
         typer.echo(f"error: {dist} is not a folder: run `make synth` first", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
-    manifests = Manifests.load(dist)
+    try:
+        manifests = Manifests.load(dist)
+    except ManifestError as err:
+        typer.echo(f"error: {dist}/{err}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     report = evaluate(manifests)
     text = render(fmt, report, manifests, dist.as_posix())
     if output is None:
@@ -197,9 +205,13 @@ def local_up(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path
 @local_app.command("status")
 def local_status(dir: LocalDir = Path(".local-cluster"), as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Addresses, processes and roles; --json for other tools (passwords are given as files, never values)."""
-    from devcluster.local_cluster import ClusterState, node_status
+    from devcluster.local_cluster import ClusterState, NoClusterError, node_status
 
-    state = ClusterState.load(dir)
+    try:
+        state = ClusterState.load(dir)
+    except NoClusterError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     nodes = [node_status(state, n) for n in state.nodes]
     report = {"master_name": state.master_name, "redis_password_file": state.password_file,
               "sentinel_password_file": state.sentinel_password_file, "nodes": nodes}

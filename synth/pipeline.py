@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ruamel.yaml import YAML
 
 from policies.engine import PolicyReport, evaluate
-from policies.manifests import NOT_OBJECTS, Manifests
+from policies.manifests import NOT_OBJECTS, Manifests, load_documents
 from synth.app import HEADER, WaiverTargetError, render_files
 from synth.output import Changes, ForeignFilesError, compare, foreign_files, read_tree, replace_tree, unified_diff
 from synth.spec import ClusterSpec
@@ -38,11 +37,10 @@ class Result:
 def objects_of(files: dict[str, str]) -> list[tuple[str, dict]]:
     """Every Kubernetes object in the files, with the file it came from."""
     out = []
-    yaml = YAML(typ="safe")
     for path, text in files.items():
         if path in NOT_OBJECTS or not path.endswith((".yaml", ".yml")):
             continue
-        for doc in yaml.load_all(text):
+        for doc in load_documents(path, text, typ="safe"):
             if doc:
                 out.append((path, doc))
     return out

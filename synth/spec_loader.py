@@ -36,9 +36,15 @@ class SpecError(Exception):
 def load_spec(path: str | Path) -> ClusterSpec:
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as err:
         raise SpecError([Problem(str(path), 0, "", f"cannot read the spec: {err.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise SpecError([Problem(str(path), line, "", f"not UTF-8 text (byte 0x{raw[err.start]:02x}): save the spec "
+                                                      "as UTF-8 YAML")]) from None
     return parse_spec(text, str(path))
 
 

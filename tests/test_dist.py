@@ -189,3 +189,22 @@ def test_synth_writes_into_an_empty_folder(workdir):
     result = run("synth", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "empty")
     assert result.exit_code == 0, result.output
     assert read_tree(workdir / "empty") == read_tree(ROOT / "dist")
+
+
+def test_a_spec_that_is_not_utf8_text_is_one_clear_line(workdir):
+    (workdir / "cluster_spec.yaml").write_bytes(b"namespace: airflow\n\xff\xfe binary\n")
+    result = run("synth", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
+    assert result.exit_code == 2, result.output
+    assert "cluster_spec.yaml:2" in result.output and "UTF-8" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", ["check", "policy"])
+def test_unparseable_yaml_in_dist_is_named_with_its_line(workdir, command):
+    (workdir / "dist" / "broken.yaml").write_text("kind: ConfigMap\nmetadata: [unclosed\n")
+    args = ["--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist"] if command == "check" \
+        else ["--dist", workdir / "dist"]
+    result = run(command, *args)
+    assert result.exit_code == 2, result.output
+    assert "broken.yaml:" in result.output and "not valid YAML" in result.output
+    assert "Traceback" not in result.output

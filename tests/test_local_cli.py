@@ -81,3 +81,11 @@ def test_down_signals_only_the_processes_the_cluster_started(tmp_path):
         stranger.kill()
         stranger.wait()
         cli("local", "down", "--dir", state)
+
+
+def test_status_and_smoke_without_a_cluster_say_how_to_start_one(tmp_path):
+    for args in (("local", "status", "--dir", tmp_path / "none"), ("smoke", "--local", tmp_path / "none")):
+        run = cli(*args, check=False)
+        assert run.returncode == 2, (args, run.stdout, run.stderr)
+        assert "no local cluster" in run.stderr and "local up --dir" in run.stderr, run.stderr
+        assert "Traceback" not in run.stderr
