@@ -59,9 +59,20 @@ def _schema_line(result: Result) -> str:
     return line + f", {len(s.errors)} error(s)"
 
 
+def _need_nodejs() -> None:
+    """cdk8s's generator runs on Node.js, started when cdk8s is imported: without it, say so in one line."""
+    import shutil
+
+    if shutil.which("node") is None:
+        typer.echo("error: Node.js not found on PATH: cdk8s runs its generator on it. On Debian: "
+                   "apt-get install -y nodejs", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
 @app.command()
 def synth(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("dist")) -> None:
     """Render the spec into OUT atomically: OUT changes only when everything passed."""
+    _need_nodejs()
     from synth.output import ForeignFilesError
     from synth.pipeline import synthesize
     from synth.spec_loader import SpecError
@@ -93,6 +104,7 @@ def synth(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
 @app.command()
 def check(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("dist")) -> None:
     """Fail when OUT differs from what the spec renders, or holds an invalid object."""
+    _need_nodejs()
     from policies.manifests import ManifestError
     from synth.pipeline import check as run_check
     from synth.spec_loader import SpecError

@@ -208,3 +208,16 @@ def test_unparseable_yaml_in_dist_is_named_with_its_line(workdir, command):
     assert result.exit_code == 2, result.output
     assert "broken.yaml:" in result.output and "not valid YAML" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", ["synth", "check"])
+def test_without_nodejs_synth_and_check_say_how_to_install_it(workdir, command):
+    """cdk8s runs its generator on Node.js; one that disappeared after the install is one clear line."""
+    before = read_tree(workdir / "dist")
+    run = subprocess.run([sys.executable, "-m", "synth", command, "--spec", str(workdir / "cluster_spec.yaml"),
+                          "--out", str(workdir / "dist")], cwd=ROOT, capture_output=True, text=True,
+                         env={"PATH": str(workdir / "no-node-here")}, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert "Node.js" in run.stderr and "apt-get install -y nodejs" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert read_tree(workdir / "dist") == before
