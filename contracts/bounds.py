@@ -10,6 +10,8 @@ AUTO_MAXMEMORY_RATIO = 0.75
 DOWN_AFTER_MS = (1000, 60_000)
 # At least this, and more than 2 x down-after (or failovers abort early); at most 15 minutes.
 FAILOVER_TIMEOUT_MS = (5000, 900_000)
+# AOF fsync policies that keep every acknowledged write across a Redis crash (within about a second).
+SAFE_AOF_FSYNC = ("everysec", "always")
 # Below this a UID may collide with a host user.
 MIN_UID = 10_000
 # Kubernetes names that must be DNS-1123 labels (namespace, Service names).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from policies.manifests import Manifests, env_of, memory_bytes
 from policies.model import rule
+from contracts.bounds import SAFE_AOF_FSYNC
 from contracts.paths import DATA_DIR
-FSYNC_POLICIES = ("everysec", "always")
 
 
 @rule("persistence-aof", "persistence", "appendonly yes with an fsync policy of everysec or always.")
@@ -17,7 +17,7 @@ def aof(m: Manifests):
                    "snapshot, i.e. queued Celery tasks", "set persistence.aof.enabled: true in the spec",
                    on.line if on else None)
         fsync = conf.last("appendfsync")
-        if fsync is None or fsync.words[1:] not in ((p,) for p in FSYNC_POLICIES):
+        if fsync is None or fsync.words[1:] not in ((p,) for p in SAFE_AOF_FSYNC):
             yield (conf.owner.ref, ("data", conf.key), f"appendfsync {conf.value('appendfsync') or 'unset'}: "
                    "the kernel decides when writes reach the disk", "use appendfsync everysec (or always)",
                    fsync.line if fsync else None)

@@ -13,7 +13,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from contracts.bounds import (AUTO_MAXMEMORY_RATIO, DNS_LABEL, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS,
-                              MAX_MAXMEMORY_RATIO, MIN_UID, percent)
+                              MAX_MAXMEMORY_RATIO, MIN_UID, SAFE_AOF_FSYNC, percent)
 from contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MASTER_NAME, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 from contracts.quantity import memory_bytes, parse_quantity
 from contracts.rules import RULE_IDS
@@ -392,6 +392,24 @@ def cross_field_violations(spec: ClusterSpec) -> list[tuple[tuple[str, ...], str
         out.append((("sentinel", "failoverTimeoutMilliseconds"),
                     f"failoverTimeoutMilliseconds {spec.sentinel.failover_timeout_milliseconds} must exceed twice "
                     f"downAfterMilliseconds ({spec.sentinel.down_after_milliseconds}) or failovers abort early"))
+    if spec.redis.port == spec.sentinel.port:
+        out.append((("sentinel", "port"), f"Sentinel's port {spec.sentinel.port} is Redis's port too: the pod "
+                                          "cannot listen on both; give Sentinel its own (26379 by default)"))
+    waived = {w.rule for w in spec.policy.waivers}
+    aof = spec.persistence.aof
+    for field, bad, rule, why in (
+        ("enabled", not aof.enabled, "persistence-aof",
+         "without AOF a crash loses every write since the last RDB snapshot"),
+        ("fsync", aof.enabled and aof.fsync not in SAFE_AOF_FSYNC, "persistence-aof",
+         f"fsync {aof.fsync!r} lets a crash lose acknowledged writes: use one of {', '.join(SAFE_AOF_FSYNC)}"),
+    ):
+        if bad and rule not in waived:
+            out.append((("persistence", "aof", field), f"{why}; the gate refuses it ({rule}): change it, or add "
+                                                       f"a policy waiver of {rule} with a reason"))
+    if spec.scheduling.pod_anti_affinity != "required" and "quorum-anti-affinity" not in waived:
+        out.append((("scheduling", "podAntiAffinity"), "with 'preferred' one node can hold a majority of the pods "
+                    "and its loss stops the broker; the gate refuses it (quorum-anti-affinity): use 'required', or "
+                    "add a policy waiver of quorum-anti-affinity with a reason"))
     if memory_bytes(spec.persistence.size) < 2 * spec.redis.maxmemory_bytes:
         out.append((("persistence", "size"),
                     f"persistence size {spec.persistence.size} cannot hold a dataset at maxmemory plus an AOF "

@@ -125,3 +125,32 @@ def test_several_problems_are_reported_together(spec_text):
 def test_broken_yaml_names_the_line():
     [problem] = problems_of("name: redis\nredis: [unclosed\n")
     assert problem.startswith("cluster_spec.yaml:") and "not valid YAML" in problem
+
+
+@pytest.mark.parametrize("old, new, field, rule", [
+    ("    fsync: everysec ", "    fsync: \"no\" ", "persistence.aof.fsync", "persistence-aof"),
+    ("    enabled: true            # AOF", "    enabled: false           # AOF", "persistence.aof.enabled",
+     "persistence-aof"),
+    ("  podAntiAffinity: required ", "  podAntiAffinity: preferred ", "scheduling.podAntiAffinity",
+     "quorum-anti-affinity"),
+])
+def test_what_the_gate_refuses_the_spec_refuses_unless_waived(spec_text, old, new, field, rule):
+    """One owner per bound: a value the gate would refuse after rendering is refused here, at its line, and
+    the message names the waiver that would allow it."""
+    text = edit(spec_text, old, new)
+    [problem] = problems_of(text)
+    assert f"cluster_spec.yaml:{line_of(text, new.strip().split()[0] + ' ' + new.strip().split()[1])}:" in problem
+    assert field.split(".")[-1] in problem and rule in problem
+
+
+def test_a_waiver_in_the_spec_allows_what_the_gate_would_refuse(spec_text):
+    text = edit(spec_text, "    fsync: everysec ", "    fsync: \"no\" ") + (
+        "\npolicy:\n  waivers:\n    - rule: persistence-aof\n      kind: ConfigMap\n      name: redis-config\n"
+        "      reason: a throw-away test cluster; losing a second of tasks is fine\n")
+    assert parse_spec(text).persistence.aof.fsync == "no"
+
+
+def test_redis_and_sentinel_on_one_port_is_refused(spec_text):
+    text = edit(spec_text, "sentinel:\n", "sentinel:\n  port: 6379\n")
+    [problem] = problems_of(text)
+    assert f"cluster_spec.yaml:{line_of(text, 'port: 6379')}: sentinel.port:" in problem
