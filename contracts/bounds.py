@@ -14,8 +14,9 @@ FAILOVER_TIMEOUT_MS = (5000, 900_000)
 SAFE_AOF_FSYNC = ("everysec", "always")
 # Below this a UID may collide with a host user.
 MIN_UID = 10_000
-# Kubernetes names that must be DNS-1123 labels (namespace, Service names).
+# Kubernetes names that must be DNS-1123 labels (namespace, Service names), and subdomains (most other names).
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def percent(ratio: float) -> str:

@@ -6,8 +6,7 @@ import re
 
 from policies.manifests import Manifests, selects
 from policies.model import rule
-from contracts.bounds import DNS_LABEL
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+from contracts.bounds import DNS_LABEL, DNS_SUBDOMAIN
 LABEL_NAMED = {"Namespace", "Service"}  # these names must be DNS-1123 labels, not subdomains
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 

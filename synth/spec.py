@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from contracts.bounds import (AUTO_MAXMEMORY_RATIO, DNS_LABEL, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS,
+from contracts.bounds import (AUTO_MAXMEMORY_RATIO, DNS_LABEL, DNS_SUBDOMAIN, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS,
                               MAX_MAXMEMORY_RATIO, MIN_UID, SAFE_AOF_FSYNC, percent)
 from contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MASTER_NAME, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 from contracts.quantity import memory_bytes, parse_quantity
@@ -28,7 +28,7 @@ class Model(BaseModel):
     """Base for every section: camelCase keys, unknown keys refused, immutable once loaded."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, validate_default=True
+        alias_generator=to_camel, populate_by_name=False, extra="forbid", frozen=True, validate_default=True
     )
 
 
@@ -36,9 +36,20 @@ def _dns_label(value: str, what: str, max_len: int = 63) -> str:
     if len(value) > max_len or not DNS_LABEL.match(value):
         raise PydanticCustomError(
             "dns_label",
-            "{what} {value!r} is not a valid Kubernetes name: use at most {max_len} lowercase letters, digits "
+            "{what} {value} is not a valid Kubernetes name: use at most {max_len} lowercase letters, digits "
             "and '-', starting and ending with a letter or digit",
-            {"what": what, "value": value, "max_len": max_len},
+            {"what": what, "value": repr(value), "max_len": max_len},
+        )
+    return value
+
+
+def _dns_subdomain(value: str | None, what: str) -> str | None:
+    if value is not None and (len(value) > 253 or not DNS_SUBDOMAIN.match(value)):
+        raise PydanticCustomError(
+            "dns_subdomain",
+            "{what} {value} is not a valid Kubernetes name: use lowercase letters, digits, '-' and '.', each "
+            "part starting and ending with a letter or digit (at most 253 characters)",
+            {"what": what, "value": repr(value)},
         )
     return value
 
@@ -199,6 +210,11 @@ class Aof(Model):
 class Persistence(Model):
     size: str = "10Gi"
     storage_class_name: str = "local-path"
+
+    @field_validator("storage_class_name")
+    @classmethod
+    def storage_class(cls, value: str) -> str:
+        return _dns_subdomain(value, "storageClassName")
     access_mode: Literal["ReadWriteOnce", "ReadWriteOncePod"] = "ReadWriteOnce"
     rdb_save: tuple[RdbRule, ...] = (
         RdbRule(seconds=3600, changes=1), RdbRule(seconds=300, changes=100), RdbRule(seconds=60, changes=10000)
@@ -235,6 +251,11 @@ class Monitoring(Model):
     service_monitor: ServiceMonitorSpec = ServiceMonitorSpec()
     namespace: str = "monitoring"
 
+    @field_validator("namespace")
+    @classmethod
+    def monitoring_namespace(cls, value: str) -> str:
+        return _dns_label(value, "namespace")
+
 
 class ClientPeer(Model):
     """Pods allowed to reach Redis and Sentinel; an empty namespaceSelector means the cluster's namespace."""
@@ -244,7 +265,7 @@ class ClientPeer(Model):
 
 
 class Network(Model):
-    clients: tuple[ClientPeer, ...] = (ClientPeer(pod_selector={"tier": "airflow"}),)
+    clients: tuple[ClientPeer, ...] = (ClientPeer.model_validate({"podSelector": {"tier": "airflow"}}),)
 
 
 class Scheduling(Model):
@@ -252,6 +273,11 @@ class Scheduling(Model):
     zone_spread: Literal["DoNotSchedule", "ScheduleAnyway"] = "ScheduleAnyway"
     node_selector: dict[str, str] = {}
     priority_class_name: str | None = None
+
+    @field_validator("priority_class_name")
+    @classmethod
+    def priority_class(cls, value: str | None) -> str | None:
+        return _dns_subdomain(value, "priorityClassName")
 
 
 class Security(Model):
@@ -343,6 +369,11 @@ class ClusterSpec(Model):
     @classmethod
     def namespace_label(cls, value: str) -> str:
         return _dns_label(value, "namespace")
+
+    @field_validator("cluster_domain")
+    @classmethod
+    def cluster_domain_name(cls, value: str) -> str:
+        return _dns_subdomain(value, "clusterDomain")
 
     @field_validator("kubernetes_version")
     @classmethod

@@ -154,3 +154,27 @@ def test_redis_and_sentinel_on_one_port_is_refused(spec_text):
     text = edit(spec_text, "sentinel:\n", "sentinel:\n  port: 6379\n")
     [problem] = problems_of(text)
     assert f"cluster_spec.yaml:{line_of(text, 'port: 6379')}: sentinel.port:" in problem
+
+
+def test_snake_case_keys_are_refused_as_the_schema_says(spec_text):
+    text = edit(spec_text, "  downAfterMilliseconds:", "  down_after_milliseconds:")
+    [problem] = problems_of(text)
+    assert "down_after_milliseconds" in problem and "downAfterMilliseconds" in problem
+
+
+def test_a_bad_name_is_quoted_in_the_message(spec_text):
+    [problem] = problems_of(edit(spec_text, "namespace: airflow ", "namespace: Airflow "))
+    assert "'Airflow'" in problem and "{value" not in problem
+
+
+@pytest.mark.parametrize("old, new, field", [
+    ("clusterDomain: cluster.local", "clusterDomain: Cluster_Local", "clusterDomain"),
+    ("  namespace: monitoring ", "  namespace: Monitoring ", "monitoring.namespace"),
+    ("storageClassName: local-path", "storageClassName: Local Path", "persistence.storageClassName"),
+    ("  podAntiAffinity: required ", "  podAntiAffinity: required\n  priorityClassName: high_priority ",
+     "scheduling.priorityClassName"),
+])
+def test_kubernetes_names_in_the_spec_are_validated(spec_text, old, new, field):
+    text = edit(spec_text, old, new)
+    [problem] = problems_of(text)
+    assert f": {field}:" in problem and "not a valid Kubernetes name" in problem
