@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -30,6 +30,15 @@ class Model(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=False, extra="forbid", frozen=True, validate_default=True
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def no_bool_for_a_number(cls, value: object, info: ValidationInfo) -> object:
+        """YAML's true/false would pass as 1/0 (pydantic's lax mode): refuse them where a number is meant."""
+        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation in (int, float, int | None):
+            raise PydanticCustomError("bool_for_number", "expected a whole number, not {value}",
+                                      {"value": str(value).lower()})
+        return value
 
 
 def _dns_label(value: str, what: str, max_len: int = 63) -> str:

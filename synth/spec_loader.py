@@ -69,10 +69,10 @@ def parse_spec(text: str, filename: str = "cluster_spec.yaml") -> ClusterSpec:
     try:
         return ClusterSpec.model_validate(data)
     except ValidationError as err:
-        raise SpecError(_problems(err, data, filename)) from None
+        raise SpecError(_problems(err, data, filename, text.splitlines())) from None
 
 
-def _problems(err: ValidationError, data: Any, filename: str) -> list[Problem]:
+def _problems(err: ValidationError, data: Any, filename: str, lines: list[str]) -> list[Problem]:
     problems = []
     for e in err.errors():
         loc = tuple(e["loc"])
@@ -80,7 +80,12 @@ def _problems(err: ValidationError, data: Any, filename: str) -> list[Problem]:
             for sub_loc, message in e["ctx"]["violations"]:
                 problems.append(_problem(filename, data, loc + tuple(sub_loc), message))
             continue
-        problems.append(_problem(filename, data, loc, _message(e, loc)))
+        problem = _problem(filename, data, loc, _message(e, loc))
+        if e["type"] == "string_type" and isinstance(e.get("input"), (int, float)) and 0 < problem.line <= len(lines):
+            written = lines[problem.line - 1].split(":", 1)[-1].split("#")[0].strip()
+            problem = Problem(problem.file, problem.line, problem.field,
+                              f"expected text, and YAML read {written} as a number: quote it: \"{written}\"")
+        problems.append(problem)
     return sorted(problems, key=lambda p: (p.line, p.field))
 
 
@@ -96,6 +101,8 @@ def _message(e: dict, loc: tuple) -> str:
         return f"unknown key '{loc[-1]}': {hint}"
     if e["type"] == "missing":
         return "required but missing: add it"
+    if e["type"] in ("int_parsing", "int_type", "int_from_float"):
+        return f"expected a whole number, not {e.get('input')!r}"
     return e["msg"].removeprefix("Value error, ")
 
 

@@ -178,3 +178,14 @@ def test_kubernetes_names_in_the_spec_are_validated(spec_text, old, new, field):
     text = edit(spec_text, old, new)
     [problem] = problems_of(text)
     assert f": {field}:" in problem and "not a valid Kubernetes name" in problem
+
+
+@pytest.mark.parametrize("old, new, says", [
+    ('kubernetesVersion: "1.33"', "kubernetesVersion: 1.30", 'quote it: "1.30"'),
+    ("  replicas: 3 ", "  replicas: true ", "a whole number, not true"),
+    ("  quorum: 2 ", "  quorum: two ", "a whole number, not 'two'"),
+])
+def test_type_mistakes_say_how_to_fix_them(spec_text, old, new, says):
+    text = edit(spec_text, old, new)
+    [problem] = problems_of(text)
+    assert says in problem, problem
