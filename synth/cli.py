@@ -121,8 +121,6 @@ def check(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if result.diff:
         typer.echo(result.diff, nl=False)
-    for problem in result.problems:
-        typer.echo(f"error: {problem}", err=True)
     typer.echo(f"drift: {result.changes.summary()}")
     typer.echo(_schema_line(result))
     if result.kubeconform is not None and result.kubeconform.ran:
@@ -131,6 +129,8 @@ def check(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
     from policies.report import as_table
 
     typer.echo(as_table(result.policy, result.manifests, out.as_posix()), nl=False)
+    for problem in result.problems:  # after the findings they point at
+        typer.echo(f"error: {problem}", err=True)
     if not result.ok:
         typer.echo("check FAILED", err=True)
         raise typer.Exit(EXIT_FAILED)

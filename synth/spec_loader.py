@@ -22,6 +22,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        if not self.line:  # the file itself (unreadable): no line to point at
+            return f"{self.file}: {self.message}"
         return f"{self.file}:{self.line}: {self.field or '<root>'}: {self.message}"
 
 

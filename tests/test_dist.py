@@ -221,3 +221,17 @@ def test_without_nodejs_synth_and_check_say_how_to_install_it(workdir, command):
     assert "Node.js" in run.stderr and "apt-get install -y nodejs" in run.stderr
     assert "Traceback" not in run.stderr
     assert read_tree(workdir / "dist") == before
+
+
+def test_check_names_the_policy_findings_before_pointing_at_them(workdir):
+    target = workdir / "dist" / "redis-config-configmap.yaml"
+    target.write_text(target.read_text().replace("maxmemory-policy noeviction", "maxmemory-policy allkeys-lru"))
+    result = run("check", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
+    assert result.exit_code == 1
+    assert result.output.index("broker-noeviction") < result.output.index("see the findings above")
+
+
+def test_an_unreadable_spec_is_not_reported_at_line_0(workdir):
+    result = run("synth", "--spec", workdir / "missing.yaml", "--out", workdir / "dist")
+    assert result.exit_code == 2
+    assert "missing.yaml: cannot read the spec" in result.output and ":0:" not in result.output
