@@ -44,7 +44,9 @@ def target(local: Path | None) -> tuple[BrokerSettings, Expectations]:
             return _local_target(local)
         return BrokerSettings.from_env(), Expectations.from_env()
     except (ValueError, OSError) as err:
-        typer.echo(f"error: {err}", err=True)
+        hint = ("; or check a local cluster with --local DIR (`redis-gitops local up` starts one)"
+                if local is None and _local_target is not None else "")
+        typer.echo(f"error: {err}{hint}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 

@@ -21,8 +21,22 @@ if TYPE_CHECKING:
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
                   help="Render and check a Redis Sentinel broker for Airflow, the GitOps way.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"redis-gitops {version('redis-gitops')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(_: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False) -> None:
+    """Render and check a Redis Sentinel broker for Airflow, the GitOps way."""
 
 
 def _local_target(folder: Path):
@@ -158,6 +172,10 @@ def policy(dist: Annotated[Path, typer.Option("--dist", help="The folder of mani
     except ManifestError as err:
         typer.echo(f"error: {dist}/{err}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    if not manifests.of_kind("StatefulSet"):
+        typer.echo(f"error: {dist} holds no StatefulSet: not a rendered broker (run `make synth`, or point "
+                   "--dist at its output)", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
     report = evaluate(manifests)
     text = render(fmt, report, manifests, dist.as_posix())
     if output is None:

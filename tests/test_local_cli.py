@@ -89,3 +89,24 @@ def test_status_and_smoke_without_a_cluster_say_how_to_start_one(tmp_path):
         assert run.returncode == 2, (args, run.stdout, run.stderr)
         assert "no local cluster" in run.stderr and "local up --dir" in run.stderr, run.stderr
         assert "Traceback" not in run.stderr
+
+
+def test_version_and_short_help():
+    version = cli("--version", check=False)
+    assert version.returncode == 0 and version.stdout.startswith("redis-gitops ")
+    short = cli("-h", check=False)
+    assert short.returncode == 0 and "Usage" in short.stdout
+
+
+def test_smoke_with_no_environment_suggests_the_local_cluster():
+    run = subprocess.run([sys.executable, "-m", "synth", "smoke"], cwd=ROOT, capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin"}, timeout=60)
+    assert run.returncode == 2
+    assert "REDIS_SENTINELS is not set" in run.stderr and "--local" in run.stderr
+
+
+def test_policy_on_a_folder_without_the_broker_is_an_error(tmp_path):
+    (tmp_path / "other.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    run = cli("policy", "--dist", tmp_path, check=False)
+    assert run.returncode == 2
+    assert "no StatefulSet" in run.stderr
