@@ -42,8 +42,18 @@ def render_manifests(spec: ClusterSpec) -> tuple[list[dict[str, Any]], list[dict
     bootstrap = Chart(app, "bootstrap", disable_resource_name_hashes=True)
     application(bootstrap, names)
     synced = [*cluster_scoped.to_json(), *broker.to_json()]
+    _as_the_api_server_stores(synced)
     _annotate_waivers(spec, synced)
     return synced, list(bootstrap.to_json())
+
+
+def _as_the_api_server_stores(objects: list[dict[str, Any]]) -> None:
+    """volumeClaimTemplates with the apiVersion and kind the API server adds: without them Argo CD shows the
+    StatefulSet OutOfSync forever (argo-cd #4126). cdk8s's typed props cannot carry them, so they go in here."""
+    for o in objects:
+        if o["kind"] == "StatefulSet":
+            for template in o["spec"].get("volumeClaimTemplates", []):
+                template.update({"apiVersion": "v1", "kind": "PersistentVolumeClaim"})
 
 
 class WaiverTargetError(ValueError):

@@ -185,3 +185,20 @@ def test_disabling_the_exporter_removes_it_everywhere(spec):
     assert "redis-servicemonitor.yaml" not in files
     assert "redis_exporter" not in files["redis-statefulset.yaml"]
     assert "9121" not in files["redis-networkpolicy.yaml"]
+
+
+def test_argo_cd_keeps_the_statefulset_in_sync(objects, sts):
+    """The API server adds apiVersion, kind and status to volumeClaimTemplates (Argo CD #4126, #11143,
+    #16707): render the first two as it stores them, and ignore what it adds on its own."""
+    for template in sts["spec"]["volumeClaimTemplates"]:
+        assert template["apiVersion"] == "v1" and template["kind"] == "PersistentVolumeClaim"
+    app = objects[("Application", "airflow-redis")]
+    ignored = [d for d in app["spec"]["ignoreDifferences"] if d["kind"] == "StatefulSet"]
+    assert ignored and ignored[0]["group"] == "apps" and ignored[0]["name"] == sts["metadata"]["name"]
+    assert ".spec.volumeClaimTemplates[]?.status" in ignored[0]["jqPathExpressions"]
+
+
+def test_argo_cd_never_prunes_or_deletes_the_shared_namespace(objects, spec):
+    ns = objects[("Namespace", spec.namespace)]
+    options = ns["metadata"]["annotations"]["argocd.argoproj.io/sync-options"].split(",")
+    assert "Prune=false" in options and "Delete=false" in options

@@ -5,14 +5,17 @@ from cdk8s_plus_33 import k8s
 from constructs import Construct
 
 from contracts import pod_scripts
-from synth.components.common import WAVE_FOUNDATION, meta
+from synth.components.common import WAVE_FOUNDATION, meta, meta_fields
 from synth.naming import Names
 from synth.redis_config import redis_conf, sentinel_conf
 
 
 def namespace(scope: Construct, names: Names) -> None:
-    k8s.KubeNamespace(scope, "namespace", metadata=meta(names, names.spec.namespace, "namespace",
-                                                            WAVE_FOUNDATION, namespaced=False))
+    """Airflow's namespace, shared with Airflow: Argo CD creates it if missing but never prunes or deletes it
+    (deleting the Application, or dropping the object from dist/, must not take Airflow down with it)."""
+    k8s.KubeNamespace(scope, "namespace", metadata=k8s.ObjectMeta(**meta_fields(
+        names, names.spec.namespace, "namespace", WAVE_FOUNDATION, namespaced=False,
+        annotations={"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"})))
 
 
 def foundation(scope: Construct, names: Names) -> None:

@@ -16,6 +16,12 @@ def application(scope: Construct, names: Names) -> None:
             "project": g.project,
             "source": {"repoURL": g.repo_url, "path": g.path, "targetRevision": g.target_revision},
             "destination": {"server": "https://kubernetes.default.svc", "namespace": spec.namespace},
+            # What the API server adds to volumeClaimTemplates on its own (Argo CD #4126, #11143, #16707).
+            "ignoreDifferences": [{
+                "group": "apps", "kind": "StatefulSet", "name": names.statefulset,
+                "jqPathExpressions": [".spec.volumeClaimTemplates[]?.status",
+                                      ".spec.volumeClaimTemplates[]?.metadata.creationTimestamp"],
+            }],
             "syncPolicy": {
                 "automated": {"prune": True, "selfHeal": True},
                 "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}},
