@@ -1,0 +1,65 @@
+"""Production runs the image the spec names (redis:7.2.x); the tests run Debian's redis-server (7.0.x). Every
+directive we render and every command the pod scripts send must exist in the Redis the tests run, or the
+proof would be of something else: fail loudly, naming it."""
+import re
+import subprocess
+import time
+
+import pytest
+import redis
+
+from contracts import pod_scripts
+from synth.redis_config import redis_conf
+
+# What start-redis.sh appends to the rendered redis.conf.
+ADDED_AT_START = ("dir", "requirepass", "masterauth", "replica-announce-ip", "replicaof", "bind")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("skew")
+    sock = folder / "redis.sock"
+    proc = subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", str(sock), "--save", "",
+                             "--dir", str(folder)], stdout=subprocess.DEVNULL)
+    try:
+        client = redis.Redis(unix_socket_path=str(sock), decode_responses=True)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except (redis.ConnectionError, FileNotFoundError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield client
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_every_rendered_directive_is_known_to_the_redis_the_tests_run(server, spec):
+    directives = {line.split()[0] for line in redis_conf(spec).splitlines()
+                  if line.strip() and not line.startswith("#")} | set(ADDED_AT_START)
+    unknown = sorted(d for d in directives if not server.config_get(d))
+    version = server.info("server")["redis_version"]
+    assert not unknown, f"redis-server {version} does not know {unknown}: the tests would not prove them"
+
+
+def _command_info(server, command: str):
+    """COMMAND INFO's raw reply (redis-py's parser trips on the nil an unknown command gets)."""
+    conn = server.connection_pool.get_connection()
+    try:
+        conn.send_command("COMMAND", "INFO", command)
+        return conn.read_response()
+    finally:
+        server.connection_pool.release(conn)
+
+
+def test_every_command_the_pod_scripts_send_is_known_to_the_redis_the_tests_run(server):
+    text = "".join(pod_scripts.text(n) for n in pod_scripts.NAMES)
+    commands = set(re.findall(r'redis_cli "\$[A-Za-z_{}]+" ([A-Z]+)', text))
+    assert {"CLIENT", "CONFIG", "INFO", "REPLICAOF", "PING"} <= commands
+    assert _command_info(server, "NOSUCHCOMMAND") == [None]  # it can say no
+    unknown = sorted(c for c in commands if _command_info(server, c) == [None])
+    assert not unknown, f"redis-server does not know {unknown}"
