@@ -112,3 +112,16 @@ def test_the_image_holds_the_runtime_and_the_contracts_only():
     copied = re.findall(r"^COPY (\S+) \./", (ROOT / "Dockerfile").read_text(), re.M)
     packages = {c for c in copied if (ROOT / c / "__init__.py").exists()}
     assert packages == {"runtime", "contracts"}, copied
+
+
+def test_the_workflow_publishes_the_image_the_job_pulls():
+    """The Job pulls `redis-gitops smoke-image`'s reference: CI builds that tag and pushes it from main."""
+    from ruamel.yaml import YAML
+
+    job = YAML(typ="safe").load((ROOT / ".github/workflows/ci.yml").read_text())["jobs"]["smoke-image"]
+    assert job["permissions"]["packages"] == "write"
+    steps = " ".join(s.get("run", "") for s in job["steps"])
+    assert 'image=$(.venv/bin/redis-gitops smoke-image)' in steps and 'docker build -t "$image"' in steps
+    push = next(s for s in job["steps"] if "docker push" in s.get("run", ""))
+    assert "refs/heads/main" in push["if"] and "redis-gitops smoke-image" in push["run"]
+    assert "docker login ghcr.io" in push["run"]
