@@ -293,6 +293,9 @@ class Security(Model):
     run_as_user: int = 10001
     run_as_group: int = 10001
     fs_group: int = 10001
+    # Pod Security Admission level enforced on the namespace (warn and audit are always `restricted`, which
+    # our pods meet). The namespace is Airflow's: `restricted` would also refuse Airflow's pods that fall short.
+    pod_security_enforce: Literal["restricted", "baseline", "privileged"] = "baseline"
 
     @field_validator("run_as_user", "run_as_group", "fs_group")
     @classmethod

@@ -202,3 +202,37 @@ def test_argo_cd_never_prunes_or_deletes_the_shared_namespace(objects, spec):
     ns = objects[("Namespace", spec.namespace)]
     options = ns["metadata"]["annotations"]["argocd.argoproj.io/sync-options"].split(",")
     assert "Prune=false" in options and "Delete=false" in options
+
+
+def test_the_namespace_carries_pod_security_admission_labels(objects, spec):
+    """Warn and audit at `restricted` (what our pods meet); enforce what the spec says (default `baseline`:
+    the namespace is Airflow's, and enforcing `restricted` would refuse Airflow's own pods if they fall short)."""
+    labels = objects[("Namespace", spec.namespace)]["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    assert labels["pod-security.kubernetes.io/audit"] == "restricted"
+    assert labels["pod-security.kubernetes.io/enforce"] == spec.security.pod_security_enforce == "baseline"
+    version = f"v{spec.kubernetes_version}"
+    assert {labels[f"pod-security.kubernetes.io/{m}-version"] for m in ("warn", "audit", "enforce")} == {version}
+
+
+RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                      "projected", "secret"}
+
+
+def test_every_pod_meets_the_restricted_pod_security_standard(objects):
+    """The `restricted` profile's rules (kubernetes.io/docs/concepts/security/pod-security-standards)."""
+    templates = [o["spec"]["template"] for o in objects.values() if o["kind"] in ("StatefulSet", "Job")]
+    assert len(templates) == 2
+    for t in templates:
+        pod = t["spec"]
+        assert not any(pod.get(k) for k in ("hostNetwork", "hostPID", "hostIPC"))
+        assert {next(iter(set(v) - {"name"})) for v in pod.get("volumes", [])} <= RESTRICTED_VOLUMES
+        pod_sc = pod.get("securityContext", {})
+        for c in pod["containers"] + pod.get("initContainers", []):
+            sc = c.get("securityContext", {})
+            assert sc.get("allowPrivilegeEscalation") is False, c["name"]
+            assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, c["name"]
+            assert sc.get("privileged") in (None, False) and not c.get("ports", [{}])[0].get("hostPort")
+            assert sc["capabilities"]["drop"] == ["ALL"] and set(sc["capabilities"].get("add", [])) <= {"NET_BIND_SERVICE"}
+            seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {})).get("type")
+            assert seccomp in ("RuntimeDefault", "Localhost"), c["name"]

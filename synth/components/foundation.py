@@ -13,8 +13,13 @@ from synth.redis_config import redis_conf, sentinel_conf
 def namespace(scope: Construct, names: Names) -> None:
     """Airflow's namespace, shared with Airflow: Argo CD creates it if missing but never prunes or deletes it
     (deleting the Application, or dropping the object from dist/, must not take Airflow down with it)."""
+    spec = names.spec
+    version = f"v{spec.kubernetes_version}"
+    levels = {"warn": "restricted", "audit": "restricted", "enforce": spec.security.pod_security_enforce}
+    psa = {f"pod-security.kubernetes.io/{mode}": level for mode, level in levels.items()}
+    psa.update({f"pod-security.kubernetes.io/{mode}-version": version for mode in levels})
     k8s.KubeNamespace(scope, "namespace", metadata=k8s.ObjectMeta(**meta_fields(
-        names, names.spec.namespace, "namespace", WAVE_FOUNDATION, namespaced=False,
+        names, spec.namespace, "namespace", WAVE_FOUNDATION, namespaced=False, labels=psa,
         annotations={"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"})))
 
 
