@@ -453,6 +453,7 @@ def node_status(state: ClusterState, node: Node) -> dict:
                            decode_responses=True).info("replication")["role"]
     except (redis.RedisError, OSError):
         role = "unreachable"
+    role = {"slave": "replica"}.get(role, role)  # Redis's INFO still says slave
     return {"ordinal": node.ordinal, "host": node.host, "redis": alive(node.redis_pid),
             "redis_address": f"{node.host}:{state.redis_port}", "sentinel": alive(node.sentinel_pid),
             "sentinel_address": f"{node.host}:{state.sentinel_port}", "role": role}

@@ -133,7 +133,8 @@ def monitor_dashboard(local: LocalOption = None,
     shown = 0
     try:
         while True:
-            typer.echo(clear + render(snapshot(settings, expect)), nl=False)
+            typer.echo(clear + render(snapshot(settings, expect)) + f"\nevery {interval:g} s; Ctrl-C to quit\n",
+                       nl=False)
             shown += 1
             if count and shown >= count:
                 return

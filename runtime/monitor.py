@@ -82,7 +82,8 @@ def render(snap: dict) -> str:
             notes.append(f"RDB {n['last_rdb_save']}")
         if n["role"] == "slave":
             notes.append(f"follows {n['master']}")
-        lines.append(f"{n['address']:<28}{n['role']:<9}{n.get('link', '-'):<7}{lag:>10}{memory:>18}"
+        role = {"slave": "replica"}.get(n["role"], n["role"])  # Redis's INFO still says slave
+        lines.append(f"{n['address']:<28}{role:<9}{n.get('link', '-'):<7}{lag:>10}{memory:>18}"
                      f"{n['connected_clients']:>9}{n['ops_per_sec']:>8}  {' '.join(notes)}")
     lines += ["", f"{'SENTINEL':<28}{'NAMES MASTER':<28}{'REPLICAS':>9}{'PEERS':>7}{'QUORUM':>8}  FLAGS"]
     for s in snap["sentinels"]:

@@ -20,7 +20,7 @@ def test_local_cluster_lifecycle_and_smoke(tmp_path):
         up = cli("local", "up", "--dir", state, "--subnet", 41)
         assert "local cluster up: Redis 127.0.41.1:6379" in up.stdout
         status = json.loads(cli("local", "status", "--dir", state, "--json").stdout)
-        assert [n["role"] for n in status["nodes"]] == ["master", "slave", "slave"]
+        assert [n["role"] for n in status["nodes"]] == ["master", "replica", "replica"]
         assert status["redis_password_file"].endswith("secrets/redis-password")
         smoke = cli("smoke", "--local", state, "--json", check=False)
         report = json.loads(smoke.stdout)

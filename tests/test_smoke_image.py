@@ -87,6 +87,8 @@ def test_monitor_dashboard_shows_a_stopped_sentinel(cluster):
         assert run.returncode == 0
         line = next(x for x in run.stdout.splitlines() if x.startswith(f"{cluster.state.nodes[2].host}:26379"))
         assert "DOWN" in line and "Sentinels agree on" in run.stdout
+        assert "replica" in run.stdout and "slave" not in run.stdout  # the words people use
+        assert "Ctrl-C" in run.stdout
     finally:
         cluster.start_process(2, "sentinel")
         cluster.wait_until_healthy(30)
