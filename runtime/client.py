@@ -161,7 +161,8 @@ class ClientSentinel(Sentinel):
                 elif not self.check_master_state(state, service_name):
                     continue
             except (redis.ConnectionError, redis.TimeoutError) as err:
-                errors.append(f"{sentinel} - {err!r}")
+                where = sentinel.connection_pool.connection_kwargs
+                errors.append(f"{where.get('host')}:{where.get('port')}: {err}")
                 continue
             if address in self._demoted:
                 fallback = fallback or address  # every Sentinel may still name it: then it is the answer
@@ -171,7 +172,7 @@ class ClientSentinel(Sentinel):
             return address
         if fallback:
             return fallback
-        detail = f" : {', '.join(errors)}" if errors else ""
+        detail = f": {'; '.join(errors)}" if errors else ""
         raise MasterNotFoundError(f"No master found for {service_name!r}{detail}")
 
 

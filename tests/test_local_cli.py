@@ -31,6 +31,7 @@ def test_local_cluster_lifecycle_and_smoke(tmp_path):
     assert {n["redis"] for n in status["nodes"]} == {"stopped"}
     smoke = cli("smoke", "--local", state, check=False)
     assert smoke.returncode == 1 and "FAIL  redis_reachable" in smoke.stdout
+    assert "<redis." not in smoke.stdout, smoke.stdout  # addresses, not redis-py object dumps
 
 
 def test_a_second_cluster_on_a_busy_subnet_is_refused_clearly(tmp_path):
