@@ -12,6 +12,8 @@ DOWN_AFTER_MS = (1000, 60_000)
 FAILOVER_TIMEOUT_MS = (5000, 900_000)
 # AOF fsync policies that keep every acknowledged write across a Redis crash (within about a second).
 SAFE_AOF_FSYNC = ("everysec", "always")
+# An explicit image tag (Docker's grammar); `latest` is refused on top of it.
+IMAGE_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 # Below this a UID may collide with a host user.
 MIN_UID = 10_000
 # Kubernetes names that must be DNS-1123 labels (namespace, Service names), and subdomains (most other names).

@@ -9,12 +9,12 @@ _SUFFIX = {
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
     "m": Fraction(1, 1000),
 }
-_PATTERN = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T|m)?$")
+QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T|m)?$")
 
 
 def parse_quantity(text: str | int) -> Fraction:
     """Value of a quantity such as '1Gi', '500m' or '2', as an exact fraction of base units."""
-    match = _PATTERN.match(str(text).strip())
+    match = QUANTITY.match(str(text).strip())
     if not match:
         raise ValueError(f"{text!r} is not a Kubernetes quantity (examples: 512Mi, 1Gi, 500m, 2)")
     number, suffix = match.groups()

@@ -6,7 +6,7 @@ import re
 
 from policies.manifests import Manifests, selects
 from policies.model import rule
-from contracts.bounds import MIN_UID
+from contracts.bounds import IMAGE_TAG, MIN_UID
 
 
 def _effective(t, c, key):
@@ -80,7 +80,7 @@ def no_token(m: Manifests):
                    "set automountServiceAccountToken: false")
 
 
-TAG = re.compile(r"^[^@]+:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
+TAG = re.compile(rf"^[^@]+:(?P<tag>{IMAGE_TAG})$")
 
 
 @rule("security-image-version", "security", "Every image has an explicit version (a tag other than latest, or a digest).")

@@ -13,15 +13,20 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from contracts.bounds import (AUTO_MAXMEMORY_RATIO, DNS_LABEL, DNS_SUBDOMAIN, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS,
-                              MAX_MAXMEMORY_RATIO, MIN_UID, SAFE_AOF_FSYNC, percent)
+                              IMAGE_TAG, MAX_MAXMEMORY_RATIO, MIN_UID, SAFE_AOF_FSYNC, percent)
 from contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MASTER_NAME, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
-from contracts.quantity import memory_bytes, parse_quantity
+from contracts.quantity import QUANTITY, memory_bytes, parse_quantity
 from contracts.rules import RULE_IDS
 
 EVICTING_POLICIES = (
     "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
 )
 SUPPORTED_KUBERNETES = (25, 37)  # minor versions whose schemas kubernetes-validate ships
+
+# What the validators below check, said in JSON Schema too, so an editor shows the same errors as the loader.
+LABEL_SCHEMA = {"pattern": DNS_LABEL.pattern, "maxLength": 63}
+SUBDOMAIN_SCHEMA = {"pattern": DNS_SUBDOMAIN.pattern, "maxLength": 253}
+UID_SCHEMA = {"minimum": MIN_UID}
 
 
 class Model(BaseModel):
@@ -67,15 +72,15 @@ class Image(Model):
     """A container image at an explicit version: `latest` or a missing tag makes rollouts unreproducible."""
 
     repository: str
-    tag: str
+    tag: str = Field(json_schema_extra={"pattern": f"^{IMAGE_TAG}$", "not": {"const": "latest"}})
     pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
 
     @field_validator("tag")
     @classmethod
     def explicit_version(cls, tag: str) -> str:
-        if tag in ("", "latest") or not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", tag):
+        if tag in ("", "latest") or not re.match(f"^{IMAGE_TAG}$", tag):
             raise PydanticCustomError(
-                "image_tag", "image tag {tag!r} is not an explicit version: pin one such as '7.2.7'", {"tag": tag}
+                "image_tag", "image tag {tag} is not an explicit version: pin one such as '7.2.7'", {"tag": repr(tag)}
             )
         return tag
 
@@ -85,8 +90,8 @@ class Image(Model):
 
 
 class CpuMemory(Model):
-    cpu: str
-    memory: str
+    cpu: str = Field(json_schema_extra={"pattern": QUANTITY.pattern})
+    memory: str = Field(json_schema_extra={"pattern": QUANTITY.pattern})
 
     @field_validator("cpu", "memory", mode="before")
     @classmethod
@@ -123,7 +128,8 @@ class Resources(Model):
 
 class RedisServer(Model):
     image: Image = Image(repository="redis", tag="7.2.7")
-    replicas: int = Field(3, description="Redis pods; each also runs a Sentinel, so this is the Sentinel count too.")
+    replicas: int = Field(3, description="Redis pods; each also runs a Sentinel, so this is the Sentinel count too.",
+                          json_schema_extra={"minimum": 3, "not": {"multipleOf": 2}})
     port: int = Field(6379, ge=1, le=65535)
     resources: Resources = Resources(
         requests=CpuMemory(cpu="250m", memory="1Gi"), limits=CpuMemory(cpu="1", memory="1Gi")
@@ -218,7 +224,7 @@ class Aof(Model):
 
 class Persistence(Model):
     size: str = "10Gi"
-    storage_class_name: str = "local-path"
+    storage_class_name: str = Field("local-path", json_schema_extra=SUBDOMAIN_SCHEMA)
 
     @field_validator("storage_class_name")
     @classmethod
@@ -258,7 +264,7 @@ class ServiceMonitorSpec(Model):
 class Monitoring(Model):
     exporter: Exporter = Exporter()
     service_monitor: ServiceMonitorSpec = ServiceMonitorSpec()
-    namespace: str = "monitoring"
+    namespace: str = Field("monitoring", json_schema_extra=LABEL_SCHEMA)
 
     @field_validator("namespace")
     @classmethod
@@ -281,7 +287,7 @@ class Scheduling(Model):
     pod_anti_affinity: Literal["required", "preferred"] = "required"
     zone_spread: Literal["DoNotSchedule", "ScheduleAnyway"] = "ScheduleAnyway"
     node_selector: dict[str, str] = {}
-    priority_class_name: str | None = None
+    priority_class_name: str | None = Field(None, json_schema_extra=SUBDOMAIN_SCHEMA)
 
     @field_validator("priority_class_name")
     @classmethod
@@ -290,9 +296,9 @@ class Scheduling(Model):
 
 
 class Security(Model):
-    run_as_user: int = 10001
-    run_as_group: int = 10001
-    fs_group: int = 10001
+    run_as_user: int = Field(10001, json_schema_extra=UID_SCHEMA)
+    run_as_group: int = Field(10001, json_schema_extra=UID_SCHEMA)
+    fs_group: int = Field(10001, json_schema_extra=UID_SCHEMA)
     # Pod Security Admission level enforced on the namespace (warn and audit are always `restricted`, which
     # our pods meet). The namespace is Airflow's: `restricted` would also refuse Airflow's pods that fall short.
     pod_security_enforce: Literal["restricted", "baseline", "privileged"] = "baseline"
@@ -355,10 +361,11 @@ class GitOps(Model):
 class ClusterSpec(Model):
     """One Redis Sentinel cluster serving as the Celery broker of Airflow."""
 
-    name: str = "redis"
-    namespace: str = "airflow"
-    kubernetes_version: str = Field("1.33", pattern=r"^1\.[0-9]+$")
-    cluster_domain: str = "cluster.local"
+    name: str = Field("redis", json_schema_extra={**LABEL_SCHEMA, "maxLength": 40})
+    namespace: str = Field("airflow", json_schema_extra=LABEL_SCHEMA)
+    kubernetes_version: str = Field("1.33", pattern=r"^1\.[0-9]+$", json_schema_extra={
+        "pattern": "^1\\.(" + "|".join(str(m) for m in range(SUPPORTED_KUBERNETES[0], SUPPORTED_KUBERNETES[1] + 1)) + ")$"})
+    cluster_domain: str = Field("cluster.local", json_schema_extra=SUBDOMAIN_SCHEMA)
     redis: RedisServer = RedisServer()
     sentinel: Sentinel = Sentinel()
     auth: Auth

@@ -189,3 +189,37 @@ def test_type_mistakes_say_how_to_fix_them(spec_text, old, new, says):
     text = edit(spec_text, old, new)
     [problem] = problems_of(text)
     assert says in problem, problem
+
+
+@pytest.mark.parametrize("path, bad", [
+    (("redis", "replicas"), 4),
+    (("redis", "image", "tag"), "latest"),
+    (("security", "runAsUser"), 0),
+    (("namespace",), "Airflow"),
+    (("kubernetesVersion",), "1.20"),
+    (("redis", "resources", "limits", "memory"), "1 GB"),
+    (("persistence", "storageClassName"), "Local Path"),
+])
+def test_the_editor_schema_refuses_what_the_loader_refuses(spec, path, bad):
+    """cluster_spec.schema.json carries the loader's validators, so an editor shows the same errors."""
+    import json
+
+    import jsonschema
+    from ruamel.yaml import YAML
+
+    from conftest import ROOT
+
+    schema = json.loads((ROOT / "cluster_spec.schema.json").read_text())
+    doc = YAML(typ="safe").load((ROOT / "cluster_spec.yaml").read_text())
+    jsonschema.validate(doc, schema)  # the committed spec passes
+    target = doc
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = bad
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+
+
+def test_an_image_tag_message_quotes_the_tag(spec_text):
+    [problem] = problems_of(edit(spec_text, 'tag: "7.2.7"', "tag: latest"))
+    assert "'latest'" in problem and "{tag" not in problem
