@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     from runtime.health import CheckResult, Expectations
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-LocalOption = Annotated[Path | None, typer.Option(
-    "--local", help="Use the local cluster kept in this folder instead of the REDIS_* environment.")]
+LocalOption = Annotated[bool, typer.Option(
+    "--local", help="Check the local cluster (`redis-gitops local up`) instead of the REDIS_* environment.")]
+DirOption = Annotated[Path, typer.Option("--dir", help="With --local: where the local cluster keeps its state.")]
+DEFAULT_LOCAL_DIR = Path(".local-cluster")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
 
 
@@ -32,20 +34,20 @@ LocalTarget = Callable[[Path], "tuple[BrokerSettings, Expectations]"]
 _local_target: LocalTarget | None = None
 
 
-def target(local: Path | None) -> tuple[BrokerSettings, Expectations]:
+def target(local: bool, folder: Path = DEFAULT_LOCAL_DIR) -> tuple[BrokerSettings, Expectations]:
     """Where to connect: a local cluster's state file, or the environment the smoke Job's manifest sets."""
     from runtime.client import BrokerSettings
     from runtime.health import Expectations
 
     try:
-        if local is not None:
+        if local:
             if _local_target is None:
                 raise ValueError("--local needs the development install (redis-gitops, not the smoke image)")
-            return _local_target(local)
+            return _local_target(folder)
         return BrokerSettings.from_env(), Expectations.from_env()
     except (ValueError, OSError) as err:
-        hint = ("; or check a local cluster with --local DIR (`redis-gitops local up` starts one)"
-                if local is None and _local_target is not None else "")
+        hint = ("; or check a local cluster with --local (`redis-gitops local up` starts one)"
+                if not local and _local_target is not None else "")
         typer.echo(f"error: {err}{hint}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
@@ -80,7 +82,7 @@ def run_failover(settings: BrokerSettings, expect: Expectations, budget: float, 
                        report.metrics())
 
 
-def smoke(local: LocalOption = None, as_json: JsonOption = False,
+def smoke(local: LocalOption = False, folder: DirOption = DEFAULT_LOCAL_DIR, as_json: JsonOption = False,
           failover: Annotated[bool, typer.Option(
               "--failover", help="Also hand mastership over safely and measure it (disturbs writers ~1.5 s).")] = False,
           max_write_outage: Annotated[float, typer.Option(
@@ -92,7 +94,7 @@ def smoke(local: LocalOption = None, as_json: JsonOption = False,
     """Health checks of a live cluster (and with --failover a safe hand-over); exit 0 only when all pass."""
     from runtime.health import CheckResult
 
-    settings, expect = target(local)
+    settings, expect = target(local, folder)
     results = run_health(settings, expect)
     if failover:
         if all(r.ok for r in results):
@@ -113,22 +115,22 @@ monitor_app = typer.Typer(no_args_is_help=True, help="What every Redis and Senti
 
 
 @monitor_app.command("export")
-def monitor_export(local: LocalOption = None) -> None:
+def monitor_export(local: LocalOption = False, folder: DirOption = DEFAULT_LOCAL_DIR) -> None:
     """One snapshot as JSON: roles, offsets, lag, memory, clients, and what each Sentinel thinks."""
     from runtime.monitor import snapshot
 
-    typer.echo(json.dumps(snapshot(*target(local)), indent=2, sort_keys=True))
+    typer.echo(json.dumps(snapshot(*target(local, folder)), indent=2, sort_keys=True))
 
 
 @monitor_app.command("dashboard")
-def monitor_dashboard(local: LocalOption = None,
+def monitor_dashboard(local: LocalOption = False, folder: DirOption = DEFAULT_LOCAL_DIR,
                       interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 2.0,
                       count: Annotated[int, typer.Option(help="Stop after this many refreshes (0: until Ctrl-C).")] = 0,
                       ) -> None:
     """A live terminal view, refreshed every INTERVAL seconds."""
     from runtime.monitor import render, snapshot
 
-    settings, expect = target(local)
+    settings, expect = target(local, folder)
     clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
     shown = 0
     try:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from runtime.cli import EXIT_BAD_INPUT, EXIT_FAILED, register
+from runtime.cli import DEFAULT_LOCAL_DIR, EXIT_BAD_INPUT, EXIT_FAILED, register
 
 if TYPE_CHECKING:
     from synth.pipeline import Result
@@ -213,7 +213,7 @@ LocalDir = Annotated[Path, typer.Option("--dir", help="Where the local cluster k
 
 @local_app.command("up")
 def local_up(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("dist"),
-             dir: LocalDir = Path(".local-cluster"),
+             dir: LocalDir = DEFAULT_LOCAL_DIR,
              subnet: Annotated[int, typer.Option(help="Pods get 127.0.SUBNET.1, .2, ...")] = 1) -> None:
     """Start the cluster rendered in OUT; it keeps running until `local down`."""
     from devcluster.local_cluster import ClusterRunningError, LocalCluster
@@ -233,7 +233,7 @@ def local_up(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path
 
 
 @local_app.command("status")
-def local_status(dir: LocalDir = Path(".local-cluster"), as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def local_status(dir: LocalDir = DEFAULT_LOCAL_DIR, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Addresses, processes and roles; --json for other tools (passwords are given as files, never values)."""
     from devcluster.local_cluster import ClusterState, NoClusterError, node_status
 
@@ -253,7 +253,7 @@ def local_status(dir: LocalDir = Path(".local-cluster"), as_json: Annotated[bool
 
 
 @local_app.command("down")
-def local_down(dir: LocalDir = Path(".local-cluster")) -> None:
+def local_down(dir: LocalDir = DEFAULT_LOCAL_DIR) -> None:
     """Stop every process of the local cluster."""
     from devcluster.local_cluster import stop_all
 

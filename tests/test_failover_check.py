@@ -47,7 +47,7 @@ def test_a_write_outage_over_budget_fails_the_check(cluster):
 
 
 def test_smoke_with_failover_reports_its_times_as_json(cluster):
-    run = subprocess.run([sys.executable, "-m", "synth", "smoke", "--local", cluster.state.base_dir, "--failover",
+    run = subprocess.run([sys.executable, "-m", "synth", "smoke", "--local", "--dir", cluster.state.base_dir, "--failover",
                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     report = json.loads(run.stdout)
     assert run.returncode == 0, run.stdout
@@ -61,7 +61,7 @@ def test_no_failover_is_attempted_on_an_unhealthy_cluster(cluster):
     replica = cluster.roles().index("slave")
     cluster.stop_process(replica, "redis")
     try:
-        run = subprocess.run([sys.executable, "-m", "synth", "smoke", "--local", cluster.state.base_dir,
+        run = subprocess.run([sys.executable, "-m", "synth", "smoke", "--local", "--dir", cluster.state.base_dir,
                               "--failover"], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert run.returncode == 1
         assert "FAIL  failover" in run.stdout and "not attempted: the cluster is not healthy" in run.stdout

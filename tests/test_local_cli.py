@@ -22,14 +22,14 @@ def test_local_cluster_lifecycle_and_smoke(tmp_path):
         status = json.loads(cli("local", "status", "--dir", state, "--json").stdout)
         assert [n["role"] for n in status["nodes"]] == ["master", "replica", "replica"]
         assert status["redis_password_file"].endswith("secrets/redis-password")
-        smoke = cli("smoke", "--local", state, "--json", check=False)
+        smoke = cli("smoke", "--local", "--dir", state, "--json", check=False)
         report = json.loads(smoke.stdout)
         assert smoke.returncode == 0 and report["ok"] is True and len(report["checks"]) == 9
     finally:
         cli("local", "down", "--dir", state)
     status = json.loads(cli("local", "status", "--dir", state, "--json").stdout)
     assert {n["redis"] for n in status["nodes"]} == {"stopped"}
-    smoke = cli("smoke", "--local", state, check=False)
+    smoke = cli("smoke", "--local", "--dir", state, check=False)
     assert smoke.returncode == 1 and "FAIL  redis_reachable" in smoke.stdout
     assert "<redis." not in smoke.stdout, smoke.stdout  # addresses, not redis-py object dumps
 
@@ -85,7 +85,7 @@ def test_down_signals_only_the_processes_the_cluster_started(tmp_path):
 
 
 def test_status_and_smoke_without_a_cluster_say_how_to_start_one(tmp_path):
-    for args in (("local", "status", "--dir", tmp_path / "none"), ("smoke", "--local", tmp_path / "none")):
+    for args in (("local", "status", "--dir", tmp_path / "none"), ("smoke", "--local", "--dir", tmp_path / "none")):
         run = cli(*args, check=False)
         assert run.returncode == 2, (args, run.stdout, run.stderr)
         assert "no local cluster" in run.stderr and "local up --dir" in run.stderr, run.stderr
@@ -111,3 +111,11 @@ def test_policy_on_a_folder_without_the_broker_is_an_error(tmp_path):
     run = cli("policy", "--dist", tmp_path, check=False)
     assert run.returncode == 2
     assert "no StatefulSet" in run.stderr
+
+
+def test_the_local_cluster_folder_has_one_name_and_one_default_everywhere():
+    """`--dir`, default .local-cluster, on `local` and on `smoke --local` and `monitor --local` alike."""
+    for args in (("smoke", "--local"), ("monitor", "export", "--local"), ("local", "status")):
+        run = cli(*args, check=False)
+        assert run.returncode == 2, (args, run.stderr)
+        assert "no local cluster in .local-cluster" in run.stderr, (args, run.stderr)
