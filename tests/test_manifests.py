@@ -236,3 +236,41 @@ def test_every_pod_meets_the_restricted_pod_security_standard(objects):
             assert sc["capabilities"]["drop"] == ["ALL"] and set(sc["capabilities"].get("add", [])) <= {"NET_BIND_SERVICE"}
             seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {})).get("type")
             assert seccomp in ("RuntimeDefault", "Localhost"), c["name"]
+
+
+def test_every_long_running_container_has_a_readiness_probe(sts):
+    """checkov CKV_K8S_9; the exporter's answers on the same /health its liveness probe uses."""
+    for c in sts["spec"]["template"]["spec"]["containers"]:
+        assert c.get("readinessProbe"), c["name"]
+    exporter = next(c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "exporter")
+    assert exporter["readinessProbe"]["httpGet"] == {"path": "/health", "port": "metrics"}
+
+
+def test_the_exporter_answers_its_probe_path(sts, tmp_path):
+    """Debian's redis_exporter, started as the container would be, answers the probe path with 200."""
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    exporter = next(c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "exporter")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(["prometheus-redis-exporter", "-web.listen-address", f"127.0.0.1:{port}",
+                             "-redis.addr", "redis://127.0.0.1:1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                url = f"http://127.0.0.1:{port}{exporter['readinessProbe']['httpGet']['path']}"
+                with urllib.request.urlopen(url, timeout=1) as reply:
+                    assert reply.status == 200
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -122,6 +122,11 @@ def sentinel_container(names: Names) -> k8s.Container:
     )
 
 
+def _exporter_health() -> k8s.Probe:
+    return k8s.Probe(http_get=k8s.HttpGetAction(path="/health", port=k8s.IntOrString.from_string("metrics")),
+                     period_seconds=PROBE_PERIOD_SECONDS, timeout_seconds=5)
+
+
 def exporter_container(names: Names) -> k8s.Container:
     spec, exporter = names.spec, names.spec.monitoring.exporter
     return k8s.Container(
@@ -134,8 +139,8 @@ def exporter_container(names: Names) -> k8s.Container:
             k8s.EnvVar(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{exporter.port}"),
         ],
         ports=[k8s.ContainerPort(name="metrics", container_port=exporter.port, protocol="TCP")],
-        liveness_probe=k8s.Probe(http_get=k8s.HttpGetAction(path="/health", port=k8s.IntOrString.from_string("metrics")),
-                                 period_seconds=PROBE_PERIOD_SECONDS, timeout_seconds=5),
+        liveness_probe=_exporter_health(),
+        readiness_probe=_exporter_health(),
         resources=resources(exporter.resources),
         security_context=container_security(names),
     )
