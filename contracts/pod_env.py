@@ -28,6 +28,7 @@ SMOKE_ENV = {
     "REDIS_MASTER_NAME": "the name Sentinel monitors the master under",
     "REDIS_MAXMEMORY_POLICY": "the maxmemory-policy every Redis must have",
     "SMOKE_MAX_WRITE_OUTAGE_SECONDS": "write outage the failover check tolerates",
+    "SMOKE_WAIT_SECONDS": "how long the checks wait for the broker to be healthy",
     "HANDOVER_TIMEOUT_SECONDS": "the preStop's hand-over timeout (the check runs the same script)",
     "REDIS_PASSWORD": "from a Kubernetes Secret",
     "REDIS_SENTINEL_PASSWORD": "from a Kubernetes Secret",

@@ -25,6 +25,7 @@ LocalOption = Annotated[bool, typer.Option(
     "--local", help="Check the local cluster (`redis-gitops local up`) instead of the REDIS_* environment.")]
 DirOption = Annotated[Path, typer.Option("--dir", help="With --local: where the local cluster keeps its state.")]
 DEFAULT_LOCAL_DIR = Path(".local-cluster")
+WAIT_STEP_SECONDS = 2.0  # between health-check rounds while waiting for the broker
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
 
 
@@ -90,12 +91,21 @@ def smoke(local: LocalOption = False, folder: DirOption = DEFAULT_LOCAL_DIR, as_
               envvar="SMOKE_MAX_WRITE_OUTAGE_SECONDS")] = DEFAULT_MAX_WRITE_OUTAGE_SECONDS,
           handover_timeout: Annotated[int, typer.Option(
               help="Longest the hand-over may pause writes (the pods' preStop uses the same).",
-              envvar="HANDOVER_TIMEOUT_SECONDS")] = DEFAULT_HANDOVER_TIMEOUT_SECONDS) -> None:
+              envvar="HANDOVER_TIMEOUT_SECONDS")] = DEFAULT_HANDOVER_TIMEOUT_SECONDS,
+          wait: Annotated[float, typer.Option(
+              help="Retry the health checks until they all pass or this many seconds went by (under Flux the Job "
+                   "starts with the broker, not after it).", envvar="SMOKE_WAIT_SECONDS")] = 0.0) -> None:
     """Health checks of a live cluster (and with --failover a safe hand-over); exit 0 only when all pass."""
     from runtime.health import CheckResult
 
     settings, expect = target(local, folder)
+    started = time.monotonic()
     results = run_health(settings, expect)
+    while not all(r.ok for r in results) and time.monotonic() - started + WAIT_STEP_SECONDS <= wait:
+        time.sleep(WAIT_STEP_SECONDS)
+        results = run_health(settings, expect)
+    if wait:
+        typer.echo(f"waited {time.monotonic() - started:.1f} s of at most {wait:g} s for the checks to pass")
     if failover:
         if all(r.ok for r in results):
             results.append(run_failover(settings, expect, max_write_outage, handover_timeout))

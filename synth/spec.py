@@ -320,6 +320,8 @@ class Smoke(Model):
     image: Image = Image(repository="ghcr.io/example/redis-gitops-smoke", tag="0.1.0")
     failover: bool = Field(False, description="Also hand mastership over on every sync: ~1.5 s of write latency.")
     max_write_outage_seconds: float = Field(DEFAULT_MAX_WRITE_OUTAGE_SECONDS, gt=0, le=60)
+    wait_seconds: int = Field(240, ge=0, le=3000, description="How long the checks wait for the broker to be "
+                              "healthy (under Flux the Job starts with the broker; under Argo CD it starts after).")
     active_deadline_seconds: int = Field(300, ge=60, le=3600)
     backoff_limit: int = Field(0, ge=0, le=5, description="Retries; a failed check usually fails again.")
     ttl_seconds_after_finished: int = Field(86400, ge=0)
@@ -356,6 +358,8 @@ class GitOps(Model):
     target_revision: str = "main"
     argocd_namespace: str = "argocd"
     project: str = "default"
+    flux_namespace: str = Field("flux-system", json_schema_extra=LABEL_SCHEMA,
+                                description="Where the Flux GitRepository and Kustomization in dist/flux/ go.")
 
 
 class ClusterSpec(Model):
@@ -460,6 +464,10 @@ def cross_field_violations(spec: ClusterSpec) -> list[tuple[tuple[str, ...], str
         out.append((("scheduling", "podAntiAffinity"), "with 'preferred' one node can hold a majority of the pods "
                     "and its loss stops the broker; the gate refuses it (quorum-anti-affinity): use 'required', or "
                     "add a policy waiver of quorum-anti-affinity with a reason"))
+    if spec.smoke.wait_seconds + 30 > spec.smoke.active_deadline_seconds:
+        out.append((("smoke", "waitSeconds"), f"waitSeconds {spec.smoke.wait_seconds} leaves the checks less than "
+                    f"30 s of the Job's activeDeadlineSeconds ({spec.smoke.active_deadline_seconds}): lower it, or "
+                    "raise activeDeadlineSeconds"))
     if memory_bytes(spec.persistence.size) < 2 * spec.redis.maxmemory_bytes:
         out.append((("persistence", "size"),
                     f"persistence size {spec.persistence.size} cannot hold a dataset at maxmemory plus an AOF "

@@ -274,3 +274,23 @@ def test_the_exporter_answers_its_probe_path(sts, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_flux_gets_a_git_repository_and_a_kustomization_from_the_gitops_section(files, spec):
+    """For Flux users: applied once by hand like the Argo CD Application, never part of dist/'s own
+    kustomization. The Job is immutable, so the Kustomization forces a changed one to be recreated; it waits
+    for the broker's health."""
+    from ruamel.yaml import YAML
+
+    load = YAML(typ="safe").load
+    repo = load(files["flux/airflow-redis-gitrepository.yaml"])
+    kust = load(files["flux/airflow-redis-kustomization.yaml"])
+    g = spec.gitops
+    assert repo["kind"] == "GitRepository" and repo["metadata"]["namespace"] == g.flux_namespace
+    assert repo["spec"]["url"] == g.repo_url and repo["spec"]["ref"] == {"branch": g.target_revision}
+    assert kust["kind"] == "Kustomization" and kust["apiVersion"] == "kustomize.toolkit.fluxcd.io/v1"
+    assert kust["spec"]["sourceRef"] == {"kind": "GitRepository", "name": repo["metadata"]["name"]}
+    assert kust["spec"]["path"] == f"./{g.path}"
+    assert kust["spec"]["prune"] is True and kust["spec"]["force"] is True and kust["spec"]["wait"] is True
+    listed = load(files["kustomization.yaml"])["resources"]
+    assert not any(r.startswith(("flux/", "argocd/")) for r in listed)

@@ -4,6 +4,8 @@ import json
 import re
 import subprocess
 import sys
+import threading
+import time
 import tomllib
 
 import pytest
@@ -127,3 +129,35 @@ def test_the_workflow_publishes_the_image_the_job_pulls():
     push = next(s for s in job["steps"] if "docker push" in s.get("run", ""))
     assert "refs/heads/main" in push["if"] and "redis-gitops smoke-image" in push["run"]
     assert "docker login ghcr.io" in push["run"]
+
+
+def test_smoke_waits_for_the_broker_within_its_bound(cluster):
+    """Under Flux the Job is applied with everything else, not after it is healthy: with SMOKE_WAIT_SECONDS it
+    retries until every check passes or the time is up, and says how long it waited."""
+    replica = cluster.roles().index("slave")
+    cluster.stop_process(replica, "redis")
+    timer = threading.Timer(3.0, lambda: cluster.start_process(replica, "redis"))
+    timer.start()
+    try:
+        started = time.monotonic()
+        run = image_cli({**job_env(cluster), "SMOKE_WAIT_SECONDS": "40"}, "smoke")
+        took = time.monotonic() - started
+    finally:
+        timer.join()
+        cluster.wait_until_healthy(30)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert took >= 3 and "waited" in run.stdout
+
+
+def test_smoke_gives_up_when_its_wait_is_spent(cluster):
+    replica = cluster.roles().index("slave")
+    cluster.stop_process(replica, "redis")
+    try:
+        started = time.monotonic()
+        run = image_cli({**job_env(cluster), "SMOKE_WAIT_SECONDS": "3"}, "smoke")
+        took = time.monotonic() - started
+    finally:
+        cluster.start_process(replica, "redis")
+        cluster.wait_until_healthy(30)
+    assert run.returncode == 1 and "FAIL" in run.stdout
+    assert 2 <= took < 10  # retried (2 s steps) and stopped within the 3 s it was given

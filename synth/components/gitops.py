@@ -1,4 +1,5 @@
-"""The Argo CD Application that syncs dist/ (applied once by hand; not part of its own kustomization)."""
+"""What syncs dist/, applied once by hand and not part of dist/'s own kustomization: the Argo CD Application,
+or for Flux a GitRepository and a Kustomization."""
 from __future__ import annotations
 
 from constructs import Construct
@@ -28,3 +29,26 @@ def application(scope: Construct, names: Names) -> None:
             },
         },
     )
+
+
+# Flux checks the repository and re-applies dist/ this often (and heals drift on the same beat).
+FLUX_INTERVAL = "1m"
+
+
+def flux(scope: Construct, names: Names) -> None:
+    """Flux's equivalent of the Application. Under Flux the smoke Job is no hook: it runs when applied and
+    waits for the broker itself (smoke.waitSeconds); `force` recreates it when its (immutable) spec changes,
+    and `wait` makes the Kustomization report the broker's health."""
+    spec, g = names.spec, names.spec.gitops
+    metadata = {"name": names.application, "namespace": g.flux_namespace, "labels": names.labels("gitops")}
+    custom_resource(scope, "flux-source", "source.toolkit.fluxcd.io/v1", "GitRepository", metadata,
+                    {"interval": FLUX_INTERVAL, "url": g.repo_url, "ref": {"branch": g.target_revision}})
+    custom_resource(scope, "flux-kustomization", "kustomize.toolkit.fluxcd.io/v1", "Kustomization", metadata, {
+        "interval": FLUX_INTERVAL,
+        "sourceRef": {"kind": "GitRepository", "name": names.application},
+        "path": f"./{g.path}",
+        "prune": True,
+        "force": True,
+        "wait": True,
+        "timeout": "10m",
+    })

@@ -24,6 +24,7 @@ def smoke_env(names: Names) -> list[k8s.EnvVar]:
         k8s.EnvVar(name="REDIS_MASTER_NAME", value=spec.sentinel.master_name),
         k8s.EnvVar(name="REDIS_MAXMEMORY_POLICY", value=spec.redis.maxmemory_policy),
         k8s.EnvVar(name="SMOKE_MAX_WRITE_OUTAGE_SECONDS", value=str(spec.smoke.max_write_outage_seconds)),
+        k8s.EnvVar(name="SMOKE_WAIT_SECONDS", value=str(spec.smoke.wait_seconds)),
         # The failover check runs the pods' own preStop script: same timeout as the pods.
         k8s.EnvVar(name="HANDOVER_TIMEOUT_SECONDS", value=str(spec.redis.handover_timeout_seconds)),
         secret_env("REDIS_PASSWORD", spec.auth.redis_password),
