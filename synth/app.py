@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from cdk8s import App, Chart
@@ -67,14 +68,19 @@ class WaiverTargetError(ValueError):
 
 
 def _annotate_waivers(spec: ClusterSpec, objects: list[dict[str, Any]]) -> None:
-    from contracts.rules import WAIVER_PREFIX
+    from contracts.rules import CHECKOV_CHECK, CHECKOV_SKIP_PREFIX, WAIVER_PREFIX
 
     for i, w in enumerate(spec.policy.waivers):
         target = next((o for o in objects if o["kind"] == w.kind and o["metadata"]["name"] == w.name), None)
         if target is None:
             rendered = ", ".join(sorted(f"{o['kind']}/{o['metadata']['name']}" for o in objects))
             raise WaiverTargetError(i, f"no {w.kind}/{w.name} is rendered: waive one of {rendered}")
-        target["metadata"].setdefault("annotations", {})[WAIVER_PREFIX + w.rule] = w.reason
+        annotations = target["metadata"].setdefault("annotations", {})
+        if re.match(CHECKOV_CHECK, w.rule):  # checkov's own annotation: checkov.io/skip1, skip2, ...
+            n = 1 + sum(k.startswith(CHECKOV_SKIP_PREFIX) for k in annotations)
+            annotations[f"{CHECKOV_SKIP_PREFIX}{n}"] = f"{w.rule}={w.reason}"
+        else:
+            annotations[WAIVER_PREFIX + w.rule] = w.reason
 
 
 def file_name(obj: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from contracts.bounds import (AUTO_MAXMEMORY_RATIO, DNS_LABEL, DNS_SUBDOMAIN, DO
                               IMAGE_TAG, MAX_MAXMEMORY_RATIO, MIN_UID, SAFE_AOF_FSYNC, percent)
 from contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MASTER_NAME, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 from contracts.quantity import QUANTITY, memory_bytes, parse_quantity
-from contracts.rules import RULE_IDS
+from contracts.rules import CHECKOV_CHECK, RULE_IDS
 
 EVICTING_POLICIES = (
     "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
@@ -73,6 +73,8 @@ class Image(Model):
 
     repository: str
     tag: str = Field(json_schema_extra={"pattern": f"^{IMAGE_TAG}$", "not": {"const": "latest"}})
+    digest: str | None = Field(None, pattern=r"^sha256:[a-f0-9]{64}$",
+                               description="Also pin the content: the image is pulled as tag@digest.")
     pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
 
     @field_validator("tag")
@@ -86,7 +88,7 @@ class Image(Model):
 
     @property
     def reference(self) -> str:
-        return f"{self.repository}:{self.tag}"
+        return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
 
 
 class CpuMemory(Model):
@@ -341,9 +343,10 @@ class PolicyWaiver(Model):
     @field_validator("rule")
     @classmethod
     def known_rule(cls, value: str) -> str:
-        if value not in RULE_IDS:
+        if value not in RULE_IDS and not re.match(CHECKOV_CHECK, value):
             close = [r for r in RULE_IDS if value.split("-")[0] == r.split("-")[0]] or list(RULE_IDS)
-            raise PydanticCustomError("unknown_rule", "unknown policy rule '{rule}': known rules include {known}",
+            raise PydanticCustomError("unknown_rule", "unknown policy rule '{rule}': known rules include {known} "
+                                      "(or a checkov check such as CKV_K8S_15)",
                                       {"rule": value, "known": ", ".join(close)})
         return value
 

@@ -38,3 +38,8 @@ def sts(objects, spec):
 @pytest.fixture
 def spec_text():
     return SPEC.read_text()
+
+
+def without_policy(text: str) -> str:
+    """The spec without its `policy:` section (the last one), for tests that bring their own waivers."""
+    return text.split("\npolicy:\n")[0] + "\n"

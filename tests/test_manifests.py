@@ -1,6 +1,7 @@
 """The synthesised objects have the shape an HA, hardened Sentinel broker needs."""
 import re
 
+from conftest import SPEC, without_policy
 from synth.naming import Names
 
 
@@ -294,3 +295,31 @@ def test_flux_gets_a_git_repository_and_a_kustomization_from_the_gitops_section(
     assert kust["spec"]["prune"] is True and kust["spec"]["force"] is True and kust["spec"]["wait"] is True
     listed = load(files["kustomization.yaml"])["resources"]
     assert not any(r.startswith(("flux/", "argocd/")) for r in listed)
+
+
+def test_a_spec_waiver_of_a_checkov_check_becomes_its_skip_annotation(spec):
+    """checkov reads `checkov.io/skipN: CHECK=reason` on the object; the gate ignores checks it does not own."""
+    from synth.app import render_manifests
+    from synth.spec_loader import parse_spec
+
+    text = without_policy(SPEC.read_text()) + (
+        "\npolicy:\n  waivers:\n"
+        "    - {rule: CKV_K8S_15, kind: StatefulSet, name: redis, reason: 'IfNotPresent: restarts never wait on a registry'}\n"
+        "    - {rule: CKV_K8S_43, kind: StatefulSet, name: redis, reason: 'pinned by tag; see image.digest'}\n")
+    synced, _ = render_manifests(parse_spec(text))
+    sts = next(o for o in synced if o["kind"] == "StatefulSet")
+    annotations = sts["metadata"]["annotations"]
+    assert annotations["checkov.io/skip1"] == "CKV_K8S_15=IfNotPresent: restarts never wait on a registry"
+    assert annotations["checkov.io/skip2"] == "CKV_K8S_43=pinned by tag; see image.digest"
+
+
+def test_an_image_may_be_pinned_by_digest(spec):
+    from synth.app import render_manifests
+    from synth.spec_loader import parse_spec
+
+    digest = "sha256:" + "a" * 64
+    text = SPEC.read_text().replace('    tag: "7.2.7" ', f'    tag: "7.2.7"\n    digest: "{digest}" ', 1)
+    synced, _ = render_manifests(parse_spec(text))
+    sts = next(o for o in synced if o["kind"] == "StatefulSet")
+    redis_container = next(c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "redis")
+    assert redis_container["image"] == f"redis:7.2.7@{digest}"

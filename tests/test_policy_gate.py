@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, without_policy
 from policies.engine import evaluate
 from policies.manifests import Manifests
 from contracts.rules import WAIVER_PREFIX
@@ -130,6 +130,7 @@ policy:
 
 
 def test_a_waiver_in_the_spec_becomes_the_annotation(spec_text):
+    spec_text = without_policy(spec_text)
     spec = parse_spec(spec_text + WAIVER.format(kind="StatefulSet", name="redis"))
     synced, _ = render_manifests(spec)
     [sts] = [o for o in synced if o["kind"] == "StatefulSet"]
@@ -138,6 +139,7 @@ def test_a_waiver_in_the_spec_becomes_the_annotation(spec_text):
 
 
 def test_a_spec_waiver_for_an_unknown_rule_or_object_is_refused(spec_text, tmp_path):
+    spec_text = without_policy(spec_text)
     with pytest.raises(SpecError, match=r"policy\.waivers\.0\.rule: unknown policy rule 'security-read-only'"):
         parse_spec(spec_text + WAIVER.format(kind="StatefulSet", name="redis").replace(
             "security-read-only-root", "security-read-only"))
