@@ -1,8 +1,13 @@
 """Broker safety: Celery's queues and bindings must never be evicted."""
 from __future__ import annotations
 
+import re
+
 from policies.manifests import Manifests, selects
 from policies.model import rule
+
+# The namespace part of a Service DNS name: <pod>.<service>.<namespace>.svc.<cluster domain>.
+SERVICE_DNS_NAMESPACE = re.compile(r"\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc\.")
 
 
 @rule("broker-noeviction", "broker", "maxmemory-policy noeviction: an evicting policy silently drops tasks.")
@@ -45,3 +50,19 @@ def no_replica_service(m: Manifests):
                            "on a read-only replica two times in three",
                            "remove the Service and connect through Sentinel (sentinel:// URLs, redis.sentinel)",
                            None)
+
+
+@rule("broker-namespace-in-names", "broker",
+      "Pods and the Job name the broker by DNS names in the namespace they run in (no overlay moved them).")
+def namespace_in_names(m: Manifests):
+    for t in m.pod_templates():
+        home = t.owner.ref.namespace
+        for path, c in t.containers():
+            for i, env in enumerate(c.get("env") or []):
+                named = {g[0] for g in SERVICE_DNS_NAMESPACE.findall(str(env.get("value") or ""))}
+                if home and named - {home}:
+                    yield (t.owner.ref, (*path, "env", i), f"{env.get('name')} names the broker in namespace "
+                           f"{', '.join(sorted(named - {home}))} but {t.owner.ref} runs in {home}: an overlay moved "
+                           "the objects (kustomize namespace:, Flux targetNamespace) but not the names the pods "
+                           "announce", "change `namespace` in the spec and render again; do not move dist/ with "
+                           "an overlay", None)

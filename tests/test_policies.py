@@ -86,6 +86,9 @@ MUTATIONS = {
     "broker-maxmemory": (lambda m: edit_conf(m, "redis.conf", "maxmemory 805306368", "maxmemory 0"), "no maxmemory"),
     "broker-no-replica-service": (lambda m: m.objects.append(replica_service(m)),
                                   "Service redis balances Redis port 6379 over every Redis pod"),
+    "broker-namespace-in-names": (lambda m: next(e for e in container(m, "redis")["env"] if e["name"] == "PEER_HOSTS")
+                                  .update(value="redis-0.redis-headless.staging.svc.cluster.local"),
+                                  "PEER_HOSTS names the broker in namespace staging but StatefulSet/redis runs in airflow"),
     "resources-requests-limits": (lambda m: container(m, "redis")["resources"]["limits"].pop("memory"),
                                   "container redis has no limits.memory"),
     "resources-maxmemory-headroom": (lambda m: edit_conf(m, "redis.conf", "maxmemory 805306368",
@@ -173,3 +176,16 @@ def test_a_password_in_a_url_or_env_value_is_refused():
     container(m, "smoke", "Job")["env"].append({"name": "AIRFLOW_BROKER_PASSWORD", "value": "hunter2"})
     messages = sorted(f.message for f in evaluate(m).findings)
     assert messages == ["a URL with a password in it", "env AIRFLOW_BROKER_PASSWORD has a literal value"]
+
+
+def test_an_overlay_that_moves_the_namespace_is_refused(files):
+    """kustomize's `namespace:` (or Flux's targetNamespace) rewrites metadata.namespace but not the DNS names
+    the pods announce and the Job dials: the pods would announce names in a namespace they are not in."""
+    from policies.engine import evaluate
+    from policies.manifests import Manifests
+
+    moved = {p: t.replace("  namespace: airflow\n", "  namespace: staging\n") for p, t in files.items()}
+    findings = [f for f in evaluate(Manifests.from_files(moved)).findings if f.rule == "broker-namespace-in-names"]
+    assert {f.object.kind for f in findings} == {"StatefulSet", "Job"}, findings
+    assert "airflow" in findings[0].message and "staging" in findings[0].message
+    assert not [f for f in evaluate(Manifests.from_files(files)).findings if f.rule == "broker-namespace-in-names"]
