@@ -39,7 +39,7 @@ def flux(scope: Construct, names: Names) -> None:
     """Flux's equivalent of the Application. Under Flux the smoke Job is no hook: it runs when applied and
     waits for the broker itself (smoke.waitSeconds); `force` recreates it when its (immutable) spec changes,
     and `wait` makes the Kustomization report the broker's health."""
-    spec, g = names.spec, names.spec.gitops
+    g = names.spec.gitops
     metadata = {"name": names.application, "namespace": g.flux_namespace, "labels": names.labels("gitops")}
     custom_resource(scope, "flux-source", "source.toolkit.fluxcd.io/v1", "GitRepository", metadata,
                     {"interval": FLUX_INTERVAL, "url": g.repo_url, "ref": {"branch": g.target_revision}})
