@@ -21,12 +21,13 @@ if TYPE_CHECKING:
     from runtime.health import CheckResult, Expectations
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# metavar="": a flag takes no value, so its help shows none (typer would print <bool>).
 LocalOption = Annotated[bool, typer.Option(
-    "--local", help="Check the local cluster (`redis-gitops local up`) instead of the REDIS_* environment.")]
+    "--local", metavar="", help="Check the local cluster (`redis-gitops local up`) instead of the REDIS_* environment.")]
 DirOption = Annotated[Path, typer.Option("--dir", help="With --local: where the local cluster keeps its state.")]
 DEFAULT_LOCAL_DIR = Path(".local-cluster")
 WAIT_STEP_SECONDS = 2.0  # between health-check rounds while waiting for the broker
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+JsonOption = Annotated[bool, typer.Option("--json", metavar="", help="Print the report as JSON.")]
 
 
 # How `--local DIR` finds a cluster: set by the development CLI (synth/cli.py, from devcluster/); the smoke
@@ -85,7 +86,7 @@ def run_failover(settings: BrokerSettings, expect: Expectations, budget: float, 
 
 def smoke(local: LocalOption = False, folder: DirOption = DEFAULT_LOCAL_DIR, as_json: JsonOption = False,
           failover: Annotated[bool, typer.Option(
-              "--failover", help="Also hand mastership over safely and measure it (disturbs writers ~1.5 s).")] = False,
+              "--failover", metavar="", help="Also hand mastership over safely and measure it (disturbs writers ~1.5 s).")] = False,
           max_write_outage: Annotated[float, typer.Option(
               help="Seconds of write outage the failover check tolerates.",
               envvar="SMOKE_MAX_WRITE_OUTAGE_SECONDS")] = DEFAULT_MAX_WRITE_OUTAGE_SECONDS,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from runtime.cli import DEFAULT_LOCAL_DIR, EXIT_BAD_INPUT, EXIT_FAILED, register
+from runtime.cli import DEFAULT_LOCAL_DIR, EXIT_BAD_INPUT, EXIT_FAILED, JsonOption, register
 
 if TYPE_CHECKING:
     from synth.pipeline import Result
@@ -34,7 +34,7 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _main(_: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+def _main(_: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, metavar="",
                                           help="Print the version and exit.")] = False) -> None:
     """Render and check a Redis Sentinel broker for Airflow, the GitOps way."""
 
@@ -233,7 +233,7 @@ def local_up(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path
 
 
 @local_app.command("status")
-def local_status(dir: LocalDir = DEFAULT_LOCAL_DIR, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def local_status(dir: LocalDir = DEFAULT_LOCAL_DIR, as_json: JsonOption = False) -> None:
     """Addresses, processes and roles; --json for other tools (passwords are given as files, never values)."""
     from devcluster.local_cluster import ClusterState, NoClusterError, node_status
 

@@ -119,3 +119,10 @@ def test_the_local_cluster_folder_has_one_name_and_one_default_everywhere():
         run = cli(*args, check=False)
         assert run.returncode == 2, (args, run.stderr)
         assert "no local cluster in .local-cluster" in run.stderr, (args, run.stderr)
+
+
+def test_flags_show_no_value_placeholder_in_help():
+    for args in (("smoke", "--help"), ("local", "status", "--help")):
+        text = cli(*args).stdout
+        flag_lines = [line for line in text.splitlines() if "--json" in line or "--local " in line]
+        assert flag_lines and not any("<bool>" in line for line in flag_lines), flag_lines
