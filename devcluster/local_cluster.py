@@ -189,9 +189,21 @@ class LocalCluster:
         for node in nodes:
             node.redis_pid, node.redis_started = self._spawn(node, "redis")
         self.state.save()
-        for node in nodes:
-            self._wait(lambda o=node.ordinal: self.redis(o).ping(), timeout, f"Redis on {node.host} did not answer")
-            node.sentinel_pid, node.sentinel_started = self._spawn(node, "sentinel")
+        # Each pod's Sentinel starts once its own Redis answers, independently of the other pods (one pod's
+        # Redis waiting for its peers' Sentinel records must not hold those Sentinels back).
+        waiting, deadline = list(nodes), time.monotonic() + timeout
+        while waiting:
+            for node in list(waiting):
+                try:
+                    answered = self.redis(node.ordinal, socket_timeout=0.2, socket_connect_timeout=0.2).ping()
+                except (redis.RedisError, OSError):
+                    answered = False
+                if answered:
+                    node.sentinel_pid, node.sentinel_started = self._spawn(node, "sentinel")
+                    waiting.remove(node)
+            if waiting and time.monotonic() > deadline:
+                raise TimeoutError(f"Redis on {', '.join(n.host for n in waiting)} did not answer within {timeout:.0f}s")
+            time.sleep(0.05)
         self.state.save()
         for node in nodes:
             self._wait(lambda o=node.ordinal: self.sentinel(o).ping(), timeout,
@@ -268,7 +280,7 @@ class LocalCluster:
     # -- access ---------------------------------------------------------------------------------------
     def redis(self, ordinal: int, **kw) -> redis.Redis:
         return redis.Redis(self.address(ordinal), self.state.redis_port, password=self.state.redis_password,
-                           socket_timeout=2, decode_responses=True, **kw)
+                           **{"socket_timeout": 2, "decode_responses": True, **kw})
 
     def sentinel(self, ordinal: int) -> redis.Redis:
         return redis.Redis(self.address(ordinal), self.state.sentinel_port,
