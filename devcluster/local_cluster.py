@@ -20,6 +20,7 @@ from pathlib import Path
 import redis
 from ruamel.yaml import YAML
 
+from runtime.monitor import role_name
 from synth.naming import Names
 from synth.spec import ClusterSpec
 
@@ -372,7 +373,8 @@ def stop_all(base_dir: Path) -> None:
     if not (base_dir / STATE_FILE).exists():
         return
     state = ClusterState.load(base_dir)
-    pids = [pid for pid, _ in _recorded(state) if pid in running_processes(base_dir)]
+    running = running_processes(base_dir)
+    pids = [pid for pid, _ in _recorded(state) if pid in running]
     for pid in pids:
         _signal(pid, signal.SIGTERM)
     for pid in pids:
@@ -465,7 +467,7 @@ def node_status(state: ClusterState, node: Node) -> dict:
                            decode_responses=True).info("replication")["role"]
     except (redis.RedisError, OSError):
         role = "unreachable"
-    role = {"slave": "replica"}.get(role, role)  # Redis's INFO still says slave
+    role = role_name(role)
     return {"ordinal": node.ordinal, "host": node.host, "redis": alive(node.redis_pid),
             "redis_address": f"{node.host}:{state.redis_port}", "sentinel": alive(node.sentinel_pid),
             "sentinel_address": f"{node.host}:{state.sentinel_port}", "role": role}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from faults.load import LoadLog, Sample
 from devcluster.netns import NetnsCluster, read_load
-from faults.scenarios import Run, Scenario, figures, Watcher
+from faults.scenarios import Run, Scenario, Watcher, figures, settle
 
 CUT_SECONDS = 20
 LEAD_SECONDS = 3  # writes before the fault
@@ -68,12 +68,7 @@ def run(cluster: NetnsCluster, scenario: Scenario, workdir: Path) -> Run:
         for proc in writers.values():
             if proc.poll() is None:
                 proc.kill()
-    try:
-        cluster.wait_until_healthy(90)
-        healthy = True
-    except TimeoutError:
-        healthy = False
-    new = cluster.master()
+    healthy, new = settle(cluster)
     logs = {side: load_log(workdir / f"{side}.json") for side in writers}
     stored = {side: {int(x) for x in cluster.redis(new).lrange(f"{key}:{side}", 0, -1)} for side in writers}
     cluster.redis(new).delete(*(f"{key}:{side}" for side in writers))

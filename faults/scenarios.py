@@ -208,15 +208,20 @@ def run(cluster: LocalCluster, scenario: Scenario, key: str) -> Run:
     finally:
         log = load.stop()
         pool.close()
-    try:
-        cluster.wait_until_healthy(90)
-        healthy = True
-    except TimeoutError:
-        healthy = False
-    new_master = cluster.master()
+    healthy, new_master = settle(cluster)
     stored = {int(x) for x in cluster.redis(new_master).lrange(key, 0, -1)}
     cluster.redis(new_master).delete(key)
     return figures(scenario, log, t0, old, watch, marks, stored, healthy)
+
+
+def settle(cluster: LocalCluster, timeout: float = 90) -> tuple[bool, int]:
+    """(whether the cluster became healthy within `timeout`, the master now) after a fault."""
+    try:
+        cluster.wait_until_healthy(timeout)
+        healthy = True
+    except TimeoutError:
+        healthy = False
+    return healthy, cluster.master()
 
 
 def figures(scenario: Scenario, log: LoadLog, t0: float, old: str, watch: Watcher, marks: dict[str, float],

@@ -75,6 +75,10 @@ class FailoverBackoff(ExponentialBackoff):
     moved and a Sentinel names the new one, so the retry goes at once (measured: the capped backoff added
     0.1 s to half the hand-overs). A second READONLY from the same server backs off as usual."""
 
+    def reset(self) -> None:
+        _moved.now = False  # a READONLY seen by an earlier call (not retried) must not shorten this call's waits
+        super().reset()
+
     def compute(self, failures: int) -> float:
         if getattr(_moved, "now", False):
             _moved.now = False

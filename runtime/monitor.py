@@ -67,6 +67,11 @@ def _mib(n: int | None) -> str:
     return "-" if n is None else f"{n / 1048576:.1f}Mi"
 
 
+def role_name(role: str) -> str:
+    """The word people use: Redis's INFO still says `slave`."""
+    return "replica" if role == "slave" else role
+
+
 def render(snap: dict) -> str:
     """The dashboard's text: one line per Redis, one per Sentinel."""
     lines = [f"redis-gitops monitor  {snap['master_name']}  {snap['taken_at']}", "",
@@ -82,7 +87,7 @@ def render(snap: dict) -> str:
             notes.append(f"RDB {n['last_rdb_save']}")
         if n["role"] == "slave":
             notes.append(f"follows {n['master']}")
-        role = {"slave": "replica"}.get(n["role"], n["role"])  # Redis's INFO still says slave
+        role = role_name(n["role"])
         lines.append(f"{n['address']:<28}{role:<9}{n.get('link', '-'):<7}{lag:>10}{memory:>18}"
                      f"{n['connected_clients']:>9}{n['ops_per_sec']:>8}  {' '.join(notes)}")
     lines += ["", f"{'SENTINEL':<28}{'NAMES MASTER':<28}{'REPLICAS':>9}{'PEERS':>7}{'QUORUM':>8}  FLAGS"]

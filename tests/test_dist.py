@@ -126,9 +126,14 @@ def test_bad_spec_exits_2_and_leaves_dist_byte_identical(workdir, breakage):
     assert read_tree(workdir / "dist") == before
 
 
-def test_check_fails_with_a_diff_after_a_hand_edit(workdir):
+def hand_edit_eviction(workdir) -> None:
+    """A hand edit the gate must catch: an evicting maxmemory-policy in dist/'s redis.conf."""
     target = workdir / "dist" / "redis-config-configmap.yaml"
     target.write_text(target.read_text().replace("maxmemory-policy noeviction", "maxmemory-policy allkeys-lru"))
+
+
+def test_check_fails_with_a_diff_after_a_hand_edit(workdir):
+    hand_edit_eviction(workdir)
     result = run("check", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
     assert result.exit_code == 1
     assert "-    maxmemory-policy allkeys-lru" in result.output
@@ -225,8 +230,7 @@ def test_without_nodejs_synth_and_check_say_how_to_install_it(workdir, command):
 
 
 def test_check_names_the_policy_findings_before_pointing_at_them(workdir):
-    target = workdir / "dist" / "redis-config-configmap.yaml"
-    target.write_text(target.read_text().replace("maxmemory-policy noeviction", "maxmemory-policy allkeys-lru"))
+    hand_edit_eviction(workdir)
     result = run("check", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
     assert result.exit_code == 1
     assert result.output.index("broker-noeviction") < result.output.index("see the findings above")

@@ -74,21 +74,10 @@ def test_no_failover_is_attempted_on_an_unhealthy_cluster(cluster):
 def test_a_hand_over_sentinel_cannot_do_fails_the_check_and_leaves_the_master_as_it_was(cluster):
     """The check runs the preStop script: with no replica Sentinel may promote (it would answer -NOGOODSLAVE)
     the check fails at its deadline, with writes never paused and every setting as it was."""
-    from test_handover_contract import sentinel_sees_priority
+    from test_handover_contract import no_replica_promotable
 
-    old = cluster.roles().index("master")
-    replicas = [o for o in range(3) if o != old]
-    for o in replicas:
-        cluster.redis(o).config_set("replica-priority", 0)
-    for o in replicas:
-        sentinel_sees_priority(cluster, o, 0)
-    try:
+    with no_replica_promotable(cluster) as old:
         report = failover(cluster, timeout=3)
-    finally:
-        for o in replicas:
-            cluster.redis(o).config_set("replica-priority", 100)
-        for o in replicas:
-            sentinel_sees_priority(cluster, o, 100)
     assert not report.ok and any("no replica it may promote" in p for p in report.problems), report.problems
     assert report.lost_writes == 0
     assert cluster.roles().index("master") == old

@@ -7,6 +7,7 @@ returns at once when no replica is left (a full stop)."""
 import os
 import signal
 import time
+from contextlib import contextmanager
 
 import pytest
 import redis
@@ -46,6 +47,25 @@ def sentinel_sees_priority(cluster, replica: int, priority: int, timeout: float 
             return
         time.sleep(0.2)
     raise TimeoutError(f"Sentinels did not see replica-priority {priority} on {host}")
+
+
+@contextmanager
+def no_replica_promotable(cluster):
+    """Every replica at replica-priority 0, as the Sentinels see it (they would answer -NOGOODSLAVE), then
+    priority 100 again. Yields the master's ordinal."""
+    old = cluster.master()
+    replicas = [o for o in range(3) if o != old]
+    for o in replicas:
+        cluster.redis(o).config_set("replica-priority", 0)
+    for o in replicas:
+        sentinel_sees_priority(cluster, o, 0)
+    try:
+        yield old
+    finally:
+        for o in replicas:
+            cluster.redis(o).config_set("replica-priority", 100)
+        for o in replicas:
+            sentinel_sees_priority(cluster, o, 100)
 
 
 def assert_unpaused_and_restored(cluster, ordinal: int) -> None:
@@ -88,19 +108,8 @@ def test_with_no_replica_sentinel_may_promote_writes_are_never_paused(healthy):
     """Sentinel would answer -NOGOODSLAVE (every replica has replica-priority 0): the hand-over waits for a
     promotable replica with writes flowing, and gives up at its deadline with settings untouched."""
     cluster = healthy
-    old = cluster.master()
-    replicas = [o for o in range(3) if o != old]
-    for o in replicas:
-        cluster.redis(o).config_set("replica-priority", 0)
-    for o in replicas:
-        sentinel_sees_priority(cluster, o, 0)
-    try:
+    with no_replica_promotable(cluster) as old:
         run = cluster.run_prestop(old, timeout=3)
-    finally:
-        for o in replicas:
-            cluster.redis(o).config_set("replica-priority", 100)
-        for o in replicas:
-            sentinel_sees_priority(cluster, o, 100)
     assert run.returncode != 0
     assert "no replica it may promote" in run.stderr, run.stderr
     assert "writes paused" not in run.stderr, run.stderr
