@@ -14,14 +14,14 @@ CRD_DIR := synth/crd_schemas
 
 .PHONY: install synth check test faults bench schema crd-schemas deb-packages clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml airflow_broker/pyproject.toml
 	@command -v node >/dev/null 2>&1 || { \
 	  echo "Node.js is missing: cdk8s runs its generator on Node.js (18 or newer)."; \
 	  echo "On Debian: apt-get update && apt-get install -y nodejs"; exit 1; }
 	@command -v python3 >/dev/null 2>&1 || { echo "python3 is missing: apt-get install -y python3 python3-venv"; exit 1; }
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,airflow]' -e ./airflow_broker
 	@touch $@
 
 install: $(STAMP)

@@ -17,9 +17,10 @@ POD_SCRIPT_ENV = {
     "DATA_DIR": "the PersistentVolumeClaim: Redis's data; Sentinel's state (0600) in $DATA_DIR/sentinel",
     "HANDOVER_TIMEOUT_SECONDS": "preStop: longest the hand-over may pause writes and wait for a new master",
     "BIND_ADDRESS": "optional: listen only here (the local cluster gives each pod its own address)",
+    "AIRFLOW_PASSWORD": "optional, Redis only: Airflow's ACL user's password (its rules: $CONFIG_DIR/airflow.acl)",
 }
 # Set only where needed: LOCAL_HOST has a default, RUNTIME_DIR is the Redis container's, BIND_ADDRESS local.
-OPTIONAL_POD_SCRIPT_ENV = ("LOCAL_HOST", "RUNTIME_DIR", "BIND_ADDRESS")
+OPTIONAL_POD_SCRIPT_ENV = ("LOCAL_HOST", "RUNTIME_DIR", "BIND_ADDRESS", "AIRFLOW_PASSWORD")
 
 # name -> meaning: the smoke Job's environment (runtime/ reads it; synth/components/smoke.py sets it).
 SMOKE_ENV = {

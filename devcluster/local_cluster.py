@@ -57,6 +57,8 @@ class ClusterState:
     sentinel_password_file: str
     nodes: list[Node] = field(default_factory=list)
     maxmemory_policy: str = "noeviction"
+    airflow_password_file: str | None = None  # Airflow's ACL user (spec.airflow), when enabled
+    airflow_username: str = "airflow"
 
     @property
     def redis_password(self) -> str:
@@ -65,6 +67,10 @@ class ClusterState:
     @property
     def sentinel_password(self) -> str:
         return Path(self.sentinel_password_file).read_text()
+
+    @property
+    def airflow_password(self) -> str:
+        return Path(self.airflow_password_file).read_text()
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:
@@ -127,7 +133,7 @@ class LocalCluster:
                 path.chmod(mode)
         secrets_dir = self.base / "secrets"
         secrets_dir.mkdir(mode=0o700, exist_ok=True)
-        for name in ("redis-password", "sentinel-password"):
+        for name in ("redis-password", "sentinel-password", "airflow-password"):
             path = secrets_dir / name
             if not path.exists():
                 path.write_text(secrets.token_urlsafe(24))
@@ -136,6 +142,8 @@ class LocalCluster:
             base_dir=str(self.base), redis_port=self.spec.redis.port, sentinel_port=self.spec.sentinel.port,
             master_name=self.spec.sentinel.master_name, password_file=str(secrets_dir / "redis-password"),
             sentinel_password_file=str(secrets_dir / "sentinel-password"),
+            airflow_password_file=str(secrets_dir / "airflow-password") if self.spec.airflow.enabled else None,
+            airflow_username=self.spec.airflow.username,
             nodes=[Node(i, h) for i, h in enumerate(self.hosts)], maxmemory_policy=self.spec.redis.maxmemory_policy,
         )
         self.state.save()
@@ -168,6 +176,7 @@ class LocalCluster:
             "SENTINEL_PASSWORD": s.sentinel_password, "CONFIG_DIR": str(self.base / "config"),
             "RUNTIME_DIR": str(node_dir / f"run-{role}"), "DATA_DIR": str(node_dir / "data"),
             "HANDOVER_TIMEOUT_SECONDS": str(self.spec.redis.handover_timeout_seconds),
+            **({"AIRFLOW_PASSWORD": s.airflow_password} if role == "redis" and s.airflow_password_file else {}),
         }
 
     def _spawn(self, node: Node, role: str) -> tuple[int, int | None]:

@@ -10,10 +10,11 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
+from contracts.paths import AIRFLOW_HELM_VALUES
 from policies.model import ObjectRef
 from contracts.quantity import memory_bytes as parse
 
-NOT_OBJECTS = {"kustomization.yaml"}
+NOT_OBJECTS = {"kustomization.yaml", AIRFLOW_HELM_VALUES}
 WORKLOAD_KINDS = {"StatefulSet", "Deployment", "DaemonSet", "ReplicaSet", "Job"}
 
 

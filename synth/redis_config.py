@@ -49,6 +49,23 @@ def redis_conf(spec: ClusterSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The ACL file in the ConfigMap; start-redis.sh appends the password read from the Secret.
+AIRFLOW_ACL_FILE = "airflow.acl"
+# What Celery and kombu use, and nothing that can wipe, reconfigure, stop or watch the server: @dangerous covers
+# FLUSHALL, FLUSHDB, CONFIG, KEYS, SHUTDOWN, DEBUG, MONITOR, REPLICAOF/SLAVEOF, INFO, ACL and SAVE.
+AIRFLOW_COMMANDS = "+@all -@dangerous"
+# kombu's own keys: bindings and their deadlines (kombu 5.7), the unacked hash/index/mutex, and the remote-control (pidbox) and event queues.
+KOMBU_KEYS = ("_kombu.*", "unacked", "unacked_index", "unacked_mutex", "*.celery.pidbox*", "celeryev.*")
+
+
+def airflow_acl(spec: ClusterSpec) -> str:
+    """`user` directive for Airflow's Celery (no password: the pod appends it). A queue's pattern ends in `*`
+    to cover kombu's priority lists (`<queue>\\x06\\x16<n>`)."""
+    a = spec.airflow
+    keys = " ".join(f"~{k}" for k in (*KOMBU_KEYS, *(f"{q}*" for q in a.queues)))
+    return f"user {a.username} reset on {keys} &* {AIRFLOW_COMMANDS}\n"
+
+
 def sentinel_conf(spec: ClusterSpec) -> str:
     s, m = spec.sentinel, spec.sentinel.master_name
     lines = [

@@ -355,6 +355,64 @@ class Policy(Model):
     waivers: tuple[PolicyWaiver, ...] = ()
 
 
+class KedaWorkload(Model):
+    """The Airflow worker workload KEDA scales (the official chart: StatefulSet `<release>-worker`)."""
+
+    kind: Literal["StatefulSet", "Deployment"] = "StatefulSet"
+    name: str = "airflow-worker"
+
+    @field_validator("name")
+    @classmethod
+    def valid_name(cls, value: str) -> str:
+        return _dns_subdomain(value, "keda.workload.name")
+
+
+class Keda(Model):
+    """Scale Airflow's Celery workers on the length of their queues (KEDA's redis-sentinel scaler)."""
+
+    enabled: bool = True
+    workload: KedaWorkload = KedaWorkload()
+    min_replica_count: int = Field(1, ge=0, description="Keep >= 1: LLEN counts only waiting tasks, so a worker "
+                                   "busy with running ones would otherwise be scaled away.")
+    max_replica_count: int = Field(10, ge=1)
+    polling_interval: int = Field(15, ge=1, description="Seconds between two LLEN reads.")
+    cooldown_period: int = Field(300, ge=0, description="Seconds after the last active trigger before "
+                                 "scaling to minReplicaCount.")
+    operator_namespace: str = Field("keda", json_schema_extra=LABEL_SCHEMA,
+                                    description="Where the KEDA operator runs; the NetworkPolicy admits it.")
+
+
+class Airflow(Model):
+    """Airflow's side of the broker: its ACL user, queues and worker settings, and what is generated for it
+    (Helm values, AIRFLOW__ variables, airflow.cfg sections, KEDA objects)."""
+
+    enabled: bool = True
+    username: str = Field("airflow", pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+                          description="Airflow's own ACL user on Redis: the queues, nothing dangerous.")
+    password: SecretRef = SecretRef.model_validate({"secretName": "redis-auth", "key": "airflow-password"})
+    queues: tuple[str, ...] = Field(("default",), min_length=1, description="Celery queues Airflow uses "
+                                    "(`[operators] default_queue` first); KEDA scales on their lengths.")
+    database_index: int = Field(0, ge=0, le=15)
+    worker_concurrency: int = Field(16, ge=1, le=256, description="Celery worker processes per pod.")
+    visibility_timeout_seconds: int = Field(
+        21600, ge=60, description="After this long an unacknowledged task is delivered again: longer than "
+        "your longest task, short enough that a task held by a lost worker is not stuck for a day.")
+    secrets_mount_path: str = Field("/opt/airflow/secrets/redis-broker", pattern=r"^/[A-Za-z0-9._/-]+$",
+                                    description="Where the Airflow pods mount the broker passwords as files.")
+    keda: Keda = Keda()
+
+    @field_validator("queues")
+    @classmethod
+    def queue_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for q in value:
+            if not re.match(r"^[A-Za-z0-9_.-]{1,100}$", q):
+                raise PydanticCustomError("queue_name", "queue {q} is not a Celery queue name Airflow accepts: "
+                                          "use letters, digits, '_', '.' and '-'", {"q": repr(q)})
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("queue_dup", "queues are listed twice: {value}", {"value": list(value)})
+        return value
+
+
 class GitOps(Model):
     repo_url: str = Field(pattern=r"^(https://|ssh://|git@).+")
     path: str = "dist"
@@ -382,6 +440,7 @@ class ClusterSpec(Model):
     scheduling: Scheduling = Scheduling()
     security: Security = Security()
     smoke: Smoke = Smoke()
+    airflow: Airflow = Airflow()
     policy: Policy = Policy()
     gitops: GitOps
 
@@ -471,6 +530,10 @@ def cross_field_violations(spec: ClusterSpec) -> list[tuple[tuple[str, ...], str
         out.append((("smoke", "waitSeconds"), f"waitSeconds {spec.smoke.wait_seconds} leaves the checks less than "
                     f"30 s of the Job's activeDeadlineSeconds ({spec.smoke.active_deadline_seconds}): lower it, or "
                     "raise activeDeadlineSeconds"))
+    keda = spec.airflow.keda
+    if spec.airflow.enabled and keda.enabled and keda.min_replica_count > keda.max_replica_count:
+        out.append((("airflow", "keda", "minReplicaCount"), f"minReplicaCount {keda.min_replica_count} is above "
+                    f"maxReplicaCount {keda.max_replica_count}"))
     if memory_bytes(spec.persistence.size) < 2 * spec.redis.maxmemory_bytes:
         out.append((("persistence", "size"),
                     f"persistence size {spec.persistence.size} cannot hold a dataset at maxmemory plus an AOF "

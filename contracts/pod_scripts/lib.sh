@@ -14,6 +14,7 @@
 #   DATA_DIR                  the PersistentVolumeClaim: Redis's data; Sentinel's state (0600) in $DATA_DIR/sentinel
 #   HANDOVER_TIMEOUT_SECONDS  preStop: longest the hand-over may pause writes and wait for a new master
 #   BIND_ADDRESS              optional: listen only here (the local cluster gives each pod its own address)
+#   AIRFLOW_PASSWORD          optional, Redis only: Airflow's ACL user's password (its rules: $CONFIG_DIR/airflow.acl)
 
 : "${SELF_HOST:?}" "${PEER_HOSTS:?}" "${REDIS_PORT:?}" "${SENTINEL_PORT:?}" "${MASTER_NAME:?}"
 : "${REDIS_PASSWORD:?}" "${SENTINEL_PASSWORD:?}"

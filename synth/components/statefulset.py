@@ -34,6 +34,8 @@ def script_env(names: Names, runtime_dir: str | None) -> list[k8s.EnvVar]:
     """The environment contract of the pod scripts (see pod_scripts/lib.sh)."""
     spec = names.spec
     runtime = [k8s.EnvVar(name="RUNTIME_DIR", value=runtime_dir)] if runtime_dir else []
+    # Redis only (the container with a runtime folder): Airflow's ACL user's password.
+    users = [secret_env("AIRFLOW_PASSWORD", spec.airflow.password)] if runtime_dir and spec.airflow.enabled else []
     return [
         k8s.EnvVar(name="POD_NAME", value_from=k8s.EnvVarSource(
             field_ref=k8s.ObjectFieldSelector(field_path="metadata.name"))),
@@ -49,6 +51,7 @@ def script_env(names: Names, runtime_dir: str | None) -> list[k8s.EnvVar]:
         k8s.EnvVar(name="HANDOVER_TIMEOUT_SECONDS", value=str(spec.redis.handover_timeout_seconds)),
         secret_env("REDIS_PASSWORD", spec.auth.redis_password),
         secret_env("SENTINEL_PASSWORD", spec.auth.sentinel_password),
+        *users,
     ]
 
 

@@ -1,0 +1,9 @@
+"""The Airflow side of the redis-gitops broker (installed into the Airflow image, not into the smoke image).
+
+- `transport`: a kombu Sentinel transport whose busy workers survive a master change (kombu 5.7 + redis-py 8
+  hang on a planned hand-over and die on a master crash; see UPSTREAM.md beside this package).
+- `celery_config`: Airflow's own Celery configuration with that transport selected; name it in
+  `[celery] celery_config_options`.
+- `broker_url`: prints the broker URL or `sentinel_kwargs` from mounted password files, for Airflow's `_CMD`
+  options, so no password sits in an environment variable or in git.
+"""

@@ -1,0 +1,61 @@
+"""Print the broker URL or Sentinel's client options from mounted password files, for Airflow's `_CMD` options.
+
+    AIRFLOW__CELERY__BROKER_URL_CMD="python -m redis_gitops_airflow.broker_url url --sentinels h0:26379,h1:26379
+        --db 0 --username airflow --password-file /opt/airflow/secrets/redis/airflow-password"
+    AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SENTINEL_KWARGS_CMD="python -m redis_gitops_airflow.broker_url
+        sentinel-kwargs --password-file /opt/airflow/secrets/redis/sentinel-password"
+
+Passwords are percent-encoded (kombu decodes them); every part repeats scheme, credentials and db, the only
+form kombu and the Airflow image's entrypoint both read (see the README's Airflow section).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+
+def broker_url(sentinels: list[str], db: int, password: str, username: str = "") -> str:
+    credentials = f"{quote(username, safe='')}:{quote(password, safe='')}@" if password else ""
+    return ";".join(f"sentinel://{credentials}{address}/{db}" for address in sentinels)
+
+
+def sentinel_kwargs(password: str, username: str = "") -> str:
+    """JSON, as Airflow requires for `sentinel_kwargs` (a Python dict string is refused)."""
+    kwargs = {"password": password}
+    if username:
+        kwargs["username"] = username
+    return json.dumps(kwargs)
+
+
+def _secret(path: str) -> str:
+    try:
+        return Path(path).read_text().strip("\n")
+    except OSError as err:
+        raise SystemExit(f"cannot read the password file {path}: {err.strerror}") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m redis_gitops_airflow.broker_url")
+    sub = parser.add_subparsers(dest="what", required=True)
+    url = sub.add_parser("url", help="the [celery] broker_url")
+    url.add_argument("--sentinels", required=True, help="host:port,host:port,... of every Sentinel")
+    url.add_argument("--db", type=int, default=0)
+    url.add_argument("--username", default="")
+    url.add_argument("--password-file", required=True)
+    kw = sub.add_parser("sentinel-kwargs", help="the [celery_broker_transport_options] sentinel_kwargs")
+    kw.add_argument("--username", default="")
+    kw.add_argument("--password-file", required=True)
+    args = parser.parse_args(argv)
+    password = _secret(args.password_file)
+    if args.what == "url":
+        print(broker_url(args.sentinels.split(","), args.db, password, args.username))
+    else:
+        print(sentinel_kwargs(password, args.username))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""A kombu Sentinel transport whose consumers and publishers survive a master change.
+
+With kombu 5.7 and redis-py 8, a busy Celery worker (acks late, Airflow's default) never recovers from a
+master change (UPSTREAM.md beside this package has the reproduction and the upstream issue text):
+- planned hand-over: restoring unacked messages runs a WATCH/MULTI transaction that redis-py retries without
+  limit; every retry reconnects with the plain `_connect()` to the stored address, the demoted master,
+  bypassing `SentinelManagedConnection.connect()`, the only path that asks Sentinel (redis/redis-py#3874);
+- once that is fixed, the worker still stalls: the acknowledgements of the tasks it was running fail with
+  READONLY on the demoted master, kombu keeps their tags in its prefetch window, and with Airflow's
+  prefetch (worker_concurrency x 1) a full window means the worker never asks for another task;
+- the worker's blocked BRPOP gets "-UNBLOCKED" when its master is demoted, a ResponseError that ends the
+  worker (kombu recovers only from connection errors);
+- master crash: closing the channel twice reaches `_connparams` after the transport let go of its client,
+  and the AttributeError that follows is not one kombu treats as a connection error, so the worker exits.
+The classes below change exactly those steps; everything else is kombu's own transport.
+"""
+from __future__ import annotations
+
+import time
+
+import redis
+from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
+
+# How long an acknowledgement keeps trying to reach the new master: a hand-over pauses writes about 1.2 s and
+# the Sentinels agree on the new master about 1 s later (README, "Proven under faults").
+ACK_RETRY_SECONDS = 5.0
+ACK_RETRY_INTERVAL = 0.1
+RETRIED = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+ALIAS = "sentinel"
+TRANSPORT = f"{__name__}:SentinelTransport"
+
+
+class _ReconnectThroughSentinel:
+    """Every reconnect asks Sentinel where the master is, instead of reusing the address it last had; a
+    blocked BRPOP that the demotion of its master unblocks is a lost connection, not a fatal error."""
+
+    def send_packed_command(self, command, check_health=True):
+        if not self._sock:
+            self.connect()
+        return super().send_packed_command(command, check_health)
+
+    def read_response(self, *args, **kwargs):
+        try:
+            return super().read_response(*args, **kwargs)
+        except redis.exceptions.ResponseError as err:
+            # Redis answers every client blocked on a master it demotes with "-UNBLOCKED ... (master ->
+            # replica?)"; kombu lets a ResponseError from BRPOP end the worker. Reconnect through Sentinel.
+            if self.connection_pool.is_master and str(err).startswith("UNBLOCKED"):
+                self.disconnect()
+                raise redis.exceptions.ConnectionError(f"the master was demoted: {err}") from err
+            raise
+
+
+class SentinelConnection(_ReconnectThroughSentinel, SentinelManagedConnection):
+    pass
+
+
+class SentinelSSLConnection(_ReconnectThroughSentinel, SentinelManagedSSLConnection):
+    pass
+
+
+def _retrying(action) -> None:
+    deadline = time.monotonic() + ACK_RETRY_SECONDS
+    while True:
+        try:
+            return action()
+        except RETRIED:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(ACK_RETRY_INTERVAL)
+
+
+class QoS(kombu_redis.QoS):
+    """Acknowledgements retried across a master change, and the prefetch slot freed even if they fail (the
+    task then stays in `unacked` and runs again after visibility_timeout: at least once, never a stall)."""
+
+    def ack(self, delivery_tag):
+        try:
+            _retrying(lambda: self._remove_from_indices(delivery_tag).execute())
+        finally:
+            virtual.QoS.ack(self, delivery_tag)
+
+    def reject(self, delivery_tag, requeue=False):
+        try:
+            if requeue:
+                _retrying(lambda: self.restore_by_tag(delivery_tag, leftmost=True))
+            else:
+                _retrying(lambda: self._remove_from_indices(delivery_tag).execute())
+        finally:
+            virtual.QoS.ack(self, delivery_tag)
+
+
+class SentinelChannel(kombu_redis.SentinelChannel):
+    QoS = QoS
+    connection_class = SentinelConnection
+    connection_class_ssl = SentinelSSLConnection
+
+    def _connparams(self, asynchronous=False):
+        """A channel whose connection is gone says so with a connection error, which kombu recovers from."""
+        transport = self.connection
+        if transport is None or transport.client is None:
+            raise redis.exceptions.ConnectionError("the broker connection is already closed")
+        return super()._connparams(asynchronous)
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    Channel = SentinelChannel
+
+
+def install() -> None:
+    """Make `sentinel://` URLs use this transport everywhere in the process. Setting `broker_transport` is
+    not enough: on failover `Connection.switch()` rebuilds the transport from the URL's scheme."""
+    from kombu import transport
+
+    transport.TRANSPORT_ALIASES[ALIAS] = TRANSPORT
+    transport._transport_cache.pop(ALIAS, None)

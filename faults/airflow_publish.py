@@ -1,0 +1,55 @@
+"""Publish probe tasks at a steady rate the way Airflow's scheduler does (`send_workload_to_executor`): each
+`apply_async` under Airflow's `[celery] operation_timeout`; its own timeout is retried up to
+`[celery] task_publish_max_retries` times, any other exception is a publish error (Airflow marks the task
+FAILED). Prints one JSON line: what was published, the errors, the timeouts retried."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--queue", default="default")
+    args = parser.parse_args(argv)
+
+    from airflow.configuration import conf
+    from airflow.exceptions import AirflowTaskTimeout
+    from airflow.utils.timeout import timeout
+
+    from faults.airflow_app import probe
+
+    operation_timeout = conf.getfloat("celery", "operation_timeout")
+
+    retries = conf.getint("celery", "task_publish_max_retries", fallback=3)
+    published, errors, timeouts, latencies = [], [], 0, []
+    t0 = time.monotonic()
+    print(json.dumps({"started": time.time()}), flush=True)
+    for n in range(args.count):
+        time.sleep(max(0.0, t0 + n / args.rate - time.monotonic()))
+        for attempt in range(retries + 1):
+            start = time.monotonic()
+            try:
+                with timeout(seconds=operation_timeout):
+                    probe.apply_async(args=[n], queue=args.queue)
+                published.append(n)
+                latencies.append(time.monotonic() - start)
+                break
+            except AirflowTaskTimeout:
+                timeouts += 1
+                if attempt == retries:
+                    errors.append(f"{n}: timed out {retries + 1} times")
+            except Exception as err:  # noqa: BLE001 - Airflow fails the task on any of them
+                errors.append(f"{n}: {type(err).__name__}: {err}")
+                break
+    print(json.dumps({"published": published, "errors": errors, "timeouts": timeouts, "finished": time.time(),
+                      "max_latency": max(latencies, default=0.0)}), flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""A real Celery worker and publisher configured by Airflow's own provider from the generated AIRFLOW__
+variables, run against the local cluster through a planned hand-over or a master crash.
+
+The variables are the ones `redis-gitops airflow-config` and the Helm values carry (synth/airflow_config.py),
+with the local cluster's password files standing in for the mounted Secrets, so the `_CMD` options run too.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devcluster.local_cluster import LocalCluster
+from synth.airflow_config import cfg_sections, environment
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def airflow_env(cluster: LocalCluster, home: Path, record: Path, fixed_transport: bool = True,
+                concurrency: int = 2, task_seconds: float = 0.15) -> dict[str, str]:
+    """Airflow's configuration for the local cluster, from the generator; Airflow's defaults otherwise
+    (acks late, prefork, prefetch 1). `fixed_transport=False` leaves out our celery_config_options."""
+    s = cluster.state
+    secrets_dir = str(Path(s.password_file).parent)
+    env = environment(cfg_sections(cluster.spec, [f"{h}:{p}" for h, p in s.sentinel_addresses], secrets_dir))
+    env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(concurrency)
+    if not fixed_transport:
+        env.pop("AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS")
+    return {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "PYTHONPATH": str(ROOT), "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "PROBE_RECORD": str(record), "PROBE_TASK_SECONDS": str(task_seconds), **env,
+    }
+
+
+class Worker:
+    """`celery worker` as Airflow's `airflow celery worker` starts it (fair scheduling, the default queue)."""
+
+    def __init__(self, env: dict[str, str], log: Path, queue: str = "default"):
+        self.env, self.log_path, self.queue = env, log, queue
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "celery", "--app", "faults.airflow_app", "worker", "-O", "fair",
+                 "--queues", self.queue, "--concurrency", self.env["AIRFLOW__CELERY__WORKER_CONCURRENCY"],
+                 "--pool", "prefork", "--loglevel", "INFO", "--hostname", f"probe-{os.getpid()}@%h"],
+                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, grace: float = 15.0) -> bool:
+        """Warm shutdown (SIGTERM); True when the worker obeyed within `grace`. Its whole process group is
+        killed afterwards either way, so no process is left behind."""
+        if self.proc is None:
+            return True
+        obeyed = True
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                obeyed = False
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if self.proc.poll() is None:
+            self.proc.wait(10)
+        return obeyed
+
+
+def executions(record: Path) -> list[tuple[int, float]]:
+    if not record.exists():
+        return []
+    out = []
+    for line in record.read_text().splitlines():
+        n, t, _ = line.split()
+        out.append((int(n), float(t)))
+    return out
+
+
+@dataclass
+class WorkerRun:
+    fault: str
+    published: int
+    publish_errors: list[str]
+    publish_timeouts: int
+    executed: int
+    missing: list[int]
+    duplicates: int
+    worker_survived: bool  # the same worker process ran through the fault and still runs
+    worker_obeyed_sigterm: bool
+    done_after_last_publish_s: float | None  # when the last task ran, after the last publish
+    fault_at_s: float = 0.0
+    errors_in_worker_log: list[str] = field(default_factory=list)
+
+
+def _fault(cluster: LocalCluster, fault: str) -> None:
+    master = cluster.master()
+    if fault == "handover":  # the preStop hand-over alone: the demoted master stays up as a replica
+        result = cluster.run_prestop(master)
+        if result.returncode != 0:
+            raise RuntimeError(f"the hand-over failed: {result.stderr[-1000:]}")
+    elif fault == "rolling":  # a rolling update of the master's pod: hand-over, stop, start again
+        cluster.stop_node(master, graceful=True)
+        cluster.start_node(master)
+    elif fault == "crash":  # the master's Redis is SIGKILLed; the kubelet restarts the container later
+        cluster.stop_node(master, graceful=False, sentinel=False)
+        time.sleep(8)
+        cluster.start_process(master, "redis")
+    else:
+        raise ValueError(fault)
+
+
+def run(cluster: LocalCluster, fault: str, count: int = 300, rate: float = 10.0, fault_after: float = 8.0,
+        fixed_transport: bool = True, drain_timeout: float = 60.0) -> WorkerRun:
+    """Start a worker, publish `count` tasks at `rate`/s, inject `fault` after `fault_after` s, and wait for
+    every published task to run (at most `drain_timeout` s after the last publish)."""
+    with tempfile.TemporaryDirectory(prefix="airflow-worker-") as tmp:
+        tmp_path = Path(tmp)
+        record = tmp_path / "executed"
+        env = airflow_env(cluster, tmp_path / "home", record, fixed_transport)
+        worker = Worker(env, tmp_path / "worker.log")
+        worker.start()
+        try:
+            _wait_ready(worker)
+            pid = worker.proc.pid
+            publisher = subprocess.Popen([sys.executable, "-m", "faults.airflow_publish", "--count", str(count),
+                                          "--rate", str(rate)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+            t0 = time.monotonic()
+            injector = threading.Timer(fault_after, _fault, args=(cluster, fault))
+            injector.start()
+            try:
+                out, err = publisher.communicate(timeout=count / rate + 120)
+            finally:
+                injector.join()
+            lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+            if not lines or "published" not in lines[-1]:
+                raise RuntimeError(f"the publisher failed: {err[-2000:]}")
+            result = lines[-1]
+            published = set(result["published"])
+            deadline = time.time() + drain_timeout
+            while time.time() < deadline and not published <= {n for n, _ in executions(record)}:
+                time.sleep(0.2)
+            runs = executions(record)
+            ran = [n for n, _ in runs]
+            last_run = max((t for _, t in runs), default=None)
+            survived = worker.alive and worker.proc.pid == pid
+        finally:
+            obeyed = worker.stop()
+        log = worker.log()
+        return WorkerRun(
+            fault=fault, published=len(published), publish_errors=result["errors"],
+            publish_timeouts=result["timeouts"], executed=len(set(ran) & published),
+            missing=sorted(published - set(ran)), duplicates=len(ran) - len(set(ran)),
+            worker_survived=survived, worker_obeyed_sigterm=obeyed,
+            done_after_last_publish_s=round(last_run - result["finished"], 2) if last_run else None,
+            fault_at_s=fault_after,
+            errors_in_worker_log=worker_errors(log),
+        )
+
+
+def worker_errors(log: str) -> list[str]:
+    """The last line of every traceback, and every ACL refusal, in the worker's log."""
+    lines, out = log.splitlines(), []
+    for i, line in enumerate(lines):
+        if "NOPERM" in line:
+            out.append(line.strip())
+        elif line.startswith("Traceback"):
+            j = i + 1
+            while j < len(lines) and (lines[j].startswith((" ", "\t")) or not lines[j].strip()):
+                j += 1
+            if j < len(lines):
+                out.append(lines[j].strip())
+    return out
+
+
+def _wait_ready(worker: Worker, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not worker.alive:
+            raise RuntimeError(f"the worker exited at start:\n{worker.log()[-3000:]}")
+        if " ready." in worker.log():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"the worker was not ready within {timeout:.0f}s:\n{worker.log()[-3000:]}")

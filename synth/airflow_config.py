@@ -1,0 +1,109 @@
+"""What Airflow needs to use the broker, derived from the spec: AIRFLOW__ variables, airflow.cfg sections and
+values for the official Airflow Helm chart.
+
+Passwords never appear here: Airflow's `_CMD` options run `redis_gitops_airflow.broker_url` (installed in the
+Airflow image, see airflow_broker/) on password files mounted from the existing Secrets. Only the local
+cluster's config (`redis-gitops airflow-config --dir`) carries literal passwords, and it is never committed.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+from urllib.parse import quote
+
+from synth.naming import Names
+from synth.spec import ClusterSpec
+
+PACKAGE = "redis_gitops_airflow"
+CELERY_CONFIG_OPTIONS = f"{PACKAGE}.celery_config.CELERY_CONFIG"
+BROKER_URL_COMMAND = ("python", "-m", f"{PACKAGE}.broker_url")
+# File names inside airflow.secretsMountPath (the projected volume's items).
+AIRFLOW_PASSWORD_FILE = "airflow-password"
+SENTINEL_PASSWORD_FILE = "sentinel-password"
+VOLUME = "redis-broker-auth"
+
+
+def sentinel_addresses(spec: ClusterSpec) -> list[str]:
+    """Every Sentinel by its pod's stable DNS name: kombu and KEDA try them in turn."""
+    return [f"{fqdn}:{spec.sentinel.port}" for fqdn in Names(spec).pod_fqdns]
+
+
+def _commands(spec: ClusterSpec, sentinels: list[str], mount: str) -> tuple[str, str]:
+    a = spec.airflow
+    url = [*BROKER_URL_COMMAND, "url", "--sentinels", ",".join(sentinels), "--db", str(a.database_index),
+           "--username", a.username, "--password-file", f"{mount}/{AIRFLOW_PASSWORD_FILE}"]
+    kwargs = [*BROKER_URL_COMMAND, "sentinel-kwargs", "--password-file", f"{mount}/{SENTINEL_PASSWORD_FILE}"]
+    return shlex.join(url), shlex.join(kwargs)
+
+
+def _plain_options(spec: ClusterSpec) -> dict[str, dict[str, str]]:
+    """The options that hold no secret, by airflow.cfg section."""
+    a = spec.airflow
+    return {
+        "celery": {"celery_config_options": CELERY_CONFIG_OPTIONS, "worker_concurrency": str(a.worker_concurrency)},
+        "celery_broker_transport_options": {"master_name": spec.sentinel.master_name,
+                                            "visibility_timeout": str(a.visibility_timeout_seconds)},
+        "operators": {"default_queue": a.queues[0]},
+    }
+
+
+def cfg_sections(spec: ClusterSpec, sentinels: list[str] | None = None, mount: str | None = None
+                 ) -> dict[str, dict[str, str]]:
+    """airflow.cfg sections; the secret options as `_cmd` options reading the mounted password files."""
+    url_cmd, kwargs_cmd = _commands(spec, sentinels or sentinel_addresses(spec), mount or spec.airflow.secrets_mount_path)
+    sections = _plain_options(spec)
+    sections["celery"]["broker_url_cmd"] = url_cmd
+    sections["celery_broker_transport_options"]["sentinel_kwargs_cmd"] = kwargs_cmd
+    return sections
+
+
+def cfg_sections_with_passwords(spec: ClusterSpec, sentinels: list[str], airflow_password: str,
+                                sentinel_password: str) -> dict[str, dict[str, str]]:
+    """Usable as is against a local cluster: the passwords written in (never for a real cluster)."""
+    a = spec.airflow
+    credentials = f"{quote(a.username, safe='')}:{quote(airflow_password, safe='')}@"
+    sections = _plain_options(spec)
+    sections["celery"]["broker_url"] = ";".join(f"sentinel://{credentials}{s}/{a.database_index}" for s in sentinels)
+    sections["celery_broker_transport_options"]["sentinel_kwargs"] = json.dumps({"password": sentinel_password})
+    return sections
+
+
+def environment(sections: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The same options as AIRFLOW__SECTION__KEY variables (Airflow reads `_cmd` ones as `..._CMD`)."""
+    return {f"AIRFLOW__{section.upper()}__{key.upper()}": value
+            for section, options in sections.items() for key, value in options.items()}
+
+
+def cfg_text(sections: dict[str, dict[str, str]]) -> str:
+    out = []
+    for section, options in sections.items():
+        out.append(f"[{section}]")
+        out.extend(f"{k} = {v}" for k, v in options.items())
+        out.append("")
+    return "\n".join(out)
+
+
+def helm_values(spec: ClusterSpec) -> dict:
+    """Values for the official Airflow chart (apache-airflow/airflow): our broker instead of its own Redis, the
+    passwords mounted from the Secrets, the secret options as _CMD variables, KEDA left to our ScaledObject."""
+    a = spec.airflow
+    sections = cfg_sections(spec)
+    secret_options = {k: v for k, v in environment(sections).items() if k.endswith("_CMD")}
+    items = [{"key": a.password.key, "path": AIRFLOW_PASSWORD_FILE},
+             {"key": spec.auth.sentinel_password.key, "path": SENTINEL_PASSWORD_FILE}]
+    sources = {}
+    for ref, item in ((a.password, items[0]), (spec.auth.sentinel_password, items[1])):
+        sources.setdefault(ref.secret_name, []).append(item)
+    return {
+        "executor": "CeleryExecutor",
+        "redis": {"enabled": False},
+        # The chart would otherwise set AIRFLOW__CELERY__BROKER_URL from its own Secret, which wins over _CMD.
+        "enableBuiltInSecretEnvVars": {"AIRFLOW__CELERY__BROKER_URL": False},
+        "env": [{"name": k, "value": v} for k, v in secret_options.items()],
+        "config": {section: {k: v for k, v in options.items() if not k.endswith("_cmd")}
+                   for section, options in sections.items()},
+        "volumes": [{"name": VOLUME, "projected": {"defaultMode": 0o440, "sources": [
+            {"secret": {"name": name, "items": its}} for name, its in sources.items()]}}],
+        "volumeMounts": [{"name": VOLUME, "mountPath": a.secrets_mount_path, "readOnly": True}],
+        "workers": {"keda": {"enabled": False}},
+    }
