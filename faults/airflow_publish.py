@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 import time
+import traceback
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     operation_timeout = conf.getfloat("celery", "operation_timeout")
 
     retries = conf.getint("celery", "task_publish_max_retries", fallback=3)
-    published, errors, timeouts, latencies = [], [], 0, []
+    published, errors, timeouts, latencies, first_trace = [], [], 0, [], ""
     t0 = time.monotonic()
     print(json.dumps({"started": time.time()}), flush=True)
     for n in range(args.count):
@@ -45,9 +46,10 @@ def main(argv: list[str] | None = None) -> None:
                     errors.append(f"{n}: timed out {retries + 1} times")
             except Exception as err:  # noqa: BLE001 - Airflow fails the task on any of them
                 errors.append(f"{n}: {type(err).__name__}: {err}")
+                first_trace = first_trace or traceback.format_exc()
                 break
     print(json.dumps({"published": published, "errors": errors, "timeouts": timeouts, "finished": time.time(),
-                      "max_latency": max(latencies, default=0.0)}), flush=True)
+                      "max_latency": max(latencies, default=0.0), "first_trace": first_trace}), flush=True)
     sys.exit(0)
 
 

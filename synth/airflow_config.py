@@ -21,6 +21,7 @@ BROKER_URL_COMMAND = ("python", "-m", f"{PACKAGE}.broker_url")
 AIRFLOW_PASSWORD_FILE = "airflow-password"
 SENTINEL_PASSWORD_FILE = "sentinel-password"
 VOLUME = "redis-broker-auth"
+PUBLISH_ATTEMPTS_THROUGH_A_FAILOVER = 15
 
 
 def sentinel_addresses(spec: ClusterSpec) -> list[str]:
@@ -40,7 +41,10 @@ def _plain_options(spec: ClusterSpec) -> dict[str, dict[str, str]]:
     """The options that hold no secret, by airflow.cfg section."""
     a = spec.airflow
     return {
-        "celery": {"celery_config_options": CELERY_CONFIG_OPTIONS, "worker_concurrency": str(a.worker_concurrency)},
+        "celery": {"celery_config_options": CELERY_CONFIG_OPTIONS, "worker_concurrency": str(a.worker_concurrency),
+                   # Each publish attempt ends at Airflow's 1 s operation_timeout; a timed-out task is re-sent,
+                   # so this many attempts ride out a master crash (~6 s) instead of failing the task.
+                   "task_publish_max_retries": str(PUBLISH_ATTEMPTS_THROUGH_A_FAILOVER)},
         "celery_broker_transport_options": {"master_name": spec.sentinel.master_name,
                                             "visibility_timeout": str(a.visibility_timeout_seconds)},
         "operators": {"default_queue": a.queues[0]},

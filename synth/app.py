@@ -9,6 +9,8 @@ from cdk8s import App, Chart
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+from contracts.paths import AIRFLOW_HELM_VALUES
+from synth.airflow_config import helm_values
 from synth.components.foundation import foundation, namespace
 from synth.components.gitops import application, flux
 from synth.components.monitoring import service_monitor
@@ -122,6 +124,8 @@ def render_files(spec: ClusterSpec) -> dict[str, str]:
         "resources": sorted(file_name(o) for o in synced),
     }
     files["kustomization.yaml"] = HEADER + to_yaml(kustomization)
+    if spec.airflow.enabled:
+        files[AIRFLOW_HELM_VALUES] = HEADER + to_yaml(helm_values(spec))
     return dict(sorted(files.items()))
 
 

@@ -9,7 +9,7 @@ from conftest import ROOT
 
 PACKAGES = ("contracts", "synth", "policies", "runtime", "devcluster", "faults")
 SPEC = {"synth.spec", "synth.spec_loader"}
-GENERATOR = {"synth.app", "synth.naming", "synth.redis_config", "synth.output", "synth.validation"}
+GENERATOR = {"synth.app", "synth.naming", "synth.redis_config", "synth.output", "synth.validation", "synth.airflow_config"}
 
 # What each layer may import from this project (besides itself); prefixes name packages or modules.
 ALLOWED = {
@@ -21,7 +21,7 @@ ALLOWED = {
     "runtime": ("contracts", "runtime"),
     "cli": ("contracts", "synth", "policies", "runtime", "devcluster"),
     "devcluster": ("contracts", "devcluster", "runtime", "synth.spec", "synth.naming"),
-    "faults": ("contracts", "faults", "devcluster", "runtime", *SPEC),
+    "faults": ("contracts", "faults", "devcluster", "runtime", *SPEC, "synth.naming", "synth.airflow_config"),
 }
 
 

@@ -33,22 +33,60 @@ ALIAS = "sentinel"
 TRANSPORT = f"{__name__}:SentinelTransport"
 
 
+# After a READONLY from the master, how long a reconnect waits for a Sentinel to name another master.
+DEMOTED_WAIT_SECONDS = 5.0
+DEMOTED_POLL_SECONDS = 0.05
+
+
+def _every_sentinels_master(manager, service: str):
+    """The master address each Sentinel gives out, in the manager's order (unreachable ones skipped)."""
+    for sentinel in manager.sentinels:
+        try:
+            state = sentinel.sentinel_masters().get(service)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            continue
+        if state and manager.check_master_state(state, service):
+            yield state["ip"], state["port"]
+
+
 class _ReconnectThroughSentinel:
-    """Every reconnect asks Sentinel where the master is, instead of reusing the address it last had; a
-    blocked BRPOP that the demotion of its master unblocks is a lost connection, not a fatal error."""
+    """Every reconnect asks Sentinel where the master is, instead of reusing the address it last had; after
+    the master answered READONLY, it waits (bounded) for a Sentinel that names another one, instead of
+    reconnecting to the demoted server while the first Sentinel asked still names it; a blocked BRPOP that
+    the demotion unblocks is a lost connection, not a fatal error."""
 
     def send_packed_command(self, command, check_health=True):
         if not self._sock:
             self.connect()
         return super().send_packed_command(command, check_health)
 
+    def _connect_retry(self):
+        pool = self.connection_pool
+        if self._sock or not pool.is_master or getattr(pool, "demoted", None) is None:
+            return super()._connect_retry()
+        deadline = time.monotonic() + DEMOTED_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            for address in _every_sentinels_master(pool.sentinel_manager, pool.service_name):
+                if address != pool.demoted:
+                    pool.demoted = None
+                    return self.connect_to(address)
+            time.sleep(DEMOTED_POLL_SECONDS)
+        pool.demoted = None  # no Sentinel names another master: it may be master again
+        return super()._connect_retry()
+
     def read_response(self, *args, **kwargs):
+        address = (self.host, self.port)
         try:
             return super().read_response(*args, **kwargs)
+        except redis.exceptions.ConnectionError as err:
+            if isinstance(err.__context__, redis.exceptions.ReadOnlyError):  # redis-py: "now a slave"
+                self.connection_pool.demoted = address
+            raise
         except redis.exceptions.ResponseError as err:
             # Redis answers every client blocked on a master it demotes with "-UNBLOCKED ... (master ->
             # replica?)"; kombu lets a ResponseError from BRPOP end the worker. Reconnect through Sentinel.
             if self.connection_pool.is_master and str(err).startswith("UNBLOCKED"):
+                self.connection_pool.demoted = address
                 self.disconnect()
                 raise redis.exceptions.ConnectionError(f"the master was demoted: {err}") from err
             raise
@@ -108,6 +146,10 @@ class SentinelChannel(kombu_redis.SentinelChannel):
 
 class SentinelTransport(kombu_redis.SentinelTransport):
     Channel = SentinelChannel
+    # Declared, so kombu's `ensure` (publish retries) keeps retrying a connection error after a successful
+    # reconnect; without them it gives up at the second READONLY of a hand-over.
+    recoverable_connection_errors = kombu_redis.get_redis_error_classes().connection_errors
+    recoverable_channel_errors = ()
 
 
 def install() -> None:

@@ -1,0 +1,61 @@
+"""A real Celery worker, configured exactly as Airflow's provider configures it from the generated AIRFLOW__
+variables (the `_CMD` options reading password files, Airflow's ACL user, acks late, prefork, concurrency 2),
+keeps consuming through a planned hand-over and a master crash, and Airflow's publish path sees no error.
+`make faults` runs 300 tasks, 3 times each (faults/airflow_worker.py); here one shorter run of each."""
+import pytest
+import redis
+
+from conftest import ROOT
+from devcluster.local_cluster import LocalCluster
+from faults.airflow_worker import run
+
+TASKS = 120  # at 10/s, the fault after 8 s
+
+
+@pytest.fixture(scope="module")
+def cluster(spec, tmp_path_factory):
+    with LocalCluster(spec, ROOT / "dist", tmp_path_factory.mktemp("airflow-cluster"), subnet=81) as c:
+        yield c
+
+
+def as_airflow(cluster, ordinal):
+    s = cluster.state
+    return redis.Redis(cluster.address(ordinal), s.redis_port, username=s.airflow_username,
+                       password=s.airflow_password, decode_responses=True, socket_timeout=2)
+
+
+def test_airflow_user_has_the_queues_and_nothing_dangerous(cluster):
+    r = as_airflow(cluster, cluster.master())
+    assert r.lpush("default", "x") == 1 and r.rpop("default") == "x"
+    assert r.hset("unacked", "tag", "x") == 1 and r.hdel("unacked", "tag") == 1
+    for command in (("FLUSHALL",), ("FLUSHDB",), ("CONFIG", "GET", "maxmemory"), ("KEYS", "*"), ("SHUTDOWN",),
+                    ("DEBUG", "SLEEP", "0"), ("REPLICAOF", "NO", "ONE"), ("MONITOR",)):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            r.execute_command(*command)
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        r.set("not-a-queue", "x")  # keys outside Celery's are out of reach
+
+
+def assert_kept_consuming(result):
+    assert result.errors_in_worker_log == [] or not any("NOPERM" in e for e in result.errors_in_worker_log)
+    assert result.published >= TASKS - 5
+    assert result.missing == [], f"published but never run: {result.missing}"
+    assert result.worker_survived, "the worker process exited or was replaced"
+    assert result.worker_obeyed_sigterm
+    assert result.done_after_last_publish_s is not None and result.done_after_last_publish_s <= 30
+
+
+def test_busy_worker_keeps_consuming_through_a_hand_over_with_no_publish_error(cluster):
+    result = run(cluster, "handover", count=TASKS)
+    print(f"hand-over: {result}")
+    assert result.publish_errors == []
+    assert_kept_consuming(result)
+    cluster.wait_until_healthy(60)
+
+
+def test_busy_worker_keeps_consuming_through_a_master_crash(cluster):
+    result = run(cluster, "crash", count=TASKS)
+    print(f"crash: {result}")
+    assert result.publish_errors == []  # Airflow's 1 s timeout ends each attempt; timed-out ones are re-sent
+    assert_kept_consuming(result)
+    cluster.wait_until_healthy(90)
