@@ -9,6 +9,7 @@ RULE_IDS = (
     "auth-redis-password-from-secret", "auth-sentinel-password", "auth-no-secret-literals", "auth-protected-mode",
     "auth-acl-dangerous-commands",
     "broker-noeviction", "broker-maxmemory", "broker-no-replica-service", "broker-namespace-in-names",
+    "keda-trigger-sentinels", "keda-trigger-queues", "keda-secret-refs",
     "persistence-aof", "persistence-rdb", "persistence-data-volume", "persistence-access-mode", "persistence-size",
     "quorum-sentinel-count", "quorum-majority", "quorum-same-master", "quorum-anti-affinity",
     "quorum-disruption-budget", "quorum-timings",

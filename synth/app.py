@@ -11,6 +11,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from contracts.paths import AIRFLOW_HELM_VALUES
 from synth.airflow_config import helm_values
+from synth.components.autoscaling import worker_autoscaling
 from synth.components.foundation import foundation, namespace
 from synth.components.gitops import application, flux
 from synth.components.monitoring import service_monitor
@@ -43,6 +44,8 @@ def render_manifests(spec: ClusterSpec) -> tuple[list[dict[str, Any]], list[dict
         service_monitor(broker, names)
     if spec.smoke.enabled:
         smoke_job(broker, names)
+    if spec.airflow.enabled and spec.airflow.keda.enabled:
+        worker_autoscaling(broker, names)
     bootstrap = Chart(app, "bootstrap", disable_resource_name_hashes=True)
     application(bootstrap, names)
     flux(bootstrap, names)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -204,6 +205,46 @@ def smoke_image(spec: SpecOption = Path("cluster_spec.yaml")) -> None:
     """Print the smoke image reference the Job in dist/ uses (CI tags its `docker build` with it)."""
     image = _load(spec).smoke.image
     typer.echo(f"{image.repository}:{image.tag}")
+
+
+@app.command("airflow-config")
+def airflow_config(spec: SpecOption = Path("cluster_spec.yaml"),
+                   form: Annotated[str, typer.Option("--format", help="cfg (airflow.cfg sections) or env "
+                                                     "(AIRFLOW__ variables).")] = "cfg",
+                   local: Annotated[bool, typer.Option(
+                       "--local", metavar="", help="For the local cluster (`redis-gitops local up`): its addresses, "
+                       "passwords written in, usable as is. Never for a real cluster.")] = False,
+                   dir: Annotated[Path, typer.Option("--dir", help="With --local: where the local cluster keeps its "
+                                                     "state.")] = DEFAULT_LOCAL_DIR) -> None:
+    """Print Airflow's broker configuration for this spec. Without --local the passwords are read at run time
+    from files mounted from the Secrets (`_cmd` options); dist/airflow/helm-values.yaml carries the same."""
+    from synth.airflow_config import cfg_sections, cfg_sections_with_passwords, cfg_text, environment
+
+    if form not in ("cfg", "env"):
+        typer.echo(f"error: --format {form!r}: use cfg or env", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    cluster_spec = _load(spec)
+    if not local:
+        sections = cfg_sections(cluster_spec)
+    else:
+        from devcluster.local_cluster import ClusterState, NoClusterError
+
+        try:
+            state = ClusterState.load(dir)
+        except NoClusterError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        if not state.airflow_password_file:
+            typer.echo(f"error: the local cluster in {dir} has no Airflow user (airflow.enabled was false when it "
+                       "started)", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        sections = cfg_sections_with_passwords(cluster_spec, [f"{h}:{p}" for h, p in state.sentinel_addresses],
+                                               state.airflow_password, state.sentinel_password)
+    if form == "cfg":
+        typer.echo(cfg_text(sections), nl=False)
+    else:
+        for name, value in environment(sections).items():
+            typer.echo(f"{name}={shlex.quote(value)}")
 
 
 local_app = typer.Typer(no_args_is_help=True, help="Run dist/ as real local processes (3 Redis, 3 Sentinels).")

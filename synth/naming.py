@@ -65,6 +65,11 @@ class Names:
         return f"{self.base}-smoke"
 
     @property
+    def airflow_workers(self) -> str:
+        """The KEDA ScaledObject and TriggerAuthentication that scale Airflow's Celery workers."""
+        return f"{self.base}-airflow-workers"
+
+    @property
     def smoke_selector_labels(self) -> dict[str, str]:
         """Deliberately not the server's selector: the Services, PDB and StatefulSet must never count this pod."""
         return {"app.kubernetes.io/name": "redis-smoke", "app.kubernetes.io/instance": self.base}

@@ -137,7 +137,7 @@ def test_at_most_one_pod_may_be_disrupted(objects, sts):
     assert pdb["selector"] == sts["spec"]["selector"]
 
 
-def test_network_policy_admits_only_airflow_the_cluster_monitoring_and_the_smoke_job(objects, sts):
+def test_network_policy_admits_only_airflow_the_cluster_monitoring_keda_and_the_smoke_job(objects, sts):
     policy = objects[("NetworkPolicy", "redis")]["spec"]
     assert policy["podSelector"] == sts["spec"]["selector"]
     sources = [peer for rule in policy["ingress"] for peer in rule["from"]]
@@ -146,7 +146,23 @@ def test_network_policy_admits_only_airflow_the_cluster_monitoring_and_the_smoke
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in sources
     assert {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "redis",
                                             "app.kubernetes.io/name": "redis-smoke"}}} in sources
-    assert len(sources) == 4
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}} in sources
+    assert len(sources) == 5
+
+
+def test_keda_scales_the_airflow_workers_on_every_queue_through_every_sentinel(objects, spec):
+    so = objects[("ScaledObject", "redis-airflow-workers")]["spec"]
+    assert so["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "airflow-worker"}
+    assert [t["metadata"]["listName"] for t in so["triggers"]] == list(spec.airflow.queues)
+    meta = so["triggers"][0]["metadata"]
+    assert meta["addresses"].split(",") == [f"redis-{i}.redis-headless.airflow.svc.cluster.local:26379"
+                                            for i in range(3)]
+    assert meta["sentinelMaster"] == "mymaster" and meta["listLength"] == str(spec.airflow.worker_concurrency)
+    assert so["minReplicaCount"] >= 1  # LLEN cannot see running tasks: never scale busy workers to zero
+    auth = objects[("TriggerAuthentication", "redis-airflow-workers")]["spec"]
+    assert {r["parameter"] for r in auth["secretTargetRef"]} == {"password", "sentinelPassword"}
+    assert auth["configMapTargetRef"][0]["parameter"] == "username"
+    assert objects[("ConfigMap", "redis-airflow-workers")]["data"] == {"username": "airflow"}
 
 
 def test_service_monitor_scrapes_the_exporter(objects):

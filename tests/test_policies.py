@@ -50,6 +50,11 @@ def data_on_empty_dir(m):
     pod(m)["volumes"].append({"name": "data", "emptyDir": {}})
 
 
+def trigger(m):
+    """The metadata of the ScaledObject's first redis-sentinel trigger."""
+    return obj(m, "ScaledObject")["spec"]["triggers"][0]["metadata"]
+
+
 def replica_service(m):
     """The ClusterIP Service over all Redis pods that earlier releases rendered."""
     from policies.manifests import Obj, ObjectRef
@@ -89,6 +94,10 @@ MUTATIONS = {
     "broker-namespace-in-names": (lambda m: next(e for e in container(m, "redis")["env"] if e["name"] == "PEER_HOSTS")
                                   .update(value="redis-0.redis-headless.staging.svc.cluster.local"),
                                   "PEER_HOSTS names the broker in namespace staging but StatefulSet/redis runs in airflow"),
+    "keda-trigger-sentinels": (lambda m: trigger(m).update(sentinelMaster="othermaster"),
+                               "sentinelMaster 'othermaster' is not the name the Sentinels monitor"),
+    "keda-trigger-queues": (lambda m: trigger(m).update(listName="celery"), "listName 'celery' is none of Airflow's"),
+    "keda-secret-refs": (lambda m: trigger(m).update(password="hunter2"), "a literal password in the trigger"),
     "resources-requests-limits": (lambda m: container(m, "redis")["resources"]["limits"].pop("memory"),
                                   "container redis has no limits.memory"),
     "resources-maxmemory-headroom": (lambda m: edit_conf(m, "redis.conf", "maxmemory 805306368",
@@ -189,3 +198,10 @@ def test_an_overlay_that_moves_the_namespace_is_refused(files):
     assert {f.object.kind for f in findings} == {"StatefulSet", "Job"}, findings
     assert "airflow" in findings[0].message and "staging" in findings[0].message
     assert not [f for f in evaluate(Manifests.from_files(files)).findings if f.rule == "broker-namespace-in-names"]
+
+
+def test_a_trigger_pointed_at_other_sentinels_is_refused():
+    m = fresh()
+    trigger(m).update(addresses="redis-0.redis-headless.staging.svc.cluster.local:26379")
+    found = [f for f in evaluate(m).findings if f.rule == "keda-trigger-sentinels"]
+    assert found and "not this broker's Sentinels" in found[0].message

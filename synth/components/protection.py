@@ -46,6 +46,12 @@ def network_policy(scope: Construct, names: Names) -> None:
             from_=[k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=names.smoke_selector_labels))],
             ports=broker_ports,
         ))
+    if spec.airflow.enabled and spec.airflow.keda.enabled:  # KEDA's operator reads the queue lengths
+        rules.append(k8s.NetworkPolicyIngressRule(
+            from_=[k8s.NetworkPolicyPeer(namespace_selector=k8s.LabelSelector(
+                match_labels={"kubernetes.io/metadata.name": spec.airflow.keda.operator_namespace}))],
+            ports=broker_ports,
+        ))
     if spec.monitoring.exporter.enabled:
         rules.append(k8s.NetworkPolicyIngressRule(
             from_=[k8s.NetworkPolicyPeer(namespace_selector=k8s.LabelSelector(

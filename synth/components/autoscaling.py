@@ -1,0 +1,59 @@
+"""KEDA: scale Airflow's Celery workers on the length of their queues, read through Sentinel.
+
+LLEN counts only waiting tasks (running ones sit in kombu's `unacked` hash), so the queue says when to add
+workers, never when one is idle: minReplicaCount keeps a floor, and cooldownPeriod delays scale-down. The
+Airflow chart's own KEDA trigger (queued + running task instances in the metadata database) sees running
+tasks but needs the database; we scale on the broker the spec owns and leave the chart's KEDA off.
+"""
+from __future__ import annotations
+
+from cdk8s_plus_33 import k8s
+from constructs import Construct
+
+from synth.airflow_config import sentinel_addresses
+from synth.components.common import WAVE_OBSERVE, meta_fields
+from synth.components.custom import custom_resource
+from synth.naming import Names
+
+KEDA_API = "keda.sh/v1alpha1"
+USERNAME_KEY = "username"
+# Argo CD must not fail the dry run before KEDA's CRDs are installed.
+MISSING_CRD_OK = {"argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true"}
+
+
+def worker_autoscaling(scope: Construct, names: Names) -> None:
+    spec, a = names.spec, names.spec.airflow
+    keda = a.keda
+    # The ACL username is no secret: a ConfigMap carries it to KEDA (configMapTargetRef).
+    k8s.KubeConfigMap(scope, "keda-username", data={USERNAME_KEY: a.username}, metadata=k8s.ObjectMeta(
+        **meta_fields(names, names.airflow_workers, "autoscaling", WAVE_OBSERVE)))
+    custom_resource(scope, "keda-auth", KEDA_API, "TriggerAuthentication",
+                    meta_fields(names, names.airflow_workers, "autoscaling", WAVE_OBSERVE, annotations=MISSING_CRD_OK), {
+        "secretTargetRef": [
+            {"parameter": "password", "name": a.password.secret_name, "key": a.password.key},
+            {"parameter": "sentinelPassword", "name": spec.auth.sentinel_password.secret_name,
+             "key": spec.auth.sentinel_password.key},
+        ],
+        "configMapTargetRef": [{"parameter": "username", "name": names.airflow_workers, "key": USERNAME_KEY}],
+    })
+    custom_resource(scope, "keda-scaled-object", KEDA_API, "ScaledObject",
+                    meta_fields(names, names.airflow_workers, "autoscaling", WAVE_OBSERVE, annotations=MISSING_CRD_OK), {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": keda.workload.kind, "name": keda.workload.name},
+        "minReplicaCount": keda.min_replica_count,
+        "maxReplicaCount": keda.max_replica_count,
+        "pollingInterval": keda.polling_interval,
+        "cooldownPeriod": keda.cooldown_period,
+        "triggers": [{
+            "type": "redis-sentinel",
+            "metadata": {
+                "addresses": ",".join(sentinel_addresses(spec)),
+                "sentinelMaster": spec.sentinel.master_name,
+                "listName": queue,
+                # One more worker per worker_concurrency waiting tasks (prefetch 1: a worker takes that many).
+                "listLength": str(a.worker_concurrency),
+                "activationListLength": "0",
+                "databaseIndex": str(a.database_index),
+            },
+            "authenticationRef": {"name": names.airflow_workers},
+        } for queue in a.queues],
+    })
