@@ -62,6 +62,7 @@ test: install deb-packages
 ## network ones (partition, new address) included, into build/faults/report.json, report.md and a PNG each.
 faults: install deb-packages
 	$(BIN)/python -m faults --runs 3 --network
+	$(BIN)/python -m faults.airflow_worker --runs 3 --tasks 300
 
 bench: install deb-packages
 	$(BIN)/python scripts/bench_synth.py

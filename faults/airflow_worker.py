@@ -108,6 +108,7 @@ class WorkerRun:
     done_after_last_publish_s: float | None  # when the last task ran, after the last publish
     fault_at_s: float = 0.0
     errors_in_worker_log: list[str] = field(default_factory=list)
+    first_publish_error_trace: str = ""
 
 
 def _fault(cluster: LocalCluster, fault: str) -> None:
@@ -125,6 +126,17 @@ def _fault(cluster: LocalCluster, fault: str) -> None:
         cluster.start_process(master, "redis")
     else:
         raise ValueError(fault)
+
+
+def publish(env: dict[str, str], count: int, rate: float = 50.0, queue: str = "default") -> dict:
+    """Publish `count` probe tasks as Airflow's scheduler would; the publisher's summary."""
+    out = subprocess.run([sys.executable, "-m", "faults.airflow_publish", "--count", str(count), "--rate", str(rate),
+                          "--queue", queue], env=env, cwd=ROOT, capture_output=True, text=True,
+                         timeout=count / rate + 120)
+    lines = [json.loads(x) for x in out.stdout.splitlines() if x.startswith("{")]
+    if not lines or "published" not in lines[-1]:
+        raise RuntimeError(f"the publisher failed: {out.stderr[-2000:]}")
+    return lines[-1]
 
 
 def run(cluster: LocalCluster, fault: str, count: int = 300, rate: float = 10.0, fault_after: float = 8.0,
@@ -154,6 +166,8 @@ def run(cluster: LocalCluster, fault: str, count: int = 300, rate: float = 10.0,
             if not lines or "published" not in lines[-1]:
                 raise RuntimeError(f"the publisher failed: {err[-2000:]}")
             result = lines[-1]
+            if os.environ.get("AIRFLOW_WORKER_DEBUG"):
+                print(err[-6000:], file=sys.stderr)
             published = set(result["published"])
             deadline = time.time() + drain_timeout
             while time.time() < deadline and not published <= {n for n, _ in executions(record)}:
@@ -172,7 +186,7 @@ def run(cluster: LocalCluster, fault: str, count: int = 300, rate: float = 10.0,
             worker_survived=survived, worker_obeyed_sigterm=obeyed,
             done_after_last_publish_s=round(last_run - result["finished"], 2) if last_run else None,
             fault_at_s=fault_after,
-            errors_in_worker_log=worker_errors(log),
+            errors_in_worker_log=worker_errors(log), first_publish_error_trace=result.get("first_trace", ""),
         )
 
 
@@ -200,3 +214,43 @@ def _wait_ready(worker: Worker, timeout: float = 60.0) -> None:
             return
         time.sleep(0.2)
     raise TimeoutError(f"the worker was not ready within {timeout:.0f}s:\n{worker.log()[-3000:]}")
+
+
+def main() -> None:
+    """`python -m faults.airflow_worker [--runs 3] [--tasks 300] [--stock]`: the Done-when figures of the Airflow
+    worker (README, "Airflow's workers through faults"), into build/faults/airflow.json. --stock runs kombu's
+    own transport instead of redis_gitops_airflow's (the reproduction in airflow_broker/UPSTREAM.md)."""
+    import argparse
+    from dataclasses import asdict
+
+    from synth.spec_loader import load_spec
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tasks", type=int, default=300)
+    parser.add_argument("--faults", nargs="*", default=["handover", "crash"], choices=["handover", "rolling", "crash"])
+    parser.add_argument("--stock", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "faults" / "airflow.json")
+    parser.add_argument("--subnet", type=int, default=83)
+    args = parser.parse_args()
+    spec = load_spec(ROOT / "cluster_spec.yaml")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="airflow-faults-") as tmp, \
+            LocalCluster(spec, ROOT / "dist", Path(tmp), subnet=args.subnet) as cluster:
+        for fault in args.faults:
+            for i in range(args.runs):
+                cluster.wait_until_healthy(120)
+                r = run(cluster, fault, count=args.tasks, fixed_transport=not args.stock)
+                results.append(asdict(r))
+                print(f"{fault} #{i + 1}: published {r.published}, publish errors {len(r.publish_errors)} "
+                      f"(timeouts re-sent {r.publish_timeouts}), ran {r.executed}, missing {len(r.missing)}, "
+                      f"duplicates {r.duplicates}, same worker {r.worker_survived}, done "
+                      f"{r.done_after_last_publish_s} s after the last publish", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"transport": "kombu" if args.stock else "redis_gitops_airflow",
+                                    "tasks": args.tasks, "runs": results}, indent=2) + "\n")
+    print(f"report: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

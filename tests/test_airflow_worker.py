@@ -2,8 +2,11 @@
 variables (the `_CMD` options reading password files, Airflow's ACL user, acks late, prefork, concurrency 2),
 keeps consuming through a planned hand-over and a master crash, and Airflow's publish path sees no error.
 `make faults` runs 300 tasks, 3 times each (faults/airflow_worker.py); here one shorter run of each."""
+import time
+
 import pytest
 import redis
+import redis.sentinel
 
 from conftest import ROOT
 from devcluster.local_cluster import LocalCluster
@@ -59,3 +62,41 @@ def test_busy_worker_keeps_consuming_through_a_master_crash(cluster):
     assert result.publish_errors == []  # Airflow's 1 s timeout ends each attempt; timed-out ones are re-sent
     assert_kept_consuming(result)
     cluster.wait_until_healthy(90)
+
+
+def test_the_keda_trigger_list_rises_while_tasks_wait_and_falls_when_a_worker_drains_it(cluster, spec, objects,
+                                                                                          tmp_path):
+    """KEDA's read, done with the rendered trigger: its Sentinels (pod names mapped to the local pods), master
+    name, list and database, and the TriggerAuthentication's user."""
+    from faults.airflow_worker import Worker, airflow_env, publish
+    from synth.naming import Names
+
+    meta = objects[("ScaledObject", "redis-airflow-workers")]["spec"]["triggers"][0]["metadata"]
+    local = dict(zip(Names(spec).pod_fqdns, (n.host for n in cluster.state.nodes)))
+    sentinels = [(local[a.rsplit(":", 1)[0]], int(a.rsplit(":", 1)[1])) for a in meta["addresses"].split(",")]
+    s = cluster.state
+
+    def list_length() -> int:
+        sentinel = redis.sentinel.Sentinel(sentinels, sentinel_kwargs={"password": s.sentinel_password},
+                                           socket_timeout=2)
+        master = sentinel.master_for(meta["sentinelMaster"], username=s.airflow_username,
+                                     password=s.airflow_password, db=int(meta["databaseIndex"]), socket_timeout=2)
+        return master.llen(meta["listName"])
+
+    env = airflow_env(cluster, tmp_path / "home", tmp_path / "executed", task_seconds=0.05)
+    assert list_length() == 0
+    assert publish(env, 40)["errors"] == []
+    assert list_length() == 40  # waiting tasks: KEDA would ask for ceil(40 / listLength) workers
+    worker = Worker(env, tmp_path / "worker.log")
+    worker.start()
+    try:
+        lengths = [list_length()]
+        for _ in range(300):
+            if lengths[-1] == 0:
+                break
+            time.sleep(0.1)
+            lengths.append(list_length())
+    finally:
+        worker.stop()
+    print(f"LLEN {meta['listName']} while the worker drained it: {lengths[::5]}")
+    assert lengths[-1] == 0 and lengths == sorted(lengths, reverse=True)

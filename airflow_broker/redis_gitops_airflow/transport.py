@@ -36,6 +36,21 @@ TRANSPORT = f"{__name__}:SentinelTransport"
 # After a READONLY from the master, how long a reconnect waits for a Sentinel to name another master.
 DEMOTED_WAIT_SECONDS = 5.0
 DEMOTED_POLL_SECONDS = 0.05
+# service name -> (demoted address, until when to avoid it). Process-wide, not per pool: kombu replaces the
+# channel, and with it the pool, on every reconnect, and a fresh pool would ask the stale Sentinel again.
+_demoted: dict[str, tuple[tuple[str, int], float]] = {}
+
+
+def _mark_demoted(pool, address: tuple[str, int]) -> None:
+    _demoted[pool.service_name] = (address, time.monotonic() + DEMOTED_WAIT_SECONDS)
+
+
+def _avoid(pool) -> tuple[str, int] | None:
+    entry = _demoted.get(pool.service_name)
+    if entry is None or time.monotonic() > entry[1]:
+        _demoted.pop(pool.service_name, None)
+        return None
+    return entry[0]
 
 
 def _every_sentinels_master(manager, service: str):
@@ -62,31 +77,30 @@ class _ReconnectThroughSentinel:
 
     def _connect_retry(self):
         pool = self.connection_pool
-        if self._sock or not pool.is_master or getattr(pool, "demoted", None) is None:
+        if self._sock or not pool.is_master or _avoid(pool) is None:
             return super()._connect_retry()
-        deadline = time.monotonic() + DEMOTED_WAIT_SECONDS
-        while time.monotonic() < deadline:
+        while (demoted := _avoid(pool)) is not None:
             for address in _every_sentinels_master(pool.sentinel_manager, pool.service_name):
-                if address != pool.demoted:
-                    pool.demoted = None
+                if (address[0], int(address[1])) != demoted:
+                    # The mark stays until it expires: the next connection would otherwise ask the stale
+                    # Sentinel first again (redis-py keeps the Sentinel that answered last in front).
                     return self.connect_to(address)
             time.sleep(DEMOTED_POLL_SECONDS)
-        pool.demoted = None  # no Sentinel names another master: it may be master again
-        return super()._connect_retry()
+        return super()._connect_retry()  # no Sentinel named another master in time: it may be master again
 
     def read_response(self, *args, **kwargs):
-        address = (self.host, self.port)
+        address = (self.host, int(self.port or 0))
         try:
             return super().read_response(*args, **kwargs)
         except redis.exceptions.ConnectionError as err:
             if isinstance(err.__context__, redis.exceptions.ReadOnlyError):  # redis-py: "now a slave"
-                self.connection_pool.demoted = address
+                _mark_demoted(self.connection_pool, address)
             raise
         except redis.exceptions.ResponseError as err:
             # Redis answers every client blocked on a master it demotes with "-UNBLOCKED ... (master ->
             # replica?)"; kombu lets a ResponseError from BRPOP end the worker. Reconnect through Sentinel.
             if self.connection_pool.is_master and str(err).startswith("UNBLOCKED"):
-                self.connection_pool.demoted = address
+                _mark_demoted(self.connection_pool, address)
                 self.disconnect()
                 raise redis.exceptions.ConnectionError(f"the master was demoted: {err}") from err
             raise
