@@ -9,7 +9,6 @@ RULE_IDS = (
     "auth-redis-password-from-secret", "auth-sentinel-password", "auth-no-secret-literals", "auth-protected-mode",
     "auth-acl-dangerous-commands",
     "broker-noeviction", "broker-maxmemory", "broker-no-replica-service", "broker-namespace-in-names",
-    "keda-trigger-sentinels", "keda-trigger-queues", "keda-secret-refs",
     "persistence-aof", "persistence-rdb", "persistence-data-volume", "persistence-access-mode", "persistence-size",
     "quorum-sentinel-count", "quorum-majority", "quorum-same-master", "quorum-anti-affinity",
     "quorum-disruption-budget", "quorum-timings",
@@ -17,6 +16,7 @@ RULE_IDS = (
     "security-non-root", "security-read-only-root", "security-no-privilege-escalation",
     "security-drop-all-capabilities", "security-seccomp", "security-no-service-account-token",
     "security-image-version", "security-network-policy",
+    "keda-trigger-sentinels", "keda-trigger-queues", "keda-secret-refs", "airflow-broker-url", "airflow-master-name",
 )
 
 # checkov's Kubernetes checks: a spec waiver may name one; synth renders it as checkov's own skip annotation.

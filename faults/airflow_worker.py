@@ -155,7 +155,6 @@ def run(cluster: LocalCluster, fault: str, count: int = 300, rate: float = 10.0,
             publisher = subprocess.Popen([sys.executable, "-m", "faults.airflow_publish", "--count", str(count),
                                           "--rate", str(rate)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True, start_new_session=True)
-            t0 = time.monotonic()
             injector = threading.Timer(fault_after, _fault, args=(cluster, fault))
             injector.start()
             try:

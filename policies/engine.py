@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from policies import api_server, auth, autoscaling, broker, persistence, quorum, resources, security  # noqa: F401 (registers)
+from policies import api_server, auth, broker, persistence, quorum, resources, security  # noqa: F401 (registers)
+from policies import autoscaling, airflow  # noqa: F401,E402 (registers; they read quorum's helpers)
 from policies.manifests import Manifests
 from contracts.rules import WAIVER_PREFIX
 from policies.model import RULES, Finding, Rule, Waiver

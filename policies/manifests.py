@@ -133,8 +133,10 @@ def load_documents(rel: str, text: str, typ: str = "rt") -> list:
 
 
 class Manifests:
-    def __init__(self, objects: list[Obj]):
+    def __init__(self, objects: list[Obj], airflow_values: Obj | None = None):
         self.objects = objects
+        # dist/airflow/helm-values.yaml (not a Kubernetes object; the airflow-* rules judge it)
+        self.airflow_values = airflow_values
 
     @classmethod
     def load(cls, folder: Path) -> Manifests:
@@ -158,7 +160,11 @@ class Manifests:
                 if doc and "kind" in doc:
                     meta = doc.get("metadata") or {}
                     objects.append(Obj(ObjectRef(rel, doc["kind"], meta.get("name", "?"), meta.get("namespace")), doc))
-        return cls(objects)
+        values = None
+        if AIRFLOW_HELM_VALUES in files:
+            docs = [d for d in load_documents(AIRFLOW_HELM_VALUES, files[AIRFLOW_HELM_VALUES]) if d]
+            values = Obj(ObjectRef(AIRFLOW_HELM_VALUES, "HelmValues", "airflow"), docs[0]) if docs else None
+        return cls(objects, values)
 
     def of_kind(self, *kinds: str) -> list[Obj]:
         return [o for o in self.objects if o.kind in kinds]

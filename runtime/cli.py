@@ -54,12 +54,12 @@ def target(local: bool, folder: Path = DEFAULT_LOCAL_DIR) -> tuple[BrokerSetting
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
-def run_health(settings: BrokerSettings, expect: Expectations) -> list[CheckResult]:
+def run_health(settings: BrokerSettings, expect: Expectations, celery: bool = False) -> list[CheckResult]:
     from runtime.client import RedisPool
     from runtime.health import HealthChecks
 
     pool = RedisPool(settings)
-    checks = HealthChecks(pool, expect)
+    checks = HealthChecks(pool, expect, celery)
     try:
         return checks.run()
     finally:
@@ -93,6 +93,9 @@ def smoke(local: LocalOption = False, folder: DirOption = DEFAULT_LOCAL_DIR, as_
           handover_timeout: Annotated[int, typer.Option(
               help="Longest the hand-over may pause writes (the pods' preStop uses the same).",
               envvar="HANDOVER_TIMEOUT_SECONDS")] = DEFAULT_HANDOVER_TIMEOUT_SECONDS,
+          celery: Annotated[bool, typer.Option(
+              "--celery", metavar="", help="Also publish to a probe queue with kombu through Sentinel and consume "
+              "it back (the path Airflow's Celery takes).")] = False,
           wait: Annotated[float, typer.Option(
               help="Retry the health checks until they all pass or this many seconds went by (under Flux the Job "
                    "starts with the broker, not after it).", envvar="SMOKE_WAIT_SECONDS")] = 0.0) -> None:
@@ -101,10 +104,10 @@ def smoke(local: LocalOption = False, folder: DirOption = DEFAULT_LOCAL_DIR, as_
 
     settings, expect = target(local, folder)
     started = time.monotonic()
-    results = run_health(settings, expect)
+    results = run_health(settings, expect, celery)
     while not all(r.ok for r in results) and time.monotonic() - started + WAIT_STEP_SECONDS <= wait:
         time.sleep(WAIT_STEP_SECONDS)
-        results = run_health(settings, expect)
+        results = run_health(settings, expect, celery)
     if wait:
         typer.echo(f"waited {time.monotonic() - started:.1f} s of at most {wait:g} s for the checks to pass")
     if failover:

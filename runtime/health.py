@@ -53,8 +53,8 @@ class CheckFailed(Exception):
 
 
 class HealthChecks:
-    def __init__(self, pool: RedisPool, expect: Expectations):
-        self.pool, self.expect = pool, expect
+    def __init__(self, pool: RedisPool, expect: Expectations, celery: bool = False):
+        self.pool, self.expect, self.celery = pool, expect, celery
         s = pool.settings
         self._redis = {a: direct_client(a, s.password, s.socket_timeout) for a in expect.redis}
         self._sentinels = {a: direct_client(a, s.sentinel_password, s.socket_timeout) for a in expect.sentinels}
@@ -162,11 +162,22 @@ class HealthChecks:
             raise CheckFailed(f"write/read through Sentinel failed: {health.error}")
         return f"write/read via master {_addr(health.master)} in {health.round_trip_ms:.1f} ms"
 
+    def celery_round_trip(self) -> str:
+        from runtime.celery_check import RoundTripFailed, celery_round_trip
+
+        try:
+            return celery_round_trip(self.pool.settings)
+        except RoundTripFailed as err:
+            raise CheckFailed(str(err)) from None
+        except Exception as err:  # noqa: BLE001 - kombu's errors (OperationalError, Empty) are the finding
+            raise CheckFailed(f"{type(err).__name__}: {err}") from None
+
     # -- running --------------------------------------------------------------------------------------
     def all(self) -> list[Callable[[], str]]:
         return [self.redis_reachable, self.sentinels_reachable, self.one_master_named_by_every_sentinel,
                 self.replicas_linked, self.ckquorum, self.sentinels_see_the_whole_cluster, self.persistence_on,
-                self.maxmemory_policy, self.round_trip_through_pool]
+                self.maxmemory_policy, self.round_trip_through_pool,
+                *([self.celery_round_trip] if self.celery else [])]
 
     def run(self) -> list[CheckResult]:
         results = []

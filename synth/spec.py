@@ -321,6 +321,8 @@ class Smoke(Model):
     enabled: bool = True
     image: Image = Image(repository="ghcr.io/example/redis-gitops-smoke", tag="0.1.0")
     failover: bool = Field(False, description="Also hand mastership over on every sync: ~1.5 s of write latency.")
+    celery_round_trip: bool = Field(True, description="Also publish to a probe queue with kombu through Sentinel "
+                                    "and consume it back, as Airflow's Celery does.")
     max_write_outage_seconds: float = Field(DEFAULT_MAX_WRITE_OUTAGE_SECONDS, gt=0, le=60)
     wait_seconds: int = Field(240, ge=0, le=3000, description="How long the checks wait for the broker to be "
                               "healthy (under Flux the Job starts with the broker; under Argo CD it starts after).")

@@ -109,3 +109,15 @@ def test_the_contracts_import_only_the_standard_library():
                 for name in names:
                     top = name.split(".")[0]
                     assert top in sys.stdlib_module_names or top == "contracts", f"{module} imports {name}"
+
+
+def test_the_airflow_package_stands_alone():
+    """redis_gitops_airflow installs into Airflow's image by itself: it imports none of this project's packages."""
+    package = ROOT / "airflow_broker" / "redis_gitops_airflow"
+    ours = set(PACKAGES)
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+            for name in names:
+                assert name.split(".")[0] not in ours, f"{path.name} imports {name}"

@@ -138,7 +138,7 @@ def test_airflow_config_for_the_local_cluster_is_usable_as_is(spec, tmp_path):
     from devcluster.local_cluster import LocalCluster
     from kombu.utils.url import url_to_parts
 
-    with LocalCluster(spec, ROOT / "dist", tmp_path / "lc", subnet=82) as cluster:
+    with LocalCluster(spec, ROOT / "dist", tmp_path / "lc", subnet=82):
         out = subprocess.run([sys.executable, "-m", "synth", "airflow-config", "--local", "--dir", str(tmp_path / "lc")],
                              capture_output=True, text=True, cwd=ROOT, timeout=60)
         assert out.returncode == 0, out.stderr

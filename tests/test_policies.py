@@ -13,7 +13,7 @@ BASE = Manifests.load(ROOT / "dist")
 
 
 def fresh() -> Manifests:
-    return Manifests(copy.deepcopy(BASE.objects))
+    return Manifests(copy.deepcopy(BASE.objects), copy.deepcopy(BASE.airflow_values))
 
 
 def obj(m, kind, name=None):
@@ -98,6 +98,10 @@ MUTATIONS = {
                                "sentinelMaster 'othermaster' is not the name the Sentinels monitor"),
     "keda-trigger-queues": (lambda m: trigger(m).update(listName="celery"), "listName 'celery' is none of Airflow's"),
     "keda-secret-refs": (lambda m: trigger(m).update(password="hunter2"), "a literal password in the trigger"),
+    "airflow-broker-url": (lambda m: m.airflow_values.doc["config"]["celery"].update(
+        broker_url="redis+sentinel://:pw@h1:26379,h2:26379/0"), "broker_url carries a password"),
+    "airflow-master-name": (lambda m: m.airflow_values.doc["config"]["celery_broker_transport_options"].update(
+        master_name="redis"), "master_name 'redis' is not the name the Sentinels monitor"),
     "resources-requests-limits": (lambda m: container(m, "redis")["resources"]["limits"].pop("memory"),
                                   "container redis has no limits.memory"),
     "resources-maxmemory-headroom": (lambda m: edit_conf(m, "redis.conf", "maxmemory 805306368",
@@ -205,3 +209,21 @@ def test_a_trigger_pointed_at_other_sentinels_is_refused():
     trigger(m).update(addresses="redis-0.redis-headless.staging.svc.cluster.local:26379")
     found = [f for f in evaluate(m).findings if f.rule == "keda-trigger-sentinels"]
     assert found and "not this broker's Sentinels" in found[0].message
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"sentinel_kwargs": "{'password': 'x'}"}, "not a JSON object"),
+    ({"sentinel_kwargs": '{"password": "x"}'}, "carries the Sentinel password"),
+])
+def test_sentinel_kwargs_must_be_json_without_a_password(options, expected):
+    m = fresh()
+    m.airflow_values.doc["config"]["celery_broker_transport_options"].update(options)
+    found = [f.message for f in evaluate(m).findings if f.rule == "airflow-broker-url"]
+    assert found and expected in found[0]
+
+
+def test_a_single_url_broker_is_refused():
+    m = fresh()
+    m.airflow_values.doc["config"]["celery"]["broker_url"] = "sentinel://h1:26379;sentinel://h2:26379/0"
+    found = [f.message for f in evaluate(m).findings if f.rule == "airflow-broker-url"]
+    assert found and "is not `sentinel://host:port/db`" in found[0]

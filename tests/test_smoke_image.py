@@ -18,7 +18,8 @@ from devcluster.local_cluster import LocalCluster
 IMAGE_LIKE = """
 import sys
 BLOCKED = ("synth", "policies", "devcluster", "faults", "cdk8s", "cdk8s_plus_33", "constructs", "jsii",
-           "ruamel", "jsonschema", "kubernetes_validate", "matplotlib")  # (pydantic comes with typer 0.29)
+           "ruamel", "jsonschema", "kubernetes_validate", "matplotlib", "airflow", "celery",
+           "redis_gitops_airflow")  # (pydantic comes with typer 0.29; kombu is in the image)
 class Block:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in BLOCKED:
@@ -50,11 +51,15 @@ def image_cli(env, *args):
                           text=True, timeout=120)
 
 
-def test_smoke_passes_from_the_job_environment_without_synth_dependencies(cluster):
-    run = image_cli(job_env(cluster), "smoke", "--json")
+def test_smoke_passes_from_the_job_environment_without_synth_dependencies(cluster, objects):
+    job_args = objects[("Job", "redis-smoke")]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert job_args == ["smoke", "--json", "--celery"]
+    run = image_cli(job_env(cluster), *job_args)
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
-    assert report["ok"] and len(report["checks"]) == 9
+    assert report["ok"] and len(report["checks"]) == 10
+    celery = report["checks"][-1]
+    assert celery["name"] == "celery_round_trip" and "consumed it back" in celery["detail"]
 
 
 def test_smoke_with_a_wrong_password_fails_and_says_so(cluster):
@@ -99,7 +104,7 @@ def test_monitor_dashboard_shows_a_stopped_sentinel(cluster):
 def test_the_image_pins_what_pyproject_pins():
     pins = dict(d.split("==") for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
     image = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (ROOT / "docker/smoke-requirements.txt").read_text(), re.M))
-    assert image["redis"] == pins["redis"] and image["typer"] == pins["typer"]
+    assert image["redis"] == pins["redis"] and image["typer"] == pins["typer"] and image["kombu"] == pins["kombu"]
     assert not {"cdk8s", "ruamel.yaml", "jsonschema", "kubernetes-validate"} & set(image)
 
 

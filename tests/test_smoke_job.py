@@ -29,7 +29,7 @@ def test_the_job_runs_the_spec_image_hardened(objects, spec):
     pod = job_of(objects, spec)["spec"]["template"]["spec"]
     [container] = pod["containers"]
     assert container["image"] == "ghcr.io/example/redis-gitops-smoke:0.1.0"
-    assert container["args"] == ["smoke", "--json"]
+    assert container["args"] == ["smoke", "--json", "--celery"]
     sec = container["securityContext"]
     assert sec["readOnlyRootFilesystem"] and sec["runAsNonRoot"] and not sec["allowPrivilegeEscalation"]
     assert sec["capabilities"] == {"drop": ["ALL"]} and sec["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -52,7 +52,7 @@ def test_failover_in_the_spec_adds_the_flag(spec):
     data["smoke"]["failover"] = True
     synced, _ = render_manifests(ClusterSpec.model_validate(data))
     [job] = [o for o in synced if o["kind"] == "Job"]
-    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["smoke", "--json", "--failover"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["smoke", "--json", "--celery", "--failover"]
 
 
 def test_disabling_smoke_removes_the_job_and_its_network_access(spec):

@@ -1,0 +1,45 @@
+"""A Celery-level round trip: kombu publishes to a probe queue through Sentinel and consumes it back, the path
+Airflow's scheduler and workers take (a `sentinel://` URL per Sentinel, `master_name`, `sentinel_kwargs`)."""
+from __future__ import annotations
+
+import time
+import uuid
+from urllib.parse import quote
+
+from runtime.client import BrokerSettings
+
+PROBE_QUEUE = "redis-gitops-probe"
+
+
+class RoundTripFailed(Exception):
+    pass
+
+
+def broker_url(settings: BrokerSettings) -> str:
+    """Every part repeats scheme, password and db: kombu reads credentials from the first part only and drops
+    parts without the scheme; the password is percent-encoded (kombu decodes it)."""
+    credentials = f":{quote(settings.password, safe='')}@" if settings.password else ""
+    return ";".join(f"sentinel://{credentials}{h}:{p}/{settings.db}" for h, p in settings.sentinels)
+
+
+def celery_round_trip(settings: BrokerSettings, timeout: float = 10.0) -> str:
+    from kombu import Connection
+
+    options = {"master_name": settings.master_name, "socket_timeout": max(settings.socket_timeout, 2.0)}
+    if settings.sentinel_password:
+        options["sentinel_kwargs"] = {"password": settings.sentinel_password}
+    token = uuid.uuid4().hex
+    start = time.perf_counter()
+    with Connection(broker_url(settings), transport_options=options, connect_timeout=5) as conn:
+        queue = conn.SimpleQueue(PROBE_QUEUE)
+        try:
+            queue.put({"probe": token}, retry=True, retry_policy={"max_retries": 3})
+            message = queue.get(block=True, timeout=timeout)
+            message.ack()
+        finally:
+            queue.close()
+    if message.payload != {"probe": token}:
+        raise RoundTripFailed(f"consumed {message.payload!r} from {PROBE_QUEUE}, not the probe just published "
+                              "(another consumer on the probe queue?)")
+    return f"kombu published to {PROBE_QUEUE} and consumed it back via Sentinel in " \
+           f"{(time.perf_counter() - start) * 1000:.1f} ms"
