@@ -2,17 +2,25 @@
 variables (the `_CMD` options reading password files, Airflow's ACL user, acks late, prefork, concurrency 2),
 keeps consuming through a planned hand-over and a master crash, and Airflow's publish path sees no error.
 `make faults` runs 300 tasks, 3 times each (faults/airflow_worker.py); here one shorter run of each."""
+import configparser
+import json
+import subprocess
+import sys
 import time
+
+from urllib.parse import unquote
 
 import pytest
 import redis
 import redis.sentinel
+from kombu.utils.url import url_to_parts
 
 from conftest import ROOT
 from devcluster.local_cluster import LocalCluster
 from faults.airflow_worker import run
 
-TASKS = 120  # at 10/s, the fault after 8 s
+TASKS = 80  # at 10/s, the fault after 3 s (make faults: 300, after 8 s)
+FAULT_AFTER = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +57,7 @@ def assert_kept_consuming(result):
 
 
 def test_busy_worker_keeps_consuming_through_a_hand_over_with_no_publish_error(cluster):
-    result = run(cluster, "handover", count=TASKS)
+    result = run(cluster, "handover", count=TASKS, fault_after=FAULT_AFTER)
     print(f"hand-over: {result}")
     assert result.publish_errors == []
     assert_kept_consuming(result)
@@ -57,7 +65,7 @@ def test_busy_worker_keeps_consuming_through_a_hand_over_with_no_publish_error(c
 
 
 def test_busy_worker_keeps_consuming_through_a_master_crash(cluster):
-    result = run(cluster, "crash", count=TASKS)
+    result = run(cluster, "crash", count=TASKS, fault_after=FAULT_AFTER)
     print(f"crash: {result}")
     assert result.publish_errors == []  # Airflow's 1 s timeout ends each attempt; timed-out ones are re-sent
     assert_kept_consuming(result)
@@ -100,3 +108,21 @@ def test_the_keda_trigger_list_rises_while_tasks_wait_and_falls_when_a_worker_dr
         worker.stop()
     print(f"LLEN {meta['listName']} while the worker drained it: {lengths[::5]}")
     assert lengths[-1] == 0 and lengths == sorted(lengths, reverse=True)
+
+
+def test_airflow_config_for_the_local_cluster_is_usable_as_is(cluster):
+    """`airflow-config --local --dir` is filled in for the local cluster (addresses and passwords), in the form
+    Airflow reads, and its URL and sentinel_kwargs reach the master as Airflow's user."""
+    out = subprocess.run([sys.executable, "-m", "synth", "airflow-config", "--local", "--dir", str(cluster.base)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read_string(out.stdout)
+    parts = cfg["celery"]["broker_url"].split(";")
+    assert len(parts) == 3 and all(p.startswith("sentinel://airflow:") and p.endswith("/0") for p in parts)
+    url = url_to_parts(parts[0])
+    kwargs = json.loads(cfg["celery_broker_transport_options"]["sentinel_kwargs"])
+    sentinel = redis.Redis(url.hostname, url.port, password=kwargs["password"], decode_responses=True)
+    master = sentinel.sentinel_get_master_addr_by_name(cfg["celery_broker_transport_options"]["master_name"])
+    r = redis.Redis(master[0], int(master[1]), username=url.username, password=unquote(url.password))
+    assert r.lpush("default", "probe") == 1 and r.delete("default") == 1

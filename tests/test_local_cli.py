@@ -127,28 +127,3 @@ def test_flags_show_no_value_placeholder_in_help():
         flag_lines = [line for line in text.splitlines() if "--json" in line or "--local " in line]
         assert flag_lines and not any("<bool>" in line for line in flag_lines), flag_lines
 
-
-def test_airflow_config_for_the_local_cluster_is_usable_as_is(spec, tmp_path):
-    """Filled in for the local cluster (addresses and passwords), the form Airflow reads; Airflow's user works."""
-    import configparser
-    from urllib.parse import unquote
-
-    import redis as redis_py
-
-    from devcluster.local_cluster import LocalCluster
-    from kombu.utils.url import url_to_parts
-
-    with LocalCluster(spec, ROOT / "dist", tmp_path / "lc", subnet=82):
-        out = subprocess.run([sys.executable, "-m", "synth", "airflow-config", "--local", "--dir", str(tmp_path / "lc")],
-                             capture_output=True, text=True, cwd=ROOT, timeout=60)
-        assert out.returncode == 0, out.stderr
-        cfg = configparser.ConfigParser(interpolation=None)
-        cfg.read_string(out.stdout)
-        parts = cfg["celery"]["broker_url"].split(";")
-        assert len(parts) == 3 and all(p.startswith("sentinel://airflow:") and p.endswith("/0") for p in parts)
-        url = url_to_parts(parts[0])
-        kwargs = json.loads(cfg["celery_broker_transport_options"]["sentinel_kwargs"])
-        sentinel = redis_py.Redis(url.hostname, url.port, password=kwargs["password"], decode_responses=True)
-        master = sentinel.sentinel_get_master_addr_by_name(cfg["celery_broker_transport_options"]["master_name"])
-        r = redis_py.Redis(master[0], int(master[1]), username=url.username, password=unquote(url.password))
-        assert r.lpush("default", "probe") == 1 and r.delete("default") == 1
