@@ -47,20 +47,22 @@ def test_airflow_user_has_the_queues_and_nothing_dangerous(cluster):
         r.set("not-a-queue", "x")  # keys outside Celery's are out of reach
 
 
-def assert_kept_consuming(result):
+def assert_kept_consuming(result, cluster):
     assert result.errors_in_worker_log == [] or not any("NOPERM" in e for e in result.errors_in_worker_log)
     assert result.published >= TASKS - 5
     assert result.missing == [], f"published but never run: {result.missing}"
     assert result.worker_survived, "the worker process exited or was replaced"
     assert result.worker_obeyed_sigterm
     assert result.done_after_last_publish_s is not None and result.done_after_last_publish_s <= 30
+    assert result.left_unacked == 0, "acks that never reached the master: those tasks would run again later"
+    assert as_airflow(cluster, cluster.master()).llen("default") == 0, "a task was queued again after it ran"
 
 
 def test_busy_worker_keeps_consuming_through_a_hand_over_with_no_publish_error(cluster):
     result = run(cluster, "handover", count=TASKS, fault_after=FAULT_AFTER)
     print(f"hand-over: {result}")
     assert result.publish_errors == []
-    assert_kept_consuming(result)
+    assert_kept_consuming(result, cluster)
     cluster.wait_until_healthy(60)
 
 
@@ -68,7 +70,7 @@ def test_busy_worker_keeps_consuming_through_a_master_crash(cluster):
     result = run(cluster, "crash", count=TASKS, fault_after=FAULT_AFTER)
     print(f"crash: {result}")
     assert result.publish_errors == []  # Airflow's 1 s timeout ends each attempt; timed-out ones are re-sent
-    assert_kept_consuming(result)
+    assert_kept_consuming(result, cluster)
     cluster.wait_until_healthy(90)
 
 
@@ -125,4 +127,5 @@ def test_airflow_config_for_the_local_cluster_is_usable_as_is(cluster):
     sentinel = redis.Redis(url.hostname, url.port, password=kwargs["password"], decode_responses=True)
     master = sentinel.sentinel_get_master_addr_by_name(cfg["celery_broker_transport_options"]["master_name"])
     r = redis.Redis(master[0], int(master[1]), username=url.username, password=unquote(url.password))
-    assert r.lpush("default", "probe") == 1 and r.delete("default") == 1
+    key = f"default-probe-{time.time_ns()}"  # a queue name Airflow's user may use, not a real queue
+    assert r.lpush(key, "probe") == 1 and r.delete(key) == 1

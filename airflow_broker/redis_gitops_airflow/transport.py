@@ -23,9 +23,10 @@ from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
 
-# How long an acknowledgement keeps trying to reach the new master: a hand-over pauses writes about 1.2 s and
-# the Sentinels agree on the new master about 1 s later (README, "Proven under faults").
-ACK_RETRY_SECONDS = 5.0
+# How long an acknowledgement keeps trying to reach the new master: a hand-over pauses writes about 1.2 s, a
+# crash takes down-after (5 s rendered) plus about 1.5 s to fail over (README, "Proven under faults"). An ack
+# given up on leaves its task in `unacked`, to run again after visibility_timeout.
+ACK_RETRY_SECONDS = 15.0
 ACK_RETRY_INTERVAL = 0.1
 RETRIED = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
@@ -126,12 +127,23 @@ def _retrying(action) -> None:
 
 
 class QoS(kombu_redis.QoS):
-    """Acknowledgements retried across a master change, and the prefetch slot freed even if they fail (the
-    task then stays in `unacked` and runs again after visibility_timeout: at least once, never a stall)."""
+    """Acknowledgements retried across a master change, also when the task's channel was closed meanwhile (the
+    `unacked` hash is shared, so any connection to the master may remove the tag), and the prefetch slot freed
+    even if they fail (the task then stays in `unacked` and runs again after visibility_timeout)."""
+
+    def _forget(self, delivery_tag) -> None:
+        def remove():
+            if not self.channel._closing_or_closed():
+                return self._remove_from_indices(delivery_tag).execute()
+            if self.channel.last_pool is None:
+                raise redis.exceptions.ConnectionError("the channel is closed and never had a pool")
+            pipe = redis.Redis(connection_pool=self.channel.last_pool).pipeline()
+            return self._remove_from_indices(delivery_tag, pipe).execute()
+        _retrying(remove)
 
     def ack(self, delivery_tag):
         try:
-            _retrying(lambda: self._remove_from_indices(delivery_tag).execute())
+            self._forget(delivery_tag)
         finally:
             virtual.QoS.ack(self, delivery_tag)
 
@@ -140,7 +152,7 @@ class QoS(kombu_redis.QoS):
             if requeue:
                 _retrying(lambda: self.restore_by_tag(delivery_tag, leftmost=True))
             else:
-                _retrying(lambda: self._remove_from_indices(delivery_tag).execute())
+                self._forget(delivery_tag)
         finally:
             virtual.QoS.ack(self, delivery_tag)
 
@@ -149,6 +161,18 @@ class SentinelChannel(kombu_redis.SentinelChannel):
     QoS = QoS
     connection_class = SentinelConnection
     connection_class_ssl = SentinelSSLConnection
+
+    last_pool = None  # the master pool this channel last had: acks of its tasks outlive the channel
+
+    def _get_pool(self, asynchronous=False):
+        pool = super()._get_pool(asynchronous)
+        if not asynchronous:
+            self.last_pool = pool
+        return pool
+
+    def _closing_or_closed(self) -> bool:
+        transport = self.connection
+        return self.closed or transport is None or transport.client is None
 
     def _connparams(self, asynchronous=False):
         """A channel whose connection is gone says so with a connection error, which kombu recovers from."""
