@@ -5,5 +5,12 @@ CONFIG_DIR = "/config"  # read-only templates (ConfigMap)
 SCRIPTS_DIR = "/scripts"  # the pod scripts (ConfigMap)
 REDIS_RUNTIME_DIR = "/run/redis"  # Redis's rendered config, in memory
 
+# In the config ConfigMap: Airflow's ACL user's rules (start-redis.sh appends the password from its Secret).
+AIRFLOW_ACL_FILE = "airflow.acl"
+# The password files Airflow's pods mount (and the local cluster keeps in its secrets folder).
+AIRFLOW_PASSWORD_FILE = "airflow-password"
+SENTINEL_PASSWORD_FILE = "sentinel-password"
+REDIS_PASSWORD_FILE = "redis-password"
+
 # In dist/: values for the official Airflow Helm chart (not a Kubernetes object; Argo CD reads it as `$values`).
 AIRFLOW_HELM_VALUES = "airflow/helm-values.yaml"

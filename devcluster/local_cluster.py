@@ -20,6 +20,7 @@ from pathlib import Path
 import redis
 from ruamel.yaml import YAML
 
+from contracts.paths import AIRFLOW_PASSWORD_FILE, REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE
 from runtime.monitor import role_name
 from synth.naming import Names
 from synth.spec import ClusterSpec
@@ -133,16 +134,16 @@ class LocalCluster:
                 path.chmod(mode)
         secrets_dir = self.base / "secrets"
         secrets_dir.mkdir(mode=0o700, exist_ok=True)
-        for name in ("redis-password", "sentinel-password", "airflow-password"):
+        for name in (REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, AIRFLOW_PASSWORD_FILE):
             path = secrets_dir / name
             if not path.exists():
                 path.write_text(secrets.token_urlsafe(24))
                 path.chmod(0o600)
         self.state = ClusterState(
             base_dir=str(self.base), redis_port=self.spec.redis.port, sentinel_port=self.spec.sentinel.port,
-            master_name=self.spec.sentinel.master_name, password_file=str(secrets_dir / "redis-password"),
-            sentinel_password_file=str(secrets_dir / "sentinel-password"),
-            airflow_password_file=str(secrets_dir / "airflow-password") if self.spec.airflow.enabled else None,
+            master_name=self.spec.sentinel.master_name, password_file=str(secrets_dir / REDIS_PASSWORD_FILE),
+            sentinel_password_file=str(secrets_dir / SENTINEL_PASSWORD_FILE),
+            airflow_password_file=str(secrets_dir / AIRFLOW_PASSWORD_FILE) if self.spec.airflow.enabled else None,
             airflow_username=self.spec.airflow.username,
             nodes=[Node(i, h) for i, h in enumerate(self.hosts)], maxmemory_policy=self.spec.redis.maxmemory_policy,
         )

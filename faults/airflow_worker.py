@@ -155,21 +155,12 @@ def run(cluster: LocalCluster, fault: str, count: int = 300, rate: float = 10.0,
         try:
             _wait_ready(worker)
             pid = worker.proc.pid
-            publisher = subprocess.Popen([sys.executable, "-m", "faults.airflow_publish", "--count", str(count),
-                                          "--rate", str(rate)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, text=True, start_new_session=True)
             injector = threading.Timer(fault_after, _fault, args=(cluster, fault))
             injector.start()
             try:
-                out, err = publisher.communicate(timeout=count / rate + 120)
+                result = publish(env, count, rate)
             finally:
                 injector.join()
-            lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
-            if not lines or "published" not in lines[-1]:
-                raise RuntimeError(f"the publisher failed: {err[-2000:]}")
-            result = lines[-1]
-            if os.environ.get("AIRFLOW_WORKER_DEBUG"):
-                print(err[-6000:], file=sys.stderr)
             published = set(result["published"])
             deadline = time.time() + drain_timeout
             while time.time() < deadline and not published <= {n for n, _ in executions(record)}:

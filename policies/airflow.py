@@ -41,13 +41,13 @@ def broker_url(m: Manifests):
     kwargs = options.get("sentinel_kwargs")
     if kwargs is not None:
         try:
-            ok = isinstance(json.loads(str(kwargs)), dict)
+            parsed = json.loads(str(kwargs))
         except ValueError:
-            ok = False
-        if not ok:
+            parsed = None
+        if not isinstance(parsed, dict):
             yield (v.ref, ("config", "celery_broker_transport_options", "sentinel_kwargs"), "sentinel_kwargs is "
                    "not a JSON object: Airflow refuses a Python dict string", 'write it as JSON: {"password": ...}')
-        elif "password" in json.loads(str(kwargs)):
+        elif "password" in parsed:
             yield (v.ref, ("config", "celery_broker_transport_options", "sentinel_kwargs"), "sentinel_kwargs "
                    "carries the Sentinel password: it ends up in git", "use sentinel_kwargs_cmd reading a Secret")
 

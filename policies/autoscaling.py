@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import fnmatch
 
+from contracts.paths import AIRFLOW_ACL_FILE
 from policies.manifests import Manifests
 from policies.model import rule
 from policies.quorum import monitors, sentinel_workloads
 
-SECRET_PARAMETERS = ("password", "sentinelPassword", "username", "sentinelUsername")
+SECRET_PARAMETERS = ("password", "sentinelPassword")
 
 
 def sentinel_triggers(m: Manifests):
@@ -57,7 +58,7 @@ def trigger_sentinels(m: Manifests):
 def trigger_queues(m: Manifests):
     patterns = []
     for cm in m.of_kind("ConfigMap"):
-        acl = (cm.doc.get("data") or {}).get("airflow.acl")
+        acl = (cm.doc.get("data") or {}).get(AIRFLOW_ACL_FILE)
         if acl:
             patterns += [w[1:] for w in str(acl).split() if w.startswith("~")]
     if not patterns:
@@ -74,7 +75,7 @@ def trigger_queues(m: Manifests):
 def trigger_secrets(m: Manifests):
     for so, i, meta in sentinel_triggers(m):
         for key in SECRET_PARAMETERS:
-            if key in meta and "password" in key.lower():
+            if key in meta:
                 yield (so.ref, ("spec", "triggers", i, "metadata", key), f"a literal {key} in the trigger is "
                        "committed to git", "reference the Secret from a TriggerAuthentication (secretTargetRef)")
     for ta in m.of_kind("TriggerAuthentication", "ClusterTriggerAuthentication"):

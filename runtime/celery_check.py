@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from urllib.parse import quote
 
+from contracts.broker_url import sentinel_broker_url
 from runtime.client import BrokerSettings
 
 PROBE_QUEUE = "redis-gitops-probe"
@@ -13,13 +13,6 @@ PROBE_QUEUE = "redis-gitops-probe"
 
 class RoundTripFailed(Exception):
     pass
-
-
-def broker_url(settings: BrokerSettings) -> str:
-    """Every part repeats scheme, password and db: kombu reads credentials from the first part only and drops
-    parts without the scheme; the password is percent-encoded (kombu decodes it)."""
-    credentials = f":{quote(settings.password, safe='')}@" if settings.password else ""
-    return ";".join(f"sentinel://{credentials}{h}:{p}/{settings.db}" for h, p in settings.sentinels)
 
 
 def celery_round_trip(settings: BrokerSettings, timeout: float = 10.0) -> str:
@@ -30,7 +23,8 @@ def celery_round_trip(settings: BrokerSettings, timeout: float = 10.0) -> str:
         options["sentinel_kwargs"] = {"password": settings.sentinel_password}
     token = uuid.uuid4().hex
     start = time.perf_counter()
-    with Connection(broker_url(settings), transport_options=options, connect_timeout=5) as conn:
+    url = sentinel_broker_url([f"{h}:{p}" for h, p in settings.sentinels], settings.db, settings.password)
+    with Connection(url, transport_options=options, connect_timeout=5) as conn:
         queue = conn.SimpleQueue(PROBE_QUEUE)
         try:
             queue.put({"probe": token}, retry=True, retry_policy={"max_retries": 3})

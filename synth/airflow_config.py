@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import json
 import shlex
-from urllib.parse import quote
 
+from contracts.broker_url import sentinel_broker_url
+from contracts.paths import AIRFLOW_PASSWORD_FILE, SENTINEL_PASSWORD_FILE
 from synth.naming import Names
 from synth.spec import ClusterSpec
 
 PACKAGE = "redis_gitops_airflow"
 CELERY_CONFIG_OPTIONS = f"{PACKAGE}.celery_config.CELERY_CONFIG"
 BROKER_URL_COMMAND = ("python", "-m", f"{PACKAGE}.broker_url")
-# File names inside airflow.secretsMountPath (the projected volume's items).
-AIRFLOW_PASSWORD_FILE = "airflow-password"
-SENTINEL_PASSWORD_FILE = "sentinel-password"
 VOLUME = "redis-broker-auth"
 PUBLISH_ATTEMPTS_THROUGH_A_FAILOVER = 15
 
@@ -65,9 +63,8 @@ def cfg_sections_with_passwords(spec: ClusterSpec, sentinels: list[str], airflow
                                 sentinel_password: str) -> dict[str, dict[str, str]]:
     """Usable as is against a local cluster: the passwords written in (never for a real cluster)."""
     a = spec.airflow
-    credentials = f"{quote(a.username, safe='')}:{quote(airflow_password, safe='')}@"
     sections = _plain_options(spec)
-    sections["celery"]["broker_url"] = ";".join(f"sentinel://{credentials}{s}/{a.database_index}" for s in sentinels)
+    sections["celery"]["broker_url"] = sentinel_broker_url(sentinels, a.database_index, airflow_password, a.username)
     sections["celery_broker_transport_options"]["sentinel_kwargs"] = json.dumps({"password": sentinel_password})
     return sections
 
@@ -93,11 +90,9 @@ def helm_values(spec: ClusterSpec) -> dict:
     a = spec.airflow
     sections = cfg_sections(spec)
     secret_options = {k: v for k, v in environment(sections).items() if k.endswith("_CMD")}
-    items = [{"key": a.password.key, "path": AIRFLOW_PASSWORD_FILE},
-             {"key": spec.auth.sentinel_password.key, "path": SENTINEL_PASSWORD_FILE}]
-    sources = {}
-    for ref, item in ((a.password, items[0]), (spec.auth.sentinel_password, items[1])):
-        sources.setdefault(ref.secret_name, []).append(item)
+    sources: dict[str, list[dict[str, str]]] = {}  # Secret name -> its items (both may be one Secret)
+    for ref, path in ((a.password, AIRFLOW_PASSWORD_FILE), (spec.auth.sentinel_password, SENTINEL_PASSWORD_FILE)):
+        sources.setdefault(ref.secret_name, []).append({"key": ref.key, "path": path})
     return {
         "executor": "CeleryExecutor",
         "redis": {"enabled": False},

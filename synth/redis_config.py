@@ -49,8 +49,6 @@ def redis_conf(spec: ClusterSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-# The ACL file in the ConfigMap; start-redis.sh appends the password read from the Secret.
-AIRFLOW_ACL_FILE = "airflow.acl"
 # What Celery and kombu use, and nothing that can wipe, reconfigure, stop or watch the server: @dangerous covers
 # FLUSHALL, FLUSHDB, CONFIG, KEYS, SHUTDOWN, DEBUG, MONITOR, REPLICAOF/SLAVEOF, INFO, ACL and SAVE.
 AIRFLOW_COMMANDS = "+@all -@dangerous"

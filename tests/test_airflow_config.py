@@ -55,3 +55,11 @@ def test_cfg_text_is_airflow_cfg(spec):
     text = cfg_text(cfg_sections(spec))
     assert "[celery]\n" in text and "[celery_broker_transport_options]\n" in text
     assert "broker_url_cmd = python -m redis_gitops_airflow.broker_url url" in text
+
+
+def test_the_standalone_package_builds_the_same_url_as_the_project():
+    """airflow_broker/ keeps its own copy (it installs alone into Airflow's image): the two must agree."""
+    from contracts.broker_url import sentinel_broker_url
+
+    args = (["h0:26379", "h1:26379", "h2:26379"], 2, "p@ss:w/rd;#%? ", "airflow")
+    assert broker_url(*args) == sentinel_broker_url(*args)

@@ -51,3 +51,9 @@ def test_the_smoke_job_sets_what_runtime_reads(objects):
 
 def test_the_gate_registers_exactly_the_rule_ids_the_spec_knows():
     assert list(RULES) == list(RULE_IDS)
+
+
+def test_start_redis_reads_the_acl_file_the_config_map_carries():
+    from contracts.paths import AIRFLOW_ACL_FILE
+
+    assert f'"$CONFIG_DIR/{AIRFLOW_ACL_FILE}"' in pod_scripts.text("start-redis.sh")

@@ -90,18 +90,17 @@ class _ReconnectThroughSentinel:
         return super()._connect_retry()  # no Sentinel named another master in time: it may be master again
 
     def read_response(self, *args, **kwargs):
-        address = (self.host, int(self.port or 0))
         try:
             return super().read_response(*args, **kwargs)
         except redis.exceptions.ConnectionError as err:
             if isinstance(err.__context__, redis.exceptions.ReadOnlyError):  # redis-py: "now a slave"
-                _mark_demoted(self.connection_pool, address)
+                _mark_demoted(self.connection_pool, (self.host, int(self.port)))
             raise
         except redis.exceptions.ResponseError as err:
             # Redis answers every client blocked on a master it demotes with "-UNBLOCKED ... (master ->
             # replica?)"; kombu lets a ResponseError from BRPOP end the worker. Reconnect through Sentinel.
             if self.connection_pool.is_master and str(err).startswith("UNBLOCKED"):
-                _mark_demoted(self.connection_pool, address)
+                _mark_demoted(self.connection_pool, (self.host, int(self.port)))
                 self.disconnect()
                 raise redis.exceptions.ConnectionError(f"the master was demoted: {err}") from err
             raise
@@ -170,14 +169,15 @@ class SentinelChannel(kombu_redis.SentinelChannel):
             self.last_pool = pool
         return pool
 
+    def _connection_gone(self) -> bool:
+        return self.connection is None or self.connection.client is None
+
     def _closing_or_closed(self) -> bool:
-        transport = self.connection
-        return self.closed or transport is None or transport.client is None
+        return self.closed or self._connection_gone()
 
     def _connparams(self, asynchronous=False):
         """A channel whose connection is gone says so with a connection error, which kombu recovers from."""
-        transport = self.connection
-        if transport is None or transport.client is None:
+        if self._connection_gone():
             raise redis.exceptions.ConnectionError("the broker connection is already closed")
         return super()._connparams(asynchronous)
 

@@ -11,14 +11,12 @@ from cdk8s_plus_33 import k8s
 from constructs import Construct
 
 from synth.airflow_config import sentinel_addresses
-from synth.components.common import WAVE_OBSERVE, meta_fields
+from synth.components.common import MISSING_CRD_OK, WAVE_OBSERVE, meta_fields
 from synth.components.custom import custom_resource
 from synth.naming import Names
 
 KEDA_API = "keda.sh/v1alpha1"
 USERNAME_KEY = "username"
-# Argo CD must not fail the dry run before KEDA's CRDs are installed.
-MISSING_CRD_OK = {"argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true"}
 
 
 def worker_autoscaling(scope: Construct, names: Names) -> None:

@@ -9,7 +9,9 @@ from synth.naming import Names
 WAVE_FOUNDATION = -1  # Namespace, ServiceAccount, ConfigMaps
 WAVE_NETWORK = 0  # Services, NetworkPolicy, PodDisruptionBudget
 WAVE_WORKLOAD = 1  # StatefulSet
-WAVE_OBSERVE = 2  # ServiceMonitor
+WAVE_OBSERVE = 2  # ServiceMonitor, KEDA
+# Argo CD must not fail the dry run before the custom resource's CRD (Prometheus Operator, KEDA) is installed.
+MISSING_CRD_OK = {"argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true"}
 
 
 def meta_fields(names: Names, name: str, component: str, wave: int | None, namespaced: bool = True,

@@ -7,7 +7,8 @@ from constructs import Construct
 from contracts import pod_scripts
 from synth.components.common import WAVE_FOUNDATION, meta, meta_fields
 from synth.naming import Names
-from synth.redis_config import AIRFLOW_ACL_FILE, airflow_acl, redis_conf, sentinel_conf
+from contracts.paths import AIRFLOW_ACL_FILE
+from synth.redis_config import airflow_acl, redis_conf, sentinel_conf
 
 
 def namespace(scope: Construct, names: Names) -> None:

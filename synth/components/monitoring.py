@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from synth.components.common import WAVE_OBSERVE, meta_fields
+from synth.components.common import MISSING_CRD_OK, WAVE_OBSERVE, meta_fields
 from synth.components.custom import custom_resource
 from synth.naming import Names
 
@@ -12,8 +12,7 @@ def service_monitor(scope: Construct, names: Names) -> None:
     spec = names.spec
     metadata = meta_fields(
         names, names.service_monitor, "monitoring", WAVE_OBSERVE, labels=spec.monitoring.service_monitor.labels,
-        # Argo CD must not fail the dry run before the Prometheus Operator's CRD is installed.
-        annotations={"argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true"},
+        annotations=MISSING_CRD_OK,
     )
     custom_resource(scope, "service-monitor", "monitoring.coreos.com/v1", "ServiceMonitor", metadata, {
         "selector": {"matchLabels": names.labels("headless")},

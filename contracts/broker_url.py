@@ -1,0 +1,14 @@
+"""The broker URL form kombu and Airflow read, agreed once for the generator (airflow-config --local) and the
+smoke image's Celery check. airflow_broker/ installs alone into Airflow's image and keeps its own copy;
+tests/test_airflow_config.py holds the two equal."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+
+def sentinel_broker_url(sentinels: list[str], db: int, password: str | None, username: str = "") -> str:
+    """`sentinel://user:pw@host:port/db` per Sentinel, joined by ';': kombu reads credentials from the first part
+    only and drops parts without the scheme, and the Airflow image's entrypoint needs the /db on every part;
+    the password is percent-encoded (kombu decodes it)."""
+    credentials = f"{quote(username, safe='')}:{quote(password, safe='')}@" if password else ""
+    return ";".join(f"sentinel://{credentials}{address}/{db}" for address in sentinels)
