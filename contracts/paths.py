@@ -4,10 +4,12 @@ DATA_DIR = "/data"  # the PersistentVolumeClaim
 CONFIG_DIR = "/config"  # read-only templates (ConfigMap)
 SCRIPTS_DIR = "/scripts"  # the pod scripts (ConfigMap)
 REDIS_RUNTIME_DIR = "/run/redis"  # Redis's rendered config, in memory
+SECRETS_DIR = "/secrets"  # the password files, projected read-only from the Secrets the spec references
+EXPORTER_DIR = "/run/exporter"  # redis_exporter's password file (JSON), written by its init container, in memory
 
 # In the config ConfigMap: Airflow's ACL user's rules (start-redis.sh appends the password from its Secret).
 AIRFLOW_ACL_FILE = "airflow.acl"
-# The password files Airflow's pods mount (and the local cluster keeps in its secrets folder).
+# The password files under SECRETS_DIR (also what Airflow's pods mount and the local cluster's secrets folder holds).
 AIRFLOW_PASSWORD_FILE = "airflow-password"
 SENTINEL_PASSWORD_FILE = "sentinel-password"
 REDIS_PASSWORD_FILE = "redis-password"

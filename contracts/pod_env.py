@@ -10,17 +10,23 @@ POD_SCRIPT_ENV = {
     "REDIS_PORT": "Redis's port",
     "SENTINEL_PORT": "Sentinel's port",
     "MASTER_NAME": "the name Sentinel monitors the master under",
-    "REDIS_PASSWORD": "from a Kubernetes Secret",
-    "SENTINEL_PASSWORD": "from a Kubernetes Secret",
+    "SECRETS_DIR": "read-only password files from Secrets: redis-password, sentinel-password, airflow-password",
     "CONFIG_DIR": "read-only templates (redis.conf, sentinel.conf)",
     "RUNTIME_DIR": "Redis only: writable in-memory folder for its rendered config (holds passwords)",
     "DATA_DIR": "the PersistentVolumeClaim: Redis's data; Sentinel's state (0600) in $DATA_DIR/sentinel",
     "HANDOVER_TIMEOUT_SECONDS": "preStop: longest the hand-over may pause writes and wait for a new master",
     "BIND_ADDRESS": "optional: listen only here (the local cluster gives each pod its own address)",
-    "AIRFLOW_PASSWORD": "optional, Redis only: Airflow's ACL user's password (its rules: $CONFIG_DIR/airflow.acl)",
 }
 # Set only where needed: LOCAL_HOST has a default, RUNTIME_DIR is the Redis container's, BIND_ADDRESS local.
-OPTIONAL_POD_SCRIPT_ENV = ("LOCAL_HOST", "RUNTIME_DIR", "BIND_ADDRESS", "AIRFLOW_PASSWORD")
+OPTIONAL_POD_SCRIPT_ENV = ("LOCAL_HOST", "RUNTIME_DIR", "BIND_ADDRESS")
+
+# name -> meaning: the exporter's init container (pod_scripts/exporter-auth.sh, whose header lists them too).
+EXPORTER_AUTH_ENV = {
+    "SECRETS_DIR": "the password files (redis-password, sentinel-password)",
+    "REDIS_ADDR": "the exporter's own target (its REDIS_ADDR)",
+    "SENTINEL_ADDR": "this pod's Sentinel, scraped as another target with Sentinel's password",
+    "EXPORTER_PASSWORD_FILE": "where to write the file (an in-memory folder the exporter mounts read-only)",
+}
 
 # name -> meaning: the smoke Job's environment (runtime/ reads it; synth/components/smoke.py sets it).
 SMOKE_ENV = {
@@ -31,17 +37,20 @@ SMOKE_ENV = {
     "SMOKE_MAX_WRITE_OUTAGE_SECONDS": "write outage the failover check tolerates",
     "SMOKE_WAIT_SECONDS": "how long the checks wait for the broker to be healthy",
     "HANDOVER_TIMEOUT_SECONDS": "the preStop's hand-over timeout (the check runs the same script)",
-    "REDIS_PASSWORD": "from a Kubernetes Secret",
-    "REDIS_SENTINEL_PASSWORD": "from a Kubernetes Secret",
+    "REDIS_PASSWORD_FILE": "file holding Redis's password (a mounted Secret)",
+    "REDIS_SENTINEL_PASSWORD_FILE": "file holding Sentinel's password (a mounted Secret)",
+    "REDIS_PASSWORD": "optional, by hand: Redis's password itself (the Job mounts files instead)",
+    "REDIS_SENTINEL_PASSWORD": "optional, by hand: Sentinel's password itself",
     "REDIS_DB": "optional: the database number (default 0)",
     "REDIS_SOCKET_TIMEOUT": "optional: seconds per command and connect (default 0.5)",
 }
-OPTIONAL_SMOKE_ENV = ("REDIS_DB", "REDIS_SOCKET_TIMEOUT")
+OPTIONAL_SMOKE_ENV = ("REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "REDIS_DB", "REDIS_SOCKET_TIMEOUT")
 
 
 def lib_sh_header() -> str:
     """The comment at the top of pod_scripts/lib.sh that documents POD_SCRIPT_ENV (a test holds them equal)."""
-    lines = ["# Helpers shared by the pod scripts. They read only environment variables (contracts/pod_env.py), so",
-             "# the same files run in a Kubernetes pod and in the local cluster (`redis-gitops local up`):"]
+    lines = ["# Helpers shared by the pod scripts. They read only environment variables (contracts/pod_env.py) and",
+             "# the password files in SECRETS_DIR, so the same files run in a Kubernetes pod and in the local cluster",
+             "# (`redis-gitops local up`):"]
     lines += [f"#   {name:<25} {meaning}" for name, meaning in POD_SCRIPT_ENV.items()]
     return "\n".join(lines) + "\n"

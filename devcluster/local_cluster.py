@@ -21,6 +21,7 @@ import redis
 from ruamel.yaml import YAML
 
 from contracts.paths import AIRFLOW_PASSWORD_FILE, REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE
+from runtime.client import read_password_file
 from runtime.monitor import role_name
 from synth.naming import Names
 from synth.spec import ClusterSpec
@@ -63,15 +64,15 @@ class ClusterState:
 
     @property
     def redis_password(self) -> str:
-        return Path(self.password_file).read_text()
+        return read_password_file(self.password_file)
 
     @property
     def sentinel_password(self) -> str:
-        return Path(self.sentinel_password_file).read_text()
+        return read_password_file(self.sentinel_password_file)
 
     @property
     def airflow_password(self) -> str:
-        return Path(self.airflow_password_file).read_text()
+        return read_password_file(self.airflow_password_file)
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:
@@ -173,11 +174,10 @@ class LocalCluster:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "SELF_HOST": node.host, "PEER_HOSTS": " ".join(self.hosts), "LOCAL_HOST": node.host,
             "BIND_ADDRESS": node.host, "REDIS_PORT": str(s.redis_port), "SENTINEL_PORT": str(s.sentinel_port),
-            "MASTER_NAME": s.master_name, "REDIS_PASSWORD": s.redis_password,
-            "SENTINEL_PASSWORD": s.sentinel_password, "CONFIG_DIR": str(self.base / "config"),
+            "MASTER_NAME": s.master_name, "SECRETS_DIR": str(Path(s.password_file).parent),
+            "CONFIG_DIR": str(self.base / "config"),
             "RUNTIME_DIR": str(node_dir / f"run-{role}"), "DATA_DIR": str(node_dir / "data"),
             "HANDOVER_TIMEOUT_SECONDS": str(self.spec.redis.handover_timeout_seconds),
-            **({"AIRFLOW_PASSWORD": s.airflow_password} if role == "redis" and s.airflow_password_file else {}),
         }
 
     def _spawn(self, node: Node, role: str) -> tuple[int, int | None]:

@@ -1,4 +1,4 @@
-"""Auth: passwords reach Redis and Sentinel only from Secret references, no secret value is anywhere in
+"""Auth: passwords reach Redis and Sentinel only as files from mounted Secrets, no secret value is anywhere in
 dist/, protected mode stays on, and an application ACL user cannot run dangerous commands."""
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from contracts.paths import REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE
 from policies.manifests import Manifests, env_of
 from policies.model import rule
 
@@ -30,33 +31,67 @@ def _is_reference(value: str) -> bool:
     return "$(" in value or "${" in value or value.startswith("$")
 
 
-@rule("auth-redis-password-from-secret", "auth",
-      "Redis's password (requirepass and masterauth) comes from a Secret reference in every Redis and Sentinel.")
-def redis_password(m: Manifests):
+def _names_a_path(name: str, value: str) -> bool:
+    """REDIS_PASSWORD_FILE=/secrets/redis-password says where a password is, not what it is."""
+    return name.upper().endswith(("_FILE", "_DIR")) and value.startswith("/") and not any(c.isspace() for c in value)
+
+
+def secret_files(t, c) -> dict[str, tuple[str, str]]:
+    """The password files a container reads: {file: (secret, key)} under the read-only mount its SECRETS_DIR
+    names, from Secret (or projected Secret) volumes only."""
+    folder = (env_of(c).get("SECRETS_DIR") or (0, {}))[1].get("value")
+    mount = next((m for m in c.get("volumeMounts") or [] if m.get("mountPath") == folder), None)
+    if not folder or mount is None or mount.get("readOnly") is not True:
+        return {}
+    volume = next((v for v in t.spec.get("volumes") or [] if v.get("name") == mount.get("name")), {})
+    sources = [{"secret": volume["secret"]}] if "secret" in volume else (volume.get("projected") or {}).get("sources")
+    files = {}
+    for source in sources or []:
+        secret = source.get("secret") or {}
+        name = secret.get("name") or secret.get("secretName")
+        for item in secret.get("items") or []:
+            files[item.get("path")] = (name, item.get("key"))
+    return files
+
+
+def _missing_file(m: Manifests, containers: tuple[str, ...], file: str, why: str, fix: str):
     for t in m.pod_templates():
-        for name in ("redis", "sentinel"):
+        for name in containers:
             path, c = t.container(name)
-            if c is None:
-                continue
-            env = env_of(c)
-            if "REDIS_PASSWORD" not in env or "secretKeyRef" not in (env["REDIS_PASSWORD"][1].get("valueFrom") or {}):
-                where = (*path, "env", env["REDIS_PASSWORD"][0]) if "REDIS_PASSWORD" in env else (*path, "env")
-                yield (t.owner.ref, where, f"container {name} gets no REDIS_PASSWORD from a Secret: Redis would run "
-                       "without requirepass/masterauth or with a password in git",
-                       "reference the Secret (auth.redisPassword in the spec: secretName and key)")
+            if c is not None and file not in secret_files(t, c):
+                yield (t.owner.ref, path, f"container {name} reads no {file} from a Secret mounted read-only at its "
+                       f"SECRETS_DIR: {why}", fix)
 
 
-@rule("auth-sentinel-password", "auth", "Sentinel requires a password, from a Secret reference.")
+@rule("auth-redis-password-from-secret", "auth",
+      "Redis's password (requirepass and masterauth) is a file from a mounted Secret in every Redis and Sentinel.")
+def redis_password(m: Manifests):
+    yield from _missing_file(m, ("redis", "sentinel"), REDIS_PASSWORD_FILE, "Redis would run without "
+                             "requirepass/masterauth or with a password in git",
+                             "reference the Secret (auth.redisPassword in the spec: secretName and key)")
+
+
+@rule("auth-sentinel-password", "auth", "Sentinel requires a password, a file from a mounted Secret.")
 def sentinel_password(m: Manifests):
+    yield from _missing_file(m, ("sentinel",), SENTINEL_PASSWORD_FILE, "anyone who reaches port 26379 can "
+                             "reconfigure or fail over the broker", "reference the Secret (auth.sentinelPassword in the spec)")
+
+
+@rule("auth-passwords-as-files", "auth",
+      "No container takes a Secret as an environment variable (checkov CKV_K8S_35): env shows in `kubectl "
+      "describe`, crash reports and every child process; Secrets are mounted as files.")
+def passwords_as_files(m: Manifests):
     for t in m.pod_templates():
-        path, c = t.container("sentinel")
-        if c is None:
-            continue
-        env = env_of(c)
-        if "SENTINEL_PASSWORD" not in env or "secretKeyRef" not in (env["SENTINEL_PASSWORD"][1].get("valueFrom") or {}):
-            yield (t.owner.ref, (*path, "env"), "Sentinel gets no SENTINEL_PASSWORD from a Secret: anyone who reaches "
-                   "port 26379 can reconfigure or fail over the broker",
-                   "reference the Secret (auth.sentinelPassword in the spec)")
+        for path, c in t.containers():
+            for i, e in enumerate(c.get("env") or []):
+                if "secretKeyRef" in (e.get("valueFrom") or {}):
+                    yield (t.owner.ref, (*path, "env", i), f"container {c.get('name')} takes {e.get('name')} from "
+                           "a Secret as an environment variable", "mount the Secret as a read-only volume and read "
+                           "the file (as SECRETS_DIR does)")
+            for i, e in enumerate(c.get("envFrom") or []):
+                if "secretRef" in e:
+                    yield (t.owner.ref, (*path, "envFrom", i), f"container {c.get('name')} loads a whole Secret "
+                           "into its environment", "mount the Secret as a read-only volume instead")
 
 
 def _strings(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
@@ -100,7 +135,8 @@ def no_secret_literals(m: Manifests):
         for path, c in t.containers():
             for i, e in enumerate(c.get("env") or []):
                 value = e.get("value")
-                if value and SECRET_NAME.search(str(e.get("name"))) and not _is_reference(str(value)):
+                if (value and SECRET_NAME.search(str(e.get("name"))) and not _is_reference(str(value))
+                        and not _names_a_path(str(e.get("name")), str(value))):
                     yield (t.owner.ref, (*path, "env", i, "value"), f"env {e.get('name')} has a literal value",
                            "use valueFrom.secretKeyRef")
 

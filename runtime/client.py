@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
@@ -180,6 +181,21 @@ class ClientSentinel(Sentinel):
         raise MasterNotFoundError(f"No master found for {service_name!r}{detail}")
 
 
+def read_password_file(path: str | os.PathLike) -> str:
+    """A password file's content as the pod scripts' `$(cat file)` reads it: trailing newlines dropped."""
+    return Path(path).read_text().rstrip("\n")
+
+
+def _password(env: Mapping[str, str], name: str) -> str | None:
+    path = env.get(f"{name}_FILE")
+    if not path:
+        return env.get(name)
+    try:
+        return read_password_file(path)
+    except OSError as err:
+        raise ValueError(f"{name}_FILE={path}: cannot read it ({err.strerror}): is the Secret mounted?") from None
+
+
 @dataclass(frozen=True)
 class BrokerSettings:
     sentinels: tuple[tuple[str, int], ...]
@@ -192,15 +208,16 @@ class BrokerSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> BrokerSettings:
-        """REDIS_SENTINELS ('h1:26379,h2:26379'), REDIS_MASTER_NAME, REDIS_PASSWORD, REDIS_SENTINEL_PASSWORD,
-        optional REDIS_DB and REDIS_SOCKET_TIMEOUT: what the smoke Job's manifest sets from Secrets."""
+        """REDIS_SENTINELS ('h1:26379,h2:26379'), REDIS_MASTER_NAME, REDIS_PASSWORD_FILE and
+        REDIS_SENTINEL_PASSWORD_FILE (the smoke Job mounts its Secrets as files), or by hand REDIS_PASSWORD and
+        REDIS_SENTINEL_PASSWORD; optional REDIS_DB and REDIS_SOCKET_TIMEOUT (contracts/pod_env.SMOKE_ENV)."""
         try:
             raw = env["REDIS_SENTINELS"]
         except KeyError:
             raise ValueError("REDIS_SENTINELS is not set: give 'host:port,host:port,...' of the Sentinels") from None
         return cls(
             sentinels=parse_addresses(raw, "REDIS_SENTINELS"), master_name=env.get("REDIS_MASTER_NAME", DEFAULT_MASTER_NAME),
-            password=env.get("REDIS_PASSWORD"), sentinel_password=env.get("REDIS_SENTINEL_PASSWORD"),
+            password=_password(env, "REDIS_PASSWORD"), sentinel_password=_password(env, "REDIS_SENTINEL_PASSWORD"),
             db=int(env.get("REDIS_DB", "0")), socket_timeout=float(env.get("REDIS_SOCKET_TIMEOUT", DEFAULT_SOCKET_TIMEOUT_SECONDS)),
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from datetime import datetime, timezone
 import redis
 
 from contracts import pod_scripts
+from contracts.paths import REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE
 from contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 from runtime.client import Address, BrokerSettings, RedisPool, address_text as _addr, direct_client
 from runtime.writer import Reader, Writer, lost_writes
@@ -167,22 +169,34 @@ class FailoverCheck:
             report.problems.append(f"write outage {_ms(report.write_outage_ms)} exceeds the "
                                    f"{self.max_write_outage:g} s budget")
 
-    def prestop_env(self, old: Address) -> dict[str, str]:
-        """The pod scripts' environment (contracts/pod_scripts/lib.sh) as the master's own pod would have it."""
+    def prestop_env(self, old: Address, secrets_dir: str) -> dict[str, str]:
+        """The pod scripts' environment (contracts/pod_scripts/lib.sh) as the master's own pod would have it;
+        secrets_dir holds the password files (see _run_prestop)."""
         return {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "SELF_HOST": old[0], "LOCAL_HOST": old[0], "REDIS_PORT": str(old[1]),
             "PEER_HOSTS": " ".join(host for host, _ in self.sentinels),
             "SENTINEL_PORT": str(self.sentinels[0][1]), "MASTER_NAME": self.master_name,
-            "REDIS_PASSWORD": self.settings.password or "", "SENTINEL_PASSWORD": self.settings.sentinel_password or "",
+            "SECRETS_DIR": secrets_dir,
             "HANDOVER_TIMEOUT_SECONDS": str(int(self.timeout)),
         }
+
+    def _run_prestop(self, old: Address) -> subprocess.CompletedProcess:
+        """The preStop script reads passwords from files, as in the pod: write them to a private temporary
+        folder (in the Job, its in-memory /tmp) for the run's duration."""
+        with tempfile.TemporaryDirectory(prefix="redis-gitops-secrets-") as secrets_dir:
+            for name, value in ((REDIS_PASSWORD_FILE, self.settings.password),
+                                (SENTINEL_PASSWORD_FILE, self.settings.sentinel_password)):
+                fd = os.open(os.path.join(secrets_dir, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(value or "")
+            return subprocess.run(["sh", str(PRESTOP_SCRIPT)], env=self.prestop_env(old, secrets_dir),
+                                  capture_output=True, text=True, timeout=self.timeout + 15)
 
     def _hand_over(self, old: Address, report: FailoverReport) -> None:
         deadline = time.monotonic() + self.timeout
         master = self._client(old, self.settings.password)
-        run = subprocess.run(["sh", str(PRESTOP_SCRIPT)], env=self.prestop_env(old), capture_output=True, text=True,
-                             timeout=self.timeout + 15)
+        run = self._run_prestop(old)
         events = script_events(run.stderr)
         if run.returncode != 0 or HANDED_OVER not in events:
             said = [line.partition(" ")[2] for line in run.stderr.strip().splitlines()[-2:]] or ["no output"]

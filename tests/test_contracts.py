@@ -26,18 +26,40 @@ def test_the_statefulset_sets_the_pod_scripts_contract(sts):
 def test_the_local_cluster_sets_the_same_contract(spec, tmp_path):
     cluster = LocalCluster(spec, ROOT / "dist", tmp_path)
     cluster.state = type("State", (), {"redis_port": 6379, "sentinel_port": 26379, "master_name": "m",
-                                       "redis_password": "p", "sentinel_password": "s",
-                                       "airflow_password_file": "f", "airflow_password": "a"})()
+                                       "password_file": str(tmp_path / "secrets" / "redis-password")})()
     names = set(cluster.env(Node(0, "127.0.0.1"), "redis")) - {"PATH"}
     assert names <= set(pod_env.POD_SCRIPT_ENV), names - set(pod_env.POD_SCRIPT_ENV)
     assert REQUIRED <= names, REQUIRED - names
 
 
+def _required(*scripts: str) -> set[str]:
+    return set(re.findall(r'"\$\{([A-Z_]+):\?\}"', "".join(pod_scripts.text(n) for n in scripts)))
+
+
 def test_lib_sh_documents_the_contract_and_requires_only_what_it_names():
     lib = pod_scripts.text("lib.sh")
     assert pod_env.lib_sh_header() in lib
-    required = set(re.findall(r'"\$\{([A-Z_]+):\?\}"', "".join(pod_scripts.text(n) for n in pod_scripts.NAMES)))
+    required = _required(*(n for n in pod_scripts.NAMES if n != "exporter-auth.sh"))
     assert required <= set(pod_env.POD_SCRIPT_ENV), required - set(pod_env.POD_SCRIPT_ENV)
+
+
+def test_the_exporter_init_container_gets_exactly_what_its_script_requires_and_documents(sts):
+    script = pod_scripts.text("exporter-auth.sh")
+    assert _required("exporter-auth.sh") == set(pod_env.EXPORTER_AUTH_ENV)
+    for name, meaning in pod_env.EXPORTER_AUTH_ENV.items():
+        assert re.search(rf"^#\s+{name}\s+{re.escape(meaning)}$", script, re.M), name
+    [init] = sts["spec"]["template"]["spec"]["initContainers"]
+    assert {e["name"] for e in init["env"]} == set(pod_env.EXPORTER_AUTH_ENV)
+
+
+def test_the_scripts_read_the_password_files_the_pods_mount():
+    from contracts.paths import AIRFLOW_PASSWORD_FILE, REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE
+
+    lib, start = pod_scripts.text("lib.sh"), pod_scripts.text("start-redis.sh")
+    assert f"$(secret {REDIS_PASSWORD_FILE})" in lib and f"$(secret {SENTINEL_PASSWORD_FILE})" in lib
+    assert f"$(secret {AIRFLOW_PASSWORD_FILE})" in start
+    exporter = pod_scripts.text("exporter-auth.sh")
+    assert f'"$SECRETS_DIR/{REDIS_PASSWORD_FILE}"' in exporter and f'"$SECRETS_DIR/{SENTINEL_PASSWORD_FILE}"' in exporter
 
 
 def test_the_smoke_job_sets_what_runtime_reads(objects):

@@ -34,9 +34,10 @@ def edit_conf(m, key, old, new):
     config["data"][key] = config["data"][key].replace(old, new)
 
 
-def drop_env(m, container_name, var):
-    c = container(m, container_name)
-    c["env"] = [e for e in c["env"] if e["name"] != var]
+def drop_secret_file(m, volume_name, file):
+    [volume] = [v for v in pod(m)["volumes"] if v["name"] == volume_name]
+    for source in volume["projected"]["sources"]:
+        source["secret"]["items"] = [i for i in source["secret"]["items"] if i["path"] != file]
 
 
 def set_replicas_and_quorum(m, replicas, quorum):
@@ -107,10 +108,13 @@ MUTATIONS = {
     "resources-maxmemory-headroom": (lambda m: edit_conf(m, "redis.conf", "maxmemory 805306368",
                                                          "maxmemory 1000000000"),
                                      "maxmemory 1000000000 is above 80% of the redis memory limit"),
-    "auth-redis-password-from-secret": (lambda m: drop_env(m, "sentinel", "REDIS_PASSWORD"),
-                                        "container sentinel gets no REDIS_PASSWORD from a Secret"),
-    "auth-sentinel-password": (lambda m: drop_env(m, "sentinel", "SENTINEL_PASSWORD"),
-                               "Sentinel gets no SENTINEL_PASSWORD from a Secret"),
+    "auth-redis-password-from-secret": (lambda m: drop_secret_file(m, "secrets", "redis-password"),
+                                        "container sentinel reads no redis-password from a Secret"),
+    "auth-sentinel-password": (lambda m: drop_secret_file(m, "secrets", "sentinel-password"),
+                               "container sentinel reads no sentinel-password from a Secret"),
+    "auth-passwords-as-files": (lambda m: container(m, "exporter")["env"].append(
+        {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "redis-password"}}}),
+                                "container exporter takes REDIS_PASSWORD from a Secret as an environment variable"),
     "auth-no-secret-literals": (lambda m: edit_conf(m, "redis.conf", "protected-mode yes\n",
                                                     "protected-mode yes\nrequirepass hunter2\n"),
                                 "`requirepass` with a literal password in redis.conf"),
@@ -189,6 +193,14 @@ def test_a_password_in_a_url_or_env_value_is_refused():
     container(m, "smoke", "Job")["env"].append({"name": "AIRFLOW_BROKER_PASSWORD", "value": "hunter2"})
     messages = sorted(f.message for f in evaluate(m).findings)
     assert messages == ["a URL with a password in it", "env AIRFLOW_BROKER_PASSWORD has a literal value"]
+
+
+def test_a_password_file_path_is_no_literal_but_a_password_under_a_file_name_is():
+    m = fresh()
+    container(m, "smoke", "Job")["env"].append({"name": "AIRFLOW_PASSWORD_FILE", "value": "/secrets/airflow"})
+    assert evaluate(m).findings == []
+    container(m, "smoke", "Job")["env"].append({"name": "OTHER_PASSWORD_FILE", "value": "hunter2"})
+    assert [f.message for f in evaluate(m).findings] == ["env OTHER_PASSWORD_FILE has a literal value"]
 
 
 def test_an_overlay_that_moves_the_namespace_is_refused(files):

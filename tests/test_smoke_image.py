@@ -43,7 +43,8 @@ def job_env(cluster):
     return {"PATH": "/usr/bin:/bin", "REDIS_MASTER_NAME": s.master_name, "REDIS_MAXMEMORY_POLICY": "noeviction",
             "REDIS_SENTINELS": ",".join(f"{h}:{p}" for h, p in s.sentinel_addresses),
             "REDIS_NODES": ",".join(f"{h}:{p}" for h, p in s.redis_addresses),
-            "REDIS_PASSWORD": s.redis_password, "REDIS_SENTINEL_PASSWORD": s.sentinel_password}
+            # The Job's mounted Secret files, as the local cluster keeps them.
+            "REDIS_PASSWORD_FILE": s.password_file, "REDIS_SENTINEL_PASSWORD_FILE": s.sentinel_password_file}
 
 
 def image_cli(env, *args):
@@ -62,10 +63,24 @@ def test_smoke_passes_from_the_job_environment_without_synth_dependencies(cluste
     assert celery["name"] == "celery_round_trip" and "consumed it back" in celery["detail"]
 
 
-def test_smoke_with_a_wrong_password_fails_and_says_so(cluster):
-    run = image_cli({**job_env(cluster), "REDIS_PASSWORD": "wrong"}, "smoke")
+def test_smoke_with_a_wrong_password_fails_and_says_so(cluster, tmp_path):
+    (tmp_path / "wrong").write_text("wrong")
+    run = image_cli({**job_env(cluster), "REDIS_PASSWORD_FILE": str(tmp_path / "wrong")}, "smoke")
     assert run.returncode == 1
     assert re.search(r"FAIL  redis_reachable .*AuthenticationError", run.stdout)
+
+
+def test_by_hand_a_password_may_come_from_the_environment(cluster):
+    env = {k: v for k, v in job_env(cluster).items() if not k.endswith("_FILE")}
+    s = cluster.state
+    run = image_cli({**env, "REDIS_PASSWORD": s.redis_password, "REDIS_SENTINEL_PASSWORD": s.sentinel_password}, "smoke")
+    assert run.returncode == 0, run.stdout
+
+
+def test_an_unreadable_password_file_is_a_clear_error(cluster, tmp_path):
+    run = image_cli({**job_env(cluster), "REDIS_PASSWORD_FILE": str(tmp_path / "missing")}, "smoke")
+    assert run.returncode == 2
+    assert f"REDIS_PASSWORD_FILE={tmp_path / 'missing'}: cannot read it" in run.stderr
 
 
 def test_a_missing_variable_is_a_clear_error(cluster):

@@ -39,9 +39,8 @@ def test_the_job_runs_the_spec_image_hardened(objects, spec):
 
 def test_passwords_come_from_secret_references_and_addresses_from_the_spec(objects, spec):
     env = env_of(job_of(objects, spec))
-    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "redis-auth", "key": "redis-password"}
-    assert env["REDIS_SENTINEL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "redis-auth",
-                                                                          "key": "sentinel-password"}
+    assert env["REDIS_PASSWORD_FILE"]["value"] == "/secrets/redis-password"  # mounted: test_password_files.py
+    assert env["REDIS_SENTINEL_PASSWORD_FILE"]["value"] == "/secrets/sentinel-password"
     assert env["REDIS_SENTINELS"]["value"].split(",")[0] == "redis-0.redis-headless.airflow.svc.cluster.local:26379"
     assert len(env["REDIS_NODES"]["value"].split(",")) == spec.redis.replicas
     assert env["REDIS_MAXMEMORY_POLICY"]["value"] == "noeviction"

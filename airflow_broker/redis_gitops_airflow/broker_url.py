@@ -32,7 +32,7 @@ def sentinel_kwargs(password: str, username: str = "") -> str:
 
 def _secret(path: str) -> str:
     try:
-        return Path(path).read_text().strip("\n")
+        return Path(path).read_text().rstrip("\n")  # as `$(cat file)`: trailing newlines only
     except OSError as err:
         raise SystemExit(f"cannot read the password file {path}: {err.strerror}") from None
 

@@ -3,7 +3,7 @@ one, the local cluster runs them all. Their environment is contracts.pod_env.POD
 from pathlib import Path
 
 FOLDER = Path(__file__).resolve().parent
-NAMES = ("lib.sh", "start-redis.sh", "start-sentinel.sh", "prestop-redis.sh", "probe.sh")
+NAMES = ("lib.sh", "start-redis.sh", "start-sentinel.sh", "prestop-redis.sh", "probe.sh", "exporter-auth.sh")
 
 
 def text(name: str) -> str:

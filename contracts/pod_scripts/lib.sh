@@ -1,23 +1,34 @@
 # shellcheck shell=sh
-# Helpers shared by the pod scripts. They read only environment variables (contracts/pod_env.py), so
-# the same files run in a Kubernetes pod and in the local cluster (`redis-gitops local up`):
+# Helpers shared by the pod scripts. They read only environment variables (contracts/pod_env.py) and
+# the password files in SECRETS_DIR, so the same files run in a Kubernetes pod and in the local cluster
+# (`redis-gitops local up`):
 #   SELF_HOST                 name this pod announces (its headless-Service FQDN in Kubernetes)
 #   PEER_HOSTS                every pod's announced name, in ordinal order (SELF_HOST among them)
 #   LOCAL_HOST                address of this pod's own Redis and Sentinel (default 127.0.0.1)
 #   REDIS_PORT                Redis's port
 #   SENTINEL_PORT             Sentinel's port
 #   MASTER_NAME               the name Sentinel monitors the master under
-#   REDIS_PASSWORD            from a Kubernetes Secret
-#   SENTINEL_PASSWORD         from a Kubernetes Secret
+#   SECRETS_DIR               read-only password files from Secrets: redis-password, sentinel-password, airflow-password
 #   CONFIG_DIR                read-only templates (redis.conf, sentinel.conf)
 #   RUNTIME_DIR               Redis only: writable in-memory folder for its rendered config (holds passwords)
 #   DATA_DIR                  the PersistentVolumeClaim: Redis's data; Sentinel's state (0600) in $DATA_DIR/sentinel
 #   HANDOVER_TIMEOUT_SECONDS  preStop: longest the hand-over may pause writes and wait for a new master
 #   BIND_ADDRESS              optional: listen only here (the local cluster gives each pod its own address)
-#   AIRFLOW_PASSWORD          optional, Redis only: Airflow's ACL user's password (its rules: $CONFIG_DIR/airflow.acl)
 
 : "${SELF_HOST:?}" "${PEER_HOSTS:?}" "${REDIS_PORT:?}" "${SENTINEL_PORT:?}" "${MASTER_NAME:?}"
-: "${REDIS_PASSWORD:?}" "${SENTINEL_PASSWORD:?}"
+: "${SECRETS_DIR:?}"
+
+# secret FILE: a password file's content (trailing newlines dropped). Passwords stay shell variables, never
+# exported: rcli hands one to a single redis-cli through REDISCLI_AUTH.
+secret() {
+  if [ ! -r "$SECRETS_DIR/$1" ]; then
+    echo "cannot read $SECRETS_DIR/$1: is the Secret mounted with that key?" >&2
+    exit 1
+  fi
+  cat "$SECRETS_DIR/$1"
+}
+REDIS_PASSWORD=$(secret redis-password) || exit 1
+SENTINEL_PASSWORD=$(secret sentinel-password) || exit 1
 LOCAL_HOST=${LOCAL_HOST:-127.0.0.1}
 # Sentinel's own config file, rewritten by Sentinel on every failover: the cluster's memory across restarts.
 SENTINEL_STATE_DIR=${DATA_DIR:+$DATA_DIR/sentinel}

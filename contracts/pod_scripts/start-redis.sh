@@ -29,9 +29,10 @@ umask 077
   printf '%s\n' "requirepass $(conf_quote "$REDIS_PASSWORD")"
   printf '%s\n' "masterauth $(conf_quote "$REDIS_PASSWORD")"
   printf '%s\n' "replica-announce-ip $SELF_HOST"
-  # Airflow's own ACL user: its rules from the ConfigMap, its password from its Secret.
-  if [ -n "${AIRFLOW_PASSWORD:-}" ] && [ -f "$CONFIG_DIR/airflow.acl" ]; then
-    printf '%s %s\n' "$(cat "$CONFIG_DIR/airflow.acl")" "$(conf_quote ">$AIRFLOW_PASSWORD")"
+  # Airflow's own ACL user: its rules from the ConfigMap, its password from its Secret (required with the rules).
+  if [ -f "$CONFIG_DIR/airflow.acl" ]; then
+    airflow_password=$(secret airflow-password) || exit 1
+    printf '%s %s\n' "$(cat "$CONFIG_DIR/airflow.acl")" "$(conf_quote ">$airflow_password")"
   fi
   if [ "$master" != "$SELF_HOST" ]; then printf '%s\n' "replicaof $master $REDIS_PORT"; fi
 } >"$conf.tmp"

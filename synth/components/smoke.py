@@ -5,7 +5,8 @@ from cdk8s_plus_33 import k8s
 from constructs import Construct
 
 from synth.components.common import WAVE_NETWORK, meta_fields, resources
-from synth.components.statefulset import container_security, secret_env
+from contracts.paths import REDIS_PASSWORD_FILE, SECRETS_DIR, SENTINEL_PASSWORD_FILE
+from synth.components.statefulset import cluster_password_files, container_security, secrets_volume
 from synth.naming import Names
 
 HOOK_ANNOTATIONS = {
@@ -27,8 +28,8 @@ def smoke_env(names: Names) -> list[k8s.EnvVar]:
         k8s.EnvVar(name="SMOKE_WAIT_SECONDS", value=str(spec.smoke.wait_seconds)),
         # The failover check runs the pods' own preStop script: same timeout as the pods.
         k8s.EnvVar(name="HANDOVER_TIMEOUT_SECONDS", value=str(spec.redis.handover_timeout_seconds)),
-        secret_env("REDIS_PASSWORD", spec.auth.redis_password),
-        secret_env("REDIS_SENTINEL_PASSWORD", spec.auth.sentinel_password),
+        k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=f"{SECRETS_DIR}/{REDIS_PASSWORD_FILE}"),
+        k8s.EnvVar(name="REDIS_SENTINEL_PASSWORD_FILE", value=f"{SECRETS_DIR}/{SENTINEL_PASSWORD_FILE}"),
     ]
 
 
@@ -37,14 +38,15 @@ def smoke_job(scope: Construct, names: Names) -> None:
     labels = {**names.labels("smoke"), **names.smoke_selector_labels}
     container = k8s.Container(
         name="smoke",
-        image=f"{smoke.image.repository}:{smoke.image.tag}",
+        image=smoke.image.reference,
         image_pull_policy=smoke.image.pull_policy,
         args=["smoke", "--json", *(["--celery"] if smoke.celery_round_trip else []),
               *(["--failover"] if smoke.failover else [])],
         env=smoke_env(names),
         resources=resources(smoke.resources),
         security_context=container_security(names),
-        volume_mounts=[k8s.VolumeMount(name="tmp", mount_path="/tmp")],
+        volume_mounts=[k8s.VolumeMount(name="tmp", mount_path="/tmp"),
+                       k8s.VolumeMount(name="secrets", mount_path=SECRETS_DIR, read_only=True)],
     )
     k8s.KubeJob(
         scope, "smoke-job",
@@ -68,7 +70,8 @@ def smoke_job(scope: Construct, names: Names) -> None:
                     ),
                     containers=[container],
                     volumes=[k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(
-                        medium="Memory", size_limit=k8s.Quantity.from_string("16Mi")))],
+                        medium="Memory", size_limit=k8s.Quantity.from_string("16Mi"))),
+                        secrets_volume("secrets", cluster_password_files(names))],
                 ),
             ),
         ),

@@ -7,7 +7,8 @@ from cdk8s_plus_33 import k8s
 from constructs import Construct
 
 from contracts import pod_scripts
-from contracts.paths import CONFIG_DIR, DATA_DIR, REDIS_RUNTIME_DIR, SCRIPTS_DIR
+from contracts.paths import (AIRFLOW_PASSWORD_FILE, CONFIG_DIR, DATA_DIR, EXPORTER_DIR, REDIS_PASSWORD_FILE,
+                            REDIS_RUNTIME_DIR, SCRIPTS_DIR, SECRETS_DIR, SENTINEL_PASSWORD_FILE)
 from synth.components.common import WAVE_WORKLOAD, meta, resources
 from synth.naming import Names
 from synth.redis_config import redis_conf, sentinel_conf
@@ -25,17 +26,23 @@ def config_checksum(names: Names) -> str:
     return digest.hexdigest()
 
 
-def secret_env(name: str, ref) -> k8s.EnvVar:
-    return k8s.EnvVar(name=name, value_from=k8s.EnvVarSource(
-        secret_key_ref=k8s.SecretKeySelector(name=ref.secret_name, key=ref.key)))
+def secrets_volume(name: str, files: dict[str, object]) -> k8s.Volume:
+    """Password files from the Secrets the spec references (file name -> SecretRef), read-only: processes read
+    files, never environment variables (checkov CKV_K8S_35), so no password shows in `kubectl describe`."""
+    return k8s.Volume(name=name, projected=k8s.ProjectedVolumeSource(default_mode=0o440, sources=[
+        k8s.VolumeProjection(secret=k8s.SecretProjection(
+            name=ref.secret_name, items=[k8s.KeyToPath(key=ref.key, path=path)]))
+        for path, ref in files.items()]))
+
+
+def cluster_password_files(names: Names) -> dict[str, object]:
+    return {REDIS_PASSWORD_FILE: names.spec.auth.redis_password, SENTINEL_PASSWORD_FILE: names.spec.auth.sentinel_password}
 
 
 def script_env(names: Names, runtime_dir: str | None) -> list[k8s.EnvVar]:
     """The environment contract of the pod scripts (see pod_scripts/lib.sh)."""
     spec = names.spec
     runtime = [k8s.EnvVar(name="RUNTIME_DIR", value=runtime_dir)] if runtime_dir else []
-    # Redis only (the container with a runtime folder): Airflow's ACL user's password.
-    users = [secret_env("AIRFLOW_PASSWORD", spec.airflow.password)] if runtime_dir and spec.airflow.enabled else []
     return [
         k8s.EnvVar(name="POD_NAME", value_from=k8s.EnvVarSource(
             field_ref=k8s.ObjectFieldSelector(field_path="metadata.name"))),
@@ -45,13 +52,11 @@ def script_env(names: Names, runtime_dir: str | None) -> list[k8s.EnvVar]:
         k8s.EnvVar(name="REDIS_PORT", value=str(spec.redis.port)),
         k8s.EnvVar(name="SENTINEL_PORT", value=str(spec.sentinel.port)),
         k8s.EnvVar(name="MASTER_NAME", value=spec.sentinel.master_name),
+        k8s.EnvVar(name="SECRETS_DIR", value=SECRETS_DIR),
         k8s.EnvVar(name="CONFIG_DIR", value=CONFIG_DIR),
         *runtime,
         k8s.EnvVar(name="DATA_DIR", value=DATA_DIR),
         k8s.EnvVar(name="HANDOVER_TIMEOUT_SECONDS", value=str(spec.redis.handover_timeout_seconds)),
-        secret_env("REDIS_PASSWORD", spec.auth.redis_password),
-        secret_env("SENTINEL_PASSWORD", spec.auth.sentinel_password),
-        *users,
     ]
 
 
@@ -78,13 +83,18 @@ def _mounts(*pairs: tuple[str, str], read_only: bool = True) -> list[k8s.VolumeM
     return [k8s.VolumeMount(name=n, mount_path=p, read_only=read_only) for n, p in pairs]
 
 
+def _runs_script(names: Names, script: str) -> dict:
+    """A container of the Redis image that runs one of the pod scripts."""
+    image = names.spec.redis.image
+    return {"image": image.reference, "image_pull_policy": image.pull_policy,
+            "command": ["sh", f"{SCRIPTS_DIR}/{script}"]}
+
+
 def redis_container(names: Names) -> k8s.Container:
     spec = names.spec
     return k8s.Container(
         name="redis",
-        image=spec.redis.image.reference,
-        image_pull_policy=spec.redis.image.pull_policy,
-        command=["sh", f"{SCRIPTS_DIR}/start-redis.sh"],
+        **_runs_script(names, "start-redis.sh"),
         env=script_env(names, REDIS_RUNTIME_DIR),
         ports=[k8s.ContainerPort(name="redis", container_port=spec.redis.port, protocol="TCP")],
         # A large AOF can take minutes to load; until then liveness must not kill the pod.
@@ -98,7 +108,9 @@ def redis_container(names: Names) -> k8s.Container:
         volume_mounts=[
             *_mounts(("data", DATA_DIR), read_only=False),
             *_mounts(("redis-runtime", REDIS_RUNTIME_DIR), read_only=False),
-            *_mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR)),
+            # Redis alone also reads Airflow's ACL user's password (start-redis.sh).
+            *_mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR),
+                     ("redis-secrets" if spec.airflow.enabled else "secrets", SECRETS_DIR)),
         ],
     )
 
@@ -107,9 +119,7 @@ def sentinel_container(names: Names) -> k8s.Container:
     spec = names.spec
     return k8s.Container(
         name="sentinel",
-        image=spec.redis.image.reference,
-        image_pull_policy=spec.redis.image.pull_policy,
-        command=["sh", f"{SCRIPTS_DIR}/start-sentinel.sh"],
+        **_runs_script(names, "start-sentinel.sh"),
         env=script_env(names, None),
         ports=[k8s.ContainerPort(name="sentinel", container_port=spec.sentinel.port, protocol="TCP")],
         liveness_probe=_probe("sentinel", PROBE_PERIOD_SECONDS, 6),
@@ -120,7 +130,7 @@ def sentinel_container(names: Names) -> k8s.Container:
             # Sentinel rewrites its own config file on every failover; on the pod's volume that state (epochs,
             # known replicas and Sentinels) survives restarts, so a full restart elects the last master.
             *_mounts(("data", DATA_DIR), read_only=False),
-            *_mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR)),
+            *_mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR), ("secrets", SECRETS_DIR)),
         ],
     )
 
@@ -130,15 +140,39 @@ def _exporter_health() -> k8s.Probe:
                      period_seconds=PROBE_PERIOD_SECONDS, timeout_seconds=5)
 
 
+def exporter_env(names: Names) -> dict[str, str]:
+    """What the exporter and its init container share: its targets and the password file joining them."""
+    spec = names.spec
+    return {"REDIS_ADDR": f"redis://127.0.0.1:{spec.redis.port}",
+            "SENTINEL_ADDR": f"redis://127.0.0.1:{spec.sentinel.port}",
+            "EXPORTER_PASSWORD_FILE": f"{EXPORTER_DIR}/passwords.json"}
+
+
+def exporter_auth_container(names: Names) -> k8s.Container:
+    """Writes the exporter's password file from the mounted Secrets: the exporter image has no shell, and
+    redis_exporter reads passwords from a JSON file (address -> password), not from a plain password file."""
+    spec = names.spec
+    return k8s.Container(
+        name="exporter-auth",
+        **_runs_script(names, "exporter-auth.sh"),
+        env=[k8s.EnvVar(name="SECRETS_DIR", value=SECRETS_DIR),
+             *(k8s.EnvVar(name=k, value=v) for k, v in exporter_env(names).items())],
+        resources=resources(spec.monitoring.exporter.resources),
+        security_context=container_security(names),
+        volume_mounts=[*_mounts(("scripts", SCRIPTS_DIR), ("secrets", SECRETS_DIR)),
+                       *_mounts(("exporter-auth", EXPORTER_DIR), read_only=False)],
+    )
+
+
 def exporter_container(names: Names) -> k8s.Container:
-    spec, exporter = names.spec, names.spec.monitoring.exporter
+    exporter, shared = names.spec.monitoring.exporter, exporter_env(names)
     return k8s.Container(
         name="exporter",
         image=exporter.image.reference,
         image_pull_policy=exporter.image.pull_policy,
         env=[
-            k8s.EnvVar(name="REDIS_ADDR", value=f"redis://127.0.0.1:{spec.redis.port}"),
-            secret_env("REDIS_PASSWORD", spec.auth.redis_password),
+            k8s.EnvVar(name="REDIS_ADDR", value=shared["REDIS_ADDR"]),
+            k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=shared["EXPORTER_PASSWORD_FILE"]),
             k8s.EnvVar(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{exporter.port}"),
         ],
         ports=[k8s.ContainerPort(name="metrics", container_port=exporter.port, protocol="TCP")],
@@ -146,6 +180,7 @@ def exporter_container(names: Names) -> k8s.Container:
         readiness_probe=_exporter_health(),
         resources=resources(exporter.resources),
         security_context=container_security(names),
+        volume_mounts=_mounts(("exporter-auth", EXPORTER_DIR)),
     )
 
 
@@ -163,8 +198,15 @@ def _affinity(names: Names) -> k8s.Affinity:
 def statefulset(scope: Construct, names: Names) -> None:
     spec = names.spec
     containers = [redis_container(names), sentinel_container(names)]
+    init_containers, volumes = [], [secrets_volume("secrets", cluster_password_files(names))]
+    if spec.airflow.enabled:
+        volumes.append(secrets_volume("redis-secrets", {**cluster_password_files(names),
+                                                        AIRFLOW_PASSWORD_FILE: spec.airflow.password}))
     if spec.monitoring.exporter.enabled:
         containers.append(exporter_container(names))
+        init_containers.append(exporter_auth_container(names))
+        volumes.append(k8s.Volume(name="exporter-auth", empty_dir=k8s.EmptyDirVolumeSource(
+            medium="Memory", size_limit=k8s.Quantity.from_string("1Mi"))))
     pod = k8s.PodSpec(
         service_account_name=names.service_account,
         automount_service_account_token=False,
@@ -183,8 +225,10 @@ def statefulset(scope: Construct, names: Names) -> None:
         )],
         node_selector=spec.scheduling.node_selector or None,
         priority_class_name=spec.scheduling.priority_class_name,
+        init_containers=init_containers or None,
         containers=containers,
         volumes=[
+            *volumes,
             k8s.Volume(name="config", config_map=k8s.ConfigMapVolumeSource(name=names.config_map, default_mode=0o444)),
             k8s.Volume(name="scripts", config_map=k8s.ConfigMapVolumeSource(
                 name=names.scripts_config_map, default_mode=0o555)),

@@ -1,0 +1,174 @@
+"""Passwords reach every process as files from mounted Secrets, never as environment variables (checkov
+CKV_K8S_35, the Bitnami chart's usePasswordFiles): an env var leaks into `kubectl describe`, crash dumps and
+every child process."""
+import json
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from contracts.paths import REDIS_PASSWORD_FILE, SCRIPTS_DIR, SECRETS_DIR, SENTINEL_PASSWORD_FILE
+from contracts.pod_scripts import FOLDER as SCRIPTS
+
+HOSTILE = 'p"a\\ss \'$(x) w#rd'
+
+
+def pod_specs(objects):
+    for (kind, name), obj in objects.items():
+        template = (obj.get("spec") or {}).get("template")
+        if template and "containers" in template.get("spec", {}):
+            yield f"{kind}/{name}", template["spec"]
+
+
+def all_containers(pod):
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+def by_name(pod):
+    return {c["name"]: c for c in all_containers(pod)}
+
+
+def env(c):
+    return {e["name"]: e.get("value") for e in c.get("env", [])}
+
+
+def mounted_secret_files(pod, c, mount_path):
+    """The files a container sees under mount_path, as {file: (secret, key)}, from Secret-backed volumes only."""
+    [mount] = [m for m in c["volumeMounts"] if m["mountPath"] == mount_path]
+    assert mount.get("readOnly") is True, c["name"]
+    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    files = {}
+    for source in volume["projected"]["sources"]:
+        for item in source["secret"]["items"]:
+            files[item["path"]] = (source["secret"]["name"], item["key"])
+    return files
+
+
+def test_no_container_takes_a_password_from_its_environment(objects):
+    for where, pod in pod_specs(objects):
+        for c in all_containers(pod):
+            from_secrets = [e["name"] for e in c.get("env", []) if "secretKeyRef" in (e.get("valueFrom") or {})]
+            assert from_secrets == [], (where, c["name"])
+            assert not any("secretRef" in e for e in c.get("envFrom", [])), (where, c["name"])
+
+
+def test_redis_and_sentinel_read_their_passwords_from_a_read_only_secret_mount(sts, spec):
+    pod = sts["spec"]["template"]["spec"]
+    redis_auth = (spec.auth.redis_password.secret_name, spec.auth.redis_password.key)
+    sentinel_auth = (spec.auth.sentinel_password.secret_name, spec.auth.sentinel_password.key)
+    airflow = (spec.airflow.password.secret_name, spec.airflow.password.key)
+    containers = by_name(pod)
+    for name in ("redis", "sentinel"):
+        assert env(containers[name])["SECRETS_DIR"] == SECRETS_DIR
+    assert mounted_secret_files(pod, containers["redis"], SECRETS_DIR) == {
+        REDIS_PASSWORD_FILE: redis_auth, SENTINEL_PASSWORD_FILE: sentinel_auth, "airflow-password": airflow}
+    # Sentinel never needs Airflow's password.
+    assert mounted_secret_files(pod, containers["sentinel"], SECRETS_DIR) == {
+        REDIS_PASSWORD_FILE: redis_auth, SENTINEL_PASSWORD_FILE: sentinel_auth}
+    for volume in pod["volumes"]:
+        if "projected" in volume:
+            assert volume["projected"]["defaultMode"] == 0o440
+
+
+def test_the_smoke_job_reads_password_files(objects, spec):
+    pod = objects[("Job", f"{spec.name}-smoke")]["spec"]["template"]["spec"]
+    [c] = pod["containers"]
+    files = mounted_secret_files(pod, c, SECRETS_DIR)
+    assert env(c)["REDIS_PASSWORD_FILE"] == f"{SECRETS_DIR}/{REDIS_PASSWORD_FILE}"
+    assert env(c)["REDIS_SENTINEL_PASSWORD_FILE"] == f"{SECRETS_DIR}/{SENTINEL_PASSWORD_FILE}"
+    assert set(files) == {REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE}
+
+
+def test_the_exporter_and_its_init_container_name_the_same_addresses(sts):
+    containers = by_name(sts["spec"]["template"]["spec"])
+    init, exporter = env(containers["exporter-auth"]), env(containers["exporter"])
+    assert init["REDIS_ADDR"] == exporter["REDIS_ADDR"]
+    assert init["EXPORTER_PASSWORD_FILE"] == exporter["REDIS_PASSWORD_FILE"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _metrics(url: str, deadline: float) -> str:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                return reply.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_the_exporter_authenticates_to_redis_and_sentinel_with_the_file_its_init_container_writes(sts, spec, tmp_path):
+    """The init container's script and Debian's redis_exporter, run with the rendered environment (paths moved
+    under tmp_path, ports moved to free ones), against a real Redis and Sentinel with hostile passwords."""
+    containers = by_name(sts["spec"]["template"]["spec"])
+    redis_port, sentinel_port, web_port = _free_port(), _free_port(), _free_port()
+
+    def local(value: str) -> str:
+        value = value.replace(f":{spec.redis.port}", f":{redis_port}").replace(f":{spec.sentinel.port}",
+                                                                              f":{sentinel_port}")
+        return str(tmp_path) + value if value.startswith("/") else value
+
+    secrets = tmp_path / SECRETS_DIR.lstrip("/")
+    secrets.mkdir(parents=True)
+    (secrets / REDIS_PASSWORD_FILE).write_text(HOSTILE)
+    (secrets / SENTINEL_PASSWORD_FILE).write_text(HOSTILE[::-1] + "\n")  # a trailing newline, as `kubectl create` leaves
+    init = containers["exporter-auth"]
+    for mount in init["volumeMounts"]:
+        (tmp_path / mount["mountPath"].lstrip("/")).mkdir(parents=True, exist_ok=True)
+    assert init["command"][:2] == ["sh", f"{SCRIPTS_DIR}/exporter-auth.sh"]
+    init_env = {k: local(v) for k, v in env(init).items()}
+    run = subprocess.run(["sh", str(SCRIPTS / "exporter-auth.sh")], env={"PATH": "/usr/bin:/bin", **init_env},
+                         capture_output=True, text=True, timeout=10)
+    assert run.returncode == 0, run.stderr
+    written = tmp_path / init_env["EXPORTER_PASSWORD_FILE"].removeprefix(str(tmp_path) + "/")
+    assert oct(written.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(written.read_text()) == {init_env["REDIS_ADDR"]: HOSTILE, init_env["SENTINEL_ADDR"]: HOSTILE[::-1]}
+
+    (tmp_path / "sentinel.conf").write_text(
+        f"port {sentinel_port}\nbind 127.0.0.1\nrequirepass \"{HOSTILE[::-1].replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}\"\n"
+        f"sentinel monitor m 127.0.0.1 {redis_port} 1\n")
+    procs = [subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                               "--requirepass", HOSTILE], stdout=subprocess.DEVNULL, cwd=tmp_path),
+             subprocess.Popen(["redis-sentinel", str(tmp_path / "sentinel.conf")], stdout=subprocess.DEVNULL)]
+    exporter = containers["exporter"]
+    exporter_env = {k: local(v) for k, v in env(exporter).items()}
+    exporter_env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] = f"127.0.0.1:{web_port}"
+    assert "REDIS_PASSWORD" not in exporter_env
+    try:
+        procs.append(subprocess.Popen(["prometheus-redis-exporter", *exporter.get("args", [])],
+                                      env={"PATH": "/usr/bin:/bin", **exporter_env},
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + 15
+        while "redis_up 1" not in (own := _metrics(f"http://127.0.0.1:{web_port}/metrics", deadline)):
+            assert time.monotonic() < deadline, [line for line in own.splitlines() if "redis_up" in line]
+            time.sleep(0.2)
+        target = urllib.parse.quote(init_env["SENTINEL_ADDR"], safe="")
+        sentinel = _metrics(f"http://127.0.0.1:{web_port}/scrape?target={target}", deadline)
+        assert "redis_up 1" in sentinel
+        assert "redis_sentinel_masters 1" in sentinel
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=10)
+
+
+@pytest.mark.parametrize("password", ["line\nbreak", "tab\there"])
+def test_a_password_json_cannot_carry_as_written_costs_the_metrics_not_the_pod(tmp_path, password):
+    """An init container that fails keeps Redis from starting: the broker matters more than its metrics."""
+    (tmp_path / REDIS_PASSWORD_FILE).write_text(password)
+    (tmp_path / SENTINEL_PASSWORD_FILE).write_text("fine")
+    run = subprocess.run(["sh", str(SCRIPTS / "exporter-auth.sh")], capture_output=True, text=True, timeout=10,
+                         env={"PATH": "/usr/bin:/bin", "SECRETS_DIR": str(tmp_path), "REDIS_ADDR": "redis://a:1",
+                              "SENTINEL_ADDR": "redis://a:2", "EXPORTER_PASSWORD_FILE": str(tmp_path / "out.json")})
+    assert run.returncode == 0, run.stderr
+    assert f"{tmp_path}/{REDIS_PASSWORD_FILE}" in run.stderr and "control character" in run.stderr
+    assert json.loads((tmp_path / "out.json").read_text()) == {"redis://a:2": "fine"}
