@@ -2,7 +2,8 @@
 # runtime/ and contracts/ only (no generator, gate or development harness).
 # Runtime dependencies only (docker/smoke-requirements.txt); the tag comes from cluster_spec.yaml (smoke.image),
 # CI builds it with: docker build -t "$(redis-gitops smoke-image)" .
-FROM python:3.11.7-slim-bookworm
+# Newest 3.11 patch on bookworm (docker-library/python versions.json, 2026-06-23); bookworm keeps redis-tools 7.0.15.
+FROM python:3.11.15-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -15,10 +15,15 @@ RULE_IDS = (
     "resources-requests-limits", "resources-maxmemory-headroom",
     "security-non-root", "security-read-only-root", "security-no-privilege-escalation",
     "security-drop-all-capabilities", "security-seccomp", "security-no-service-account-token",
-    "security-image-version", "security-network-policy",
+    "security-image-version", "security-image-digest", "security-pull-policy", "security-network-policy",
     "keda-trigger-sentinels", "keda-trigger-queues", "keda-secret-refs", "airflow-broker-url", "airflow-master-name",
 )
 
 # checkov's Kubernetes checks: a spec waiver may name one; synth renders it as checkov's own skip annotation.
 CHECKOV_CHECK = r"^CKV2?_K8S_[0-9]+$"
 CHECKOV_SKIP_PREFIX = "checkov.io/skip"
+
+# The gate's rules that check what a checkov check checks: a spec waiver (or a hand-written `checkov.io/skipN:
+# CHECK=reason`) of the check also waives the rule, with the same reason, so one decision serves both tools.
+# (checkov's CKV_K8S_15 wants imagePullPolicy Always; the gate's security-pull-policy warns on exactly that.)
+CHECKOV_EQUIVALENT = {"CKV_K8S_43": "security-image-digest", "CKV_K8S_35": "auth-passwords-as-files"}

@@ -7,7 +7,7 @@ from pathlib import Path
 from policies import api_server, auth, broker, persistence, quorum, resources, security  # noqa: F401 (registers)
 from policies import autoscaling, airflow  # noqa: F401,E402 (registers; they read quorum's helpers)
 from policies.manifests import Manifests
-from contracts.rules import WAIVER_PREFIX
+from contracts.rules import CHECKOV_EQUIVALENT, CHECKOV_SKIP_PREFIX, WAIVER_PREFIX
 from policies.model import RULES, Finding, Rule, Waiver
 
 FAMILIES = ("quorum", "persistence", "auth", "resources", "broker", "security", "api-server", "policy")
@@ -34,13 +34,25 @@ class PolicyReport:
 
 
 def waivers_of(m: Manifests) -> tuple[list[Waiver], list[Finding]]:
-    """Annotations `policies.redis-gitops.io/waive-<rule>: <reason>`; one without a reason or naming no rule
-    is itself an error, so a waiver is always deliberate and explained."""
+    """Annotations `policies.redis-gitops.io/waive-<rule>: <reason>`, and checkov's `checkov.io/skipN:
+    CHECK=<reason>` for a check a rule mirrors (contracts.rules.CHECKOV_EQUIVALENT); one without a reason or
+    naming no rule is itself an error, so a waiver is always deliberate and explained."""
     waivers, problems = [], []
     for o in m.objects:
-        for key, reason in o.annotations.items():
+        for key, value in o.annotations.items():
+            if key.startswith(CHECKOV_SKIP_PREFIX):
+                check, _, reason = str(value).partition("=")
+                rule_id = CHECKOV_EQUIVALENT.get(check.strip())
+                if rule_id and not reason.strip():
+                    problems.append(Finding(WAIVER_RULE.id, "error", o.ref, ("metadata", "annotations", key),
+                                            f"waiver of {rule_id} (checkov {check.strip()}) gives no reason",
+                                            f"write it as {check.strip()}=<why the check does not apply>"))
+                elif rule_id:
+                    waivers.append(Waiver(rule_id, o.ref, reason.strip()))
+                continue
             if not key.startswith(WAIVER_PREFIX):
                 continue
+            reason = value
             rule_id = key[len(WAIVER_PREFIX):]
             if rule_id not in RULES:
                 problems.append(Finding(WAIVER_RULE.id, "error", o.ref, ("metadata", "annotations", key),

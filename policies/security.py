@@ -95,6 +95,33 @@ def image_version(m: Manifests):
                        "something else than what was reviewed", "pin a version tag such as redis:7.2.7")
 
 
+@rule("security-image-digest", "security", "Every image is pinned by digest as well as by tag (checkov "
+      "CKV_K8S_43): a re-pushed tag changes what nodes pull, and with IfNotPresent nodes run different builds.",
+      severity="warning")
+def image_digest(m: Manifests):
+    for t in m.pod_templates():
+        for path, c in t.containers():
+            image = str(c.get("image", ""))
+            if "@sha256:" not in image:
+                yield (t.owner.ref, (*path, "image"), f"image {image!r} is pinned by tag only: the registry may "
+                       "serve other content under it, and nodes that pulled before keep the old one",
+                       "set image.digest in the spec (tag@sha256:...), or waive CKV_K8S_43 with a reason")
+
+
+@rule("security-pull-policy", "security", "No broker container pulls its image on every start: with "
+      "imagePullPolicy Always a restart waits for the registry (checkov's CKV_K8S_15 asks the opposite; pin "
+      "digests instead).", severity="warning")
+def pull_policy(m: Manifests):
+    for t in m.pod_templates():
+        if t.owner.kind != "StatefulSet":
+            continue
+        for path, c in t.containers():
+            if c.get("imagePullPolicy") == "Always":
+                yield (t.owner.ref, (*path, "imagePullPolicy"), f"container {c.get('name')} pulls its image on "
+                       "every start: while the registry is down or rate-limits, a restarted broker pod stays down",
+                       "use IfNotPresent with image.digest pinned (image.pullPolicy in the spec)")
+
+
 @rule("security-network-policy", "security", "Every pod is selected by a NetworkPolicy in its namespace.")
 def network_policy(m: Manifests):
     policies = m.of_kind("NetworkPolicy")

@@ -40,6 +40,12 @@ def drop_secret_file(m, volume_name, file):
         source["secret"]["items"] = [i for i in source["secret"]["items"] if i["path"] != file]
 
 
+def drop_checkov_skips(m, kind):
+    annotations = obj(m, kind)["metadata"]["annotations"]
+    for key in [k for k in annotations if k.startswith("checkov.io/skip")]:
+        del annotations[key]
+
+
 def set_replicas_and_quorum(m, replicas, quorum):
     obj(m, "StatefulSet")["spec"]["replicas"] = replicas
     edit_conf(m, "sentinel.conf", "6379 2\n", f"6379 {quorum}\n")
@@ -112,6 +118,10 @@ MUTATIONS = {
                                         "container sentinel reads no redis-password from a Secret"),
     "auth-sentinel-password": (lambda m: drop_secret_file(m, "secrets", "sentinel-password"),
                                "container sentinel reads no sentinel-password from a Secret"),
+    "security-image-digest": (lambda m: drop_checkov_skips(m, "StatefulSet"),
+                              "image 'redis:7.2.7' is pinned by tag only"),
+    "security-pull-policy": (lambda m: container(m, "redis").update(imagePullPolicy="Always"),
+                             "container redis pulls its image on every start"),
     "auth-passwords-as-files": (lambda m: container(m, "exporter")["env"].append(
         {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "redis-password"}}}),
                                 "container exporter takes REDIS_PASSWORD from a Secret as an environment variable"),
@@ -157,9 +167,14 @@ MUTATIONS = {
 }
 
 
-def test_the_default_dist_passes_every_rule_without_waivers():
+def test_the_default_dist_passes_every_rule_waiving_only_what_the_spec_waives_for_checkov_too():
+    """The spec's checkov waivers (image digests: none can be looked up for the defaults) also waive the gate's
+    equivalent rule, with the same reason; no rule of the gate's own is waived."""
     report = evaluate(fresh())
-    assert report.findings == [] and report.waivers == []
+    assert report.findings == []
+    assert {(w.rule, w.object.kind) for w in report.waivers} == {("security-image-digest", "StatefulSet"),
+                                                                 ("security-image-digest", "Job")}
+    assert all("digest" in w.reason for w in report.waivers)
     assert len(report.rules) == len(RULES) + 1 >= 30  # plus the rule that judges waivers
 
 
@@ -193,6 +208,23 @@ def test_a_password_in_a_url_or_env_value_is_refused():
     container(m, "smoke", "Job")["env"].append({"name": "AIRFLOW_BROKER_PASSWORD", "value": "hunter2"})
     messages = sorted(f.message for f in evaluate(m).findings)
     assert messages == ["a URL with a password in it", "env AIRFLOW_BROKER_PASSWORD has a literal value"]
+
+
+def test_a_checkov_skip_without_a_reason_does_not_waive_the_gates_rule():
+    m = fresh()
+    drop_checkov_skips(m, "StatefulSet")
+    obj(m, "StatefulSet")["metadata"]["annotations"]["checkov.io/skip1"] = "CKV_K8S_43"
+    findings = evaluate(m).findings
+    assert {f.rule for f in findings} == {"security-image-digest", "policy-waiver"}
+    assert any("waiver of security-image-digest (checkov CKV_K8S_43) gives no reason" in f.message for f in findings)
+
+
+def test_an_image_pinned_by_digest_needs_no_waiver():
+    m = fresh()
+    drop_checkov_skips(m, "StatefulSet")
+    for c in [*pod(m)["containers"], *pod(m)["initContainers"]]:
+        c["image"] += "@sha256:" + "0" * 64
+    assert evaluate(m).findings == []
 
 
 def test_a_password_file_path_is_no_literal_but_a_password_under_a_file_name_is():

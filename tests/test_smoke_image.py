@@ -132,6 +132,17 @@ def test_the_dockerfile_uses_a_pinned_slim_base_and_a_non_root_user():
     assert 'ENTRYPOINT ["redis-gitops-smoke"]' in text
 
 
+# The newest 3.11 patch with a slim-bookworm image known here: docker-library/python versions.json at commit
+# 4f07059 (2026-06-23). Bookworm keeps redis-tools at 7.0.15, the version the tests run.
+NEWEST_KNOWN_BASE = (3, 11, 15)
+
+
+def test_the_base_image_is_no_older_than_the_newest_known_patch():
+    base = re.search(r"^FROM python:(\d+)\.(\d+)\.(\d+)-slim-bookworm$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert base, "the base must stay python:<x.y.z>-slim-bookworm"
+    assert tuple(map(int, base.groups())) >= NEWEST_KNOWN_BASE
+
+
 def test_the_image_holds_the_runtime_and_the_contracts_only():
     copied = re.findall(r"^COPY (\S+) \./", (ROOT / "Dockerfile").read_text(), re.M)
     packages = {c for c in copied if (ROOT / c / "__init__.py").exists()}
