@@ -7,12 +7,20 @@ REDIS_RUNTIME_DIR = "/run/redis"  # Redis's rendered config, in memory
 SECRETS_DIR = "/secrets"  # the password files, projected read-only from the Secrets the spec references
 EXPORTER_DIR = "/run/exporter"  # redis_exporter's password file (JSON), written by its init container, in memory
 
-# In the config ConfigMap: Airflow's ACL user's rules (start-redis.sh appends the password from its Secret).
+# ACL users: `<role>.acl` in the config ConfigMap holds one user's rules; start-redis.sh appends the password
+# from `<role>-password` in SECRETS_DIR (the Redis container mounts one for each).
 AIRFLOW_ACL_FILE = "airflow.acl"
+EXPORTER_ACL_FILE = "exporter.acl"
 # The password files under SECRETS_DIR (also what Airflow's pods mount and the local cluster's secrets folder holds).
 AIRFLOW_PASSWORD_FILE = "airflow-password"
+EXPORTER_PASSWORD_FILE = "exporter-password"
 SENTINEL_PASSWORD_FILE = "sentinel-password"
 REDIS_PASSWORD_FILE = "redis-password"
 
 # In dist/: values for the official Airflow Helm chart (not a Kubernetes object; Argo CD reads it as `$values`).
 AIRFLOW_HELM_VALUES = "airflow/helm-values.yaml"
+
+
+def acl_password_file(acl_file: str) -> str:
+    """The password file start-redis.sh reads for an ACL file: airflow.acl -> airflow-password."""
+    return acl_file.removesuffix(".acl") + "-password"

@@ -22,10 +22,9 @@ OPTIONAL_POD_SCRIPT_ENV = ("LOCAL_HOST", "RUNTIME_DIR", "BIND_ADDRESS")
 
 # name -> meaning: the exporter's init container (pod_scripts/exporter-auth.sh, whose header lists them too).
 EXPORTER_AUTH_ENV = {
-    "SECRETS_DIR": "the password files (redis-password, sentinel-password)",
-    "REDIS_ADDR": "the exporter's own target (its REDIS_ADDR)",
-    "SENTINEL_ADDR": "this pod's Sentinel, scraped as another target with Sentinel's password",
-    "EXPORTER_PASSWORD_FILE": "where to write the file (an in-memory folder the exporter mounts read-only)",
+    "SECRETS_DIR": "the password files",
+    "EXPORTER_TARGETS": "space-separated ADDRESS=FILE pairs: each exporter target and its password file",
+    "EXPORTER_PASSWORD_FILE": "where to write the file (an in-memory folder the exporters mount read-only)",
 }
 
 # name -> meaning: the smoke Job's environment (runtime/ reads it; synth/components/smoke.py sets it).

@@ -20,7 +20,7 @@ from pathlib import Path
 import redis
 from ruamel.yaml import YAML
 
-from contracts.paths import AIRFLOW_PASSWORD_FILE, REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE
+from contracts.paths import AIRFLOW_PASSWORD_FILE, EXPORTER_PASSWORD_FILE, REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE
 from runtime.client import read_password_file
 from runtime.monitor import role_name
 from synth.naming import Names
@@ -135,7 +135,7 @@ class LocalCluster:
                 path.chmod(mode)
         secrets_dir = self.base / "secrets"
         secrets_dir.mkdir(mode=0o700, exist_ok=True)
-        for name in (REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, AIRFLOW_PASSWORD_FILE):
+        for name in (REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, AIRFLOW_PASSWORD_FILE, EXPORTER_PASSWORD_FILE):
             path = secrets_dir / name
             if not path.exists():
                 path.write_text(secrets.token_urlsafe(24))

@@ -5,6 +5,7 @@ the pod scripts, because only the pod knows them; everything the reviewer should
 """
 from __future__ import annotations
 
+from contracts.paths import AIRFLOW_ACL_FILE, EXPORTER_ACL_FILE
 from synth.spec import ClusterSpec
 
 MASTER_HOST_PLACEHOLDER = "__MASTER_HOST__"
@@ -64,6 +65,33 @@ def airflow_acl(spec: ClusterSpec) -> str:
     return f"user {a.username} reset on {keys} &* {AIRFLOW_COMMANDS}\n"
 
 
+# What redis_exporter sends (seen in Redis's ACL LOG with Debian's 1.45): INFO, PING, SELECT, TYPE and the
+# length of each checked key, LATENCY LATEST, SLOWLOG LEN, CLIENT SETNAME. Not CONFIG GET: it would read
+# requirepass and masterauth (the exporter logs the refusal once and exports everything but redis_config_*);
+# not SLOWLOG GET: slow entries carry arguments, task payloads among them.
+EXPORTER_COMMANDS = ("-@all +info +ping +select +type +llen +hlen +scard +zcard +strlen +latency|latest "
+                     "+slowlog|len +client|setname")
+
+
+def exporter_keys(spec: ClusterSpec) -> list[str]:
+    """The Celery keys the exporter reads: each queue's list and kombu's unacked hash (tasks being run)."""
+    return [*spec.airflow.queues, "unacked"] if spec.airflow.enabled else []
+
+
+def exporter_acl(spec: ClusterSpec) -> str:
+    """`user` directive for the exporter: read-only, on the keys it measures (no password: the pod appends it)."""
+    words = ["user", spec.monitoring.exporter.username, "reset", "on", *(f"%R~{k}" for k in exporter_keys(spec)),
+             "resetchannels", EXPORTER_COMMANDS]
+    return " ".join(words) + "\n"
+
+
+def acl_files(spec: ClusterSpec) -> dict[str, str]:
+    """The ACL users' files in the config ConfigMap (contracts/paths.py: `<role>.acl`)."""
+    exporter = spec.monitoring.exporter
+    return {**({AIRFLOW_ACL_FILE: airflow_acl(spec)} if spec.airflow.enabled else {}),
+            **({EXPORTER_ACL_FILE: exporter_acl(spec)} if exporter.enabled and exporter.username else {})}
+
+
 def sentinel_conf(spec: ClusterSpec) -> str:
     s, m = spec.sentinel, spec.sentinel.master_name
     lines = [
@@ -83,3 +111,8 @@ def sentinel_conf(spec: ClusterSpec) -> str:
         f"sentinel parallel-syncs {m} {s.parallel_syncs}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def config_files(spec: ClusterSpec) -> dict[str, str]:
+    """The config ConfigMap's data: what the pods read at start (its hash rolls them when it changes)."""
+    return {"redis.conf": redis_conf(spec), "sentinel.conf": sentinel_conf(spec), **acl_files(spec)}

@@ -24,6 +24,7 @@ EVICTING_POLICIES = (
 SUPPORTED_KUBERNETES = (25, 37)  # minor versions whose schemas kubernetes-validate ships
 
 # What the validators below check, said in JSON Schema too, so an editor shows the same errors as the loader.
+DURATION = r"^[0-9]+(ms|s|m|h)$"  # a Prometheus duration
 LABEL_SCHEMA = {"pattern": DNS_LABEL.pattern, "maxLength": 63}
 SUBDOMAIN_SCHEMA = {"pattern": DNS_SUBDOMAIN.pattern, "maxLength": 253}
 UID_SCHEMA = {"minimum": MIN_UID}
@@ -249,9 +250,19 @@ class Persistence(Model):
 
 
 class Exporter(Model):
+    """redis_exporter, twice per pod: one for Redis (with the Celery queue lengths), one for Sentinel (whose
+    metrics need the Sentinel port and password)."""
+
     enabled: bool = True
     image: Image = Image(repository="oliver006/redis_exporter", tag="v1.62.0")
-    port: int = Field(9121, ge=1, le=65535)
+    port: int = Field(9121, ge=1, le=65535, description="Redis's exporter.")
+    sentinel_port: int = Field(9355, ge=1, le=65535, description="Sentinel's exporter.")
+    username: str | None = Field("exporter", pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+                                 description="The exporter's own read-only ACL user on Redis (null: the default "
+                                 "user, which can do anything).")
+    password: SecretRef = SecretRef.model_validate({"secretName": "redis-auth", "key": "exporter-password"})
+    extra_args: tuple[str, ...] = Field((), description="More redis_exporter flags, e.g. "
+                                        "--check-single-keys=db0=mylist (the ACL user must be able to read the keys).")
     resources: Resources = Resources(
         requests=CpuMemory(cpu="25m", memory="32Mi"), limits=CpuMemory(cpu="100m", memory="64Mi")
     )
@@ -259,13 +270,36 @@ class Exporter(Model):
 
 class ServiceMonitorSpec(Model):
     enabled: bool = True
-    interval: str = Field("30s", pattern=r"^[0-9]+(ms|s|m|h)$")
+    interval: str = Field("30s", pattern=DURATION)
     labels: dict[str, str] = {"release": "prometheus"}
+
+
+class Alerts(Model):
+    """The PrometheusRule. Thresholds the spec already holds (the replica lag bound, maxmemory) come from there."""
+
+    enabled: bool = True
+    labels: dict[str, str] = Field({"release": "prometheus"}, description="The labels your Prometheus Operator "
+                                   "selects PrometheusRules by.")
+    memory_ratio: float = Field(0.9, gt=0, lt=1, description="Alert when used memory passes this share of maxmemory.")
+    queue_backlog: int = Field(100, ge=1, description="Alert when a Celery queue holds more tasks than this and "
+                               "keeps growing for queueBacklogFor.")
+    queue_backlog_for: str = Field("10m", pattern=DURATION)
+    runbook_url: str = Field("https://github.com/example/airflow-redis/blob/main/README.md#alerts",
+                             description="Each alert's runbook_url: the README's alert table, or your own page.")
+
+
+class Dashboard(Model):
+    """Grafana dashboard in a ConfigMap, for kube-prometheus-stack's Grafana sidecar."""
+
+    enabled: bool = True
+    labels: dict[str, str] = Field({"grafana_dashboard": "1"}, description="The label the sidecar looks for.")
 
 
 class Monitoring(Model):
     exporter: Exporter = Exporter()
     service_monitor: ServiceMonitorSpec = ServiceMonitorSpec()
+    alerts: Alerts = Alerts()
+    dashboard: Dashboard = Dashboard()
     namespace: str = Field("monitoring", json_schema_extra=LABEL_SCHEMA)
 
     @field_validator("namespace")
@@ -510,6 +544,15 @@ def cross_field_violations(spec: ClusterSpec) -> list[tuple[tuple[str, ...], str
         out.append((("sentinel", "failoverTimeoutMilliseconds"),
                     f"failoverTimeoutMilliseconds {spec.sentinel.failover_timeout_milliseconds} must exceed twice "
                     f"downAfterMilliseconds ({spec.sentinel.down_after_milliseconds}) or failovers abort early"))
+    ports = {"redis.port": spec.redis.port, "sentinel.port": spec.sentinel.port}
+    if spec.monitoring.exporter.enabled:
+        ports |= {"monitoring.exporter.port": spec.monitoring.exporter.port,
+                  "monitoring.exporter.sentinelPort": spec.monitoring.exporter.sentinel_port}
+    for later, port in list(ports.items())[2:]:
+        first = next(name for name, p in ports.items() if p == port)
+        if first != later:
+            out.append((tuple(later.split(".")),
+                        f"{later} {port} is {first} too: every container of the pod needs its own port"))
     if spec.redis.port == spec.sentinel.port:
         out.append((("sentinel", "port"), f"Sentinel's port {spec.sentinel.port} is Redis's port too: the pod "
                                           "cannot listen on both; give Sentinel its own (26379 by default)"))

@@ -53,13 +53,14 @@ def test_the_exporter_init_container_gets_exactly_what_its_script_requires_and_d
 
 
 def test_the_scripts_read_the_password_files_the_pods_mount():
-    from contracts.paths import AIRFLOW_PASSWORD_FILE, REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE
+    from contracts.paths import AIRFLOW_PASSWORD_FILE, REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, acl_password_file
 
     lib, start = pod_scripts.text("lib.sh"), pod_scripts.text("start-redis.sh")
     assert f"$(secret {REDIS_PASSWORD_FILE})" in lib and f"$(secret {SENTINEL_PASSWORD_FILE})" in lib
-    assert f"$(secret {AIRFLOW_PASSWORD_FILE})" in start
-    exporter = pod_scripts.text("exporter-auth.sh")
-    assert f'"$SECRETS_DIR/{REDIS_PASSWORD_FILE}"' in exporter and f'"$SECRETS_DIR/{SENTINEL_PASSWORD_FILE}"' in exporter
+    assert '"$CONFIG_DIR"/*.acl' in start and '$(secret "$role-password")' in start  # <role>.acl, <role>-password
+    assert acl_password_file("airflow.acl") == AIRFLOW_PASSWORD_FILE
+    # exporter-auth.sh reads the files EXPORTER_TARGETS names (tests/test_password_files.py holds those).
+    assert 'file="$SECRETS_DIR/${pair#*=}"' in pod_scripts.text("exporter-auth.sh")
 
 
 def test_the_smoke_job_sets_what_runtime_reads(objects):
@@ -75,7 +76,14 @@ def test_the_gate_registers_exactly_the_rule_ids_the_spec_knows():
     assert list(RULES) == list(RULE_IDS)
 
 
-def test_start_redis_reads_the_acl_file_the_config_map_carries():
-    from contracts.paths import AIRFLOW_ACL_FILE
+def test_every_acl_file_in_the_config_map_has_its_password_file_in_the_redis_container(objects, sts):
+    from contracts.paths import SECRETS_DIR, acl_password_file
 
-    assert f'"$CONFIG_DIR/{AIRFLOW_ACL_FILE}"' in pod_scripts.text("start-redis.sh")
+    acls = [k for k in objects[("ConfigMap", "redis-config")]["data"] if k.endswith(".acl")]
+    assert sorted(acls) == ["airflow.acl", "exporter.acl"]
+    pod = sts["spec"]["template"]["spec"]
+    redis = next(c for c in pod["containers"] if c["name"] == "redis")
+    mount = next(m for m in redis["volumeMounts"] if m["mountPath"] == SECRETS_DIR)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    files = {i["path"] for s in volume["projected"]["sources"] for i in s["secret"]["items"]}
+    assert {acl_password_file(a) for a in acls} <= files

@@ -24,10 +24,10 @@ def test_statefulset_selector_matches_the_pod_labels_and_has_no_version(sts):
     assert "app.kubernetes.io/version" not in selector
 
 
-def test_three_pods_each_with_redis_sentinel_and_exporter(sts, spec):
+def test_three_pods_each_with_redis_sentinel_and_their_exporters(sts, spec):
     assert sts["spec"]["replicas"] == 3
     assert sts["spec"]["serviceName"] == f"{spec.name}-headless"
-    assert set(containers(sts)) == {"redis", "sentinel", "exporter"}
+    assert set(containers(sts)) == {"redis", "sentinel", "exporter", "sentinel-exporter"}
     assert containers(sts)["redis"]["image"] == "redis:7.2.7"
 
 
@@ -114,7 +114,7 @@ def test_config_map_holds_the_rendered_configs(objects):
 def test_headless_service_publishes_not_ready_pods(objects):
     headless = objects[("Service", "redis-headless")]["spec"]
     assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
-    assert {p["name"] for p in headless["ports"]} == {"redis", "sentinel", "metrics"}
+    assert {p["name"] for p in headless["ports"]} == {"redis", "sentinel", "metrics", "sentinel-metrics"}
     assert [p["port"] for p in objects[("Service", "redis-sentinel")]["spec"]["ports"]] == [26379]
 
 
@@ -166,10 +166,13 @@ def test_keda_scales_the_airflow_workers_on_every_queue_through_every_sentinel(o
     assert objects[("ConfigMap", "redis-airflow-workers")]["data"] == {"username": "airflow"}
 
 
-def test_service_monitor_scrapes_the_exporter(objects):
+def test_service_monitor_scrapes_both_exporters_and_labels_which_server_they_watch(objects):
     sm = objects[("ServiceMonitor", "redis")]
     assert sm["metadata"]["labels"]["release"] == "prometheus"
-    assert sm["spec"]["endpoints"][0]["port"] == "metrics"
+    endpoints = {e["port"]: e["relabelings"] for e in sm["spec"]["endpoints"]}
+    assert endpoints == {
+        "metrics": [{"action": "replace", "targetLabel": "server", "replacement": "redis"}],
+        "sentinel-metrics": [{"action": "replace", "targetLabel": "server", "replacement": "sentinel"}]}
     headless_labels = objects[("Service", "redis-headless")]["metadata"]["labels"]
     assert sm["spec"]["selector"]["matchLabels"].items() <= headless_labels.items()
 
@@ -196,13 +199,21 @@ def test_a_config_change_rolls_the_pods(spec):
     assert config_checksum(Names(spec)) != config_checksum(Names(changed))
 
 
+def test_a_changed_acl_rolls_the_pods_too(spec):
+    """The ACL files are read at start like redis.conf: a new queue must reach Redis."""
+    from synth.components.statefulset import config_checksum
+    changed = spec.model_copy(update={"airflow": spec.airflow.model_copy(update={"queues": ("default", "etl")})})
+    assert config_checksum(Names(spec)) != config_checksum(Names(changed))
+
+
 def test_disabling_the_exporter_removes_it_everywhere(spec):
     from synth.app import render_files
     monitoring = spec.monitoring.model_copy(update={"exporter": spec.monitoring.exporter.model_copy(update={"enabled": False})})
     files = render_files(spec.model_copy(update={"monitoring": monitoring}))
     assert "redis-servicemonitor.yaml" not in files
     assert "redis_exporter" not in files["redis-statefulset.yaml"]
-    assert "9121" not in files["redis-networkpolicy.yaml"]
+    assert "9121" not in files["redis-networkpolicy.yaml"] and "9355" not in files["redis-networkpolicy.yaml"]
+    assert "exporter" not in files["redis-statefulset.yaml"] and "exporter.acl" not in files["redis-config-configmap.yaml"]
 
 
 def test_argo_cd_keeps_the_statefulset_in_sync(objects, sts):

@@ -7,6 +7,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -63,8 +64,10 @@ def test_redis_and_sentinel_read_their_passwords_from_a_read_only_secret_mount(s
     containers = by_name(pod)
     for name in ("redis", "sentinel"):
         assert env(containers[name])["SECRETS_DIR"] == SECRETS_DIR
+    exporter = (spec.monitoring.exporter.password.secret_name, spec.monitoring.exporter.password.key)
     assert mounted_secret_files(pod, containers["redis"], SECRETS_DIR) == {
-        REDIS_PASSWORD_FILE: redis_auth, SENTINEL_PASSWORD_FILE: sentinel_auth, "airflow-password": airflow}
+        REDIS_PASSWORD_FILE: redis_auth, SENTINEL_PASSWORD_FILE: sentinel_auth, "airflow-password": airflow,
+        "exporter-password": exporter}
     # Sentinel never needs Airflow's password.
     assert mounted_secret_files(pod, containers["sentinel"], SECRETS_DIR) == {
         REDIS_PASSWORD_FILE: redis_auth, SENTINEL_PASSWORD_FILE: sentinel_auth}
@@ -82,11 +85,19 @@ def test_the_smoke_job_reads_password_files(objects, spec):
     assert set(files) == {REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE}
 
 
-def test_the_exporter_and_its_init_container_name_the_same_addresses(sts):
+def test_each_exporter_finds_its_password_in_the_file_its_init_container_writes(sts):
     containers = by_name(sts["spec"]["template"]["spec"])
-    init, exporter = env(containers["exporter-auth"]), env(containers["exporter"])
-    assert init["REDIS_ADDR"] == exporter["REDIS_ADDR"]
-    assert init["EXPORTER_PASSWORD_FILE"] == exporter["REDIS_PASSWORD_FILE"]
+    init = env(containers["exporter-auth"])
+    targets = dict(pair.split("=", 1) for pair in init["EXPORTER_TARGETS"].split())
+    for name in ("exporter", "sentinel-exporter"):
+        assert env(containers[name])["REDIS_PASSWORD_FILE"] == init["EXPORTER_PASSWORD_FILE"]
+        assert env(containers[name])["REDIS_ADDR"] in targets
+    # Sentinel's exporter uses Sentinel's password; Redis's its own ACL user's, never the admin password.
+    assert targets[env(containers["sentinel-exporter"])["REDIS_ADDR"]] == SENTINEL_PASSWORD_FILE
+    assert set(targets.values()) == {"exporter-password", SENTINEL_PASSWORD_FILE}
+    mounted = {m["mountPath"]: m["name"] for m in containers["exporter-auth"]["volumeMounts"]}
+    volume = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == mounted[SECRETS_DIR])
+    assert {i["path"] for s in volume["projected"]["sources"] for i in s["secret"]["items"]} == set(targets.values())
 
 
 def _free_port() -> int:
@@ -106,11 +117,16 @@ def _metrics(url: str, deadline: float) -> str:
             time.sleep(0.1)
 
 
-def test_the_exporter_authenticates_to_redis_and_sentinel_with_the_file_its_init_container_writes(sts, spec, tmp_path):
+def test_the_exporters_authenticate_to_redis_and_sentinel_with_the_file_their_init_container_writes(
+        sts, files, spec, tmp_path):
     """The init container's script and Debian's redis_exporter, run with the rendered environment (paths moved
-    under tmp_path, ports moved to free ones), against a real Redis and Sentinel with hostile passwords."""
+    under tmp_path, ports moved to free ones), against a real Redis (with the rendered exporter ACL user) and a
+    real Sentinel, all with hostile passwords."""
+    from ruamel.yaml import YAML
+
     containers = by_name(sts["spec"]["template"]["spec"])
-    redis_port, sentinel_port, web_port = _free_port(), _free_port(), _free_port()
+    config = YAML(typ="safe").load(files["redis-config-configmap.yaml"].split("\n---\n")[-1])["data"]
+    redis_port, sentinel_port = _free_port(), _free_port()
 
     def local(value: str) -> str:
         value = value.replace(f":{spec.redis.port}", f":{redis_port}").replace(f":{spec.sentinel.port}",
@@ -119,7 +135,7 @@ def test_the_exporter_authenticates_to_redis_and_sentinel_with_the_file_its_init
 
     secrets = tmp_path / SECRETS_DIR.lstrip("/")
     secrets.mkdir(parents=True)
-    (secrets / REDIS_PASSWORD_FILE).write_text(HOSTILE)
+    (secrets / "exporter-password").write_text(HOSTILE)
     (secrets / SENTINEL_PASSWORD_FILE).write_text(HOSTILE[::-1] + "\n")  # a trailing newline, as `kubectl create` leaves
     init = containers["exporter-auth"]
     for mount in init["volumeMounts"]:
@@ -129,32 +145,37 @@ def test_the_exporter_authenticates_to_redis_and_sentinel_with_the_file_its_init
     run = subprocess.run(["sh", str(SCRIPTS / "exporter-auth.sh")], env={"PATH": "/usr/bin:/bin", **init_env},
                          capture_output=True, text=True, timeout=10)
     assert run.returncode == 0, run.stderr
-    written = tmp_path / init_env["EXPORTER_PASSWORD_FILE"].removeprefix(str(tmp_path) + "/")
+    written = Path(init_env["EXPORTER_PASSWORD_FILE"])
     assert oct(written.stat().st_mode & 0o777) == "0o600"
-    assert json.loads(written.read_text()) == {init_env["REDIS_ADDR"]: HOSTILE, init_env["SENTINEL_ADDR"]: HOSTILE[::-1]}
+    redis_addr, sentinel_addr = (local(env(containers[c])["REDIS_ADDR"]) for c in ("exporter", "sentinel-exporter"))
+    assert json.loads(written.read_text())[redis_addr] == HOSTILE
+    assert json.loads(written.read_text())[sentinel_addr] == HOSTILE[::-1]
 
-    (tmp_path / "sentinel.conf").write_text(
-        f"port {sentinel_port}\nbind 127.0.0.1\nrequirepass \"{HOSTILE[::-1].replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}\"\n"
-        f"sentinel monitor m 127.0.0.1 {redis_port} 1\n")
-    procs = [subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                               "--requirepass", HOSTILE], stdout=subprocess.DEVNULL, cwd=tmp_path),
+    def conf_string(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    (tmp_path / "redis.conf").write_text(f"port {redis_port}\nbind 127.0.0.1\nsave \"\"\nrequirepass admin-pw\n"
+                                         f"{config['exporter.acl'].strip()} {conf_string('>' + HOSTILE)}\n")
+    (tmp_path / "sentinel.conf").write_text(f"port {sentinel_port}\nbind 127.0.0.1\nrequirepass {conf_string(HOSTILE[::-1])}\n"
+                                            f"sentinel monitor m 127.0.0.1 {redis_port} 1\nsentinel auth-pass m admin-pw\n")
+    procs = [subprocess.Popen(["redis-server", str(tmp_path / "redis.conf")], stdout=subprocess.DEVNULL, cwd=tmp_path),
              subprocess.Popen(["redis-sentinel", str(tmp_path / "sentinel.conf")], stdout=subprocess.DEVNULL)]
-    exporter = containers["exporter"]
-    exporter_env = {k: local(v) for k, v in env(exporter).items()}
-    exporter_env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] = f"127.0.0.1:{web_port}"
-    assert "REDIS_PASSWORD" not in exporter_env
     try:
-        procs.append(subprocess.Popen(["prometheus-redis-exporter", *exporter.get("args", [])],
-                                      env={"PATH": "/usr/bin:/bin", **exporter_env},
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        deadline = time.monotonic() + 15
-        while "redis_up 1" not in (own := _metrics(f"http://127.0.0.1:{web_port}/metrics", deadline)):
-            assert time.monotonic() < deadline, [line for line in own.splitlines() if "redis_up" in line]
-            time.sleep(0.2)
-        target = urllib.parse.quote(init_env["SENTINEL_ADDR"], safe="")
-        sentinel = _metrics(f"http://127.0.0.1:{web_port}/scrape?target={target}", deadline)
-        assert "redis_up 1" in sentinel
-        assert "redis_sentinel_masters 1" in sentinel
+        scraped = {}
+        for name in ("exporter", "sentinel-exporter"):
+            c, web_port = containers[name], _free_port()
+            exporter_env = {k: local(v) for k, v in env(c).items()}
+            exporter_env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] = f"127.0.0.1:{web_port}"
+            procs.append(subprocess.Popen(["prometheus-redis-exporter", *c.get("args", [])],
+                                          env={"PATH": "/usr/bin:/bin", **exporter_env},
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            deadline = time.monotonic() + 15
+            while "redis_up 1" not in (text := _metrics(f"http://127.0.0.1:{web_port}/metrics", deadline)):
+                assert time.monotonic() < deadline, [line for line in text.splitlines() if "redis_up" in line]
+                time.sleep(0.2)
+            scraped[name] = text
+        assert 'redis_key_size{db="db0",key="default"} 0' in scraped["exporter"]
+        assert "redis_sentinel_masters 1" in scraped["sentinel-exporter"]
     finally:
         for p in procs:
             p.terminate()
@@ -167,8 +188,9 @@ def test_a_password_json_cannot_carry_as_written_costs_the_metrics_not_the_pod(t
     (tmp_path / REDIS_PASSWORD_FILE).write_text(password)
     (tmp_path / SENTINEL_PASSWORD_FILE).write_text("fine")
     run = subprocess.run(["sh", str(SCRIPTS / "exporter-auth.sh")], capture_output=True, text=True, timeout=10,
-                         env={"PATH": "/usr/bin:/bin", "SECRETS_DIR": str(tmp_path), "REDIS_ADDR": "redis://a:1",
-                              "SENTINEL_ADDR": "redis://a:2", "EXPORTER_PASSWORD_FILE": str(tmp_path / "out.json")})
+                         env={"PATH": "/usr/bin:/bin", "SECRETS_DIR": str(tmp_path),
+                              "EXPORTER_TARGETS": f"redis://a:1={REDIS_PASSWORD_FILE} redis://a:2={SENTINEL_PASSWORD_FILE}",
+                              "EXPORTER_PASSWORD_FILE": str(tmp_path / "out.json")})
     assert run.returncode == 0, run.stderr
     assert f"{tmp_path}/{REDIS_PASSWORD_FILE}" in run.stderr and "control character" in run.stderr
     assert json.loads((tmp_path / "out.json").read_text()) == {"redis://a:2": "fine"}

@@ -29,11 +29,14 @@ umask 077
   printf '%s\n' "requirepass $(conf_quote "$REDIS_PASSWORD")"
   printf '%s\n' "masterauth $(conf_quote "$REDIS_PASSWORD")"
   printf '%s\n' "replica-announce-ip $SELF_HOST"
-  # Airflow's own ACL user: its rules from the ConfigMap, its password from its Secret (required with the rules).
-  if [ -f "$CONFIG_DIR/airflow.acl" ]; then
-    airflow_password=$(secret airflow-password) || exit 1
-    printf '%s %s\n' "$(cat "$CONFIG_DIR/airflow.acl")" "$(conf_quote ">$airflow_password")"
-  fi
+  # ACL users (Airflow's, the exporter's): rules from $CONFIG_DIR/<role>.acl, the password from
+  # $SECRETS_DIR/<role>-password (required with the rules).
+  for acl in "$CONFIG_DIR"/*.acl; do
+    [ -f "$acl" ] || continue
+    role=$(basename "$acl" .acl)
+    user_password=$(secret "$role-password") || exit 1
+    printf '%s %s\n' "$(cat "$acl")" "$(conf_quote ">$user_password")"
+  done
   if [ "$master" != "$SELF_HOST" ]; then printf '%s\n' "replicaof $master $REDIS_PORT"; fi
 } >"$conf.tmp"
 mv "$conf.tmp" "$conf"

@@ -7,8 +7,7 @@ from constructs import Construct
 from contracts import pod_scripts
 from synth.components.common import WAVE_FOUNDATION, meta, meta_fields
 from synth.naming import Names
-from contracts.paths import AIRFLOW_ACL_FILE
-from synth.redis_config import airflow_acl, redis_conf, sentinel_conf
+from synth.redis_config import config_files
 
 
 def namespace(scope: Construct, names: Names) -> None:
@@ -33,8 +32,7 @@ def foundation(scope: Construct, names: Names) -> None:
     k8s.KubeConfigMap(
         scope, "config",
         metadata=meta(names, names.config_map, "config", WAVE_FOUNDATION),
-        data={"redis.conf": redis_conf(names.spec), "sentinel.conf": sentinel_conf(names.spec),
-              **({AIRFLOW_ACL_FILE: airflow_acl(names.spec)} if names.spec.airflow.enabled else {})},
+        data=config_files(names.spec),
     )
     k8s.KubeConfigMap(
         scope, "scripts",

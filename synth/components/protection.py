@@ -56,7 +56,7 @@ def network_policy(scope: Construct, names: Names) -> None:
         rules.append(k8s.NetworkPolicyIngressRule(
             from_=[k8s.NetworkPolicyPeer(namespace_selector=k8s.LabelSelector(
                 match_labels={"kubernetes.io/metadata.name": spec.monitoring.namespace}))],
-            ports=[_tcp(spec.monitoring.exporter.port)],
+            ports=[_tcp(spec.monitoring.exporter.port), _tcp(spec.monitoring.exporter.sentinel_port)],
         ))
     k8s.KubeNetworkPolicy(
         scope, "network-policy",

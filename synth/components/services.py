@@ -11,6 +11,7 @@ from cdk8s_plus_33 import k8s
 from constructs import Construct
 
 from synth.components.common import WAVE_NETWORK, meta
+from synth.components.exporter import REDIS_METRICS_PORT, SENTINEL_METRICS_PORT
 from synth.naming import Names
 
 
@@ -23,7 +24,8 @@ def services(scope: Construct, names: Names) -> None:
     redis, sentinel = _port("redis", spec.redis.port), _port("sentinel", spec.sentinel.port)
     headless_ports = [redis, sentinel]
     if spec.monitoring.exporter.enabled:
-        headless_ports.append(_port("metrics", spec.monitoring.exporter.port))
+        headless_ports += [_port(REDIS_METRICS_PORT, spec.monitoring.exporter.port),
+                           _port(SENTINEL_METRICS_PORT, spec.monitoring.exporter.sentinel_port)]
     k8s.KubeService(
         scope, "headless",
         metadata=meta(names, names.headless_service, "headless", WAVE_NETWORK),

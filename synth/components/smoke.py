@@ -6,7 +6,7 @@ from constructs import Construct
 
 from synth.components.common import WAVE_NETWORK, meta_fields, resources
 from contracts.paths import REDIS_PASSWORD_FILE, SECRETS_DIR, SENTINEL_PASSWORD_FILE
-from synth.components.statefulset import cluster_password_files, container_security, secrets_volume
+from synth.components.pod import cluster_password_files, container_security, secrets_volume
 from synth.naming import Names
 
 HOOK_ANNOTATIONS = {

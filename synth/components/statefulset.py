@@ -1,4 +1,4 @@
-"""The StatefulSet: Redis, Sentinel and redis_exporter in each pod, hardened, spread, with a safe preStop."""
+"""The StatefulSet: Redis, Sentinel and the exporters in each pod, hardened, spread, with a safe preStop."""
 from __future__ import annotations
 
 import hashlib
@@ -7,11 +7,13 @@ from cdk8s_plus_33 import k8s
 from constructs import Construct
 
 from contracts import pod_scripts
-from contracts.paths import (AIRFLOW_PASSWORD_FILE, CONFIG_DIR, DATA_DIR, EXPORTER_DIR, REDIS_PASSWORD_FILE,
-                            REDIS_RUNTIME_DIR, SCRIPTS_DIR, SECRETS_DIR, SENTINEL_PASSWORD_FILE)
+from contracts.paths import (AIRFLOW_ACL_FILE, CONFIG_DIR, DATA_DIR, EXPORTER_ACL_FILE, REDIS_RUNTIME_DIR,
+                            SCRIPTS_DIR, SECRETS_DIR, acl_password_file)
 from synth.components.common import WAVE_WORKLOAD, meta, resources
+from synth.components.exporter import exporter_containers, exporter_volumes
+from synth.components.pod import cluster_password_files, container_security, mounts, runs_script, secrets_volume
 from synth.naming import Names
-from synth.redis_config import redis_conf, sentinel_conf
+from synth.redis_config import acl_files, config_files
 PROBE_PERIOD_SECONDS = 10
 # Time for the preStop hand-over beyond its own timeout: Redis must still flush the AOF after it.
 SHUTDOWN_MARGIN_SECONDS = 30
@@ -21,22 +23,16 @@ def config_checksum(names: Names) -> str:
     """Hash of everything the pods read at start, so a config change rolls the pods (one at a time)."""
     digest = hashlib.sha256()
     scripts = (pod_scripts.text(s) for s in pod_scripts.NAMES)
-    for text in (redis_conf(names.spec), sentinel_conf(names.spec), *scripts):
+    for text in (*config_files(names.spec).values(), *scripts):
         digest.update(text.encode())
     return digest.hexdigest()
 
 
-def secrets_volume(name: str, files: dict[str, object]) -> k8s.Volume:
-    """Password files from the Secrets the spec references (file name -> SecretRef), read-only: processes read
-    files, never environment variables (checkov CKV_K8S_35), so no password shows in `kubectl describe`."""
-    return k8s.Volume(name=name, projected=k8s.ProjectedVolumeSource(default_mode=0o440, sources=[
-        k8s.VolumeProjection(secret=k8s.SecretProjection(
-            name=ref.secret_name, items=[k8s.KeyToPath(key=ref.key, path=path)]))
-        for path, ref in files.items()]))
-
-
-def cluster_password_files(names: Names) -> dict[str, object]:
-    return {REDIS_PASSWORD_FILE: names.spec.auth.redis_password, SENTINEL_PASSWORD_FILE: names.spec.auth.sentinel_password}
+def acl_password_files(names: Names) -> dict[str, object]:
+    """The password file of each ACL user the config ConfigMap defines (only the Redis container reads them)."""
+    spec = names.spec
+    refs = {AIRFLOW_ACL_FILE: spec.airflow.password, EXPORTER_ACL_FILE: spec.monitoring.exporter.password}
+    return {acl_password_file(f): refs[f] for f in acl_files(spec)}
 
 
 def script_env(names: Names, runtime_dir: str | None) -> list[k8s.EnvVar]:
@@ -69,32 +65,11 @@ def _probe(check: str, period: int, failures: int, timeout: int = 5) -> k8s.Prob
                      failure_threshold=failures, timeout_seconds=timeout)
 
 
-def container_security(names: Names) -> k8s.SecurityContext:
-    sec = names.spec.security
-    return k8s.SecurityContext(
-        run_as_non_root=True, run_as_user=sec.run_as_user, run_as_group=sec.run_as_group,
-        allow_privilege_escalation=False, read_only_root_filesystem=True, privileged=False,
-        capabilities=k8s.Capabilities(drop=["ALL"]),
-        seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
-    )
-
-
-def _mounts(*pairs: tuple[str, str], read_only: bool = True) -> list[k8s.VolumeMount]:
-    return [k8s.VolumeMount(name=n, mount_path=p, read_only=read_only) for n, p in pairs]
-
-
-def _runs_script(names: Names, script: str) -> dict:
-    """A container of the Redis image that runs one of the pod scripts."""
-    image = names.spec.redis.image
-    return {"image": image.reference, "image_pull_policy": image.pull_policy,
-            "command": ["sh", f"{SCRIPTS_DIR}/{script}"]}
-
-
 def redis_container(names: Names) -> k8s.Container:
     spec = names.spec
     return k8s.Container(
         name="redis",
-        **_runs_script(names, "start-redis.sh"),
+        **runs_script(names, "start-redis.sh"),
         env=script_env(names, REDIS_RUNTIME_DIR),
         ports=[k8s.ContainerPort(name="redis", container_port=spec.redis.port, protocol="TCP")],
         # A large AOF can take minutes to load; until then liveness must not kill the pod.
@@ -106,11 +81,11 @@ def redis_container(names: Names) -> k8s.Container:
         resources=resources(spec.redis.resources),
         security_context=container_security(names),
         volume_mounts=[
-            *_mounts(("data", DATA_DIR), read_only=False),
-            *_mounts(("redis-runtime", REDIS_RUNTIME_DIR), read_only=False),
-            # Redis alone also reads Airflow's ACL user's password (start-redis.sh).
-            *_mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR),
-                     ("redis-secrets" if spec.airflow.enabled else "secrets", SECRETS_DIR)),
+            *mounts(("data", DATA_DIR), read_only=False),
+            *mounts(("redis-runtime", REDIS_RUNTIME_DIR), read_only=False),
+            # Redis alone also reads its ACL users' passwords (start-redis.sh).
+            *mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR),
+                     ("redis-secrets" if acl_password_files(names) else "secrets", SECRETS_DIR)),
         ],
     )
 
@@ -119,7 +94,7 @@ def sentinel_container(names: Names) -> k8s.Container:
     spec = names.spec
     return k8s.Container(
         name="sentinel",
-        **_runs_script(names, "start-sentinel.sh"),
+        **runs_script(names, "start-sentinel.sh"),
         env=script_env(names, None),
         ports=[k8s.ContainerPort(name="sentinel", container_port=spec.sentinel.port, protocol="TCP")],
         liveness_probe=_probe("sentinel", PROBE_PERIOD_SECONDS, 6),
@@ -129,58 +104,9 @@ def sentinel_container(names: Names) -> k8s.Container:
         volume_mounts=[
             # Sentinel rewrites its own config file on every failover; on the pod's volume that state (epochs,
             # known replicas and Sentinels) survives restarts, so a full restart elects the last master.
-            *_mounts(("data", DATA_DIR), read_only=False),
-            *_mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR), ("secrets", SECRETS_DIR)),
+            *mounts(("data", DATA_DIR), read_only=False),
+            *mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR), ("secrets", SECRETS_DIR)),
         ],
-    )
-
-
-def _exporter_health() -> k8s.Probe:
-    return k8s.Probe(http_get=k8s.HttpGetAction(path="/health", port=k8s.IntOrString.from_string("metrics")),
-                     period_seconds=PROBE_PERIOD_SECONDS, timeout_seconds=5)
-
-
-def exporter_env(names: Names) -> dict[str, str]:
-    """What the exporter and its init container share: its targets and the password file joining them."""
-    spec = names.spec
-    return {"REDIS_ADDR": f"redis://127.0.0.1:{spec.redis.port}",
-            "SENTINEL_ADDR": f"redis://127.0.0.1:{spec.sentinel.port}",
-            "EXPORTER_PASSWORD_FILE": f"{EXPORTER_DIR}/passwords.json"}
-
-
-def exporter_auth_container(names: Names) -> k8s.Container:
-    """Writes the exporter's password file from the mounted Secrets: the exporter image has no shell, and
-    redis_exporter reads passwords from a JSON file (address -> password), not from a plain password file."""
-    spec = names.spec
-    return k8s.Container(
-        name="exporter-auth",
-        **_runs_script(names, "exporter-auth.sh"),
-        env=[k8s.EnvVar(name="SECRETS_DIR", value=SECRETS_DIR),
-             *(k8s.EnvVar(name=k, value=v) for k, v in exporter_env(names).items())],
-        resources=resources(spec.monitoring.exporter.resources),
-        security_context=container_security(names),
-        volume_mounts=[*_mounts(("scripts", SCRIPTS_DIR), ("secrets", SECRETS_DIR)),
-                       *_mounts(("exporter-auth", EXPORTER_DIR), read_only=False)],
-    )
-
-
-def exporter_container(names: Names) -> k8s.Container:
-    exporter, shared = names.spec.monitoring.exporter, exporter_env(names)
-    return k8s.Container(
-        name="exporter",
-        image=exporter.image.reference,
-        image_pull_policy=exporter.image.pull_policy,
-        env=[
-            k8s.EnvVar(name="REDIS_ADDR", value=shared["REDIS_ADDR"]),
-            k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=shared["EXPORTER_PASSWORD_FILE"]),
-            k8s.EnvVar(name="REDIS_EXPORTER_WEB_LISTEN_ADDRESS", value=f":{exporter.port}"),
-        ],
-        ports=[k8s.ContainerPort(name="metrics", container_port=exporter.port, protocol="TCP")],
-        liveness_probe=_exporter_health(),
-        readiness_probe=_exporter_health(),
-        resources=resources(exporter.resources),
-        security_context=container_security(names),
-        volume_mounts=_mounts(("exporter-auth", EXPORTER_DIR)),
     )
 
 
@@ -199,14 +125,13 @@ def statefulset(scope: Construct, names: Names) -> None:
     spec = names.spec
     containers = [redis_container(names), sentinel_container(names)]
     init_containers, volumes = [], [secrets_volume("secrets", cluster_password_files(names))]
-    if spec.airflow.enabled:
-        volumes.append(secrets_volume("redis-secrets", {**cluster_password_files(names),
-                                                        AIRFLOW_PASSWORD_FILE: spec.airflow.password}))
+    if acl_password_files(names):
+        volumes.append(secrets_volume("redis-secrets", {**cluster_password_files(names), **acl_password_files(names)}))
     if spec.monitoring.exporter.enabled:
-        containers.append(exporter_container(names))
-        init_containers.append(exporter_auth_container(names))
-        volumes.append(k8s.Volume(name="exporter-auth", empty_dir=k8s.EmptyDirVolumeSource(
-            medium="Memory", size_limit=k8s.Quantity.from_string("1Mi"))))
+        init, sidecars = exporter_containers(names)
+        init_containers += init
+        containers += sidecars
+        volumes += exporter_volumes(names)
     pod = k8s.PodSpec(
         service_account_name=names.service_account,
         automount_service_account_token=False,

@@ -1,0 +1,43 @@
+"""What every container of ours shares: the hardened security context, read-only mounts, password files from
+Secrets, and the Redis image running a pod script."""
+from __future__ import annotations
+
+from cdk8s_plus_33 import k8s
+
+from contracts.paths import REDIS_PASSWORD_FILE, SCRIPTS_DIR, SENTINEL_PASSWORD_FILE
+from synth.naming import Names
+
+
+def secrets_volume(name: str, files: dict[str, object]) -> k8s.Volume:
+    """Password files from the Secrets the spec references (file name -> SecretRef), read-only: processes read
+    files, never environment variables (checkov CKV_K8S_35), so no password shows in `kubectl describe`."""
+    return k8s.Volume(name=name, projected=k8s.ProjectedVolumeSource(default_mode=0o440, sources=[
+        k8s.VolumeProjection(secret=k8s.SecretProjection(
+            name=ref.secret_name, items=[k8s.KeyToPath(key=ref.key, path=path)]))
+        for path, ref in files.items()]))
+
+
+def cluster_password_files(names: Names) -> dict[str, object]:
+    """Redis's and Sentinel's passwords, as the pod scripts and the smoke Job read them."""
+    return {REDIS_PASSWORD_FILE: names.spec.auth.redis_password, SENTINEL_PASSWORD_FILE: names.spec.auth.sentinel_password}
+
+
+def container_security(names: Names) -> k8s.SecurityContext:
+    sec = names.spec.security
+    return k8s.SecurityContext(
+        run_as_non_root=True, run_as_user=sec.run_as_user, run_as_group=sec.run_as_group,
+        allow_privilege_escalation=False, read_only_root_filesystem=True, privileged=False,
+        capabilities=k8s.Capabilities(drop=["ALL"]),
+        seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def mounts(*pairs: tuple[str, str], read_only: bool = True) -> list[k8s.VolumeMount]:
+    return [k8s.VolumeMount(name=n, mount_path=p, read_only=read_only) for n, p in pairs]
+
+
+def runs_script(names: Names, script: str) -> dict:
+    """A container of the Redis image that runs one of the pod scripts."""
+    image = names.spec.redis.image
+    return {"image": image.reference, "image_pull_policy": image.pull_policy,
+            "command": ["sh", f"{SCRIPTS_DIR}/{script}"]}
