@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests run for real (Redis 7.0 servers and Sentinels, the exporter, ShellCheck).
-DEB_PACKAGES := redis-server redis-sentinel prometheus-redis-exporter shellcheck
+DEB_PACKAGES := redis-server redis-sentinel prometheus-redis-exporter prometheus shellcheck
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 # The CRD schemas that travel with the repository (synth/crd_schemas/README.md): source and pinned commit.
@@ -51,7 +51,7 @@ deb-packages:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 ## Every test: spec rules, manifests, dist/ gate, and the pod scripts run on real Redis and Sentinel.

@@ -14,7 +14,7 @@ from synth.airflow_config import helm_values
 from synth.components.autoscaling import worker_autoscaling
 from synth.components.foundation import foundation, namespace
 from synth.components.gitops import application, flux
-from synth.components.monitoring import service_monitor
+from synth.components.monitoring import dashboard_config_map, prometheus_rule, service_monitor
 from synth.components.protection import disruption_budget, network_policy
 from synth.components.services import services
 from synth.components.smoke import smoke_job
@@ -42,6 +42,10 @@ def render_manifests(spec: ClusterSpec) -> tuple[list[dict[str, Any]], list[dict
     statefulset(broker, names)
     if spec.monitoring.exporter.enabled and spec.monitoring.service_monitor.enabled:
         service_monitor(broker, names)
+    if spec.monitoring.exporter.enabled and spec.monitoring.alerts.enabled:
+        prometheus_rule(broker, names)
+    if spec.monitoring.exporter.enabled and spec.monitoring.dashboard.enabled:
+        dashboard_config_map(broker, names)
     if spec.smoke.enabled:
         smoke_job(broker, names)
     if spec.airflow.enabled and spec.airflow.keda.enabled:

@@ -141,6 +141,8 @@ def check(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
     if result.kubeconform is not None and result.kubeconform.ran:
         k = result.kubeconform
         typer.echo(f"kubeconform: {len(k.errors)} error(s)" + (f"; {k.note}" if k.note else ""))
+    if result.promtool is not None:
+        typer.echo(f"rules: promtool check rules: {result.promtool.rules} rule(s), {len(result.promtool.errors)} error(s)")
     from policies.report import as_table
 
     typer.echo(as_table(result.policy, result.manifests, out.as_posix()), nl=False)

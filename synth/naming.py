@@ -57,6 +57,14 @@ class Names:
         return self.base
 
     @property
+    def prometheus_rule(self) -> str:
+        return self.base
+
+    @property
+    def dashboard_config_map(self) -> str:
+        return f"{self.base}-dashboard"
+
+    @property
     def application(self) -> str:
         return f"{self.spec.namespace}-{self.base}"
 

@@ -14,6 +14,7 @@ from synth.app import HEADER, WaiverTargetError, render_files
 from synth.output import Changes, ForeignFilesError, compare, foreign_files, read_tree, replace_tree, unified_diff
 from synth.spec import ClusterSpec
 from synth.spec_loader import SpecError, load_spec, problem_at
+from synth.promtool import PromtoolResult, check_rules
 from synth.validation import KubeconformResult, SchemaReport, default_crd_folder, run_kubeconform, validate_objects
 
 
@@ -27,6 +28,7 @@ class Result:
     problems: list[str] = field(default_factory=list)
     policy: PolicyReport | None = None
     kubeconform: KubeconformResult | None = None
+    promtool: PromtoolResult | None = None
     manifests: Manifests | None = None
 
     @property
@@ -85,6 +87,9 @@ def check(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
     result.problems.extend(str(e) for e in schema.errors)
     if result.kubeconform is not None:
         result.problems.extend(str(e) for e in result.kubeconform.errors)
+    result.promtool = check_rules(objects_of(actual))
+    if result.promtool is not None:
+        result.problems.extend(result.promtool.errors)
     result.manifests = Manifests.from_files(actual)
     result.policy = evaluate(result.manifests)
     if not result.policy.ok:
