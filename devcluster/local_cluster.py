@@ -181,6 +181,10 @@ class LocalCluster:
         }
 
     def _spawn(self, node: Node, role: str) -> tuple[int, int | None]:
+        pid, started = getattr(node, f"{role}_pid"), getattr(node, f"{role}_started", None)
+        if pid and started is not None and start_time(pid) == started:
+            # A second copy would lose the first one's PID, and `down` would leave it running.
+            raise RuntimeError(f"pod {node.ordinal}'s {role} is still running (pid {pid}): stop it first")
         node_dir = self.base / f"pod-{node.ordinal}"
         (node_dir / "data").mkdir(parents=True, exist_ok=True)
         log = open(node_dir / f"{role}.log", "ab")

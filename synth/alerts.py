@@ -43,7 +43,7 @@ def alerts(names: Names) -> list[Alert]:
     master = spec.sentinel.master_name
     out = [
         Alert("RedisNoMaster", f"({masters} or vector(0)) < 1", "critical",
-              "No Redis in {{ $labels.namespace }} is master: Celery cannot publish or ack",
+              f"No Redis in {spec.namespace} is master: Celery cannot publish or ack",
               "expected for the seconds of a failover; longer: `redis-gitops smoke`, SENTINEL MASTERS on each pod, "
               "the Sentinel logs (-failover-abort-*)"),
         Alert("RedisTooManyMasters", f"{masters} > 1", "critical",
