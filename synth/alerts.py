@@ -122,3 +122,13 @@ def rule_groups(names: Names) -> list[dict]:
                               "runbook_url": names.spec.monitoring.alerts.runbook_url}}
              for r in alerts(names)]
     return [{"name": f"{names.base}-broker", "rules": rules}]
+
+
+def markdown_table(names: Names) -> str:
+    """The README's alert table, from the same alerts (a test holds the README to it)."""
+    rows = ["| alert | severity | for | means | look first at |", "|---|---|---|---|---|"]
+    for a in alerts(names):
+        summary = a.summary.replace("{{ $labels.pod }}", "a pod").replace("{{ $labels.key }}", "a queue")
+        summary = summary.replace("{{ $labels." + SERVER_LABEL + " }}", "Redis or Sentinel")
+        rows.append(f"| `{a.name}` | {a.severity} | {a.for_} | {summary} | {a.runbook} |")
+    return "\n".join(rows) + "\n"
