@@ -9,6 +9,7 @@ RULE_IDS = (
     "auth-redis-password-from-secret", "auth-sentinel-password", "auth-passwords-as-files", "auth-no-secret-literals",
     "auth-protected-mode", "auth-acl-dangerous-commands",
     "broker-noeviction", "broker-maxmemory", "broker-no-replica-service", "broker-namespace-in-names",
+    "broker-readiness-probes",
     "persistence-aof", "persistence-rdb", "persistence-data-volume", "persistence-access-mode", "persistence-size",
     "quorum-sentinel-count", "quorum-majority", "quorum-same-master", "quorum-anti-affinity",
     "quorum-disruption-budget", "quorum-timings",
@@ -26,4 +27,5 @@ CHECKOV_SKIP_PREFIX = "checkov.io/skip"
 # The gate's rules that check what a checkov check checks: a spec waiver (or a hand-written `checkov.io/skipN:
 # CHECK=reason`) of the check also waives the rule, with the same reason, so one decision serves both tools.
 # (checkov's CKV_K8S_15 wants imagePullPolicy Always; the gate's security-pull-policy warns on exactly that.)
-CHECKOV_EQUIVALENT = {"CKV_K8S_43": "security-image-digest", "CKV_K8S_35": "auth-passwords-as-files"}
+CHECKOV_EQUIVALENT = {"CKV_K8S_43": "security-image-digest", "CKV_K8S_35": "auth-passwords-as-files",
+                      "CKV_K8S_9": "broker-readiness-probes"}

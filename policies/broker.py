@@ -66,3 +66,17 @@ def namespace_in_names(m: Manifests):
                            "the objects (kustomize namespace:, Flux targetNamespace) but not the names the pods "
                            "announce", "change `namespace` in the spec and render again; do not move dist/ with "
                            "an overlay", None)
+
+
+@rule("broker-readiness-probes", "broker",
+      "Every container of the broker's pods has a readiness probe (checkov CKV_K8S_9): a pod is not counted "
+      "ready, by the PodDisruptionBudget and by a rolling update, before each of its containers is.")
+def readiness_probes(m: Manifests):
+    for t in m.pod_templates():
+        if t.owner.kind != "StatefulSet":
+            continue
+        for path, c in t.containers():
+            if path[-2] == "containers" and not c.get("readinessProbe"):
+                yield (t.owner.ref, path, f"container {c.get('name')} has no readinessProbe: the pod counts as ready "
+                       "before it is, and a rolling update moves on", "add a readinessProbe (the exporters: GET "
+                       "/health on their metrics port)")

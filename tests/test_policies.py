@@ -118,6 +118,8 @@ MUTATIONS = {
                                         "container sentinel reads no redis-password from a Secret"),
     "auth-sentinel-password": (lambda m: drop_secret_file(m, "secrets", "sentinel-password"),
                                "container sentinel reads no sentinel-password from a Secret"),
+    "broker-readiness-probes": (lambda m: container(m, "sentinel-exporter").pop("readinessProbe"),
+                                "container sentinel-exporter has no readinessProbe"),
     "security-image-digest": (lambda m: drop_checkov_skips(m, "StatefulSet"),
                               "image 'redis:7.2.7' is pinned by tag only"),
     "security-pull-policy": (lambda m: container(m, "redis").update(imagePullPolicy="Always"),
