@@ -9,7 +9,8 @@ from conftest import ROOT
 
 PACKAGES = ("contracts", "synth", "policies", "runtime", "devcluster", "faults")
 SPEC = {"synth.spec", "synth.spec_loader"}
-GENERATOR = {"synth.app", "synth.naming", "synth.redis_config", "synth.output", "synth.validation", "synth.airflow_config"}
+GENERATOR = {"synth.app", "synth.naming", "synth.redis_config", "synth.output", "synth.validation", "synth.airflow_config",
+             "synth.alerts", "synth.dashboard", "synth.promtool"}
 
 # What each layer may import from this project (besides itself); prefixes name packages or modules.
 ALLOWED = {
