@@ -27,6 +27,14 @@ EXPORTER_AUTH_ENV = {
     "EXPORTER_PASSWORD_FILE": "where to write the file (an in-memory folder the exporters mount read-only)",
 }
 
+# name -> meaning: what backup.sh reads besides POD_SCRIPT_ENV (the backup CronJob and `backup now` set them).
+BACKUP_ENV = {
+    "BACKUP_DIR": "where the snapshots live (the backup PVC)",
+    "BACKUP_RETENTION": "how many snapshots to keep",
+    "BACKUP_TIMEOUT_SECONDS": "optional: longest one snapshot transfer may take (default 600)",
+    "BACKUP_WAIT_SECONDS": "optional: how long to wait for a replica in sync (default 60)",
+}
+
 # name -> meaning: the smoke Job's environment (runtime/ reads it; synth/components/smoke.py sets it).
 SMOKE_ENV = {
     "REDIS_SENTINELS": "host:port of every Sentinel, comma-separated",

@@ -113,6 +113,14 @@ class LocalCluster:
         self.hosts = [f"127.0.{subnet}.{i + 1}" for i in range(spec.redis.replicas)]
         self.state: ClusterState | None = None
 
+    @classmethod
+    def attach(cls, spec: ClusterSpec, base_dir: Path) -> LocalCluster:
+        """The cluster already running in base_dir (NoClusterError when there is none)."""
+        state = ClusterState.load(base_dir)
+        cluster = cls(spec, Path(base_dir) / "dist", Path(base_dir))
+        cluster.state, cluster.hosts = state, [n.host for n in state.nodes]
+        return cluster
+
     # -- lifecycle ------------------------------------------------------------------------------------
     def up(self, timeout: float = 30.0) -> ClusterState:
         for tool in ("redis-server", "redis-sentinel", "redis-cli"):
@@ -250,6 +258,16 @@ class LocalCluster:
         limit = int(env["HANDOVER_TIMEOUT_SECONDS"]) + 15
         return subprocess.run(self.command(node, ["sh", str(self.base / "scripts" / "prestop-redis.sh")]), env=env,
                               capture_output=True, text=True, timeout=limit)
+
+    def run_backup(self, backup_dir: Path, retention: int, timeout: int = 600,
+                   wait: int = 60) -> subprocess.CompletedProcess:
+        """The backup CronJob's script (backup.sh) against this cluster; stdout names the new snapshot."""
+        pod = self.env(self.state.nodes[0], "sentinel")
+        env = {k: pod[k] for k in ("PATH", "PEER_HOSTS", "REDIS_PORT", "SENTINEL_PORT", "MASTER_NAME", "SECRETS_DIR")}
+        env.update(SELF_HOST="backup", BACKUP_DIR=str(backup_dir), BACKUP_RETENTION=str(retention),
+                   BACKUP_TIMEOUT_SECONDS=str(timeout), BACKUP_WAIT_SECONDS=str(wait))
+        return subprocess.run(["sh", str(self.base / "scripts" / "backup.sh")], env=env, capture_output=True,
+                              text=True, timeout=wait + timeout + 30)
 
     def probe(self, ordinal: int, check: str) -> subprocess.CompletedProcess:
         """One of the kubelet's probes (probe.sh), run with the pod's environment."""

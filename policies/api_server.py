@@ -29,8 +29,8 @@ def dns_names(m: Manifests):
 @rule("api-selector-matches-template", "api-server", "A workload's selector matches its pod template's labels.")
 def selector_matches(m: Manifests):
     for t in m.pod_templates():
-        if t.owner.kind in ("Pod", "Job"):
-            continue  # a Job's selector is generated
+        if t.owner.kind in ("Pod", "Job", "CronJob"):
+            continue  # a Job's selector is generated (a CronJob's Jobs too)
         selector = (t.owner.doc.get("spec") or {}).get("selector")
         if not selects(selector, t.labels):
             yield (t.owner.ref, ("spec", "selector"), "the selector does not match the pod template's labels: the "

@@ -175,6 +175,10 @@ class Manifests:
             template = (o.doc.get("spec") or {}).get("template")
             if template is not None:
                 out.append(PodTemplate(o, ("spec", "template"), template))
+        for o in self.of_kind("CronJob"):
+            template = ((((o.doc.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}).get("template"))
+            if template is not None:
+                out.append(PodTemplate(o, ("spec", "jobTemplate", "spec", "template"), template))
         for o in self.of_kind("Pod"):
             out.append(PodTemplate(o, (), o.doc))
         return out

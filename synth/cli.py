@@ -304,6 +304,41 @@ def local_down(dir: LocalDir = DEFAULT_LOCAL_DIR) -> None:
     typer.echo("local cluster down")
 
 
+backup_app = typer.Typer(no_args_is_help=True, help="Snapshots of the broker (the backup CronJob's logic).")
+app.add_typer(backup_app, name="backup")
+
+
+@backup_app.command("now")
+def backup_now(spec: SpecOption = Path("cluster_spec.yaml"),
+               local: Annotated[bool, typer.Option("--local", metavar="", help="Against the local cluster.")] = False,
+               dir: LocalDir = DEFAULT_LOCAL_DIR,
+               to: Annotated[Path | None, typer.Option("--to", help="Where the snapshots go (default: DIR/backups).")]
+               = None) -> None:
+    """Take a snapshot now, as the CronJob does: from a replica in sync, verified with redis-check-rdb, keeping
+    backup.retention files. Prints the snapshot's path."""
+    cluster_spec = _load(spec)
+    if not local:
+        from synth.naming import Names
+
+        name = Names(cluster_spec).backup
+        typer.echo(f"error: in Kubernetes the CronJob runs it: kubectl -n {cluster_spec.namespace} create job "
+                   f"--from=cronjob/{name} {name}-now; the snapshot lands on PVC {name}. Or use --local.", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    from devcluster.local_cluster import LocalCluster, NoClusterError
+
+    try:
+        cluster = LocalCluster.attach(cluster_spec, dir.resolve())
+    except NoClusterError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    run = cluster.run_backup((to or cluster.base / "backups").resolve(), cluster_spec.backup.retention,
+                             cluster_spec.backup.timeout_seconds)
+    typer.echo(run.stderr, err=True, nl=False)
+    if run.returncode != 0:
+        raise typer.Exit(EXIT_FAILED)
+    typer.echo(run.stdout.strip())
+
+
 def _load(spec: Path) -> ClusterSpec:
     from synth.spec_loader import SpecError, load_spec
 

@@ -78,6 +78,15 @@ class Names:
         return f"{self.base}-airflow-workers"
 
     @property
+    def backup(self) -> str:
+        return f"{self.base}-backup"
+
+    @property
+    def backup_selector_labels(self) -> dict[str, str]:
+        """Like the smoke Job's: never the server's selector."""
+        return {"app.kubernetes.io/name": "redis-backup", "app.kubernetes.io/instance": self.base}
+
+    @property
     def smoke_selector_labels(self) -> dict[str, str]:
         """Deliberately not the server's selector: the Services, PDB and StatefulSet must never count this pod."""
         return {"app.kubernetes.io/name": "redis-smoke", "app.kubernetes.io/instance": self.base}

@@ -6,9 +6,9 @@ fields together live in `cross_field_violations`, so each violation can name the
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -225,8 +225,19 @@ class Aof(Model):
     fsync: Literal["always", "everysec", "no"] = "everysec"
 
 
+def _storage_quantity(value: str) -> str:
+    try:
+        memory_bytes(value)
+    except ValueError as err:
+        raise PydanticCustomError("quantity", "{reason}", {"reason": str(err)}) from None
+    return value
+
+
+StorageSize = Annotated[str, AfterValidator(_storage_quantity)]  # a volume size: 10Gi, 500Mi
+
+
 class Persistence(Model):
-    size: str = "10Gi"
+    size: StorageSize = "10Gi"
     storage_class_name: str = Field("local-path", json_schema_extra=SUBDOMAIN_SCHEMA)
 
     @field_validator("storage_class_name")
@@ -239,14 +250,6 @@ class Persistence(Model):
     )
     aof: Aof = Aof()
 
-    @field_validator("size")
-    @classmethod
-    def size_quantity(cls, value: str) -> str:
-        try:
-            memory_bytes(value)
-        except ValueError as err:
-            raise PydanticCustomError("quantity", "{reason}", {"reason": str(err)}) from None
-        return value
 
 
 class Exporter(Model):
@@ -387,6 +390,30 @@ class PolicyWaiver(Model):
         return value
 
 
+class Backup(Model):
+    """Scheduled RDB snapshots taken from a replica (never the master), verified, kept on a PVC of their own."""
+
+    enabled: bool = False
+    schedule: str = Field("17 */6 * * *", pattern=r"^\S+ \S+ \S+ \S+ \S+$",
+                          description="Cron schedule (five fields, the CronJob's timeZone is UTC).")
+    retention: int = Field(7, ge=1, le=1000, description="How many snapshots to keep; older ones are deleted.")
+    size: StorageSize = Field("20Gi", description="The backup volume: room for `retention` snapshots.")
+    storage_class_name: str | None = Field(None, json_schema_extra=SUBDOMAIN_SCHEMA,
+                                           description="Default: persistence.storageClassName.")
+    timeout_seconds: int = Field(600, ge=30, description="Longest one snapshot transfer may take.")
+    wait_seconds: int = Field(60, ge=0, le=3600, description="How long to wait for a replica in sync (one may be "
+                              "restarting in a rolling update) before refusing to load the master.")
+    resources: Resources = Resources(
+        requests=CpuMemory(cpu="50m", memory="64Mi"), limits=CpuMemory(cpu="500m", memory="128Mi")
+    )
+
+
+    @field_validator("storage_class_name")
+    @classmethod
+    def storage_class(cls, value: str | None) -> str | None:
+        return _dns_subdomain(value, "storageClassName")
+
+
 class Policy(Model):
     waivers: tuple[PolicyWaiver, ...] = ()
 
@@ -477,6 +504,7 @@ class ClusterSpec(Model):
     security: Security = Security()
     smoke: Smoke = Smoke()
     airflow: Airflow = Airflow()
+    backup: Backup = Backup()
     policy: Policy = Policy()
     gitops: GitOps
 

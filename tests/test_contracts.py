@@ -39,8 +39,12 @@ def _required(*scripts: str) -> set[str]:
 def test_lib_sh_documents_the_contract_and_requires_only_what_it_names():
     lib = pod_scripts.text("lib.sh")
     assert pod_env.lib_sh_header() in lib
-    required = _required(*(n for n in pod_scripts.NAMES if n != "exporter-auth.sh"))
+    required = _required(*(n for n in pod_scripts.POD_NAMES if n != "exporter-auth.sh"))
     assert required <= set(pod_env.POD_SCRIPT_ENV), required - set(pod_env.POD_SCRIPT_ENV)
+    backup = _required("backup.sh") - set(pod_env.POD_SCRIPT_ENV)
+    assert backup == set(pod_env.BACKUP_ENV) - {"BACKUP_TIMEOUT_SECONDS", "BACKUP_WAIT_SECONDS"}
+    for name in pod_env.BACKUP_ENV:
+        assert name in pod_scripts.text("backup.sh"), name
 
 
 def test_the_exporter_init_container_gets_exactly_what_its_script_requires_and_documents(sts):

@@ -43,7 +43,7 @@ def test_every_object_passes_strict_schema_validation_with_the_schemas_the_repos
     report = validate_objects(objects_of(files), spec.kubernetes_version, default_crd_folder())
     assert report.errors == []
     assert report.unchecked == []  # ServiceMonitor and Application validated against their CRD schemas
-    assert report.validated == len(objects_of(files)) == 20  # with the PrometheusRule and dashboard, Flux's GitRepository and Kustomization, KEDA's two objects
+    assert report.validated == len(objects_of(files)) == 23  # with the backup CronJob, PVC and policy, the PrometheusRule and dashboard, Flux's GitRepository and Kustomization, KEDA's two objects
 
 
 def test_without_a_crd_folder_the_custom_resources_would_go_unchecked(files, spec):
@@ -59,7 +59,7 @@ def test_default_synth_and_check_print_no_missing_schema(workdir, monkeypatch):
     result = run("check", "--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist")
     assert result.exit_code == 0, result.output
     assert "no schema at hand" not in result.output
-    assert "20 objects checked" in result.output
+    assert "23 objects checked" in result.output
 
 
 def test_a_crd_schema_override_that_is_no_folder_is_refused_and_touches_nothing(workdir, monkeypatch):

@@ -138,7 +138,7 @@ def test_at_most_one_pod_may_be_disrupted(objects, sts):
     assert pdb["selector"] == sts["spec"]["selector"]
 
 
-def test_network_policy_admits_only_airflow_the_cluster_monitoring_keda_and_the_smoke_job(objects, sts):
+def test_network_policy_admits_only_airflow_the_cluster_monitoring_keda_the_smoke_job_and_backups(objects, sts):
     policy = objects[("NetworkPolicy", "redis")]["spec"]
     assert policy["podSelector"] == sts["spec"]["selector"]
     sources = [peer for rule in policy["ingress"] for peer in rule["from"]]
@@ -148,7 +148,9 @@ def test_network_policy_admits_only_airflow_the_cluster_monitoring_keda_and_the_
     assert {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "redis",
                                             "app.kubernetes.io/name": "redis-smoke"}}} in sources
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}} in sources
-    assert len(sources) == 5
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "redis",
+                                            "app.kubernetes.io/name": "redis-backup"}}} in sources
+    assert len(sources) == 6
 
 
 def test_keda_scales_the_airflow_workers_on_every_queue_through_every_sentinel(objects, spec):

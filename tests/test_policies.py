@@ -175,7 +175,8 @@ def test_the_default_dist_passes_every_rule_waiving_only_what_the_spec_waives_fo
     report = evaluate(fresh())
     assert report.findings == []
     assert {(w.rule, w.object.kind) for w in report.waivers} == {("security-image-digest", "StatefulSet"),
-                                                                 ("security-image-digest", "Job")}
+                                                                 ("security-image-digest", "Job"),
+                                                                 ("security-image-digest", "CronJob")}
     assert all("digest" in w.reason for w in report.waivers)
     assert len(report.rules) == len(RULES) + 1 >= 30  # plus the rule that judges waivers
 
@@ -245,7 +246,7 @@ def test_an_overlay_that_moves_the_namespace_is_refused(files):
 
     moved = {p: t.replace("  namespace: airflow\n", "  namespace: staging\n") for p, t in files.items()}
     findings = [f for f in evaluate(Manifests.from_files(moved)).findings if f.rule == "broker-namespace-in-names"]
-    assert {f.object.kind for f in findings} == {"StatefulSet", "Job"}, findings
+    assert {f.object.kind for f in findings} == {"StatefulSet", "Job", "CronJob"}, findings
     assert "airflow" in findings[0].message and "staging" in findings[0].message
     assert not [f for f in evaluate(Manifests.from_files(files)).findings if f.rule == "broker-namespace-in-names"]
 
@@ -273,3 +274,12 @@ def test_a_single_url_broker_is_refused():
     m.airflow_values.doc["config"]["celery"]["broker_url"] = "sentinel://h1:26379;sentinel://h2:26379/0"
     found = [f.message for f in evaluate(m).findings if f.rule == "airflow-broker-url"]
     assert found and "is not `sentinel://host:port/db`" in found[0]
+
+
+def test_the_backup_cronjobs_pods_are_judged_like_every_other_pod():
+    m = fresh()
+    cron = obj(m, "CronJob")
+    cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsUser"] = 0
+    findings = evaluate(m).findings
+    assert [(f.rule, f.object.kind) for f in findings] == [("security-non-root", "CronJob")]
+    assert findings[0].field.startswith("spec.jobTemplate.spec.template.spec.containers[0]")

@@ -159,7 +159,7 @@ def test_a_spec_waiver_for_an_unknown_rule_or_object_is_refused(spec_text, tmp_p
 def test_the_default_spec_passes_the_gate_with_no_finding_and_no_waiver():
     run = cli("check")
     assert run.returncode == 0
-    assert f"policies: {len(RULE_IDS) + 1} rules over 20 objects: 0 error(s), 0 warning(s), 2 waiver(s)" in run.stdout
+    assert f"policies: {len(RULE_IDS) + 1} rules over 23 objects: 0 error(s), 0 warning(s), 3 waiver(s)" in run.stdout
 
 
 def test_kubeconform_on_path_is_run_strict_and_its_errors_fail_the_check(tmp_path):

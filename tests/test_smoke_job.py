@@ -60,7 +60,7 @@ def test_disabling_smoke_removes_the_job_and_its_network_access(spec):
     data["policy"]["waivers"] = [w for w in data["policy"]["waivers"] if w["kind"] != "Job"]  # no Job to waive
     synced, _ = render_manifests(ClusterSpec.model_validate(data))
     assert not [o for o in synced if o["kind"] == "Job" or o["metadata"]["name"].endswith("-smoke")]
-    [policy] = [o for o in synced if o["kind"] == "NetworkPolicy"]
+    [policy] = [o for o in synced if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == spec.name]
     assert "redis-smoke" not in str(policy)
 
 

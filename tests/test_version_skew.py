@@ -2,13 +2,11 @@
 directive we render and every command the pod scripts send must exist in the Redis the tests run, or the
 proof would be of something else: fail loudly, naming it."""
 import re
-import subprocess
-import time
 
 import pytest
-import redis
 
 from contracts import pod_scripts
+from redis_process import unix_socket_redis
 from synth.redis_config import redis_conf
 
 # What start-redis.sh appends to the rendered redis.conf.
@@ -17,25 +15,8 @@ ADDED_AT_START = ("dir", "requirepass", "masterauth", "replica-announce-ip", "re
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("skew")
-    sock = folder / "redis.sock"
-    proc = subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", str(sock), "--save", "",
-                             "--dir", str(folder)], stdout=subprocess.DEVNULL)
-    try:
-        client = redis.Redis(unix_socket_path=str(sock), decode_responses=True)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except (redis.ConnectionError, FileNotFoundError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    with unix_socket_redis(tmp_path_factory.mktemp("skew")) as client:
         yield client
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_every_rendered_directive_is_known_to_the_redis_the_tests_run(server, spec):

@@ -3,7 +3,10 @@ one, the local cluster runs them all. Their environment is contracts.pod_env.POD
 from pathlib import Path
 
 FOLDER = Path(__file__).resolve().parent
-NAMES = ("lib.sh", "start-redis.sh", "start-sentinel.sh", "prestop-redis.sh", "probe.sh", "exporter-auth.sh")
+NAMES = ("lib.sh", "start-redis.sh", "start-sentinel.sh", "prestop-redis.sh", "probe.sh", "exporter-auth.sh",
+         "backup.sh")
+# What the broker's pods run: a change to these rolls them (backup.sh runs in the backup CronJob's pods only).
+POD_NAMES = tuple(n for n in NAMES if n != "backup.sh")
 
 
 def text(name: str) -> str:

@@ -41,3 +41,22 @@ def runs_script(names: Names, script: str) -> dict:
     image = names.spec.redis.image
     return {"image": image.reference, "image_pull_policy": image.pull_policy,
             "command": ["sh", f"{SCRIPTS_DIR}/{script}"]}
+
+
+def run_once_pod(names: Names, container: k8s.Container, volumes: list[k8s.Volume],
+                 writes_a_volume: bool = False) -> k8s.PodSpec:
+    """The pod of a Job (the smoke check, a backup): hardened, no API token, never restarted in place; with
+    writes_a_volume, the pod's fsGroup owns its PVC."""
+    sec = names.spec.security
+    return k8s.PodSpec(
+        restart_policy="Never",
+        service_account_name=names.service_account,
+        automount_service_account_token=False,
+        enable_service_links=False,
+        security_context=k8s.PodSecurityContext(
+            run_as_non_root=True, run_as_user=sec.run_as_user, run_as_group=sec.run_as_group,
+            fs_group=sec.fs_group if writes_a_volume else None,
+            seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault")),
+        containers=[container],
+        volumes=volumes,
+    )

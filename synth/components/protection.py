@@ -46,6 +46,11 @@ def network_policy(scope: Construct, names: Names) -> None:
             from_=[k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=names.smoke_selector_labels))],
             ports=broker_ports,
         ))
+    if spec.backup.enabled:  # the backup pod asks the Sentinels for a replica and reads its snapshot
+        rules.append(k8s.NetworkPolicyIngressRule(
+            from_=[k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=names.backup_selector_labels))],
+            ports=broker_ports,
+        ))
     if spec.airflow.enabled and spec.airflow.keda.enabled:  # KEDA's operator reads the queue lengths
         rules.append(k8s.NetworkPolicyIngressRule(
             from_=[k8s.NetworkPolicyPeer(namespace_selector=k8s.LabelSelector(

@@ -6,7 +6,7 @@ from constructs import Construct
 
 from synth.components.common import WAVE_NETWORK, meta_fields, resources
 from contracts.paths import REDIS_PASSWORD_FILE, SECRETS_DIR, SENTINEL_PASSWORD_FILE
-from synth.components.pod import cluster_password_files, container_security, secrets_volume
+from synth.components.pod import cluster_password_files, container_security, run_once_pod, secrets_volume
 from synth.naming import Names
 
 HOOK_ANNOTATIONS = {
@@ -34,7 +34,7 @@ def smoke_env(names: Names) -> list[k8s.EnvVar]:
 
 
 def smoke_job(scope: Construct, names: Names) -> None:
-    spec, smoke = names.spec, names.spec.smoke
+    smoke = names.spec.smoke
     labels = {**names.labels("smoke"), **names.smoke_selector_labels}
     container = k8s.Container(
         name="smoke",
@@ -58,21 +58,10 @@ def smoke_job(scope: Construct, names: Names) -> None:
             ttl_seconds_after_finished=smoke.ttl_seconds_after_finished,
             template=k8s.PodTemplateSpec(
                 metadata=k8s.ObjectMeta(labels=labels),
-                spec=k8s.PodSpec(
-                    restart_policy="Never",
-                    service_account_name=names.service_account,
-                    automount_service_account_token=False,
-                    enable_service_links=False,
-                    security_context=k8s.PodSecurityContext(
-                        run_as_non_root=True, run_as_user=spec.security.run_as_user,
-                        run_as_group=spec.security.run_as_group,
-                        seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
-                    ),
-                    containers=[container],
-                    volumes=[k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(
+                spec=run_once_pod(names, container, [
+                    k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(
                         medium="Memory", size_limit=k8s.Quantity.from_string("16Mi"))),
-                        secrets_volume("secrets", cluster_password_files(names))],
-                ),
+                    secrets_volume("secrets", cluster_password_files(names))]),
             ),
         ),
     )

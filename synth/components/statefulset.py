@@ -22,7 +22,7 @@ SHUTDOWN_MARGIN_SECONDS = 30
 def config_checksum(names: Names) -> str:
     """Hash of everything the pods read at start, so a config change rolls the pods (one at a time)."""
     digest = hashlib.sha256()
-    scripts = (pod_scripts.text(s) for s in pod_scripts.NAMES)
+    scripts = (pod_scripts.text(s) for s in pod_scripts.POD_NAMES)
     for text in (*config_files(names.spec).values(), *scripts):
         digest.update(text.encode())
     return digest.hexdigest()

@@ -1,0 +1,90 @@
+"""Backups on the local cluster: backup.sh (what the CronJob runs) takes the snapshot from a replica, never
+the master, verifies it with redis-check-rdb, keeps `retention` files, and refuses when no replica is in sync."""
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+from devcluster.local_cluster import LocalCluster
+from redis_process import unix_socket_redis
+
+
+@pytest.fixture(scope="module")
+def cluster(spec, tmp_path_factory):
+    with LocalCluster(spec, ROOT / "dist", tmp_path_factory.mktemp("backup-cluster"), subnet=86) as c:
+        yield c
+
+
+def full_syncs(cluster, ordinal) -> int:
+    return int(cluster.redis(ordinal).info("stats")["sync_full"])
+
+
+def keys_in(snapshot, tmp_path) -> dict[str, str]:
+    """Load the snapshot into a fresh redis-server and read it back."""
+    folder = tmp_path / f"load-{snapshot.name}"
+    folder.mkdir()
+    (folder / "dump.rdb").write_bytes(snapshot.read_bytes())
+    with unix_socket_redis(folder, "--dbfilename", "dump.rdb", "--appendonly", "no") as client:
+        return {k: client.get(k) for k in client.keys("backup-test:*")}
+
+
+def test_a_backup_comes_from_a_replica_holds_every_key_and_passes_redis_check_rdb(cluster, tmp_path):
+    master = cluster.master()
+    written = {f"backup-test:{i}": str(i) for i in range(200)}
+    cluster.redis(master).mset(written)
+    cluster.redis(master).wait(2, 5000)
+    before = {i: full_syncs(cluster, i) for i in range(3)}
+    run = cluster.run_backup(tmp_path / "backups", retention=3)
+    assert run.returncode == 0, run.stderr
+    snapshot = tmp_path / "backups" / run.stdout.strip().rsplit("/", 1)[1]
+    assert snapshot.exists() and snapshot.name.startswith("dump-") and snapshot.suffix == ".rdb"
+    assert "RDB looks OK" in subprocess.run(["redis-check-rdb", str(snapshot)], capture_output=True, text=True).stdout
+    assert keys_in(snapshot, tmp_path) == written
+    after = {i: full_syncs(cluster, i) for i in range(3)}
+    assert after[master] == before[master], "the master served a full sync: the backup loaded it"
+    replica = next(i for i in range(3) if after[i] == before[i] + 1)
+    assert f"from the replica {cluster.state.nodes[replica].host}" in run.stderr
+
+
+def test_retention_keeps_the_newest_snapshots(cluster, tmp_path):
+    made = []
+    for _ in range(3):
+        run = cluster.run_backup(tmp_path / "backups", retention=2)
+        assert run.returncode == 0, run.stderr
+        made.append(run.stdout.strip().rsplit("/", 1)[1])
+    assert sorted(p.name for p in (tmp_path / "backups").iterdir()) == sorted(made[1:])
+    assert "removed " + made[0] in run.stderr
+
+
+def test_without_a_replica_in_sync_the_backup_refuses_rather_than_load_the_master(cluster, tmp_path):
+    replicas = [i for i in range(3) if i != cluster.master()]
+    for i in replicas:
+        cluster.stop_process(i, "redis")
+    try:
+        run = cluster.run_backup(tmp_path / "backups", retention=2, wait=3)
+        assert run.returncode == 1
+        assert "no replica is in sync after 3 s: refusing to take the snapshot from the master" in run.stderr
+        assert not any((tmp_path / "backups").glob("dump-*")) if (tmp_path / "backups").exists() else True
+    finally:
+        for i in replicas:
+            cluster.start_process(i, "redis")
+        cluster.wait_until_healthy(60)
+
+
+def test_backup_now_on_the_local_cluster_prints_where_the_snapshot_went(cluster, tmp_path):
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "synth", "backup", "now", "--local", "--dir", str(cluster.base),
+                          "--to", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    path = run.stdout.strip()
+    assert path.startswith(str(tmp_path / "out") + "/dump-") and "snapshot verified" in run.stderr
+
+
+def test_backup_now_without_local_says_how_the_cronjob_runs_it(tmp_path):
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "synth", "backup", "now"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 2
+    assert "kubectl -n airflow create job --from=cronjob/redis-backup redis-backup-now" in run.stderr
