@@ -35,6 +35,14 @@ BACKUP_ENV = {
     "BACKUP_WAIT_SECONDS": "optional: how long to wait for a replica in sync (default 60)",
 }
 
+# name -> meaning: what restore.sh reads besides POD_SCRIPT_ENV (the restore Job and `restore --local` set them).
+RESTORE_ENV = {
+    "RESTORE_SNAPSHOT": "the snapshot file",
+    "RESTORE_ID": "this restore's name; a marker restored-<id> beside the snapshot makes it run once",
+    "RESTORE_DIR": "a writable folder for the temporary server",
+    "RESTORE_SYNC_SECONDS": "optional: longest each step may wait for the pods to sync (default 600)",
+}
+
 # name -> meaning: the smoke Job's environment (runtime/ reads it; synth/components/smoke.py sets it).
 SMOKE_ENV = {
     "REDIS_SENTINELS": "host:port of every Sentinel, comma-separated",

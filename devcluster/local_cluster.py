@@ -269,6 +269,18 @@ class LocalCluster:
         return subprocess.run(["sh", str(self.base / "scripts" / "backup.sh")], env=env, capture_output=True,
                               text=True, timeout=wait + timeout + 30)
 
+    def run_restore(self, snapshot: Path, restore_id: str, timeout: int = 600) -> subprocess.CompletedProcess:
+        """restore.sh (what a restore Job runs) against this cluster: every pod back to exactly `snapshot`.
+        Its temporary server listens on an address of the cluster's subnet no pod uses."""
+        pod = self.env(self.state.nodes[0], "sentinel")
+        env = {k: pod[k] for k in ("PATH", "PEER_HOSTS", "REDIS_PORT", "SENTINEL_PORT", "MASTER_NAME", "SECRETS_DIR",
+                                   "CONFIG_DIR")}
+        env.update(SELF_HOST=self.hosts[0].rsplit(".", 1)[0] + ".250", RESTORE_SNAPSHOT=str(snapshot),
+                   RESTORE_ID=restore_id, RESTORE_DIR=str(self.base / f"restore-{restore_id}"),
+                   RESTORE_SYNC_SECONDS=str(timeout))
+        return subprocess.run(["sh", str(self.base / "scripts" / "restore.sh")], env=env, capture_output=True,
+                              text=True, timeout=3 * timeout + 60)
+
     def probe(self, ordinal: int, check: str) -> subprocess.CompletedProcess:
         """One of the kubelet's probes (probe.sh), run with the pod's environment."""
         node = self.state.nodes[ordinal]

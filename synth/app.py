@@ -15,6 +15,7 @@ from synth.components.autoscaling import worker_autoscaling
 from synth.components.foundation import foundation, namespace
 from synth.components.gitops import application, flux
 from synth.components.backup import backup
+from synth.components.restore import restore
 from synth.components.monitoring import dashboard_config_map, prometheus_rule, service_monitor
 from synth.components.protection import disruption_budget, network_policy
 from synth.components.services import services
@@ -51,6 +52,8 @@ def render_manifests(spec: ClusterSpec) -> tuple[list[dict[str, Any]], list[dict
         smoke_job(broker, names)
     if spec.backup.enabled:
         backup(broker, names)
+    if spec.restore is not None:
+        restore(broker, names)
     if spec.airflow.enabled and spec.airflow.keda.enabled:
         worker_autoscaling(broker, names)
     bootstrap = Chart(app, "bootstrap", disable_resource_name_hashes=True)

@@ -324,19 +324,45 @@ def backup_now(spec: SpecOption = Path("cluster_spec.yaml"),
         typer.echo(f"error: in Kubernetes the CronJob runs it: kubectl -n {cluster_spec.namespace} create job "
                    f"--from=cronjob/{name} {name}-now; the snapshot lands on PVC {name}. Or use --local.", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
-    from devcluster.local_cluster import LocalCluster, NoClusterError
-
-    try:
-        cluster = LocalCluster.attach(cluster_spec, dir.resolve())
-    except NoClusterError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    cluster = _local_cluster(cluster_spec, dir)
     run = cluster.run_backup((to or cluster.base / "backups").resolve(), cluster_spec.backup.retention,
                              cluster_spec.backup.timeout_seconds)
     typer.echo(run.stderr, err=True, nl=False)
     if run.returncode != 0:
         raise typer.Exit(EXIT_FAILED)
     typer.echo(run.stdout.strip())
+
+
+@app.command("restore")
+def restore_cmd(snapshot: Annotated[Path, typer.Option("--snapshot", help="The snapshot file (`backup now` printed "
+                                                       "its path).")],
+                restore_id: Annotated[str, typer.Option("--id", help="Names this restore; the same id never runs "
+                                                        "twice.")],
+                spec: SpecOption = Path("cluster_spec.yaml"),
+                local: Annotated[bool, typer.Option("--local", metavar="", help="On the local cluster.")] = False,
+                dir: LocalDir = DEFAULT_LOCAL_DIR) -> None:
+    """Bring every pod of the local cluster back to exactly SNAPSHOT (what the restore Job does in Kubernetes)."""
+    cluster_spec = _load(spec)
+    if not local:
+        typer.echo("error: in Kubernetes a restore is a commit: add `restore: {snapshot: dump-....rdb, id: ...}` to "
+                   "the spec, `make synth`, merge; the rendered Job runs it once. Or use --local.", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    cluster = _local_cluster(cluster_spec, dir)
+    run = cluster.run_restore(snapshot.resolve(), restore_id, cluster_spec.backup.timeout_seconds)
+    typer.echo(run.stderr, err=True, nl=False)
+    if run.returncode != 0:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _local_cluster(cluster_spec: ClusterSpec, dir: Path):
+    """The local cluster running in DIR, or exit 2 saying there is none."""
+    from devcluster.local_cluster import LocalCluster, NoClusterError
+
+    try:
+        return LocalCluster.attach(cluster_spec, dir.resolve())
+    except NoClusterError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def _load(spec: Path) -> ClusterSpec:

@@ -82,6 +82,14 @@ class Names:
         return f"{self.base}-backup"
 
     @property
+    def restore_job(self) -> str:
+        return f"{self.base}-restore-{self.spec.restore.id}"
+
+    @property
+    def restore_selector_labels(self) -> dict[str, str]:
+        return {"app.kubernetes.io/name": "redis-restore", "app.kubernetes.io/instance": self.base}
+
+    @property
     def backup_selector_labels(self) -> dict[str, str]:
         """Like the smoke Job's: never the server's selector."""
         return {"app.kubernetes.io/name": "redis-backup", "app.kubernetes.io/instance": self.base}

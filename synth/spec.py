@@ -414,6 +414,15 @@ class Backup(Model):
         return _dns_subdomain(value, "storageClassName")
 
 
+class Restore(Model):
+    """Bring every pod back to one snapshot on the backup volume, once: a Job named after `id` runs restore.sh."""
+
+    snapshot: str = Field(pattern=r"^dump-[0-9]{8}T[0-9]{6,9}Z\.rdb$",
+                          description="A file on the backup volume, as `backup now` or the backup Job printed it.")
+    id: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$",
+                    description="Names this restore: its Job, and the marker that keeps it from running twice.")
+
+
 class Policy(Model):
     waivers: tuple[PolicyWaiver, ...] = ()
 
@@ -505,6 +514,7 @@ class ClusterSpec(Model):
     smoke: Smoke = Smoke()
     airflow: Airflow = Airflow()
     backup: Backup = Backup()
+    restore: Restore | None = None
     policy: Policy = Policy()
     gitops: GitOps
 
@@ -603,6 +613,9 @@ def cross_field_violations(spec: ClusterSpec) -> list[tuple[tuple[str, ...], str
         out.append((("smoke", "waitSeconds"), f"waitSeconds {spec.smoke.wait_seconds} leaves the checks less than "
                     f"30 s of the Job's activeDeadlineSeconds ({spec.smoke.active_deadline_seconds}): lower it, or "
                     "raise activeDeadlineSeconds"))
+    if spec.restore is not None and not spec.backup.enabled:
+        out.append((("restore",), "a restore reads its snapshot from the backup volume: enable backup (the PVC "
+                    "holding the snapshot) or remove the restore section"))
     keda = spec.airflow.keda
     if spec.airflow.enabled and keda.enabled and keda.min_replica_count > keda.max_replica_count:
         out.append((("airflow", "keda", "minReplicaCount"), f"minReplicaCount {keda.min_replica_count} is above "

@@ -45,6 +45,10 @@ def test_lib_sh_documents_the_contract_and_requires_only_what_it_names():
     assert backup == set(pod_env.BACKUP_ENV) - {"BACKUP_TIMEOUT_SECONDS", "BACKUP_WAIT_SECONDS"}
     for name in pod_env.BACKUP_ENV:
         assert name in pod_scripts.text("backup.sh"), name
+    restore = _required("restore.sh") - set(pod_env.POD_SCRIPT_ENV)
+    assert restore == set(pod_env.RESTORE_ENV) - {"RESTORE_SYNC_SECONDS"}
+    for name in pod_env.RESTORE_ENV:
+        assert name in pod_scripts.text("restore.sh"), name
 
 
 def test_the_exporter_init_container_gets_exactly_what_its_script_requires_and_documents(sts):

@@ -7,24 +7,19 @@ from constructs import Construct
 
 from contracts.paths import SCRIPTS_DIR, SECRETS_DIR
 from synth.components.common import WAVE_NETWORK, WAVE_WORKLOAD, meta_fields, resources
-from synth.components.pod import (cluster_password_files, container_security, mounts, run_once_pod, runs_script,
-                                  secrets_volume)
+from synth.components.pod import (cluster_password_files, container_security, job_script_env, mounts, run_once_pod,
+                                  runs_script, secrets_volume)
 from synth.naming import Names
 
 BACKUP_DIR = "/backups"
 
 
 def backup_env(names: Names) -> list[k8s.EnvVar]:
-    """lib.sh's contract as the backup pod needs it, plus contracts/pod_env.BACKUP_ENV."""
-    spec = names.spec
-    values = {"PEER_HOSTS": " ".join(names.pod_fqdns), "REDIS_PORT": str(spec.redis.port),
-              "SENTINEL_PORT": str(spec.sentinel.port), "MASTER_NAME": spec.sentinel.master_name,
-              "SECRETS_DIR": SECRETS_DIR, "BACKUP_DIR": BACKUP_DIR, "BACKUP_RETENTION": str(spec.backup.retention),
-              "BACKUP_TIMEOUT_SECONDS": str(spec.backup.timeout_seconds),
-              "BACKUP_WAIT_SECONDS": str(spec.backup.wait_seconds)}
-    return [k8s.EnvVar(name="SELF_HOST", value_from=k8s.EnvVarSource(  # this pod's own name (it announces none)
-        field_ref=k8s.ObjectFieldSelector(field_path="metadata.name"))),
-        *(k8s.EnvVar(name=k, value=v) for k, v in values.items())]
+    """lib.sh's contract (SELF_HOST: this pod's own name; it announces none) plus contracts/pod_env.BACKUP_ENV."""
+    b = names.spec.backup
+    return job_script_env(names, "metadata.name", {
+        "BACKUP_DIR": BACKUP_DIR, "BACKUP_RETENTION": str(b.retention),
+        "BACKUP_TIMEOUT_SECONDS": str(b.timeout_seconds), "BACKUP_WAIT_SECONDS": str(b.wait_seconds)})
 
 
 def backup(scope: Construct, names: Names) -> None:

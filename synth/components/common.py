@@ -10,6 +10,7 @@ WAVE_FOUNDATION = -1  # Namespace, ServiceAccount, ConfigMaps
 WAVE_NETWORK = 0  # Services, NetworkPolicy, PodDisruptionBudget
 WAVE_WORKLOAD = 1  # StatefulSet
 WAVE_OBSERVE = 2  # ServiceMonitor, KEDA
+WAVE_RESTORE = 3  # a restore Job: after the StatefulSet is healthy
 # Argo CD must not fail the dry run before the custom resource's CRD (Prometheus Operator, KEDA) is installed.
 MISSING_CRD_OK = {"argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true"}
 

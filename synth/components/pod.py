@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cdk8s_plus_33 import k8s
 
-from contracts.paths import REDIS_PASSWORD_FILE, SCRIPTS_DIR, SENTINEL_PASSWORD_FILE
+from contracts.paths import REDIS_PASSWORD_FILE, SCRIPTS_DIR, SECRETS_DIR, SENTINEL_PASSWORD_FILE
 from synth.naming import Names
 
 
@@ -60,3 +60,15 @@ def run_once_pod(names: Names, container: k8s.Container, volumes: list[k8s.Volum
         containers=[container],
         volumes=volumes,
     )
+
+
+def job_script_env(names: Names, self_host_field: str, extra: dict[str, str]) -> list[k8s.EnvVar]:
+    """lib.sh's contract for a Job's pod script (backup.sh, restore.sh): the broker's pods, ports and master
+    name, the password files, SELF_HOST from the downward API, and the script's own variables."""
+    spec = names.spec
+    values = {"PEER_HOSTS": " ".join(names.pod_fqdns), "REDIS_PORT": str(spec.redis.port),
+              "SENTINEL_PORT": str(spec.sentinel.port), "MASTER_NAME": spec.sentinel.master_name,
+              "SECRETS_DIR": SECRETS_DIR, **extra}
+    return [k8s.EnvVar(name="SELF_HOST", value_from=k8s.EnvVarSource(
+        field_ref=k8s.ObjectFieldSelector(field_path=self_host_field))),
+        *(k8s.EnvVar(name=k, value=v) for k, v in values.items())]

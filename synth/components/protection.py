@@ -51,6 +51,11 @@ def network_policy(scope: Construct, names: Names) -> None:
             from_=[k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=names.backup_selector_labels))],
             ports=broker_ports,
         ))
+    if spec.restore is not None:  # the restore pod re-points every Redis and every Sentinel
+        rules.append(k8s.NetworkPolicyIngressRule(
+            from_=[k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=names.restore_selector_labels))],
+            ports=broker_ports,
+        ))
     if spec.airflow.enabled and spec.airflow.keda.enabled:  # KEDA's operator reads the queue lengths
         rules.append(k8s.NetworkPolicyIngressRule(
             from_=[k8s.NetworkPolicyPeer(namespace_selector=k8s.LabelSelector(

@@ -1,0 +1,91 @@
+"""A restore on the local cluster: restore.sh (what a restore Job runs) brings every pod back to exactly the
+snapshot, leaves a healthy cluster that keeps the data through a full restart, never runs twice, and refuses a
+snapshot redis-check-rdb refuses without touching the cluster."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from devcluster.local_cluster import LocalCluster
+
+
+@pytest.fixture(scope="module")
+def cluster(spec, tmp_path_factory):
+    with LocalCluster(spec, ROOT / "dist", tmp_path_factory.mktemp("restore-cluster"), subnet=87) as c:
+        yield c
+
+
+def data_of(client) -> dict[str, str]:
+    return {k: client.get(k) for k in client.keys("*")}
+
+
+def smoke(cluster) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "synth", "smoke", "--local", "--dir", str(cluster.base)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def snapshot(cluster, tmp_path_factory):
+    """300 keys backed up; then 50 keys added, one changed, one deleted after the backup."""
+    master = cluster.redis(cluster.master(), decode_responses=True)
+    master.flushall()
+    backed_up = {f"restore-test:{i}": f"v{i}" for i in range(300)}
+    master.mset(backed_up)
+    master.wait(2, 5000)
+    run = cluster.run_backup(tmp_path_factory.mktemp("backups"), retention=3)
+    assert run.returncode == 0, run.stderr
+    master.mset({f"restore-test:later{i}": "x" for i in range(50)})
+    master.set("restore-test:0", "changed")
+    master.delete("restore-test:1")
+    return Path(run.stdout.strip()), backed_up
+
+
+def test_a_snapshot_redis_check_rdb_refuses_is_not_restored_and_nothing_changes(cluster, snapshot, tmp_path):
+    bad = tmp_path / "dump-bad.rdb"
+    bad.write_bytes(b"REDIS0011" + b"\x00" * 64)
+    before = data_of(cluster.redis(cluster.master(), decode_responses=True))
+    run = cluster.run_restore(bad, "bad")
+    assert run.returncode == 1 and "redis-check-rdb refuses" in run.stderr
+    assert data_of(cluster.redis(cluster.master(), decode_responses=True)) == before
+    assert all(cluster.sentinel_masters())  # every Sentinel still watches the master
+
+
+def test_a_restore_brings_every_pod_back_to_exactly_the_snapshot(cluster, snapshot):
+    path, backed_up = snapshot
+    run = cluster.run_restore(path, "first", timeout=60)
+    assert run.returncode == 0, run.stderr
+    for i in range(3):
+        assert data_of(cluster.redis(i, decode_responses=True)) == backed_up, f"pod {i}"
+    cluster.wait_until_healthy(60)
+    checks = smoke(cluster)
+    assert checks.returncode == 0, checks.stdout + checks.stderr
+
+
+def test_the_same_restore_never_runs_twice(cluster, snapshot):
+    path, _ = snapshot
+    master = cluster.redis(cluster.master(), decode_responses=True)
+    master.set("restore-test:after", "kept")
+    run = subprocess.run([sys.executable, "-m", "synth", "restore", "--local", "--dir", str(cluster.base),
+                          "--snapshot", str(path), "--id", "first"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0 and "already ran" in run.stderr, run.stderr
+    assert master.get("restore-test:after") == "kept"
+    master.delete("restore-test:after")
+
+
+def test_a_full_restart_after_the_restore_keeps_exactly_the_snapshot(cluster, snapshot):
+    _, backed_up = snapshot
+    for i in range(3):
+        cluster.stop_node(i, graceful=False)
+    cluster.start_nodes([0, 1, 2], timeout=60)
+    cluster.wait_until_healthy(90)
+    for i in range(3):
+        assert data_of(cluster.redis(i, decode_responses=True)) == backed_up, f"pod {i}"
+
+
+def test_restore_without_local_says_a_restore_is_a_commit():
+    run = subprocess.run([sys.executable, "-m", "synth", "restore", "--snapshot", "x.rdb", "--id", "a"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "a restore is a commit" in run.stderr
