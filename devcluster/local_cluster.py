@@ -412,6 +412,9 @@ def _signal(pid: int | None, sig: int) -> None:
             pass
 
 
+STOP_TIMEOUT_SECONDS = 10.0
+
+
 def stop_all(base_dir: Path) -> None:
     """Stop every process recorded in a local cluster's state file (from this process or an earlier one)."""
     if not (base_dir / STATE_FILE).exists():
@@ -421,8 +424,11 @@ def stop_all(base_dir: Path) -> None:
     pids = [pid for pid, _ in _recorded(state) if pid in running]
     for pid in pids:
         _signal(pid, signal.SIGTERM)
+    # One deadline for all, not one per process: two processes slow to stop cost 10 s, not 20 (measured on the
+    # full-restart tests' teardown).
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     for pid in pids:
-        _reap(pid)
+        _reap(pid, timeout=max(0.1, deadline - time.monotonic()))
     for node in state.nodes:
         node.redis_pid = node.sentinel_pid = node.redis_started = node.sentinel_started = None
     state.save()
