@@ -89,3 +89,19 @@ def test_restore_without_local_says_a_restore_is_a_commit():
     run = subprocess.run([sys.executable, "-m", "synth", "restore", "--snapshot", "x.rdb", "--id", "a"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "a restore is a commit" in run.stderr
+
+
+def test_a_restore_cut_short_is_finished_by_running_it_again(cluster, snapshot):
+    """A restore whose time runs out midway (here: no time at all to wait for the pods and the Sentinels)
+    stops after taking the master from the Sentinels. No marker is written, so the Job's retry, or running it
+    again, completes it."""
+    path, backed_up = snapshot
+    cluster.redis(cluster.master(), decode_responses=True).set("restore-test:later", "x")
+    cut = cluster.run_restore(path, "second", timeout=0)
+    assert cut.returncode == 1 and "the Sentinels no longer watch" in cut.stderr, cut.stderr
+    assert not (path.parent / "restored-second").exists()
+    run = cluster.run_restore(path, "second", timeout=60)
+    assert run.returncode == 0, run.stderr
+    for i in range(3):
+        assert data_of(cluster.redis(i, decode_responses=True)) == backed_up, f"pod {i}"
+    cluster.wait_until_healthy(60)

@@ -53,14 +53,22 @@ cp "$RESTORE_SNAPSHOT" "$RESTORE_DIR/snapshot.rdb"
 {
   printf '%s\n' "port $REDIS_PORT" "bind $SELF_HOST" "dir $RESTORE_DIR" "dbfilename snapshot.rdb"
   printf '%s\n' "appendonly no" 'save ""' "protected-mode yes" "repl-diskless-sync yes" "repl-diskless-sync-delay 0"
+  # Gone at once when stopped: a master waiting for its replicas (shutdown-timeout) would still hold the
+  # address when this restore runs again.
+  printf '%s\n' "shutdown-on-sigterm nosave now"
   printf '%s\n' "requirepass $(conf_quote "$REDIS_PASSWORD")"
 } >"$RESTORE_DIR/restore.conf"
 redis-server "$RESTORE_DIR/restore.conf" >"$RESTORE_DIR/restore-server.log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null || true' EXIT
-until [ "$(redis_cli "$SELF_HOST" PING 2>/dev/null)" = PONG ]; do
+stop_server() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+}
+trap stop_server EXIT
+# Ours answers, not another server on the address.
+until [ "$(redis_cli "$SELF_HOST" INFO server 2>/dev/null | info_field process_id)" = "$server" ]; do
   if ! kill -0 "$server" 2>/dev/null; then
-    log "the temporary server did not start: $(tail -n 3 "$RESTORE_DIR/restore-server.log")"
+    log "the temporary server did not start: $(tail -n 2 "$RESTORE_DIR/restore-server.log" | tr '\n' ' ')"
     exit 1
   fi
   sleep 0.2
@@ -102,8 +110,10 @@ wait_in_sync() {
 
 # 3. Every Redis loads the snapshot from the temporary server.
 for h in $PEER_HOSTS; do
-  expect=$(redis_cli "$h" REPLICAOF "$SELF_HOST" "$REDIS_PORT")
-  [ "$expect" = OK ] || { log "REPLICAOF on $h: $expect"; exit 1; }
+  # "OK Already connected to specified master" after a cut-short run: its link comes back to this server,
+  # whose new replication id forces the full sync.
+  reply=$(redis_cli "$h" REPLICAOF "$SELF_HOST" "$REDIS_PORT")
+  case $reply in OK*) ;; *) log "REPLICAOF on $h: $reply"; exit 1 ;; esac
 done
 # shellcheck disable=SC2086 # the hosts, one word each
 wait_in_sync "$SELF_HOST" $PEER_HOSTS
@@ -121,7 +131,7 @@ for h in $PEER_HOSTS; do
 done
 # shellcheck disable=SC2086
 wait_in_sync "$new" $others
-kill "$server" 2>/dev/null || true
+stop_server
 # Each pod rewrites its AOF from the loaded snapshot in the background: until that is on disk, a crash would
 # bring the old data back from the old AOF.
 deadline=$(($(date +%s) + ${RESTORE_SYNC_SECONDS:-600}))
