@@ -45,27 +45,9 @@ a_peer_follows_us() {
   return 1
 }
 
-# settle_aof: wait (until the deadline) while this Redis loads, syncs or writes its AOF. Redis 7 refuses
-# SIGTERM while it writes its first AOF after a full sync ("Writing initial AOF, can't exit."): the kubelet's
-# SIGTERM would be ignored and the pod held until SIGKILL at the end of its grace period.
-settle_aof() {
-  while :; do
-    _i=$(redis_cli "$LOCAL_HOST" INFO 2>/dev/null | tr -d '\r') || return 0
-    case "$(printf '%s\n' "$_i" | grep -E '^(loading|master_sync_in_progress|aof_rewrite_in_progress|aof_rewrite_scheduled):1$')" in
-      '') return 0 ;;
-    esac
-    if past_deadline; then
-      log "still loading, syncing or writing its AOF at the deadline: SIGTERM may wait for it"
-      return 0
-    fi
-    sleep 0.1
-  done
-}
-
 info=$(replication) || { log "Redis not answering: nothing to hand over"; exit 0; }
 if [ "$(printf '%s\n' "$info" | info_field role)" != master ]; then
   log "replica: nothing to hand over"
-  settle_aof
   exit 0
 fi
 
@@ -132,7 +114,6 @@ while :; do
     fi
     if [ "$(replication | info_field role)" != master ]; then
       log "no longer master (the failover ${busy:+run by the Sentinel on $busy }moved it): nothing to hand over"
-      settle_aof
       exit 0
     fi
     if past_deadline; then
@@ -252,5 +233,3 @@ while ! past_deadline; do
   sleep 0.1
 done
 log "Sentinels agree on $new"
-# Demoted, it may be resyncing from the new master: let it write its AOF before the kubelet's SIGTERM.
-settle_aof
