@@ -259,11 +259,16 @@ class LocalCluster:
         return subprocess.run(self.command(node, ["sh", str(self.base / "scripts" / "prestop-redis.sh")]), env=env,
                               capture_output=True, text=True, timeout=limit)
 
+    def _job_env(self) -> dict[str, str]:
+        """What a Job's pod script (backup.sh, restore.sh) gets from the pods' contract; the caller adds its own."""
+        pod = self.env(self.state.nodes[0], "sentinel")
+        return {k: pod[k] for k in ("PATH", "PEER_HOSTS", "REDIS_PORT", "SENTINEL_PORT", "MASTER_NAME", "SECRETS_DIR",
+                                    "CONFIG_DIR")}
+
     def run_backup(self, backup_dir: Path, retention: int, timeout: int = 600,
                    wait: int = 60) -> subprocess.CompletedProcess:
         """The backup CronJob's script (backup.sh) against this cluster; stdout names the new snapshot."""
-        pod = self.env(self.state.nodes[0], "sentinel")
-        env = {k: pod[k] for k in ("PATH", "PEER_HOSTS", "REDIS_PORT", "SENTINEL_PORT", "MASTER_NAME", "SECRETS_DIR")}
+        env = self._job_env()
         env.update(SELF_HOST="backup", BACKUP_DIR=str(backup_dir), BACKUP_RETENTION=str(retention),
                    BACKUP_TIMEOUT_SECONDS=str(timeout), BACKUP_WAIT_SECONDS=str(wait))
         return subprocess.run(["sh", str(self.base / "scripts" / "backup.sh")], env=env, capture_output=True,
@@ -272,9 +277,7 @@ class LocalCluster:
     def run_restore(self, snapshot: Path, restore_id: str, timeout: int = 600) -> subprocess.CompletedProcess:
         """restore.sh (what a restore Job runs) against this cluster: every pod back to exactly `snapshot`.
         Its temporary server listens on an address of the cluster's subnet no pod uses."""
-        pod = self.env(self.state.nodes[0], "sentinel")
-        env = {k: pod[k] for k in ("PATH", "PEER_HOSTS", "REDIS_PORT", "SENTINEL_PORT", "MASTER_NAME", "SECRETS_DIR",
-                                   "CONFIG_DIR")}
+        env = self._job_env()
         env.update(SELF_HOST=self.hosts[0].rsplit(".", 1)[0] + ".250", RESTORE_SNAPSHOT=str(snapshot),
                    RESTORE_ID=restore_id, RESTORE_DIR=str(self.base / f"restore-{restore_id}"),
                    RESTORE_SYNC_SECONDS=str(timeout))

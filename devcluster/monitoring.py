@@ -45,7 +45,7 @@ class LocalMonitoring:
         self.rule_groups, self.interval = rule_groups, scrape_interval
         self.base = cluster.base / "monitoring"
         self.procs: list[subprocess.Popen] = []
-        self.targets: list[dict[str, Any]] = []  # {"url", "labels"} per exporter
+        self.targets: list[dict[str, Any]] = []  # {"url", "labels", "address"} per exporter
         self.prometheus_url = ""
 
     # -- exporters -------------------------------------------------------------------------------------------
@@ -59,7 +59,6 @@ class LocalMonitoring:
     def start_exporters(self) -> None:
         init = self._containers("initContainers")["exporter-auth"]
         containers = self._containers("containers")
-        ports = {p["name"]: p["containerPort"] for c in containers.values() for p in c.get("ports", [])}
         endpoints = {e["port"]: e for e in self.sm["spec"]["endpoints"]}
         namespace, service = self.sts["metadata"]["namespace"], self.sts["spec"]["serviceName"]
         for node in self.cluster.state.nodes:
@@ -77,7 +76,7 @@ class LocalMonitoring:
                     continue
                 [port] = c["ports"]
                 env = {k: self._local(v, node.host, pod_dir) for k, v in _env(c).items()}
-                env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] = f"{node.host}:{ports[port['name']]}"
+                env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] = f"{node.host}:{port['containerPort']}"
                 log = open(pod_dir / f"{name}.log", "ab")
                 self.procs.append(subprocess.Popen(["prometheus-redis-exporter", *c.get("args", [])],
                                                    env={"PATH": "/usr/bin:/bin", **env}, stdout=log, stderr=log))
