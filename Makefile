@@ -3,8 +3,9 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the tests run for real (Redis 7.0 servers and Sentinels, the exporter, ShellCheck).
-DEB_PACKAGES := redis-server redis-sentinel prometheus-redis-exporter prometheus shellcheck
+# Debian packages the tests run for real (Redis 7.0 servers and Sentinels, the exporter, ShellCheck; openssl
+# makes the TLS tests' certificates).
+DEB_PACKAGES := redis-server redis-sentinel prometheus-redis-exporter prometheus shellcheck openssl
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 # The CRD schemas that travel with the repository (synth/crd_schemas/README.md): source and pinned commit.

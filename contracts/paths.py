@@ -5,6 +5,7 @@ CONFIG_DIR = "/config"  # read-only templates (ConfigMap)
 SCRIPTS_DIR = "/scripts"  # the pod scripts (ConfigMap)
 REDIS_RUNTIME_DIR = "/run/redis"  # Redis's rendered config, in memory
 SECRETS_DIR = "/secrets"  # the password files, projected read-only from the Secrets the spec references
+TLS_DIR = "/tls"  # the certificate Secret (tls.crt, tls.key, ca.crt: cert-manager's layout), read-only
 EXPORTER_DIR = "/run/exporter"  # redis_exporter's password file (JSON), written by its init container, in memory
 
 # ACL users: `<role>.acl` in the config ConfigMap holds one user's rules; start-redis.sh appends the password
@@ -16,6 +17,11 @@ AIRFLOW_PASSWORD_FILE = "airflow-password"
 EXPORTER_PASSWORD_FILE = "exporter-password"
 SENTINEL_PASSWORD_FILE = "sentinel-password"
 REDIS_PASSWORD_FILE = "redis-password"
+
+# The files in TLS_DIR, as cert-manager writes a Certificate's Secret (a Secret the user provides must match).
+TLS_CERT_FILE = "tls.crt"
+TLS_KEY_FILE = "tls.key"
+TLS_CA_FILE = "ca.crt"
 
 # In dist/: values for the official Airflow Helm chart (not a Kubernetes object; Argo CD reads it as `$values`).
 AIRFLOW_HELM_VALUES = "airflow/helm-values.yaml"

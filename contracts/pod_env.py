@@ -16,9 +16,10 @@ POD_SCRIPT_ENV = {
     "DATA_DIR": "the PersistentVolumeClaim: Redis's data; Sentinel's state (0600) in $DATA_DIR/sentinel",
     "HANDOVER_TIMEOUT_SECONDS": "preStop: longest the hand-over may pause writes and wait for a new master",
     "BIND_ADDRESS": "optional: listen only here (the local cluster gives each pod its own address)",
+    "TLS_DIR": "optional: tls.crt, tls.key, ca.crt; set, every server listens and every redis-cli dials TLS only",
 }
 # Set only where needed: LOCAL_HOST has a default, RUNTIME_DIR is the Redis container's, BIND_ADDRESS local.
-OPTIONAL_POD_SCRIPT_ENV = ("LOCAL_HOST", "RUNTIME_DIR", "BIND_ADDRESS")
+OPTIONAL_POD_SCRIPT_ENV = ("LOCAL_HOST", "RUNTIME_DIR", "BIND_ADDRESS", "TLS_DIR")
 
 # name -> meaning: the exporter's init container (pod_scripts/exporter-auth.sh, whose header lists them too).
 EXPORTER_AUTH_ENV = {
@@ -58,8 +59,10 @@ SMOKE_ENV = {
     "REDIS_SENTINEL_PASSWORD": "optional, by hand: Sentinel's password itself",
     "REDIS_DB": "optional: the database number (default 0)",
     "REDIS_SOCKET_TIMEOUT": "optional: seconds per command and connect (default 0.5)",
+    "REDIS_TLS_CA_FILE": "optional: the CA certificate; set, every connection (Redis and Sentinel) is TLS",
 }
-OPTIONAL_SMOKE_ENV = ("REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "REDIS_DB", "REDIS_SOCKET_TIMEOUT")
+OPTIONAL_SMOKE_ENV = ("REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "REDIS_DB", "REDIS_SOCKET_TIMEOUT",
+                      "REDIS_TLS_CA_FILE")
 
 
 def lib_sh_header() -> str:

@@ -20,8 +20,10 @@ from pathlib import Path
 import redis
 from ruamel.yaml import YAML
 
-from contracts.paths import AIRFLOW_PASSWORD_FILE, EXPORTER_PASSWORD_FILE, REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE
-from runtime.client import read_password_file
+from contracts.paths import (AIRFLOW_PASSWORD_FILE, EXPORTER_PASSWORD_FILE, REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE,
+                            TLS_CA_FILE)
+from devcluster.certs import make_certificates
+from runtime.client import read_password_file, tls_kwargs
 from runtime.monitor import role_name
 from synth.naming import Names
 from synth.spec import ClusterSpec
@@ -61,6 +63,11 @@ class ClusterState:
     maxmemory_policy: str = "noeviction"
     airflow_password_file: str | None = None  # Airflow's ACL user (spec.airflow), when enabled
     airflow_username: str = "airflow"
+    tls_dir: str | None = None  # with spec.tls: the certificates (tls.crt, tls.key, ca.crt) every process uses
+
+    @property
+    def tls_ca_file(self) -> str | None:
+        return str(Path(self.tls_dir, TLS_CA_FILE)) if self.tls_dir else None
 
     @property
     def redis_password(self) -> str:
@@ -148,6 +155,9 @@ class LocalCluster:
             if not path.exists():
                 path.write_text(secrets.token_urlsafe(24))
                 path.chmod(0o600)
+        tls_dir = self.base / "tls"
+        if self.spec.tls.enabled and not (tls_dir / TLS_CA_FILE).exists():
+            make_certificates(tls_dir, self.hosts)
         self.state = ClusterState(
             base_dir=str(self.base), redis_port=self.spec.redis.port, sentinel_port=self.spec.sentinel.port,
             master_name=self.spec.sentinel.master_name, password_file=str(secrets_dir / REDIS_PASSWORD_FILE),
@@ -155,6 +165,7 @@ class LocalCluster:
             airflow_password_file=str(secrets_dir / AIRFLOW_PASSWORD_FILE) if self.spec.airflow.enabled else None,
             airflow_username=self.spec.airflow.username,
             nodes=[Node(i, h) for i, h in enumerate(self.hosts)], maxmemory_policy=self.spec.redis.maxmemory_policy,
+            tls_dir=str(tls_dir) if self.spec.tls.enabled else None,
         )
         self.state.save()
         # Like the StatefulSet's Parallel pod management: every pod starts at once.
@@ -186,6 +197,7 @@ class LocalCluster:
             "CONFIG_DIR": str(self.base / "config"),
             "RUNTIME_DIR": str(node_dir / f"run-{role}"), "DATA_DIR": str(node_dir / "data"),
             "HANDOVER_TIMEOUT_SECONDS": str(self.spec.redis.handover_timeout_seconds),
+            **({"TLS_DIR": s.tls_dir} if s.tls_dir else {}),
         }
 
     def _spawn(self, node: Node, role: str) -> tuple[int, int | None]:
@@ -263,7 +275,7 @@ class LocalCluster:
         """What a Job's pod script (backup.sh, restore.sh) gets from the pods' contract; the caller adds its own."""
         pod = self.env(self.state.nodes[0], "sentinel")
         return {k: pod[k] for k in ("PATH", "PEER_HOSTS", "REDIS_PORT", "SENTINEL_PORT", "MASTER_NAME", "SECRETS_DIR",
-                                    "CONFIG_DIR")}
+                                    "CONFIG_DIR", "TLS_DIR") if k in pod}
 
     def run_backup(self, backup_dir: Path, retention: int, timeout: int = 600,
                    wait: int = 60) -> subprocess.CompletedProcess:
@@ -328,11 +340,12 @@ class LocalCluster:
     # -- access ---------------------------------------------------------------------------------------
     def redis(self, ordinal: int, **kw) -> redis.Redis:
         return redis.Redis(self.address(ordinal), self.state.redis_port, password=self.state.redis_password,
-                           **{"socket_timeout": 2, "decode_responses": True, **kw})
+                           **{"socket_timeout": 2, "decode_responses": True, **tls_kwargs(self.state.tls_ca_file), **kw})
 
     def sentinel(self, ordinal: int) -> redis.Redis:
         return redis.Redis(self.address(ordinal), self.state.sentinel_port,
-                           password=self.state.sentinel_password, socket_timeout=2, decode_responses=True)
+                           password=self.state.sentinel_password, socket_timeout=2, decode_responses=True,
+                           **tls_kwargs(self.state.tls_ca_file))
 
     def roles(self) -> list[str | None]:
         out = []
@@ -499,7 +512,8 @@ def broker_settings(state: ClusterState, **overrides):
     from runtime.client import BrokerSettings
 
     fields = dict(sentinels=tuple(state.sentinel_addresses), master_name=state.master_name,
-                  password=state.redis_password, sentinel_password=state.sentinel_password)
+                  password=state.redis_password, sentinel_password=state.sentinel_password,
+                  tls_ca_file=state.tls_ca_file)
     return BrokerSettings(**{**fields, **overrides})
 
 
@@ -517,7 +531,7 @@ def node_status(state: ClusterState, node: Node) -> dict:
 
     try:
         role = redis.Redis(node.host, state.redis_port, password=state.redis_password, socket_timeout=1,
-                           decode_responses=True).info("replication")["role"]
+                           decode_responses=True, **tls_kwargs(state.tls_ca_file)).info("replication")["role"]
     except (redis.RedisError, OSError):
         role = "unreachable"
     role = role_name(role)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
-from redis.connection import Connection
+from redis.connection import Connection, SSLConnection
 from redis.exceptions import ReadOnlyError
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 from redis.retry import Retry
@@ -42,10 +42,18 @@ def address_text(a: Address) -> str:
     return f"{a[0]}:{a[1]}"
 
 
-def direct_client(address: Address, password: str | None, timeout: float) -> redis.Redis:
+def tls_kwargs(ca_file: str | None) -> dict:
+    """redis-py's options for TLS, the server's certificate verified against ca_file and its name checked
+    (the certificate names every pod and Service); {} for a plain connection."""
+    return {"ssl": True, "ssl_ca_certs": ca_file, "ssl_cert_reqs": "required", "ssl_check_hostname": True} \
+        if ca_file else {}
+
+
+def direct_client(address: Address, password: str | None, timeout: float, tls_ca_file: str | None = None
+                  ) -> redis.Redis:
     """One server, no Sentinel and no retry: checks and measurements report what they see, retrying hides it."""
     return redis.Redis(*address, password=password, socket_timeout=timeout, socket_connect_timeout=timeout,
-                       decode_responses=True, retry=Retry(NoBackoff(), 0))
+                       decode_responses=True, retry=Retry(NoBackoff(), 0), **tls_kwargs(tls_ca_file))
 
 
 def parse_addresses(raw: str, what: str) -> tuple[tuple[str, int], ...]:
@@ -121,6 +129,10 @@ class FailoverAwareConnection(SentinelManagedConnection):
             self._connect_retry()  # resolves the address through Sentinel, then connects (back through here)
         finally:
             self._resolving = False
+
+
+class FailoverAwareSSLConnection(FailoverAwareConnection, SSLConnection):
+    """The same, over TLS (as redis-py's SentinelManagedSSLConnection pairs its Sentinel connection with TLS)."""
 
 
 class ClientSentinel(Sentinel):
@@ -205,12 +217,14 @@ class BrokerSettings:
     db: int = 0
     socket_timeout: float = DEFAULT_SOCKET_TIMEOUT_SECONDS
     retries: int = DEFAULT_RETRIES
+    tls_ca_file: str | None = None  # set: every connection, to Redis and to Sentinel, is TLS verified against it
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> BrokerSettings:
         """REDIS_SENTINELS ('h1:26379,h2:26379'), REDIS_MASTER_NAME, REDIS_PASSWORD_FILE and
         REDIS_SENTINEL_PASSWORD_FILE (the smoke Job mounts its Secrets as files), or by hand REDIS_PASSWORD and
-        REDIS_SENTINEL_PASSWORD; optional REDIS_DB and REDIS_SOCKET_TIMEOUT (contracts/pod_env.SMOKE_ENV)."""
+        REDIS_SENTINEL_PASSWORD; optional REDIS_DB, REDIS_SOCKET_TIMEOUT and REDIS_TLS_CA_FILE
+        (contracts/pod_env.SMOKE_ENV)."""
         try:
             raw = env["REDIS_SENTINELS"]
         except KeyError:
@@ -219,6 +233,7 @@ class BrokerSettings:
             sentinels=parse_addresses(raw, "REDIS_SENTINELS"), master_name=env.get("REDIS_MASTER_NAME", DEFAULT_MASTER_NAME),
             password=_password(env, "REDIS_PASSWORD"), sentinel_password=_password(env, "REDIS_SENTINEL_PASSWORD"),
             db=int(env.get("REDIS_DB", "0")), socket_timeout=float(env.get("REDIS_SOCKET_TIMEOUT", DEFAULT_SOCKET_TIMEOUT_SECONDS)),
+            tls_ca_file=env.get("REDIS_TLS_CA_FILE") or None,
         )
 
 
@@ -236,21 +251,26 @@ class RedisPool:
 
     def __init__(self, settings: BrokerSettings):
         self.settings = settings
+        tls = tls_kwargs(settings.tls_ca_file)
+        # The master and replica pools take TLS from their connection class, not from `ssl`.
+        server_tls = {k: v for k, v in tls.items() if k != "ssl"}
+        connection_class = FailoverAwareSSLConnection if tls else FailoverAwareConnection
         self.sentinel = ClientSentinel(
             list(settings.sentinels),
             # Sentinel's own password must go through sentinel_kwargs, or discovery fails with "No master found".
             # No retry and a short connect timeout there: redis-py's default retries with backoff cost 0.7-4.6 s
             # per lookup on each dead Sentinel (measured), when the next Sentinel would answer at once.
             sentinel_kwargs={"password": settings.sentinel_password, "socket_timeout": settings.socket_timeout,
-                             "socket_connect_timeout": settings.socket_timeout, "retry": Retry(NoBackoff(), 0)},
+                             "socket_connect_timeout": settings.socket_timeout, "retry": Retry(NoBackoff(), 0),
+                             **tls},
             password=settings.password, db=settings.db, socket_timeout=settings.socket_timeout,
-            socket_connect_timeout=settings.socket_timeout,
+            socket_connect_timeout=settings.socket_timeout, **server_tls,
         )
         retry = Retry(FailoverBackoff(cap=DEFAULT_BACKOFF_CAP, base=DEFAULT_BACKOFF_BASE), settings.retries)
         self._master = self.sentinel.master_for(settings.master_name, retry=retry, decode_responses=True,
-                                                connection_class=FailoverAwareConnection)
+                                                connection_class=connection_class)
         self._replica = self.sentinel.slave_for(settings.master_name, retry=retry, decode_responses=True,
-                                                connection_class=FailoverAwareConnection)
+                                                connection_class=connection_class)
 
     @contextmanager
     def get_connection(self, read_only: bool = False) -> Iterator[redis.Redis]:

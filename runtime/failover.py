@@ -8,6 +8,7 @@ update is proven by what the smoke Job measures. The script's timestamped log gi
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -19,7 +20,7 @@ from datetime import datetime, timezone
 import redis
 
 from contracts import pod_scripts
-from contracts.paths import REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE
+from contracts.paths import REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, TLS_CA_FILE
 from contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 from runtime.client import Address, BrokerSettings, RedisPool, address_text as _addr, direct_client
 from runtime.writer import Reader, Writer, lost_writes
@@ -111,7 +112,8 @@ class FailoverCheck:
     def _client(self, address: Address, password: str | None) -> redis.Redis:
         if (address, password) not in self._clients:
             # Commands here wait on the paused master: allow longer than the clients' socket timeout.
-            self._clients[address, password] = direct_client(address, password, max(self.settings.socket_timeout, 2.0))
+            self._clients[address, password] = direct_client(address, password, max(self.settings.socket_timeout, 2.0),
+                                                           self.settings.tls_ca_file)
         return self._clients[address, password]
 
     def _sentinel(self, address: Address) -> redis.Redis:
@@ -171,8 +173,9 @@ class FailoverCheck:
 
     def prestop_env(self, old: Address, secrets_dir: str) -> dict[str, str]:
         """The pod scripts' environment (contracts/pod_scripts/lib.sh) as the master's own pod would have it;
-        secrets_dir holds the password files (see _run_prestop)."""
-        return {
+        secrets_dir holds the password files, and over TLS the CA in its tls/ (see _run_prestop)."""
+        tls = {"TLS_DIR": os.path.join(secrets_dir, "tls")} if self.settings.tls_ca_file else {}
+        return {**tls,
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "SELF_HOST": old[0], "LOCAL_HOST": old[0], "REDIS_PORT": str(old[1]),
             "PEER_HOSTS": " ".join(host for host, _ in self.sentinels),
@@ -190,6 +193,9 @@ class FailoverCheck:
                 fd = os.open(os.path.join(secrets_dir, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as f:
                     f.write(value or "")
+            if self.settings.tls_ca_file:  # lib.sh's rcli reads $TLS_DIR/ca.crt
+                os.mkdir(os.path.join(secrets_dir, "tls"), 0o700)
+                shutil.copyfile(self.settings.tls_ca_file, os.path.join(secrets_dir, "tls", TLS_CA_FILE))
             return subprocess.run(["sh", str(PRESTOP_SCRIPT)], env=self.prestop_env(old, secrets_dir),
                                   capture_output=True, text=True, timeout=self.timeout + 15)
 

@@ -56,8 +56,9 @@ class HealthChecks:
     def __init__(self, pool: RedisPool, expect: Expectations, celery: bool = False):
         self.pool, self.expect, self.celery = pool, expect, celery
         s = pool.settings
-        self._redis = {a: direct_client(a, s.password, s.socket_timeout) for a in expect.redis}
-        self._sentinels = {a: direct_client(a, s.sentinel_password, s.socket_timeout) for a in expect.sentinels}
+        self._redis = {a: direct_client(a, s.password, s.socket_timeout, s.tls_ca_file) for a in expect.redis}
+        self._sentinels = {a: direct_client(a, s.sentinel_password, s.socket_timeout, s.tls_ca_file)
+                           for a in expect.sentinels}
 
     # -- the checks -----------------------------------------------------------------------------------
     def redis_reachable(self) -> str:

@@ -21,6 +21,7 @@ from synth.components.protection import disruption_budget, network_policy
 from synth.components.services import services
 from synth.components.smoke import smoke_job
 from synth.components.statefulset import statefulset
+from synth.components.tls import certificate
 from synth.naming import Names
 from synth.spec import ClusterSpec
 
@@ -41,6 +42,8 @@ def render_manifests(spec: ClusterSpec) -> tuple[list[dict[str, Any]], list[dict
     services(broker, names)
     disruption_budget(broker, names)
     network_policy(broker, names)
+    if spec.tls.enabled and spec.tls.cert_manager is not None:
+        certificate(broker, names)
     statefulset(broker, names)
     if spec.monitoring.exporter.enabled and spec.monitoring.service_monitor.enabled:
         service_monitor(broker, names)

@@ -78,6 +78,15 @@ class Names:
         return f"{self.base}-airflow-workers"
 
     @property
+    def tls_secret(self) -> str:
+        """The certificate Secret the pods mount (the Certificate's secretName when cert-manager fills it)."""
+        return self.spec.tls.secret_name or f"{self.base}-tls"
+
+    @property
+    def certificate(self) -> str:
+        return self.base
+
+    @property
     def backup(self) -> str:
         return f"{self.base}-backup"
 

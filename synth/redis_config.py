@@ -15,13 +15,25 @@ MASTER_HOST_PLACEHOLDER = "__MASTER_HOST__"
 DISKLESS_SYNC_DELAY_SECONDS = 1
 
 
+def listen_lines(spec: ClusterSpec, port: int) -> list[str]:
+    """The port directives: plain, or with `tls.enabled` TLS only (the plain port off). The pod scripts append
+    the certificate files from TLS_DIR; passwords stay required (`tls-auth-clients no`: no client certificates,
+    so Airflow and KEDA need only the CA)."""
+    if not spec.tls.enabled:
+        return [f"port {port}"]
+    return ["# TLS only: no plain port. start-redis.sh / start-sentinel.sh append tls-cert-file, tls-key-file and",
+            "# tls-ca-cert-file from TLS_DIR.", "port 0", f"tls-port {port}",
+            "# Replication (and Sentinel's links to Redis and to the other Sentinels) over TLS too",
+            "tls-replication yes", "tls-auth-clients no"]
+
+
 def redis_conf(spec: ClusterSpec) -> str:
     r, p = spec.redis, spec.persistence
     save = " ".join(f"{rule.seconds} {rule.changes}" for rule in p.rdb_save)
     lines = [
         "# Rendered by redis-gitops from cluster_spec.yaml. start-redis.sh appends dir, requirepass, masterauth,",
         "# replica-announce-ip and replicaof at start; passwords come from Secrets, never from this file.",
-        f"port {r.port}",
+        *listen_lines(spec, r.port),
         "bind * -::*",
         "protected-mode yes",
         "daemonize no",
@@ -97,7 +109,7 @@ def sentinel_conf(spec: ClusterSpec) -> str:
     lines = [
         "# Rendered by redis-gitops from cluster_spec.yaml. start-sentinel.sh fills in the current master,",
         "# announces this pod's DNS name and appends the passwords from Secrets.",
-        f"port {s.port}",
+        *listen_lines(spec, s.port),
         "bind * -::*",
         "protected-mode yes",
         "daemonize no",

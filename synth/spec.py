@@ -423,6 +423,42 @@ class Restore(Model):
                     description="Names this restore: its Job, and the marker that keeps it from running twice.")
 
 
+class IssuerRef(Model):
+    name: str
+    kind: Literal["Issuer", "ClusterIssuer"] = "Issuer"
+    group: str = "cert-manager.io"
+
+    @field_validator("name")
+    @classmethod
+    def valid_name(cls, value: str) -> str:
+        return _dns_subdomain(value, "issuerRef.name")
+
+
+class CertManager(Model):
+    """A cert-manager Certificate rendered into dist/, naming every pod, both Services and the loopback address."""
+
+    issuer_ref: IssuerRef
+    duration: str = Field("2160h", pattern=r"^[0-9]+h$", description="Requested lifetime (hours).")
+    renew_before: str = Field("720h", pattern=r"^[0-9]+h$", description="Renew this long before expiry. The "
+                              "pods read their certificate at start: roll them within this window.")
+
+
+class Tls(Model):
+    """TLS on every connection: Redis and Sentinel listen on TLS only (their plain ports are off), replication and
+    Sentinel's own links use it, and every client of ours verifies the server against the CA."""
+
+    enabled: bool = False
+    secret_name: str | None = Field(None, description="Secret with tls.crt, tls.key and ca.crt (cert-manager's "
+                                    "layout). Default: <name>-tls, which certManager fills when set.")
+    cert_manager: CertManager | None = Field(None, description="Render a cert-manager Certificate; without it "
+                                             "you provide the Secret.")
+
+    @field_validator("secret_name")
+    @classmethod
+    def valid_name(cls, value: str | None) -> str | None:
+        return None if value is None else _dns_label(value, "tls.secretName", 253)
+
+
 class Policy(Model):
     waivers: tuple[PolicyWaiver, ...] = ()
 
@@ -515,6 +551,7 @@ class ClusterSpec(Model):
     airflow: Airflow = Airflow()
     backup: Backup = Backup()
     restore: Restore | None = None
+    tls: Tls = Tls()
     policy: Policy = Policy()
     gitops: GitOps
 

@@ -14,6 +14,7 @@
 #   DATA_DIR                  the PersistentVolumeClaim: Redis's data; Sentinel's state (0600) in $DATA_DIR/sentinel
 #   HANDOVER_TIMEOUT_SECONDS  preStop: longest the hand-over may pause writes and wait for a new master
 #   BIND_ADDRESS              optional: listen only here (the local cluster gives each pod its own address)
+#   TLS_DIR                   optional: tls.crt, tls.key, ca.crt; set, every server listens and every redis-cli dials TLS only
 
 : "${SELF_HOST:?}" "${PEER_HOSTS:?}" "${REDIS_PORT:?}" "${SENTINEL_PORT:?}" "${MASTER_NAME:?}"
 : "${SECRETS_DIR:?}"
@@ -38,11 +39,21 @@ log() {
   echo "$(date -u '+%Y-%m-%dT%H:%M:%S.%3NZ') $*" >&2
 }
 
-# rcli HOST PORT PASSWORD ARGS...: the password goes through the environment, never the command line.
+# rcli HOST PORT PASSWORD ARGS...: the password goes through the environment, never the command line. With
+# TLS_DIR, over TLS, the server verified against the CA (every probe, hand-over, backup and restore goes here).
 rcli() {
   _host=$1 _port=$2 _pass=$3
   shift 3
+  if [ -n "${TLS_DIR:-}" ]; then set -- --tls --cacert "$TLS_DIR/ca.crt" "$@"; fi
   REDISCLI_AUTH="$_pass" timeout "${CLI_TIMEOUT:-3}" redis-cli --no-auth-warning -h "$_host" -p "$_port" "$@"
+}
+
+# tls_files: the certificate directives of a server of ours (nothing without TLS_DIR). The same certificate
+# serves clients and is shown to the servers it dials (replication, Sentinel's links).
+tls_files() {
+  [ -n "${TLS_DIR:-}" ] || return 0
+  printf '%s\n' "tls-cert-file $(conf_quote "$TLS_DIR/tls.crt")" "tls-key-file $(conf_quote "$TLS_DIR/tls.key")" \
+    "tls-ca-cert-file $(conf_quote "$TLS_DIR/ca.crt")"
 }
 
 redis_cli() {

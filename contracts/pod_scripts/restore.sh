@@ -51,7 +51,11 @@ mkdir -p "$RESTORE_DIR"
 umask 077
 cp "$RESTORE_SNAPSHOT" "$RESTORE_DIR/snapshot.rdb"
 {
-  printf '%s\n' "port $REDIS_PORT" "bind $SELF_HOST" "dir $RESTORE_DIR" "dbfilename snapshot.rdb"
+  # The pods replicate from it as they do from each other: over TLS when the cluster uses it.
+  if [ -n "${TLS_DIR:-}" ]; then printf '%s\n' "port 0" "tls-port $REDIS_PORT" "tls-auth-clients no"; else
+    printf '%s\n' "port $REDIS_PORT"; fi
+  tls_files
+  printf '%s\n' "bind $SELF_HOST" "dir $RESTORE_DIR" "dbfilename snapshot.rdb"
   printf '%s\n' "appendonly no" 'save ""' "protected-mode yes" "repl-diskless-sync yes" "repl-diskless-sync-delay 0"
   # Gone at once when stopped: a master waiting for its replicas (shutdown-timeout) would still hold the
   # address when this restore runs again.

@@ -24,6 +24,7 @@ umask 077
   cat "$CONFIG_DIR/redis.conf"
   printf '%s\n' "# --- added by start-redis.sh for $SELF_HOST ---"
   printf '%s\n' "dir $DATA_DIR"
+  tls_files
   if [ -n "${BIND_ADDRESS:-}" ]; then printf '%s\n' "bind $BIND_ADDRESS"; fi
   # printf, never echo: dash's echo interprets backslashes and would write a different password.
   printf '%s\n' "requirepass $(conf_quote "$REDIS_PASSWORD")"

@@ -31,6 +31,7 @@ umask 077
   printf '%s\n' "# --- added by start-sentinel.sh for $SELF_HOST ---"
   if [ -n "${BIND_ADDRESS:-}" ]; then printf '%s\n' "bind $BIND_ADDRESS"; fi
   printf '%s\n' "dir $SENTINEL_STATE_DIR"
+  tls_files
   printf '%s\n' "sentinel announce-ip $SELF_HOST"
   printf '%s\n' "sentinel announce-port $SENTINEL_PORT"
   printf '%s\n' "sentinel auth-pass $MASTER_NAME $(conf_quote "$REDIS_PASSWORD")"

@@ -8,7 +8,7 @@ from constructs import Construct
 from contracts.paths import SCRIPTS_DIR, SECRETS_DIR
 from synth.components.common import WAVE_NETWORK, WAVE_WORKLOAD, meta_fields, resources
 from synth.components.pod import (cluster_password_files, container_security, job_script_env, mounts, run_once_pod,
-                                  runs_script, secrets_volume)
+                                  runs_script, secrets_volume, tls_mounts, tls_volumes)
 from synth.naming import Names
 
 BACKUP_DIR = "/backups"
@@ -39,13 +39,14 @@ def backup(scope: Construct, names: Names) -> None:
         resources=resources(b.resources),
         security_context=container_security(names),
         volume_mounts=[*mounts(("scripts", SCRIPTS_DIR), ("secrets", SECRETS_DIR)),
-                       *mounts(("backups", BACKUP_DIR), read_only=False)],
+                       *mounts(("backups", BACKUP_DIR), read_only=False), *tls_mounts(names)],
     )
     pod = run_once_pod(names, container, [
         k8s.Volume(name="scripts", config_map=k8s.ConfigMapVolumeSource(name=names.scripts_config_map, default_mode=0o555)),
         secrets_volume("secrets", cluster_password_files(names)),
         k8s.Volume(name="backups", persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=names.backup)),
-    ], writes_a_volume=True)
+        *tls_volumes(names),
+    ])
     k8s.KubeCronJob(scope, "backup-cronjob", metadata=k8s.ObjectMeta(**meta_fields(
         names, names.backup, "backup", WAVE_WORKLOAD, labels=names.backup_selector_labels)),
         spec=k8s.CronJobSpec(

@@ -12,7 +12,7 @@ from cdk8s_plus_33 import k8s
 from contracts.paths import (EXPORTER_DIR, EXPORTER_PASSWORD_FILE, REDIS_PASSWORD_FILE, SCRIPTS_DIR, SECRETS_DIR,
                             SENTINEL_PASSWORD_FILE)
 from synth.components.common import resources
-from synth.components.pod import container_security, mounts, runs_script, secrets_volume
+from synth.components.pod import container_security, mounts, runs_script, secrets_volume, tls_ca_path, tls_mounts
 from synth.naming import Names
 from synth.redis_config import exporter_keys
 
@@ -21,12 +21,17 @@ PASSWORD_JSON = f"{EXPORTER_DIR}/passwords.json"
 REDIS_METRICS_PORT, SENTINEL_METRICS_PORT = "metrics", "sentinel-metrics"  # the container ports' names
 
 
+def _scheme(names: Names) -> str:
+    return "rediss" if names.spec.tls.enabled else "redis"
+
+
 def redis_address(names: Names) -> str:
-    return f"redis://127.0.0.1:{names.spec.redis.port}"
+    """The pod's own Redis; over TLS the certificate names 127.0.0.1 (the exporter verifies it)."""
+    return f"{_scheme(names)}://127.0.0.1:{names.spec.redis.port}"
 
 
 def sentinel_address(names: Names) -> str:
-    return f"redis://127.0.0.1:{names.spec.sentinel.port}"
+    return f"{_scheme(names)}://127.0.0.1:{names.spec.sentinel.port}"
 
 
 def password_targets(names: Names) -> list[tuple[str, str]]:
@@ -37,7 +42,7 @@ def password_targets(names: Names) -> list[tuple[str, str]]:
     redis = redis_address(names)
     targets = [(redis, EXPORTER_PASSWORD_FILE if user else REDIS_PASSWORD_FILE)]
     if user:
-        targets.append((redis.replace("redis://", f"redis://{user}@"), EXPORTER_PASSWORD_FILE))
+        targets.append((redis.replace("://", f"://{user}@"), EXPORTER_PASSWORD_FILE))
     return [*targets, (sentinel_address(names), SENTINEL_PASSWORD_FILE)]
 
 
@@ -87,13 +92,14 @@ def _exporter(names: Names, name: str, port_name: str, port: int, env: dict[str,
         image_pull_policy=exporter.image.pull_policy,
         args=args or None,
         env=[k8s.EnvVar(name=k, value=v) for k, v in {
-            **env, "REDIS_PASSWORD_FILE": PASSWORD_JSON, "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": f":{port}"}.items()],
+            **env, "REDIS_PASSWORD_FILE": PASSWORD_JSON, "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": f":{port}",
+            **({"REDIS_EXPORTER_TLS_CA_CERT_FILE": tls_ca_path(names)} if names.spec.tls.enabled else {})}.items()],
         ports=[k8s.ContainerPort(name=port_name, container_port=port, protocol="TCP")],
         liveness_probe=_health(port_name),
         readiness_probe=_health(port_name),
         resources=resources(exporter.resources),
         security_context=container_security(names),
-        volume_mounts=mounts(("exporter-auth", EXPORTER_DIR)),
+        volume_mounts=[*mounts(("exporter-auth", EXPORTER_DIR)), *tls_mounts(names)],
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cdk8s_plus_33 import k8s
 
-from contracts.paths import REDIS_PASSWORD_FILE, SCRIPTS_DIR, SECRETS_DIR, SENTINEL_PASSWORD_FILE
+from contracts.paths import REDIS_PASSWORD_FILE, SCRIPTS_DIR, SECRETS_DIR, SENTINEL_PASSWORD_FILE, TLS_CA_FILE, TLS_DIR
 from synth.naming import Names
 
 
@@ -20,6 +20,26 @@ def secrets_volume(name: str, files: dict[str, object]) -> k8s.Volume:
 def cluster_password_files(names: Names) -> dict[str, object]:
     """Redis's and Sentinel's passwords, as the pod scripts and the smoke Job read them."""
     return {REDIS_PASSWORD_FILE: names.spec.auth.redis_password, SENTINEL_PASSWORD_FILE: names.spec.auth.sentinel_password}
+
+
+def tls_volumes(names: Names) -> list[k8s.Volume]:
+    """With `tls.enabled`: the certificate Secret (tls.crt, tls.key, ca.crt), read-only, group-readable."""
+    if not names.spec.tls.enabled:
+        return []
+    return [k8s.Volume(name="tls", secret=k8s.SecretVolumeSource(secret_name=names.tls_secret, default_mode=0o440))]
+
+
+def tls_mounts(names: Names) -> list[k8s.VolumeMount]:
+    return mounts(("tls", TLS_DIR)) if names.spec.tls.enabled else []
+
+
+def tls_env(names: Names) -> list[k8s.EnvVar]:
+    """lib.sh's TLS_DIR: set, the pod scripts' servers listen and their redis-cli dial over TLS only."""
+    return [k8s.EnvVar(name="TLS_DIR", value=TLS_DIR)] if names.spec.tls.enabled else []
+
+
+def tls_ca_path(names: Names) -> str | None:
+    return f"{TLS_DIR}/{TLS_CA_FILE}" if names.spec.tls.enabled else None
 
 
 def container_security(names: Names) -> k8s.SecurityContext:
@@ -43,10 +63,10 @@ def runs_script(names: Names, script: str) -> dict:
             "command": ["sh", f"{SCRIPTS_DIR}/{script}"]}
 
 
-def run_once_pod(names: Names, container: k8s.Container, volumes: list[k8s.Volume],
-                 writes_a_volume: bool = False) -> k8s.PodSpec:
-    """The pod of a Job (the smoke check, a backup): hardened, no API token, never restarted in place; with
-    writes_a_volume, the pod's fsGroup owns its PVC."""
+def run_once_pod(names: Names, container: k8s.Container, volumes: list[k8s.Volume]) -> k8s.PodSpec:
+    """The pod of a Job (the smoke check, a backup): hardened, no API token, never restarted in place. Its
+    fsGroup owns its volumes: the Secret files (mode 0440) are readable by the non-root user only through it,
+    and a backup PVC is writable."""
     sec = names.spec.security
     return k8s.PodSpec(
         restart_policy="Never",
@@ -55,7 +75,7 @@ def run_once_pod(names: Names, container: k8s.Container, volumes: list[k8s.Volum
         enable_service_links=False,
         security_context=k8s.PodSecurityContext(
             run_as_non_root=True, run_as_user=sec.run_as_user, run_as_group=sec.run_as_group,
-            fs_group=sec.fs_group if writes_a_volume else None,
+            fs_group=sec.fs_group,
             seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault")),
         containers=[container],
         volumes=volumes,
@@ -71,4 +91,4 @@ def job_script_env(names: Names, self_host_field: str, extra: dict[str, str]) ->
               "SECRETS_DIR": SECRETS_DIR, **extra}
     return [k8s.EnvVar(name="SELF_HOST", value_from=k8s.EnvVarSource(
         field_ref=k8s.ObjectFieldSelector(field_path=self_host_field))),
-        *(k8s.EnvVar(name=k, value=v) for k, v in values.items())]
+        *(k8s.EnvVar(name=k, value=v) for k, v in values.items()), *tls_env(names)]

@@ -11,7 +11,7 @@ from contracts.paths import CONFIG_DIR, SCRIPTS_DIR, SECRETS_DIR
 from synth.components.backup import BACKUP_DIR
 from synth.components.common import WAVE_NETWORK, WAVE_RESTORE, meta_fields, resources
 from synth.components.pod import (cluster_password_files, container_security, job_script_env, mounts, run_once_pod,
-                                  runs_script, secrets_volume)
+                                  runs_script, secrets_volume, tls_mounts, tls_volumes)
 from synth.naming import Names
 
 RESTORE_DIR = "/restore"
@@ -37,7 +37,7 @@ def restore(scope: Construct, names: Names) -> None:
         resources=resources(spec.redis.resources),  # it holds the whole dataset, as a Redis pod does
         security_context=container_security(names),
         volume_mounts=[*mounts(("scripts", SCRIPTS_DIR), ("config", CONFIG_DIR), ("secrets", SECRETS_DIR)),
-                       *mounts(("backups", BACKUP_DIR), ("restore", RESTORE_DIR), read_only=False)],
+                       *mounts(("backups", BACKUP_DIR), ("restore", RESTORE_DIR), read_only=False), *tls_mounts(names)],
     )
     pod = run_once_pod(names, container, [
         k8s.Volume(name="scripts", config_map=k8s.ConfigMapVolumeSource(name=names.scripts_config_map, default_mode=0o555)),
@@ -46,7 +46,8 @@ def restore(scope: Construct, names: Names) -> None:
         k8s.Volume(name="backups", persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=names.backup)),
         k8s.Volume(name="restore", empty_dir=k8s.EmptyDirVolumeSource(
             size_limit=k8s.Quantity.from_string(spec.persistence.size))),
-    ], writes_a_volume=True)
+        *tls_volumes(names),
+    ])
     k8s.KubeJob(scope, "restore-job", metadata=k8s.ObjectMeta(**meta_fields(
         names, names.restore_job, "restore", WAVE_RESTORE, labels=names.restore_selector_labels)),
         spec=k8s.JobSpec(backoff_limit=2, template=k8s.PodTemplateSpec(metadata=k8s.ObjectMeta(labels=labels),

@@ -6,7 +6,8 @@ from constructs import Construct
 
 from synth.components.common import WAVE_NETWORK, meta_fields, resources
 from contracts.paths import REDIS_PASSWORD_FILE, SECRETS_DIR, SENTINEL_PASSWORD_FILE
-from synth.components.pod import cluster_password_files, container_security, run_once_pod, secrets_volume
+from synth.components.pod import (cluster_password_files, container_security, run_once_pod, secrets_volume, tls_ca_path,
+                                  tls_mounts, tls_volumes)
 from synth.naming import Names
 
 HOOK_ANNOTATIONS = {
@@ -30,6 +31,7 @@ def smoke_env(names: Names) -> list[k8s.EnvVar]:
         k8s.EnvVar(name="HANDOVER_TIMEOUT_SECONDS", value=str(spec.redis.handover_timeout_seconds)),
         k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=f"{SECRETS_DIR}/{REDIS_PASSWORD_FILE}"),
         k8s.EnvVar(name="REDIS_SENTINEL_PASSWORD_FILE", value=f"{SECRETS_DIR}/{SENTINEL_PASSWORD_FILE}"),
+        *([k8s.EnvVar(name="REDIS_TLS_CA_FILE", value=tls_ca_path(names))] if names.spec.tls.enabled else []),
     ]
 
 
@@ -46,7 +48,7 @@ def smoke_job(scope: Construct, names: Names) -> None:
         resources=resources(smoke.resources),
         security_context=container_security(names),
         volume_mounts=[k8s.VolumeMount(name="tmp", mount_path="/tmp"),
-                       k8s.VolumeMount(name="secrets", mount_path=SECRETS_DIR, read_only=True)],
+                       k8s.VolumeMount(name="secrets", mount_path=SECRETS_DIR, read_only=True), *tls_mounts(names)],
     )
     k8s.KubeJob(
         scope, "smoke-job",
@@ -61,7 +63,7 @@ def smoke_job(scope: Construct, names: Names) -> None:
                 spec=run_once_pod(names, container, [
                     k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(
                         medium="Memory", size_limit=k8s.Quantity.from_string("16Mi"))),
-                    secrets_volume("secrets", cluster_password_files(names))]),
+                    secrets_volume("secrets", cluster_password_files(names)), *tls_volumes(names)]),
             ),
         ),
     )

@@ -11,7 +11,8 @@ from contracts.paths import (AIRFLOW_ACL_FILE, CONFIG_DIR, DATA_DIR, EXPORTER_AC
                             SCRIPTS_DIR, SECRETS_DIR, acl_password_file)
 from synth.components.common import WAVE_WORKLOAD, meta, resources
 from synth.components.exporter import exporter_containers, exporter_volumes
-from synth.components.pod import cluster_password_files, container_security, mounts, runs_script, secrets_volume
+from synth.components.pod import (cluster_password_files, container_security, mounts, runs_script, secrets_volume, tls_env,
+                                  tls_mounts, tls_volumes)
 from synth.naming import Names
 from synth.redis_config import acl_files, config_files
 PROBE_PERIOD_SECONDS = 10
@@ -53,6 +54,7 @@ def script_env(names: Names, runtime_dir: str | None) -> list[k8s.EnvVar]:
         *runtime,
         k8s.EnvVar(name="DATA_DIR", value=DATA_DIR),
         k8s.EnvVar(name="HANDOVER_TIMEOUT_SECONDS", value=str(spec.redis.handover_timeout_seconds)),
+        *tls_env(names),
     ]
 
 
@@ -86,6 +88,7 @@ def redis_container(names: Names) -> k8s.Container:
             # Redis alone also reads its ACL users' passwords (start-redis.sh).
             *mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR),
                      ("redis-secrets" if acl_password_files(names) else "secrets", SECRETS_DIR)),
+            *tls_mounts(names),
         ],
     )
 
@@ -106,6 +109,7 @@ def sentinel_container(names: Names) -> k8s.Container:
             # known replicas and Sentinels) survives restarts, so a full restart elects the last master.
             *mounts(("data", DATA_DIR), read_only=False),
             *mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR), ("secrets", SECRETS_DIR)),
+            *tls_mounts(names),
         ],
     )
 
@@ -124,7 +128,7 @@ def _affinity(names: Names) -> k8s.Affinity:
 def statefulset(scope: Construct, names: Names) -> None:
     spec = names.spec
     containers = [redis_container(names), sentinel_container(names)]
-    init_containers, volumes = [], [secrets_volume("secrets", cluster_password_files(names))]
+    init_containers, volumes = [], [secrets_volume("secrets", cluster_password_files(names)), *tls_volumes(names)]
     if acl_password_files(names):
         volumes.append(secrets_volume("redis-secrets", {**cluster_password_files(names), **acl_password_files(names)}))
     if spec.monitoring.exporter.enabled:
