@@ -12,3 +12,9 @@ def sentinel_broker_url(sentinels: list[str], db: int, password: str | None, use
     the password is percent-encoded (kombu decodes it)."""
     credentials = f"{quote(username, safe='')}:{quote(password, safe='')}@" if password else ""
     return ";".join(f"sentinel://{credentials}{address}/{db}" for address in sentinels)
+
+
+def sentinel_tls_kwargs(ca_file: str | None) -> dict:
+    """What kombu passes to its Sentinel connections for TLS (`sentinel_kwargs`; the master's connections take
+    broker_use_ssl): the server verified against the CA. {} without TLS."""
+    return {"ssl": True, "ssl_ca_certs": ca_file, "ssl_cert_reqs": "required"} if ca_file else {}

@@ -29,7 +29,8 @@ def airflow_env(cluster: LocalCluster, home: Path, record: Path, fixed_transport
     (acks late, prefork, prefetch 1). `fixed_transport=False` leaves out our celery_config_options."""
     s = cluster.state
     secrets_dir = str(Path(s.password_file).parent)
-    env = environment(cfg_sections(cluster.spec, [f"{h}:{p}" for h, p in s.sentinel_addresses], secrets_dir))
+    env = environment(cfg_sections(cluster.spec, [f"{h}:{p}" for h, p in s.sentinel_addresses], secrets_dir,
+                                   s.tls_ca_file))
     env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(concurrency)
     if not fixed_transport:
         env.pop("AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS")

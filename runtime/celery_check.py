@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 import uuid
 
-from contracts.broker_url import sentinel_broker_url
+import ssl
+
+from contracts.broker_url import sentinel_broker_url, sentinel_tls_kwargs
 from runtime.client import BrokerSettings
 
 PROBE_QUEUE = "redis-gitops-probe"
@@ -19,12 +21,16 @@ def celery_round_trip(settings: BrokerSettings, timeout: float = 10.0) -> str:
     from kombu import Connection
 
     options = {"master_name": settings.master_name, "socket_timeout": max(settings.socket_timeout, 2.0)}
-    if settings.sentinel_password:
-        options["sentinel_kwargs"] = {"password": settings.sentinel_password}
+    sentinel_kwargs = {**({"password": settings.sentinel_password} if settings.sentinel_password else {}),
+                       **sentinel_tls_kwargs(settings.tls_ca_file)}
+    if sentinel_kwargs:
+        options["sentinel_kwargs"] = sentinel_kwargs
+    # With TLS, what Airflow's provider builds from `[celery] ssl_*` (kombu's broker_use_ssl).
+    use_ssl = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": settings.tls_ca_file} if settings.tls_ca_file else False
     token = uuid.uuid4().hex
     start = time.perf_counter()
     url = sentinel_broker_url([f"{h}:{p}" for h, p in settings.sentinels], settings.db, settings.password)
-    with Connection(url, transport_options=options, connect_timeout=5) as conn:
+    with Connection(url, transport_options=options, connect_timeout=5, ssl=use_ssl) as conn:
         queue = conn.SimpleQueue(PROBE_QUEUE)
         try:
             queue.put({"probe": token}, retry=True, retry_policy={"max_retries": 3})

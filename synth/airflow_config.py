@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import shlex
 
-from contracts.broker_url import sentinel_broker_url
-from contracts.paths import AIRFLOW_PASSWORD_FILE, SENTINEL_PASSWORD_FILE
+from contracts.broker_url import sentinel_broker_url, sentinel_tls_kwargs
+from contracts.paths import AIRFLOW_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, TLS_CA_FILE
 from synth.naming import Names
 from synth.spec import ClusterSpec
 
@@ -27,45 +27,59 @@ def sentinel_addresses(spec: ClusterSpec) -> list[str]:
     return [f"{fqdn}:{spec.sentinel.port}" for fqdn in Names(spec).pod_fqdns]
 
 
-def _commands(spec: ClusterSpec, sentinels: list[str], mount: str) -> tuple[str, str]:
+def _commands(spec: ClusterSpec, sentinels: list[str], mount: str, ca_file: str | None) -> tuple[str, str]:
     a = spec.airflow
     url = [*BROKER_URL_COMMAND, "url", "--sentinels", ",".join(sentinels), "--db", str(a.database_index),
            "--username", a.username, "--password-file", f"{mount}/{AIRFLOW_PASSWORD_FILE}"]
-    kwargs = [*BROKER_URL_COMMAND, "sentinel-kwargs", "--password-file", f"{mount}/{SENTINEL_PASSWORD_FILE}"]
+    kwargs = [*BROKER_URL_COMMAND, "sentinel-kwargs", "--password-file", f"{mount}/{SENTINEL_PASSWORD_FILE}",
+              *(["--tls-ca-file", ca_file] if ca_file else [])]
     return shlex.join(url), shlex.join(kwargs)
 
 
-def _plain_options(spec: ClusterSpec) -> dict[str, dict[str, str]]:
-    """The options that hold no secret, by airflow.cfg section."""
+def _ca_file(spec: ClusterSpec, mount: str, ca_file: str | None) -> str | None:
+    """With TLS, the CA certificate Airflow verifies the broker with (mounted beside the password files)."""
+    return (ca_file or f"{mount}/{TLS_CA_FILE}") if spec.tls.enabled else None
+
+
+def _plain_options(spec: ClusterSpec, ca_file: str | None) -> dict[str, dict[str, str]]:
+    """The options that hold no secret, by airflow.cfg section. With TLS, Airflow's own `[celery] ssl_*` options:
+    its provider turns them into kombu's broker_use_ssl (server verified against the CA, no client certificate:
+    the broker asks for passwords, not certificates)."""
     a = spec.airflow
+    tls = {"ssl_active": "True", "ssl_mutual_tls": "False", "ssl_cacert": ca_file} if ca_file else {}
     return {
         "celery": {"celery_config_options": CELERY_CONFIG_OPTIONS, "worker_concurrency": str(a.worker_concurrency),
                    # Each publish attempt ends at Airflow's 1 s operation_timeout; a timed-out task is re-sent,
                    # so this many attempts ride out a master crash (~6 s) instead of failing the task.
-                   "task_publish_max_retries": str(PUBLISH_ATTEMPTS_THROUGH_A_FAILOVER)},
+                   "task_publish_max_retries": str(PUBLISH_ATTEMPTS_THROUGH_A_FAILOVER), **tls},
         "celery_broker_transport_options": {"master_name": spec.sentinel.master_name,
                                             "visibility_timeout": str(a.visibility_timeout_seconds)},
         "operators": {"default_queue": a.queues[0]},
     }
 
 
-def cfg_sections(spec: ClusterSpec, sentinels: list[str] | None = None, mount: str | None = None
-                 ) -> dict[str, dict[str, str]]:
-    """airflow.cfg sections; the secret options as `_cmd` options reading the mounted password files."""
-    url_cmd, kwargs_cmd = _commands(spec, sentinels or sentinel_addresses(spec), mount or spec.airflow.secrets_mount_path)
-    sections = _plain_options(spec)
+def cfg_sections(spec: ClusterSpec, sentinels: list[str] | None = None, mount: str | None = None,
+                 ca_file: str | None = None) -> dict[str, dict[str, str]]:
+    """airflow.cfg sections; the secret options as `_cmd` options reading the mounted password files (and with
+    TLS the CA, `ca_file` or ca.crt in the mount)."""
+    mount = mount or spec.airflow.secrets_mount_path
+    ca = _ca_file(spec, mount, ca_file)
+    url_cmd, kwargs_cmd = _commands(spec, sentinels or sentinel_addresses(spec), mount, ca)
+    sections = _plain_options(spec, ca)
     sections["celery"]["broker_url_cmd"] = url_cmd
     sections["celery_broker_transport_options"]["sentinel_kwargs_cmd"] = kwargs_cmd
     return sections
 
 
 def cfg_sections_with_passwords(spec: ClusterSpec, sentinels: list[str], airflow_password: str,
-                                sentinel_password: str) -> dict[str, dict[str, str]]:
+                                sentinel_password: str, ca_file: str | None = None) -> dict[str, dict[str, str]]:
     """Usable as is against a local cluster: the passwords written in (never for a real cluster)."""
     a = spec.airflow
-    sections = _plain_options(spec)
+    ca = ca_file if spec.tls.enabled else None
+    sections = _plain_options(spec, ca)
     sections["celery"]["broker_url"] = sentinel_broker_url(sentinels, a.database_index, airflow_password, a.username)
-    sections["celery_broker_transport_options"]["sentinel_kwargs"] = json.dumps({"password": sentinel_password})
+    sections["celery_broker_transport_options"]["sentinel_kwargs"] = json.dumps(
+        {"password": sentinel_password, **sentinel_tls_kwargs(ca)})
     return sections
 
 
@@ -93,6 +107,8 @@ def helm_values(spec: ClusterSpec) -> dict:
     sources: dict[str, list[dict[str, str]]] = {}  # Secret name -> its items (both may be one Secret)
     for ref, path in ((a.password, AIRFLOW_PASSWORD_FILE), (spec.auth.sentinel_password, SENTINEL_PASSWORD_FILE)):
         sources.setdefault(ref.secret_name, []).append({"key": ref.key, "path": path})
+    if spec.tls.enabled:  # the CA only: Airflow needs no certificate of its own
+        sources.setdefault(Names(spec).tls_secret, []).append({"key": TLS_CA_FILE, "path": TLS_CA_FILE})
     return {
         "executor": "CeleryExecutor",
         "redis": {"enabled": False},

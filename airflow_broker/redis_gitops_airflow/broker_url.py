@@ -3,7 +3,8 @@
     AIRFLOW__CELERY__BROKER_URL_CMD="python -m redis_gitops_airflow.broker_url url --sentinels h0:26379,h1:26379
         --db 0 --username airflow --password-file /opt/airflow/secrets/redis/airflow-password"
     AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SENTINEL_KWARGS_CMD="python -m redis_gitops_airflow.broker_url
-        sentinel-kwargs --password-file /opt/airflow/secrets/redis/sentinel-password"
+        sentinel-kwargs --password-file /opt/airflow/secrets/redis/sentinel-password
+        [--tls-ca-file /opt/airflow/secrets/redis/ca.crt]"
 
 Passwords are percent-encoded (kombu decodes them); every part repeats scheme, credentials and db, the only
 form kombu and the Airflow image's entrypoint both read (see the README's Airflow section).
@@ -22,12 +23,17 @@ def broker_url(sentinels: list[str], db: int, password: str, username: str = "")
     return ";".join(f"sentinel://{credentials}{address}/{db}" for address in sentinels)
 
 
-def sentinel_kwargs(password: str, username: str = "") -> str:
+def sentinel_tls_kwargs(ca_file: str | None) -> dict:
+    """What kombu passes to its Sentinel connections for TLS: the server verified against the CA."""
+    return {"ssl": True, "ssl_ca_certs": ca_file, "ssl_cert_reqs": "required"} if ca_file else {}
+
+
+def sentinel_kwargs(password: str, username: str = "", tls_ca_file: str | None = None) -> str:
     """JSON, as Airflow requires for `sentinel_kwargs` (a Python dict string is refused)."""
     kwargs = {"password": password}
     if username:
         kwargs["username"] = username
-    return json.dumps(kwargs)
+    return json.dumps({**kwargs, **sentinel_tls_kwargs(tls_ca_file)})
 
 
 def _secret(path: str) -> str:
@@ -48,12 +54,13 @@ def main(argv: list[str] | None = None) -> None:
     kw = sub.add_parser("sentinel-kwargs", help="the [celery_broker_transport_options] sentinel_kwargs")
     kw.add_argument("--username", default="")
     kw.add_argument("--password-file", required=True)
+    kw.add_argument("--tls-ca-file", help="with TLS: the CA certificate the Sentinels are verified against")
     args = parser.parse_args(argv)
     password = _secret(args.password_file)
     if args.what == "url":
         print(broker_url(args.sentinels.split(","), args.db, password, args.username))
     else:
-        print(sentinel_kwargs(password, args.username))
+        print(sentinel_kwargs(password, args.username, args.tls_ca_file))
     sys.stdout.flush()
 
 

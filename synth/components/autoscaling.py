@@ -10,6 +10,7 @@ from __future__ import annotations
 from cdk8s_plus_33 import k8s
 from constructs import Construct
 
+from contracts.paths import TLS_CA_FILE
 from synth.airflow_config import sentinel_addresses
 from synth.components.common import MISSING_CRD_OK, WAVE_OBSERVE, meta_fields
 from synth.components.custom import custom_resource
@@ -31,6 +32,8 @@ def worker_autoscaling(scope: Construct, names: Names) -> None:
             {"parameter": "password", "name": a.password.secret_name, "key": a.password.key},
             {"parameter": "sentinelPassword", "name": spec.auth.sentinel_password.secret_name,
              "key": spec.auth.sentinel_password.key},
+            # With TLS, KEDA verifies the Sentinels and Redis against the broker's CA (enableTLS below).
+            *([{"parameter": "ca", "name": names.tls_secret, "key": TLS_CA_FILE}] if spec.tls.enabled else []),
         ],
         "configMapTargetRef": [{"parameter": "username", "name": names.airflow_workers, "key": USERNAME_KEY}],
     })
@@ -51,6 +54,8 @@ def worker_autoscaling(scope: Construct, names: Names) -> None:
                 "listLength": str(a.worker_concurrency),
                 "activationListLength": "0",
                 "databaseIndex": str(a.database_index),
+                # TLS is on in the metadata, not as the TriggerAuthentication's `tls` (KEDA refuses both).
+                **({"enableTLS": "true", "unsafeSsl": "false"} if spec.tls.enabled else {}),
             },
             "authenticationRef": {"name": names.airflow_workers},
         } for queue in a.queues],
