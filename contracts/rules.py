@@ -18,6 +18,7 @@ RULE_IDS = (
     "security-drop-all-capabilities", "security-seccomp", "security-no-service-account-token",
     "security-image-version", "security-image-digest", "security-pull-policy", "security-network-policy",
     "keda-trigger-sentinels", "keda-trigger-queues", "keda-secret-refs", "airflow-broker-url", "airflow-master-name",
+    "security-tls-only", "security-tls-clients",
 )
 
 # checkov's Kubernetes checks: a spec waiver may name one; synth renders it as checkov's own skip annotation.

@@ -21,7 +21,7 @@ def sentinel_triggers(m: Manifests):
 
 def expected_sentinels(m: Manifests) -> set[str] | None:
     """host:port of every Sentinel pod, as `<pod>.<serviceName>.<namespace>.svc.` + cluster domain."""
-    ports = {d.words[1] for conf in m.conf_files("sentinel.conf") for d in conf.all("port") if len(d.words) > 1}
+    ports = {p for conf in m.conf_files("sentinel.conf") for p in conf.ports()}
     headless = {o.ref.name for o in m.of_kind("Service") if (o.doc.get("spec") or {}).get("clusterIP") == "None"}
     out = set()
     for t, n in sentinel_workloads(m):

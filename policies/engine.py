@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from policies import api_server, auth, broker, persistence, quorum, resources, security  # noqa: F401 (registers)
-from policies import autoscaling, airflow  # noqa: F401,E402 (registers; they read quorum's helpers)
+from policies import autoscaling, airflow, tls  # noqa: F401,E402 (registers; they read quorum's helpers)
 from policies.manifests import Manifests
 from contracts.rules import CHECKOV_EQUIVALENT, CHECKOV_SKIP_PREFIX, WAIVER_PREFIX
 from policies.model import RULES, Finding, Rule, Waiver

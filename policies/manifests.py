@@ -62,6 +62,10 @@ class ConfFile:
         d = self.last(*prefix)
         return " ".join(d.words[len(prefix):]) if d else None
 
+    def ports(self) -> set[str]:
+        """Where the server listens: `port` and `tls-port`, except a port 0 (off)."""
+        return {d.words[1] for key in ("port", "tls-port") for d in self.all(key) if len(d.words) > 1} - {"0"}
+
 
 def parse_conf(text: str) -> tuple[Directive, ...]:
     out = []

@@ -43,3 +43,30 @@ def spec_text():
 def without_policy(text: str) -> str:
     """The spec without its `policy:` section (the last one), for tests that bring their own waivers."""
     return text.split("\npolicy:\n")[0] + "\n"
+
+
+TLS_SECTION = """
+tls:
+  enabled: true
+  certManager:
+    issuerRef: {name: redis-ca, kind: ClusterIssuer}
+"""
+
+
+@pytest.fixture(scope="session")
+def tls_spec(tmp_path_factory):
+    """The default spec with TLS on and a cert-manager Certificate."""
+    path = tmp_path_factory.mktemp("tls-spec") / "cluster_spec.yaml"
+    path.write_text(SPEC.read_text() + TLS_SECTION)
+    return load_spec(path)
+
+
+@pytest.fixture(scope="session")
+def tls_files(tls_spec):
+    return render_files(tls_spec)
+
+
+@pytest.fixture(scope="session")
+def tls_objects(tls_spec):
+    synced, bootstrap = render_manifests(tls_spec)
+    return {(o["kind"], o["metadata"]["name"]): o for o in [*synced, *bootstrap]}

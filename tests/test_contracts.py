@@ -26,8 +26,10 @@ def test_the_statefulset_sets_the_pod_scripts_contract(sts):
 def test_the_local_cluster_sets_the_same_contract(spec, tmp_path):
     cluster = LocalCluster(spec, ROOT / "dist", tmp_path)
     cluster.state = type("State", (), {"redis_port": 6379, "sentinel_port": 26379, "master_name": "m",
-                                       "password_file": str(tmp_path / "secrets" / "redis-password")})()
+                                       "password_file": str(tmp_path / "secrets" / "redis-password"),
+                                       "tls_dir": str(tmp_path / "tls")})()
     names = set(cluster.env(Node(0, "127.0.0.1"), "redis")) - {"PATH"}
+    assert "TLS_DIR" in names  # a cluster with TLS hands its certificates to the pod scripts
     assert names <= set(pod_env.POD_SCRIPT_ENV), names - set(pod_env.POD_SCRIPT_ENV)
     assert REQUIRED <= names, REQUIRED - names
 

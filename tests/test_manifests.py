@@ -353,3 +353,27 @@ def test_an_image_may_be_pinned_by_digest(spec):
     sts = next(o for o in synced if o["kind"] == "StatefulSet")
     redis_container = next(c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "redis")
     assert redis_container["image"] == f"redis:7.2.7@{digest}"
+
+
+def pod_specs(objects):
+    for (kind, name), o in objects.items():
+        if kind in ("StatefulSet", "Job"):
+            yield name, o["spec"]["template"]["spec"]
+        elif kind == "CronJob":
+            yield name, o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def test_every_pod_can_read_its_secret_files_as_its_non_root_user(objects):
+    """Secret files are root-owned; at mode 0440 a non-root user reads them only as the pod's fsGroup (the
+    smoke Job had none: its password files were unreadable in a real cluster)."""
+    checked = 0
+    for name, pod in pod_specs(objects):
+        for volume in pod.get("volumes", []):
+            source = volume.get("secret") or volume.get("projected")
+            if source is None or source.get("defaultMode", 0o644) & 0o004:
+                continue
+            checked += 1
+            sec = pod["securityContext"]
+            assert sec["runAsNonRoot"] and sec.get("fsGroup") is not None, (name, volume["name"])
+            assert source["defaultMode"] & 0o040, (name, volume["name"])  # the group may read
+    assert checked >= 4
