@@ -65,6 +65,8 @@ class LocalMonitoring:
             pod, pod_dir = f"{self.sts['metadata']['name']}-{node.ordinal}", self.base / f"pod-{node.ordinal}"
             for mount in init["volumeMounts"]:
                 (pod_dir / mount["mountPath"].lstrip("/")).mkdir(parents=True, exist_ok=True)
+            if self.cluster.state.tls_dir and not (pod_dir / "tls").exists():  # the certificate Secret's mount
+                (pod_dir / "tls").symlink_to(self.cluster.state.tls_dir)
             env = {k: self._local(v, node.host, pod_dir) for k, v in _env(init).items()}
             env["SECRETS_DIR"] = str(self.cluster.base / "secrets")  # the local cluster's Secrets
             run = subprocess.run(["sh", str(self.cluster.base / "scripts" / init["command"][1].rsplit("/", 1)[1])],
