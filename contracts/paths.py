@@ -17,6 +17,9 @@ AIRFLOW_PASSWORD_FILE = "airflow-password"
 EXPORTER_PASSWORD_FILE = "exporter-password"
 SENTINEL_PASSWORD_FILE = "sentinel-password"
 REDIS_PASSWORD_FILE = "redis-password"
+# The backup upload's S3 credentials, as files in its SECRETS_DIR.
+S3_ACCESS_KEY_ID_FILE = "s3-access-key-id"
+S3_SECRET_ACCESS_KEY_FILE = "s3-secret-access-key"
 
 # The files in TLS_DIR, as cert-manager writes a Certificate's Secret (a Secret the user provides must match).
 TLS_CERT_FILE = "tls.crt"

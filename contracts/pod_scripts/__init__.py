@@ -4,9 +4,9 @@ from pathlib import Path
 
 FOLDER = Path(__file__).resolve().parent
 NAMES = ("lib.sh", "start-redis.sh", "start-sentinel.sh", "prestop-redis.sh", "probe.sh", "exporter-auth.sh",
-         "backup.sh", "restore.sh")
-# What the broker's pods run: a change to these rolls them (backup.sh and restore.sh run in Job pods only).
-POD_NAMES = tuple(n for n in NAMES if n not in ("backup.sh", "restore.sh"))
+         "backup.sh", "backup-upload.sh", "restore.sh")
+# What the broker's pods run: a change to these rolls them (the others run in Job pods only).
+POD_NAMES = tuple(n for n in NAMES if n not in ("backup.sh", "backup-upload.sh", "restore.sh"))
 
 
 def text(name: str) -> str:

@@ -1,11 +1,13 @@
 """Scheduled backups: a CronJob runs backup.sh (a snapshot from a replica, never the master, verified with
-redis-check-rdb) onto a PVC of its own, keeping `backup.retention` files; its pod serves nothing."""
+redis-check-rdb) onto a PVC of its own, keeping `backup.retention` files; with `backup.s3`, backup.sh runs as
+the init container and backup-upload.sh (rclone's image) copies the new snapshot to the bucket. Its pod serves
+nothing."""
 from __future__ import annotations
 
 from cdk8s_plus_33 import k8s
 from constructs import Construct
 
-from contracts.paths import SCRIPTS_DIR, SECRETS_DIR
+from contracts.paths import S3_ACCESS_KEY_ID_FILE, S3_SECRET_ACCESS_KEY_FILE, SCRIPTS_DIR, SECRETS_DIR
 from synth.components.common import WAVE_NETWORK, WAVE_WORKLOAD, meta_fields, resources
 from synth.components.pod import (cluster_password_files, container_security, job_script_env, mounts, run_once_pod,
                                   runs_script, secrets_volume, tls_mounts, tls_volumes)
@@ -20,6 +22,40 @@ def backup_env(names: Names) -> list[k8s.EnvVar]:
     return job_script_env(names, "metadata.name", {
         "BACKUP_DIR": BACKUP_DIR, "BACKUP_RETENTION": str(b.retention),
         "BACKUP_TIMEOUT_SECONDS": str(b.timeout_seconds), "BACKUP_WAIT_SECONDS": str(b.wait_seconds)})
+
+
+def upload_env(names: Names) -> list[k8s.EnvVar]:
+    """contracts/pod_env.BACKUP_UPLOAD_ENV, from `backup.s3`."""
+    b = names.spec.backup
+    s3 = b.s3
+    values = {"BACKUP_DIR": BACKUP_DIR, "SECRETS_DIR": SECRETS_DIR, "S3_ENDPOINT": s3.endpoint,
+              "S3_BUCKET": s3.bucket, "S3_PREFIX": s3.prefix, "S3_REGION": s3.region,
+              "S3_PATH_STYLE": str(s3.path_style).lower(), "S3_RETENTION": str(s3.retention or b.retention),
+              "HOME": "/tmp"}  # rclone's home: the only writable place besides the backups
+    return [k8s.EnvVar(name=k, value=v) for k, v in values.items()]
+
+
+def upload_container(names: Names) -> k8s.Container:
+    s3 = names.spec.backup.s3
+    return k8s.Container(
+        name="upload",
+        image=s3.image.reference,
+        image_pull_policy=s3.image.pull_policy,
+        command=["sh", f"{SCRIPTS_DIR}/backup-upload.sh"],
+        env=upload_env(names),
+        resources=resources(s3.resources),
+        security_context=container_security(names),
+        volume_mounts=[*mounts(("scripts", SCRIPTS_DIR), ("s3-credentials", SECRETS_DIR), ("backups", BACKUP_DIR)),
+                       *mounts(("tmp", "/tmp"), read_only=False)],
+    )
+
+
+def upload_volumes(names: Names) -> list[k8s.Volume]:
+    s3 = names.spec.backup.s3
+    return [secrets_volume("s3-credentials", {S3_ACCESS_KEY_ID_FILE: s3.access_key_id,
+                                              S3_SECRET_ACCESS_KEY_FILE: s3.secret_access_key}),
+            k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(
+                medium="Memory", size_limit=k8s.Quantity.from_string("16Mi")))]
 
 
 def backup(scope: Construct, names: Names) -> None:
@@ -41,12 +77,15 @@ def backup(scope: Construct, names: Names) -> None:
         volume_mounts=[*mounts(("scripts", SCRIPTS_DIR), ("secrets", SECRETS_DIR)),
                        *mounts(("backups", BACKUP_DIR), read_only=False), *tls_mounts(names)],
     )
-    pod = run_once_pod(names, container, [
+    # With S3, the snapshot is taken (and verified) first, then copied: backup.sh becomes the init container.
+    init, main = ([container], upload_container(names)) if b.s3 else (None, container)
+    pod = run_once_pod(names, main, [
         k8s.Volume(name="scripts", config_map=k8s.ConfigMapVolumeSource(name=names.scripts_config_map, default_mode=0o555)),
         secrets_volume("secrets", cluster_password_files(names)),
         k8s.Volume(name="backups", persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=names.backup)),
         *tls_volumes(names),
-    ])
+        *(upload_volumes(names) if b.s3 else []),
+    ], init_containers=init)
     k8s.KubeCronJob(scope, "backup-cronjob", metadata=k8s.ObjectMeta(**meta_fields(
         names, names.backup, "backup", WAVE_WORKLOAD, labels=names.backup_selector_labels)),
         spec=k8s.CronJobSpec(

@@ -63,7 +63,8 @@ def runs_script(names: Names, script: str) -> dict:
             "command": ["sh", f"{SCRIPTS_DIR}/{script}"]}
 
 
-def run_once_pod(names: Names, container: k8s.Container, volumes: list[k8s.Volume]) -> k8s.PodSpec:
+def run_once_pod(names: Names, container: k8s.Container, volumes: list[k8s.Volume],
+                 init_containers: list[k8s.Container] | None = None) -> k8s.PodSpec:
     """The pod of a Job (the smoke check, a backup): hardened, no API token, never restarted in place. Its
     fsGroup owns its volumes: the Secret files (mode 0440) are readable by the non-root user only through it,
     and a backup PVC is writable."""
@@ -77,6 +78,7 @@ def run_once_pod(names: Names, container: k8s.Container, volumes: list[k8s.Volum
             run_as_non_root=True, run_as_user=sec.run_as_user, run_as_group=sec.run_as_group,
             fs_group=sec.fs_group,
             seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault")),
+        init_containers=init_containers,
         containers=[container],
         volumes=volumes,
     )
