@@ -97,3 +97,10 @@ def test_every_acl_file_in_the_config_map_has_its_password_file_in_the_redis_con
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
     files = {i["path"] for s in volume["projected"]["sources"] for i in s["secret"]["items"]}
     assert {acl_password_file(a) for a in acls} <= files
+
+
+def test_backup_upload_sh_documents_and_requires_exactly_its_contract():
+    script = pod_scripts.text("backup-upload.sh")
+    assert _required("backup-upload.sh") <= set(pod_env.BACKUP_UPLOAD_ENV)
+    header = script.split("\nset -eu", 1)[0]
+    assert all(f"#   {name} " in header for name in pod_env.BACKUP_UPLOAD_ENV)
