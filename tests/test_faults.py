@@ -1,5 +1,6 @@
 """The fault suite (faults/), one run of each scenario on the rendered cluster under continuous writes, held to
-the bounds the README states. `make faults` runs three of each and writes the report and timelines."""
+the bounds the README states. `make faults` runs three of each and writes the report and timelines; the
+scenarios marked `faults` (a Sentinel or replicas down) run only there, to keep `make test` within its time."""
 import statistics
 
 import pytest
@@ -37,23 +38,27 @@ def test_a_frozen_master_loses_nothing_and_rejoins(cluster):
     assert r.lost == 0  # min-replicas-to-write: the resumed old master refused writes until demoted
 
 
+@pytest.mark.faults
 def test_one_sentinel_down_does_not_stop_a_failover(cluster, spec):
     r = scenario(cluster, "sentinel-down-master-killed")
     assert r.new_master is not None
     assert r.unavailable_s <= spec.sentinel.down_after_milliseconds / 1000 + 2.5
 
 
+@pytest.mark.faults
 def test_two_sentinels_down_means_no_failover_and_the_master_keeps_serving(cluster):
     r = scenario(cluster, "two-sentinels-down")
     assert r.new_master is None
     assert r.lost == 0 and r.unavailable_s < 1.0
 
 
+@pytest.mark.faults
 def test_one_replica_down_is_invisible_to_writers(cluster):
     r = scenario(cluster, "replica-down")
     assert r.lost == 0 and r.unavailable_s < 1.0 and r.errors == {}
 
 
+@pytest.mark.faults
 def test_both_replicas_down_refuses_writes_and_loses_none(cluster):
     r = scenario(cluster, "replicas-down")
     assert r.lost == 0

@@ -65,6 +65,7 @@ def test_a_cut_off_master_stops_taking_writes_within_min_replicas_max_lag_and_re
     assert r.unavailable_s <= spec.sentinel.down_after_milliseconds / 1000 + 2 + 2 * DEFAULT_SOCKET_TIMEOUT_SECONDS
 
 
+@pytest.mark.faults  # make faults: its three runs in the fault suite, and this test
 def test_a_pod_back_at_a_new_address_is_followed_by_sentinels_and_replicas(cluster, tmp_path):
     old = cluster.master()
     r = network.run(cluster, network.SCENARIOS["new-address"], tmp_path)  # preStop, new IP, same DNS name
