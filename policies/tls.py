@@ -50,6 +50,10 @@ def _ca_mounted(template, container, path: str) -> bool:
     return False
 
 
+def _value(env: dict, name: str) -> str:
+    return str((env.get(name) or (0, {}))[1].get("value", ""))
+
+
 @rule("security-tls-clients", "security", "With TLS on, every client rendered here dials TLS with the CA: the pod "
       "scripts (TLS_DIR), the exporters (rediss://), the smoke Job, KEDA and Airflow.")
 def tls_clients(m: Manifests):
@@ -58,21 +62,20 @@ def tls_clients(m: Manifests):
     for t in m.pod_templates():
         for path, c in t.containers():
             env = env_of(c)
-            value = lambda name: str((env.get(name) or (0, {}))[1].get("value", ""))  # noqa: E731
             name = c.get("name")
             if "SECRETS_DIR" in env and "REDIS_PORT" in env:  # runs our pod scripts
-                tls_dir = value("TLS_DIR")
+                tls_dir = _value(env, "TLS_DIR")
                 if not tls_dir or not _ca_mounted(t, c, f"{tls_dir}/{TLS_CA_FILE}"):
                     yield (t.owner.ref, (*path, "env"), f"container {name} runs the pod scripts without TLS_DIR "
                            "on a mounted certificate Secret: its redis-cli would dial the plain port",
                            "set TLS_DIR to the mount of the certificate Secret")
             if "REDIS_ADDR" in env:  # redis_exporter
-                ca = value("REDIS_EXPORTER_TLS_CA_CERT_FILE")
-                if not value("REDIS_ADDR").startswith("rediss://") or not ca or not _ca_mounted(t, c, ca):
-                    yield (t.owner.ref, (*path, "env"), f"container {name} scrapes {value('REDIS_ADDR')} without "
+                ca = _value(env, "REDIS_EXPORTER_TLS_CA_CERT_FILE")
+                if not _value(env, "REDIS_ADDR").startswith("rediss://") or not ca or not _ca_mounted(t, c, ca):
+                    yield (t.owner.ref, (*path, "env"), f"container {name} scrapes {_value(env, 'REDIS_ADDR')} without "
                            "TLS and the CA", "use rediss:// and REDIS_EXPORTER_TLS_CA_CERT_FILE on the mounted CA")
             if "REDIS_SENTINELS" in env:  # the smoke image
-                ca = value("REDIS_TLS_CA_FILE")
+                ca = _value(env, "REDIS_TLS_CA_FILE")
                 if not ca or not _ca_mounted(t, c, ca):
                     yield (t.owner.ref, (*path, "env"), f"container {name} checks the broker without TLS",
                            "set REDIS_TLS_CA_FILE to the mounted CA")

@@ -40,6 +40,15 @@ def spec_text():
     return SPEC.read_text()
 
 
+def pod_specs(objects):
+    """(name, pod spec) of every workload among the rendered objects: StatefulSet, Job, CronJob."""
+    for (kind, name), o in objects.items():
+        if kind in ("StatefulSet", "Job"):
+            yield name, o["spec"]["template"]["spec"]
+        elif kind == "CronJob":
+            yield name, o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
 def without_policy(text: str) -> str:
     """The spec without its `policy:` section (the last one), for tests that bring their own waivers."""
     return text.split("\npolicy:\n")[0] + "\n"

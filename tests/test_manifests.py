@@ -1,7 +1,7 @@
 """The synthesised objects have the shape an HA, hardened Sentinel broker needs."""
 import re
 
-from conftest import SPEC, without_policy
+from conftest import SPEC, pod_specs, without_policy
 from synth.naming import Names
 
 
@@ -353,14 +353,6 @@ def test_an_image_may_be_pinned_by_digest(spec):
     sts = next(o for o in synced if o["kind"] == "StatefulSet")
     redis_container = next(c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "redis")
     assert redis_container["image"] == f"redis:7.2.7@{digest}"
-
-
-def pod_specs(objects):
-    for (kind, name), o in objects.items():
-        if kind in ("StatefulSet", "Job"):
-            yield name, o["spec"]["template"]["spec"]
-        elif kind == "CronJob":
-            yield name, o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
 def test_every_pod_can_read_its_secret_files_as_its_non_root_user(objects):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, TLS_SECTION, SPEC
+from conftest import ROOT, SPEC, TLS_SECTION, pod_specs
 from policies.engine import evaluate
 from policies.manifests import Manifests
 from synth.naming import Names
@@ -46,17 +46,9 @@ def test_the_certificate_names_every_pod_both_services_and_the_loopback_address(
     assert {"server auth", "client auth"} <= set(cert["usages"])
 
 
-def pods(objects):
-    for (kind, name), o in objects.items():
-        if kind in ("StatefulSet", "Job"):
-            yield name, o["spec"]["template"]["spec"]
-        elif kind == "CronJob":
-            yield name, o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-
-
 def test_every_container_that_dials_the_broker_mounts_the_certificate_and_says_so(tls_objects):
     seen = set()
-    for name, pod in pods(tls_objects):
+    for name, pod in pod_specs(tls_objects):
         tls_volumes = [v for v in pod["volumes"] if v["name"] == "tls"]
         for c in pod["containers"]:
             env = {e["name"]: e.get("value") for e in c.get("env", [])}
