@@ -1,7 +1,8 @@
 """A real Celery worker, configured exactly as Airflow's provider configures it from the generated AIRFLOW__
 variables (the `_CMD` options reading password files, Airflow's ACL user, acks late, prefork, concurrency 2),
 keeps consuming through a planned hand-over and a master crash, and Airflow's publish path sees no error.
-`make faults` runs 300 tasks, 3 times each (faults/airflow_worker.py); here one shorter run of each."""
+`make faults` runs 300 tasks, 3 times each (faults/airflow_worker.py); here one shorter run of each (the crash
+one under `make faults` only, for make test's time)."""
 import configparser
 import json
 import subprocess
@@ -66,6 +67,7 @@ def test_busy_worker_keeps_consuming_through_a_hand_over_with_no_publish_error(c
     cluster.wait_until_healthy(60)
 
 
+@pytest.mark.faults  # make faults: here, and 3 runs of 300 tasks in faults.airflow_worker
 def test_busy_worker_keeps_consuming_through_a_master_crash(cluster):
     result = run(cluster, "crash", count=TASKS, fault_after=FAULT_AFTER)
     print(f"crash: {result}")

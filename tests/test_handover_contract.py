@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 import redis
@@ -68,6 +69,32 @@ def no_replica_promotable(cluster):
             sentinel_sees_priority(cluster, o, 100)
 
 
+def pauses(stderr: str) -> list[float]:
+    """How long each pause of writes lasted, from the hand-over's log: "writes paused" to the next line that
+    ends it (handed over, writes resume, abandoned)."""
+    out, start = [], None
+    for line in stderr.splitlines():
+        stamp, _, text = line.partition(" ")
+        if not stamp.endswith("Z"):
+            continue
+        t = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+        if "writes paused" in text:
+            start = t
+        elif start is not None and any(w in text for w in ("handed over", "writes resume", "abandoned")):
+            out.append(t - start)
+            start = None
+    return out
+
+
+def assert_paused_shorter_than_down_after(cluster, run) -> None:
+    """A master paused for down-after-milliseconds is judged down by its Sentinels (their PUBLISH of hello
+    messages blocks under CLIENT PAUSE WRITE, and their PINGs wait behind it): they would fail over on their
+    own, to a replica the hand-over has not checked."""
+    limit = cluster.spec.sentinel.down_after_milliseconds / 1000
+    found = pauses(run.stderr)
+    assert found and max(found) < limit, (found, run.stderr)
+
+
 def assert_unpaused_and_restored(cluster, ordinal: int) -> None:
     """A paused Redis blocks a write until the pause ends; an unpaused one answers at once (OK or READONLY)."""
     r = cluster.redis(ordinal)
@@ -101,6 +128,7 @@ def test_hand_over_under_writes_loses_nothing_and_restores_everything(healthy):
     assert new != old
     assert lost_writes(log, stored) == []
     assert_unpaused_and_restored(cluster, old)
+    assert_paused_shorter_than_down_after(cluster, run)
     print(f"hand-over: {len(log.acknowledged)} writes, longest gap {log.longest_gap_seconds:.2f} s, 0 lost")
 
 
@@ -142,6 +170,7 @@ def test_a_replica_that_misses_writes_is_never_promoted(healthy):
     new = cluster.master()
     assert new == other, "Sentinel promoted the replica that had missed writes"
     assert len(cluster.redis(new).lrange("lagging", 0, -1)) == 200
+    assert_paused_shorter_than_down_after(cluster, run)  # Sentinel's view of the priority is awaited unpaused
     print(run.stderr)
 
 
@@ -189,6 +218,7 @@ def test_a_step_failing_after_the_pause_ends_unpaused_with_every_setting_restore
         os.kill(cluster.state.nodes[frozen].redis_pid, signal.SIGCONT)
     assert run.returncode != 0, run.stderr
     assert "writes paused" in run.stderr and "hand-over abandoned" in run.stderr, run.stderr
+    assert_paused_shorter_than_down_after(cluster, run)  # else the Sentinels fail over on their own (seen)
     assert cluster.master() == old
     assert_unpaused_and_restored(cluster, old)
 
@@ -243,3 +273,29 @@ def test_a_failover_already_in_progress_is_left_to_finish(healthy):
     assert took < 15, f"the preStop took {took:.1f} s"
     cluster.wait_until_healthy(40)
     assert cluster.master() != old
+
+
+def test_a_sentinel_restarted_with_stale_epochs_is_not_asked_until_it_caught_up(healthy):
+    """A Sentinel restarted from its saved state while the others failed over holds old epochs. A forced
+    failover it runs takes its next epoch, which the others already hold: they ignore the new configuration,
+    keep naming the demoted master, and later judge it down and abort their own failover, blocked for 2 x
+    failover-timeout (found in a full-suite run: the Sentinels disagreed for over two minutes)."""
+    cluster = healthy
+    m0 = cluster.master()
+    a, b = [o for o in range(3) if o != m0]
+    cluster.redis(a).config_set("replica-priority", 0)  # the first hand-over must promote b
+    sentinel_sees_priority(cluster, a, 0)
+    cluster.stop_process(a, "sentinel")  # a's Sentinel misses that failover (its epochs stay behind)
+    try:
+        first = cluster.run_prestop(m0)
+        assert first.returncode == 0, first.stderr
+        assert cluster.master() == b
+    finally:
+        cluster.redis(a).config_set("replica-priority", 100)
+    cluster.start_process(a, "sentinel")  # back with its saved, stale state
+    cluster.stop_process(m0, "sentinel")  # leaves a's Sentinel the only peer b's hand-over may ask
+    second = cluster.run_prestop(b)
+    assert second.returncode == 0, second.stderr
+    cluster.start_process(m0, "sentinel")
+    cluster.wait_until_healthy(30)  # every Sentinel names the same master again
+    assert cluster.master() != b

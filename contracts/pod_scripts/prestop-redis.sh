@@ -67,16 +67,23 @@ done
 
 ping_period=$(redis_cli "$LOCAL_HOST" CONFIG GET repl-ping-replica-period | sed -n 2p)
 demoted="" restore_priorities=""
+# unpause: writes flow again (the replicas made ineligible stay so, until restore).
+unpause() {
+  _r=$(redis_cli "$LOCAL_HOST" CLIENT UNPAUSE 2>&1) || true
+  expect_ok "CLIENT UNPAUSE" "$_r" || true
+  _r=$(redis_cli "$LOCAL_HOST" CONFIG SET repl-ping-replica-period "${ping_period:-10}" 2>&1) || true
+  expect_ok "restoring repl-ping-replica-period" "$_r" || true
+}
 restore() {
   for _p in $restore_priorities; do  # host=priority
     _r=$(redis_cli "${_p%=*}" CONFIG SET replica-priority "${_p#*=}" 2>&1) || true
     expect_ok "restoring replica-priority on ${_p%=*}" "$_r" || true
   done
   restore_priorities=""
-  _r=$(redis_cli "$LOCAL_HOST" CLIENT UNPAUSE 2>&1) || true
-  expect_ok "CLIENT UNPAUSE" "$_r" || true
-  _r=$(redis_cli "$LOCAL_HOST" CONFIG SET repl-ping-replica-period "${ping_period:-10}" 2>&1) || true
-  expect_ok "restoring repl-ping-replica-period" "$_r" || true
+  unpause
+}
+now_ms() {
+  date +%s%3N
 }
 on_exit() {
   restore
@@ -90,20 +97,29 @@ while :; do
   #    mid-failover, knows every replica (one restarted a moment ago may know none and would leave them
   #    behind the demoted master) and sees one it may promote. Prefer the one that knows most; wait a little
   #    for one that knows all.
+  #    And one whose epochs are current: a Sentinel restarted from a state saved before a failover it missed
+  #    would run this failover at an epoch the others already hold, and they would ignore its result (seen:
+  #    the Sentinels named two masters for minutes). Its peers' hellos bring it up to date within seconds.
   info=$(replication)
   replicas=$(printf '%s\n' "$info" | replica_lines | wc -l)
-  leader="" known=-1 busy="" unfit=""
+  leader="" known=-1 busy="" unfit="" stale=""
   while :; do
+    newest=0
+    for h in $PEER_HOSTS; do
+      e=$(sentinel_master "$h" config-epoch) || e=""
+      case $e in '' | *[!0-9]*) ;; *) [ "$e" -le "$newest" ] || newest=$e ;; esac
+    done
     for h in $PEER_HOSTS; do
       [ "$h" = "$SELF_HOST" ] && continue
-      state=$(sentinel_master "$h" ip flags num-slaves) || continue
-      # shellcheck disable=SC2086 # three words: ip, flags, num-slaves
+      state=$(sentinel_master "$h" ip flags num-slaves config-epoch) || continue
+      # shellcheck disable=SC2086 # four words: ip, flags, num-slaves, config-epoch
       set -- $state
-      if [ "$#" -ne 3 ] || [ "$1" != "$SELF_HOST" ]; then continue; fi
+      if [ "$#" -ne 4 ] || [ "$1" != "$SELF_HOST" ]; then continue; fi
       case $2 in
         *failover_in_progress*) busy=$h; continue ;;  # a failover is already under way: let it finish
         *o_down* | *s_down*) continue ;;
       esac
+      if [ "$4" -lt "$newest" ]; then stale=$h; continue; fi
       if [ -z "$(sentinel_promotable "$h")" ]; then unfit=$h; continue; fi
       if [ "$3" -gt "$known" ]; then leader=$h known=$3; fi
     done
@@ -119,70 +135,106 @@ while :; do
     if past_deadline; then
       if [ -n "$unfit" ] && [ -z "$busy" ]; then
         log "the Sentinel on $unfit sees no replica it may promote (down, just restarted, or replica-priority 0): cannot hand over"
+      elif [ -n "$stale" ] && [ -z "$busy" ]; then
+        log "the Sentinel on $stale still holds an older epoch than $newest (restarted from old state): cannot hand over"
       else
         log "no peer Sentinel holds $SELF_HOST as master${busy:+ (a failover is under way on $busy)}: cannot hand over"
       fi
       exit 1
     fi
     sleep 0.2
-    leader="" known=-1 busy="" unfit=""
+    leader="" known=-1 busy="" unfit="" stale=""
   done
 
   # 3. Pause. A paused master still PINGs its replicas every repl-ping-replica-period; one PING after the
   #    replica caught up leaves the old master 14 bytes ahead: partial resync refused, full resync (measured
   #    5-7 s). Hold the PINGs back meanwhile.
+  #    The pause must end before down-after-milliseconds: the Sentinels' own PUBLISH (hello messages) blocks
+  #    under CLIENT PAUSE WRITE and their PINGs wait behind it, so a longer pause makes them judge this master
+  #    down and fail over on their own, to a replica nobody checked (seen: 9-10 s pauses did). Everything
+  #    that may take longer (Sentinel seeing a replica made ineligible) is awaited with writes flowing.
+  down_after=$(sentinel_master "$leader" down-after-milliseconds)
+  window_ms=$((${down_after:-5000} - 1000))
+  [ "$window_ms" -ge 1000 ] || window_ms=1000
   trap on_exit EXIT
   trap 'exit 1' INT TERM
   expect_ok "CONFIG SET repl-ping-replica-period" "$(redis_cli "$LOCAL_HOST" CONFIG SET repl-ping-replica-period 3600)" ||
     exit 1
-  expect_ok "CLIENT PAUSE" "$(redis_cli "$LOCAL_HOST" CLIENT PAUSE "$((timeout_s * 1000))" WRITE)" || exit 1
+  # Redis itself ends the pause at the window, whatever happens to this script.
+  expect_ok "CLIENT PAUSE" "$(redis_cli "$LOCAL_HOST" CLIENT PAUSE "$window_ms" WRITE)" || exit 1
+  paused_at=$(now_ms)
+  # The failover itself (SENTINEL FAILOVER until the promotion) must start with this much of the window left.
+  ask_by=$((paused_at + window_ms * 2 / 3))
   log "writes paused; waiting for the replicas to hold every write"
 
   # 4. Sentinel promotes its own choice (priority, then its cached offset, then run id), not the replica we
   #    watched: every replica it may pick must hold every write. Give the replicas a short while to catch up;
   #    then make each one that has not ineligible (replica-priority 0, given back at the end).
   #    The master learns its replicas' offsets only from their once-a-second acks: ask the replicas themselves.
-  catchup_until=$(($(date +%s) + (timeout_s + 3) / 4))
+  #    While paused, a replica gets 1 s to answer: a frozen one must not hold the pause.
+  catchup_until=$((paused_at + window_ms / 3))
   while :; do
     info=$(replication)
     offset=$(printf '%s\n' "$info" | info_field master_repl_offset)
     behind="" caught=""
     for h in $(printf '%s\n' "$info" | replica_lines | awk '{ print $1 }'); do
-      at=$(redis_cli "$h" INFO replication 2>/dev/null | info_field slave_repl_offset) || at=""
+      at=$(CLI_TIMEOUT=1 redis_cli "$h" INFO replication 2>/dev/null | info_field slave_repl_offset) || at=""
       if [ "$at" = "$offset" ]; then caught="$caught $h"; else behind="$behind $h"; fi
     done
     [ -z "$behind" ] && [ -n "$caught" ] && break
-    if [ "$(date +%s)" -ge "$catchup_until" ] && [ -n "$caught" ]; then break; fi
+    if [ "$(now_ms)" -ge "$catchup_until" ] && [ -n "$caught" ]; then break; fi
+    if [ "$(now_ms)" -ge "$ask_by" ]; then break; fi
+    sleep 0.02
+  done
+  if [ -z "$caught" ]; then
     if past_deadline; then
       log "no replica caught up within ${timeout_s}s"
       exit 1
     fi
-    sleep 0.02
-  done
+    log "no replica caught up within the pause; writes resume, trying again"
+    unpause
+    sleep 0.5
+    continue
+  fi
   # Peers that follow us but are not linked now (restarting, syncing) may be promoted too.
   for h in $PEER_HOSTS; do
     [ "$h" = "$SELF_HOST" ] && continue
     case " $caught $behind " in *" $h "*) continue ;; esac
-    role=$(redis_cli "$h" INFO replication 2>/dev/null | info_field role) || role=""
+    role=$(CLI_TIMEOUT=1 redis_cli "$h" INFO replication 2>/dev/null | info_field role) || role=""
     if [ "$role" = slave ]; then behind="$behind $h"; fi
   done
   for h in $behind; do
-    prio=$(redis_cli "$h" CONFIG GET replica-priority 2>/dev/null | sed -n 2p) || prio=""
+    prio=$(CLI_TIMEOUT=1 redis_cli "$h" CONFIG GET replica-priority 2>/dev/null | sed -n 2p) || prio=""
     [ "$prio" = 0 ] && continue
-    expect_ok "making lagging replica $h ineligible" "$(redis_cli "$h" CONFIG SET replica-priority 0 2>&1)" || exit 1
+    expect_ok "making lagging replica $h ineligible" \
+      "$(CLI_TIMEOUT=1 redis_cli "$h" CONFIG SET replica-priority 0 2>&1)" || exit 1
     restore_priorities="$restore_priorities $h=${prio:-100}"
     log "replica $h is behind: not eligible for promotion during the hand-over"
   done
-  # Sentinel chooses from the INFO it cached (refreshed every 10 s): wait until it has seen those priorities.
+  # Sentinel chooses from the INFO it cached (refreshed every 10 s): until it has seen those priorities, wait
+  # with writes flowing (the replicas stay ineligible), then pause and check again.
+  unseen=""
   for h in $behind; do
-    while [ "$(sentinel_replica_field "$leader" "$h" slave-priority)" != 0 ]; do
-      if past_deadline; then
-        log "the Sentinel on $leader did not see $h ineligible within ${timeout_s}s"
-        exit 1
-      fi
-      sleep 0.2
-    done
+    [ "$(sentinel_replica_field "$leader" "$h" slave-priority)" = 0 ] || unseen="$unseen $h"
   done
+  if [ -n "$unseen" ] || [ "$(now_ms)" -ge "$ask_by" ]; then
+    if [ -n "$unseen" ]; then
+      log "the Sentinel on $leader has not seen$unseen ineligible yet; writes resume meanwhile"
+    else
+      log "the pause is nearly over before the failover could start; writes resume, trying again"
+    fi
+    unpause  # the ineligible replicas stay so: the EXIT trap restores them on any way out
+    for h in $unseen; do
+      while [ "$(sentinel_replica_field "$leader" "$h" slave-priority)" != 0 ]; do
+        if past_deadline; then
+          log "the Sentinel on $leader did not see $h ineligible within ${timeout_s}s"
+          exit 1
+        fi
+        sleep 0.2
+      done
+    done
+    continue
+  fi
 
   # 5. Fail over, and check that the new master holds every write before writes resume.
   log "replicas hold offset $offset; asking the Sentinel on $leader (knows $known replicas) to fail over"
@@ -198,6 +250,8 @@ while :; do
       fi ;;
   esac
   expect_ok "SENTINEL FAILOVER on $leader" "$reply" || exit 1
+  # The failover is under way: keep writes paused through the promotion, until this Redis is a replica.
+  expect_ok "CLIENT PAUSE" "$(redis_cli "$LOCAL_HOST" CLIENT PAUSE "$((timeout_s * 1000))" WRITE)" || exit 1
   break
 done
 while :; do
