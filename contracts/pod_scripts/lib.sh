@@ -177,12 +177,26 @@ peer_master() {
   done
 }
 
-# all_peers_answer: every other pod's Redis answers PING (a brand-new cluster has started everywhere).
-all_peers_answer() {
+# all_peers_empty: every other pod's Redis has loaded its data (PONG, not LOADING) and holds no key: a
+# brand-new cluster has started everywhere. Each peer is judged by one answer after the other, never by a
+# keyspace read before it answered (seen: "no data" read while a peer was not up yet, then its PONG, made pod 0
+# with a replaced volume start a new, empty cluster that its replicas synced).
+all_peers_empty() {
   for _h in $PEER_HOSTS; do
     [ "$_h" = "$SELF_HOST" ] && continue
-    case $(redis_cli "$_h" PING 2>/dev/null) in PONG | LOADING*) ;; *) return 1 ;; esac
+    [ "$(redis_cli "$_h" PING 2>/dev/null)" = PONG ] || return 1
+    _k=$(redis_cli "$_h" INFO keyspace 2>/dev/null) || return 1
+    if printf '%s\n' "$_k" | grep -q '^db[0-9]*:keys='; then return 1; fi
   done
+}
+
+# a_peer_loading: some peer's Redis is still loading its data (its keyspace is not known yet).
+a_peer_loading() {
+  for _h in $PEER_HOSTS; do
+    [ "$_h" = "$SELF_HOST" ] && continue
+    case $(redis_cli "$_h" PING 2>/dev/null) in LOADING*) return 0 ;; esac
+  done
+  return 1
 }
 
 # peer_with_data: the first peer whose Redis holds keys: the cluster has run before, whatever this volume says.
@@ -221,13 +235,20 @@ find_master() {
       return 0
     fi
     _d=$(peer_with_data)
-    if [ -z "$_d" ] && all_peers_answer; then
+    if [ -z "$_d" ] && all_peers_empty; then
       echo "$_first new"
       return 0
     fi
     if [ "$(date +%s)" -ge "$_deadline" ]; then
-      if [ -n "$_d" ]; then echo "$_d data"; else echo "$_first new"; fi
-      return 0
+      if [ -n "$_d" ]; then
+        echo "$_d data"
+        return 0
+      fi
+      # A peer still loading may hold the data: never start an empty cluster over it, however long it takes.
+      if ! a_peer_loading; then
+        echo "$_first new"
+        return 0
+      fi
     fi
     [ -n "${_said:-}" ] || log "no Sentinel record, and not every peer answers empty yet: waiting before starting a brand-new cluster"
     _said=1
