@@ -14,7 +14,8 @@ def sentinel_broker_url(sentinels: list[str], db: int, password: str | None, use
     return ";".join(f"sentinel://{credentials}{address}/{db}" for address in sentinels)
 
 
-def sentinel_tls_kwargs(ca_file: str | None) -> dict:
-    """What kombu passes to its Sentinel connections for TLS (`sentinel_kwargs`; the master's connections take
-    broker_use_ssl): the server verified against the CA. {} without TLS."""
+def tls_kwargs(ca_file: str | None) -> dict:
+    """redis-py's options for TLS, the server's certificate verified against the CA (and its host name: redis-py's
+    default; the certificate names every pod and Service); {} without TLS. Every connection of ours uses them, and
+    kombu's Sentinel connections (`sentinel_kwargs`; the master's take broker_use_ssl)."""
     return {"ssl": True, "ssl_ca_certs": ca_file, "ssl_cert_reqs": "required"} if ca_file else {}

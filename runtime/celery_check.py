@@ -2,12 +2,11 @@
 Airflow's scheduler and workers take (a `sentinel://` URL per Sentinel, `master_name`, `sentinel_kwargs`)."""
 from __future__ import annotations
 
+import ssl
 import time
 import uuid
 
-import ssl
-
-from contracts.broker_url import sentinel_broker_url, sentinel_tls_kwargs
+from contracts.broker_url import sentinel_broker_url, tls_kwargs
 from runtime.client import BrokerSettings
 
 PROBE_QUEUE = "redis-gitops-probe"
@@ -22,7 +21,7 @@ def celery_round_trip(settings: BrokerSettings, timeout: float = 10.0) -> str:
 
     options = {"master_name": settings.master_name, "socket_timeout": max(settings.socket_timeout, 2.0)}
     sentinel_kwargs = {**({"password": settings.sentinel_password} if settings.sentinel_password else {}),
-                       **sentinel_tls_kwargs(settings.tls_ca_file)}
+                       **tls_kwargs(settings.tls_ca_file)}
     if sentinel_kwargs:
         options["sentinel_kwargs"] = sentinel_kwargs
     # With TLS, what Airflow's provider builds from `[celery] ssl_*` (kombu's broker_use_ssl).

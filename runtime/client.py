@@ -19,6 +19,7 @@ from redis.exceptions import ReadOnlyError
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 from redis.retry import Retry
 
+from contracts.broker_url import tls_kwargs
 from contracts.defaults import DEFAULT_MASTER_NAME
 
 
@@ -40,13 +41,6 @@ _moved = threading.local()
 
 def address_text(a: Address) -> str:
     return f"{a[0]}:{a[1]}"
-
-
-def tls_kwargs(ca_file: str | None) -> dict:
-    """redis-py's options for TLS, the server's certificate verified against ca_file and its name checked
-    (the certificate names every pod and Service); {} for a plain connection."""
-    return {"ssl": True, "ssl_ca_certs": ca_file, "ssl_cert_reqs": "required", "ssl_check_hostname": True} \
-        if ca_file else {}
 
 
 def direct_client(address: Address, password: str | None, timeout: float, tls_ca_file: str | None = None

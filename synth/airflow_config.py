@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from contracts.broker_url import sentinel_broker_url, sentinel_tls_kwargs
+from contracts.broker_url import sentinel_broker_url, tls_kwargs
 from contracts.paths import AIRFLOW_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, TLS_CA_FILE
 from synth.naming import Names
 from synth.spec import ClusterSpec
@@ -79,7 +79,7 @@ def cfg_sections_with_passwords(spec: ClusterSpec, sentinels: list[str], airflow
     sections = _plain_options(spec, ca)
     sections["celery"]["broker_url"] = sentinel_broker_url(sentinels, a.database_index, airflow_password, a.username)
     sections["celery_broker_transport_options"]["sentinel_kwargs"] = json.dumps(
-        {"password": sentinel_password, **sentinel_tls_kwargs(ca)})
+        {"password": sentinel_password, **tls_kwargs(ca)})
     return sections
 
 

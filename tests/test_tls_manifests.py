@@ -100,7 +100,7 @@ def test_the_sentinel_kwargs_command_adds_tls_for_airflow(tmp_path):
 
 
 def test_the_airflow_package_and_the_generator_agree_on_sentinel_tls():
-    from contracts.broker_url import sentinel_tls_kwargs as ours
+    from contracts.broker_url import tls_kwargs as ours
     from redis_gitops_airflow.broker_url import sentinel_tls_kwargs as theirs
     assert ours("/x/ca.crt") == theirs("/x/ca.crt") and ours(None) == theirs(None) == {}
 

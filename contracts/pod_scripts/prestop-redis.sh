@@ -104,24 +104,30 @@ while :; do
   replicas=$(printf '%s\n' "$info" | replica_lines | wc -l)
   leader="" known=-1 busy="" unfit="" stale=""
   while :; do
-    newest=0
+    # One SENTINEL MASTER per Sentinel (ours too): its view, and the newest config epoch any of them holds.
+    views="" newest=0
     for h in $PEER_HOSTS; do
-      e=$(sentinel_master "$h" config-epoch) || e=""
-      case $e in '' | *[!0-9]*) ;; *) [ "$e" -le "$newest" ] || newest=$e ;; esac
-    done
-    for h in $PEER_HOSTS; do
-      [ "$h" = "$SELF_HOST" ] && continue
-      state=$(sentinel_master "$h" ip flags num-slaves config-epoch) || continue
+      view=$(sentinel_master "$h" ip flags num-slaves config-epoch) || view=""
       # shellcheck disable=SC2086 # four words: ip, flags, num-slaves, config-epoch
-      set -- $state
-      if [ "$#" -ne 4 ] || [ "$1" != "$SELF_HOST" ]; then continue; fi
-      case $2 in
+      set -- $view
+      if [ "$#" -ne 4 ]; then continue; fi
+      case $4 in *[!0-9]*) continue ;; esac
+      [ "$4" -le "$newest" ] || newest=$4
+      [ "$h" = "$SELF_HOST" ] || views="$views $h $view"
+    done
+    # shellcheck disable=SC2086 # five words per peer: host, ip, flags, num-slaves, config-epoch
+    set -- $views
+    while [ "$#" -ge 5 ]; do
+      h=$1 ip=$2 flags=$3 slaves=$4 epoch=$5
+      shift 5
+      [ "$ip" = "$SELF_HOST" ] || continue
+      case $flags in
         *failover_in_progress*) busy=$h; continue ;;  # a failover is already under way: let it finish
         *o_down* | *s_down*) continue ;;
       esac
-      if [ "$4" -lt "$newest" ]; then stale=$h; continue; fi
+      if [ "$epoch" -lt "$newest" ]; then stale=$h; continue; fi
       if [ -z "$(sentinel_promotable "$h")" ]; then unfit=$h; continue; fi
-      if [ "$3" -gt "$known" ]; then leader=$h known=$3; fi
+      if [ "$slaves" -gt "$known" ]; then leader=$h known=$slaves; fi
     done
     if [ -z "$busy" ] && [ -n "$leader" ] && [ "$known" -ge "$replicas" ]; then break; fi
     if [ -z "$busy" ] && [ -n "$leader" ] && [ "$(($(date +%s) + timeout_s / 2))" -ge "$deadline" ]; then
