@@ -11,9 +11,14 @@ EXPORTER_DIR = "/run/exporter"  # redis_exporter's password file (JSON), written
 # ACL users: `<role>.acl` in the config ConfigMap holds one user's rules; start-redis.sh appends the password
 # from `<role>-password` in SECRETS_DIR (the Redis container mounts one for each).
 AIRFLOW_ACL_FILE = "airflow.acl"
+KEDA_ACL_FILE = "keda.acl"
 EXPORTER_ACL_FILE = "exporter.acl"
+# A client's user on the Sentinels: `<role>.sentinel-acl`, the same password file as its Redis user
+# (start-sentinel.sh appends it).
+SENTINEL_ACL_SUFFIX = ".sentinel-acl"
 # The password files under SECRETS_DIR (also what Airflow's pods mount and the local cluster's secrets folder holds).
 AIRFLOW_PASSWORD_FILE = "airflow-password"
+KEDA_PASSWORD_FILE = "keda-password"
 EXPORTER_PASSWORD_FILE = "exporter-password"
 SENTINEL_PASSWORD_FILE = "sentinel-password"
 REDIS_PASSWORD_FILE = "redis-password"
@@ -31,5 +36,11 @@ AIRFLOW_HELM_VALUES = "airflow/helm-values.yaml"
 
 
 def acl_password_file(acl_file: str) -> str:
-    """The password file start-redis.sh reads for an ACL file: airflow.acl -> airflow-password."""
-    return acl_file.removesuffix(".acl") + "-password"
+    """The password file the pod scripts read for an ACL file: airflow.acl (and airflow.sentinel-acl) ->
+    airflow-password."""
+    return acl_file.removesuffix(SENTINEL_ACL_SUFFIX).removesuffix(".acl") + "-password"
+
+
+def sentinel_acl_file(acl_file: str) -> str:
+    """The Sentinel user file of the client whose Redis ACL file this is: airflow.acl -> airflow.sentinel-acl."""
+    return acl_file.removesuffix(".acl") + SENTINEL_ACL_SUFFIX

@@ -10,7 +10,7 @@ POD_SCRIPT_ENV = {
     "REDIS_PORT": "Redis's port",
     "SENTINEL_PORT": "Sentinel's port",
     "MASTER_NAME": "the name Sentinel monitors the master under",
-    "SECRETS_DIR": "read-only password files from Secrets: redis-password, sentinel-password, airflow-password",
+    "SECRETS_DIR": "read-only password files from Secrets: redis-password, sentinel-password, <client>-password",
     "CONFIG_DIR": "read-only templates (redis.conf, sentinel.conf)",
     "RUNTIME_DIR": "Redis only: writable in-memory folder for its rendered config (holds passwords)",
     "DATA_DIR": "the PersistentVolumeClaim: Redis's data; Sentinel's state (0600) in $DATA_DIR/sentinel",

@@ -21,7 +21,7 @@ from pathlib import Path
 import redis
 from ruamel.yaml import YAML
 
-from contracts.paths import (AIRFLOW_PASSWORD_FILE, EXPORTER_PASSWORD_FILE, REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE,
+from contracts.paths import (AIRFLOW_PASSWORD_FILE, EXPORTER_PASSWORD_FILE, KEDA_PASSWORD_FILE, REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE,
                             TLS_CA_FILE)
 from devcluster.certs import make_certificates
 from runtime.client import read_password_file, tls_kwargs
@@ -64,6 +64,7 @@ class ClusterState:
     maxmemory_policy: str = "noeviction"
     airflow_password_file: str | None = None  # Airflow's ACL user (spec.airflow), when enabled
     airflow_username: str = "airflow"
+    keda_username: str = "keda"
     tls_dir: str | None = None  # with spec.tls: the certificates (tls.crt, tls.key, ca.crt) every process uses
 
     @property
@@ -81,6 +82,11 @@ class ClusterState:
     @property
     def airflow_password(self) -> str:
         return read_password_file(self.airflow_password_file)
+
+    @property
+    def keda_password(self) -> str:
+        """KEDA's user (Redis and Sentinel), beside the other password files."""
+        return read_password_file(str(Path(self.password_file).parent / KEDA_PASSWORD_FILE))
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:
@@ -151,7 +157,8 @@ class LocalCluster:
                 path.chmod(mode)
         secrets_dir = self.base / "secrets"
         secrets_dir.mkdir(mode=0o700, exist_ok=True)
-        for name in (REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, AIRFLOW_PASSWORD_FILE, EXPORTER_PASSWORD_FILE):
+        for name in (REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, AIRFLOW_PASSWORD_FILE, KEDA_PASSWORD_FILE,
+                     EXPORTER_PASSWORD_FILE):
             path = secrets_dir / name
             if not path.exists():
                 path.write_text(secrets.token_urlsafe(24))
@@ -164,7 +171,7 @@ class LocalCluster:
             master_name=self.spec.sentinel.master_name, password_file=str(secrets_dir / REDIS_PASSWORD_FILE),
             sentinel_password_file=str(secrets_dir / SENTINEL_PASSWORD_FILE),
             airflow_password_file=str(secrets_dir / AIRFLOW_PASSWORD_FILE) if self.spec.airflow.enabled else None,
-            airflow_username=self.spec.airflow.username,
+            airflow_username=self.spec.airflow.username, keda_username=self.spec.airflow.keda.username,
             nodes=[Node(i, h) for i, h in enumerate(self.hosts)], maxmemory_policy=self.spec.redis.maxmemory_policy,
             tls_dir=str(tls_dir) if self.spec.tls.enabled else None,
         )

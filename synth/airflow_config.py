@@ -1,7 +1,8 @@
 """What Airflow needs to use the broker, derived from the spec: AIRFLOW__ variables, airflow.cfg sections and
 values for the official Airflow Helm chart.
 
-Passwords never appear here: Airflow's `_CMD` options run `redis_gitops_airflow.broker_url` (installed in the
+Airflow holds one credential, its own user's password, valid on Redis (its queues) and on the Sentinels (discovery
+only). Passwords never appear here: Airflow's `_CMD` options run `redis_gitops_airflow.broker_url` (installed in the
 Airflow image, see airflow_broker/) on password files mounted from the existing Secrets. Only the local
 cluster's config (`redis-gitops airflow-config --dir`) carries literal passwords, and it is never committed.
 """
@@ -11,7 +12,7 @@ import json
 import shlex
 
 from contracts.broker_url import sentinel_broker_url, tls_kwargs
-from contracts.paths import AIRFLOW_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, TLS_CA_FILE
+from contracts.paths import AIRFLOW_PASSWORD_FILE, TLS_CA_FILE
 from synth.naming import Names
 from synth.spec import ClusterSpec
 
@@ -31,7 +32,9 @@ def _commands(spec: ClusterSpec, sentinels: list[str], mount: str, ca_file: str 
     a = spec.airflow
     url = [*BROKER_URL_COMMAND, "url", "--sentinels", ",".join(sentinels), "--db", str(a.database_index),
            "--username", a.username, "--password-file", f"{mount}/{AIRFLOW_PASSWORD_FILE}"]
-    kwargs = [*BROKER_URL_COMMAND, "sentinel-kwargs", "--password-file", f"{mount}/{SENTINEL_PASSWORD_FILE}",
+    # Airflow's own user on the Sentinels too (discovery only): the Sentinel password never reaches Airflow's pods.
+    kwargs = [*BROKER_URL_COMMAND, "sentinel-kwargs", "--username", a.username,
+              "--password-file", f"{mount}/{AIRFLOW_PASSWORD_FILE}",
               *(["--tls-ca-file", ca_file] if ca_file else [])]
     return shlex.join(url), shlex.join(kwargs)
 
@@ -72,14 +75,14 @@ def cfg_sections(spec: ClusterSpec, sentinels: list[str] | None = None, mount: s
 
 
 def cfg_sections_with_passwords(spec: ClusterSpec, sentinels: list[str], airflow_password: str,
-                                sentinel_password: str, ca_file: str | None = None) -> dict[str, dict[str, str]]:
+                                ca_file: str | None = None) -> dict[str, dict[str, str]]:
     """Usable as is against a local cluster: the passwords written in (never for a real cluster)."""
     a = spec.airflow
     ca = ca_file if spec.tls.enabled else None
     sections = _plain_options(spec, ca)
     sections["celery"]["broker_url"] = sentinel_broker_url(sentinels, a.database_index, airflow_password, a.username)
     sections["celery_broker_transport_options"]["sentinel_kwargs"] = json.dumps(
-        {"password": sentinel_password, **tls_kwargs(ca)})
+        {"username": a.username, "password": airflow_password, **tls_kwargs(ca)})
     return sections
 
 
@@ -105,8 +108,7 @@ def helm_values(spec: ClusterSpec) -> dict:
     sections = cfg_sections(spec)
     secret_options = {k: v for k, v in environment(sections).items() if k.endswith("_CMD")}
     sources: dict[str, list[dict[str, str]]] = {}  # Secret name -> its items (both may be one Secret)
-    for ref, path in ((a.password, AIRFLOW_PASSWORD_FILE), (spec.auth.sentinel_password, SENTINEL_PASSWORD_FILE)):
-        sources.setdefault(ref.secret_name, []).append({"key": ref.key, "path": path})
+    sources.setdefault(a.password.secret_name, []).append({"key": a.password.key, "path": AIRFLOW_PASSWORD_FILE})
     if spec.tls.enabled:  # the CA only: Airflow needs no certificate of its own
         sources.setdefault(Names(spec).tls_secret, []).append({"key": TLS_CA_FILE, "path": TLS_CA_FILE})
     return {

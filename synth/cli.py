@@ -241,7 +241,7 @@ def airflow_config(spec: SpecOption = Path("cluster_spec.yaml"),
                        "started)", err=True)
             raise typer.Exit(EXIT_BAD_INPUT)
         sections = cfg_sections_with_passwords(cluster_spec, [f"{h}:{p}" for h, p in state.sentinel_addresses],
-                                               state.airflow_password, state.sentinel_password, state.tls_ca_file)
+                                               state.airflow_password, state.tls_ca_file)
     if form == "cfg":
         typer.echo(cfg_text(sections), nl=False)
     else:

@@ -5,7 +5,7 @@ the pod scripts, because only the pod knows them; everything the reviewer should
 """
 from __future__ import annotations
 
-from contracts.paths import AIRFLOW_ACL_FILE, EXPORTER_ACL_FILE
+from contracts.paths import AIRFLOW_ACL_FILE, EXPORTER_ACL_FILE, KEDA_ACL_FILE, sentinel_acl_file
 from synth.spec import ClusterSpec
 
 MASTER_HOST_PLACEHOLDER = "__MASTER_HOST__"
@@ -62,19 +62,76 @@ def redis_conf(spec: ClusterSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-# What Celery and kombu use, and nothing that can wipe, reconfigure, stop or watch the server: @dangerous covers
-# FLUSHALL, FLUSHDB, CONFIG, KEYS, SHUTDOWN, DEBUG, MONITOR, REPLICAOF/SLAVEOF, INFO, ACL and SAVE.
-AIRFLOW_COMMANDS = "+@all -@dangerous"
-# kombu's own keys: bindings and their deadlines (kombu 5.7), the unacked hash/index/mutex, and the remote-control (pidbox) and event queues.
-KOMBU_KEYS = ("_kombu.*", "unacked", "unacked_index", "unacked_mutex", "*.celery.pidbox*", "celeryev.*")
+# What Celery and kombu send as Airflow's user, recorded with MONITOR on every node while a real worker and
+# producer ran through a hand-over and a master crash, plus the paths that rarely run, read in kombu 5.7's
+# transport (`PrefixedStrictRedis.PREFIXED_*_COMMANDS`, the REFRESH_BINDING/SWEEP_BINDINGS scripts) and redis-py's
+# Lock scripts (kombu's unacked_mutex). Scripts run with this user's ACL, so their calls are here too (TIME,
+# EXISTS, PTTL, ZRANGEBYSCORE). Nothing else: no INFO, CONFIG, SCAN, SELECT of another database, SCRIPT FLUSH,
+# FUNCTION, OBJECT or KEYS (docs/security.md lists them with what each is for).
+AIRFLOW_COMMANDS = (
+    "auth", "hello", "ping",                                     # connect, health checks
+    "lpush", "rpush", "rpop", "brpop", "llen",                   # the queues and pidbox/reply lists
+    "sadd", "srem", "smembers", "exists",                        # exchange bindings
+    "zadd", "zrem", "zrange", "zrangebyscore",                   # binding deadlines, unacked_index
+    "hset", "hget", "hdel", "hlen",                              # the unacked hash
+    "get", "set", "del", "pexpire", "pttl", "time",              # unacked_mutex (redis-py Lock), deadlines
+    "multi", "exec", "discard", "watch", "unwatch",              # kombu's transactions and pipelines
+    "evalsha", "script|load", "script|exists",                   # kombu's and redis-py's Lua scripts
+    "publish", "psubscribe", "punsubscribe",                     # remote control (pidbox) and events
+)
+# kombu's own keys: bindings and their deadlines (kombu 5.7), the unacked hash/index/mutex, and the remote-control
+# (pidbox: `<worker>.celery.pidbox`, replies `<uuid>.reply.celery.pidbox`) and event queues.
+KOMBU_KEYS = ("_kombu.binding*", "unacked", "unacked_index", "unacked_mutex", "*.celery.pidbox*", "celeryev.*")
+# What KEDA's redis-sentinel scaler sends to Redis: the length of each queue.
+KEDA_COMMANDS = ("auth", "hello", "ping", "llen")
+# What a client may ask a Sentinel: where the master, the replicas and the other Sentinels are (redis-py's and
+# kombu's Sentinel client: SENTINEL MASTERS/SLAVES; go-redis in KEDA: GET-MASTER-ADDR-BY-NAME, SENTINELS and the
+# +switch-master event), never SET, REMOVE, RESET, FAILOVER, CONFIG, ACL, DEBUG, SHUTDOWN or PUBLISH (a forged
+# hello).
+SENTINEL_DISCOVERY_COMMANDS = (
+    "auth", "hello", "ping", "sentinel|masters", "sentinel|master", "sentinel|get-master-addr-by-name",
+    "sentinel|slaves", "sentinel|replicas", "sentinel|sentinels", "subscribe", "unsubscribe",
+)
+SENTINEL_DISCOVERY_CHANNELS = ("+switch-master",)
+
+
+def kombu_channels(spec: ClusterSpec) -> tuple[str, ...]:
+    """kombu's fanout channels (`/<db>.<exchange>/<routing key>`): Celery's remote control and events. A
+    PSUBSCRIBE pattern must be granted literally (Redis compares patterns as strings), PUBLISH matches them."""
+    db = spec.airflow.database_index
+    return (f"/{db}.celery.pidbox", f"/{db}.celeryev/*", f"/{db}.celeryev/worker.*")
+
+
+def airflow_commands(spec: ClusterSpec) -> tuple[str, ...]:
+    """Airflow's commands; SELECT only of its own database, and only when that is not 0 (redis-py sends none)."""
+    db = spec.airflow.database_index
+    return (*AIRFLOW_COMMANDS, *((f"select|{db}",) if db else ()))
+
+
+def _user(name: str, keys: tuple[str, ...], channels: tuple[str, ...], commands: tuple[str, ...],
+          key_access: str = "") -> str:
+    """A `user` directive that starts from nothing (reset: no command, key or channel) and grants only these
+    (no password: the pod appends it)."""
+    words = ["user", name, "reset", "on", *(f"{key_access}~{k}" for k in keys), *(f"&{c}" for c in channels),
+             "-@all", *(f"+{c}" for c in commands)]
+    return " ".join(words) + "\n"
 
 
 def airflow_acl(spec: ClusterSpec) -> str:
-    """`user` directive for Airflow's Celery (no password: the pod appends it). A queue's pattern ends in `*`
-    to cover kombu's priority lists (`<queue>\\x06\\x16<n>`)."""
+    """Airflow's Celery user. A queue's pattern ends in `*` to cover kombu's priority lists
+    (`<queue>\\x06\\x16<n>`)."""
     a = spec.airflow
-    keys = " ".join(f"~{k}" for k in (*KOMBU_KEYS, *(f"{q}*" for q in a.queues)))
-    return f"user {a.username} reset on {keys} &* {AIRFLOW_COMMANDS}\n"
+    return _user(a.username, (*KOMBU_KEYS, *(f"{q}*" for q in a.queues)), kombu_channels(spec), airflow_commands(spec))
+
+
+def keda_acl(spec: ClusterSpec) -> str:
+    """KEDA's user: LLEN of the queues, read-only."""
+    return _user(spec.airflow.keda.username, spec.airflow.queues, (), KEDA_COMMANDS, key_access="%R")
+
+
+def sentinel_client_acl(username: str) -> str:
+    """A client's user on the Sentinels (same name and password as on Redis): discovery only."""
+    return _user(username, (), SENTINEL_DISCOVERY_CHANNELS, SENTINEL_DISCOVERY_COMMANDS)
 
 
 # What redis_exporter sends (seen in Redis's ACL LOG with Debian's 1.45): INFO, PING, SELECT, TYPE and the
@@ -97,11 +154,25 @@ def exporter_acl(spec: ClusterSpec) -> str:
     return " ".join(words) + "\n"
 
 
+def keda_enabled(spec: ClusterSpec) -> bool:
+    return spec.airflow.enabled and spec.airflow.keda.enabled
+
+
 def acl_files(spec: ClusterSpec) -> dict[str, str]:
-    """The ACL users' files in the config ConfigMap (contracts/paths.py: `<role>.acl`)."""
+    """The Redis ACL users' files in the config ConfigMap (contracts/paths.py: `<role>.acl`)."""
     exporter = spec.monitoring.exporter
     return {**({AIRFLOW_ACL_FILE: airflow_acl(spec)} if spec.airflow.enabled else {}),
+            **({KEDA_ACL_FILE: keda_acl(spec)} if keda_enabled(spec) else {}),
             **({EXPORTER_ACL_FILE: exporter_acl(spec)} if exporter.enabled and exporter.username else {})}
+
+
+def sentinel_acl_files(spec: ClusterSpec) -> dict[str, str]:
+    """The Sentinel ACL users' files (`<role>.sentinel-acl`): each client that discovers the master through the
+    Sentinels has a user there, with its Redis password; the Sentinel password stays with the broker's pods."""
+    return {**({sentinel_acl_file(AIRFLOW_ACL_FILE): sentinel_client_acl(spec.airflow.username)}
+               if spec.airflow.enabled else {}),
+            **({sentinel_acl_file(KEDA_ACL_FILE): sentinel_client_acl(spec.airflow.keda.username)}
+               if keda_enabled(spec) else {})}
 
 
 def sentinel_conf(spec: ClusterSpec) -> str:
@@ -127,4 +198,5 @@ def sentinel_conf(spec: ClusterSpec) -> str:
 
 def config_files(spec: ClusterSpec) -> dict[str, str]:
     """The config ConfigMap's data: what the pods read at start (its hash rolls them when it changes)."""
-    return {"redis.conf": redis_conf(spec), "sentinel.conf": sentinel_conf(spec), **acl_files(spec)}
+    return {"redis.conf": redis_conf(spec), "sentinel.conf": sentinel_conf(spec), **acl_files(spec),
+            **sentinel_acl_files(spec)}

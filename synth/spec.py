@@ -501,6 +501,10 @@ class Keda(Model):
 
     enabled: bool = True
     workload: KedaWorkload = KedaWorkload()
+    username: str = Field("keda", pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+                          description="KEDA's own ACL user on Redis (LLEN of the queues) and on the Sentinels "
+                          "(discovery only).")
+    password: SecretRef = SecretRef.model_validate({"secretName": "redis-auth", "key": "keda-password"})
     min_replica_count: int = Field(1, ge=0, description="Keep >= 1: LLEN counts only waiting tasks, so a worker "
                                    "busy with running ones would otherwise be scaled away.")
     max_replica_count: int = Field(10, ge=1)
@@ -678,6 +682,20 @@ def cross_field_violations(spec: ClusterSpec) -> list[tuple[tuple[str, ...], str
     if spec.airflow.enabled and keda.enabled and keda.min_replica_count > keda.max_replica_count:
         out.append((("airflow", "keda", "minReplicaCount"), f"minReplicaCount {keda.min_replica_count} is above "
                     f"maxReplicaCount {keda.max_replica_count}"))
+    users: dict[str, str] = {}
+    for path, name in (("airflow.username", spec.airflow.username if spec.airflow.enabled else None),
+                       ("airflow.keda.username", keda.username if spec.airflow.enabled and keda.enabled else None),
+                       ("monitoring.exporter.username",
+                        spec.monitoring.exporter.username if spec.monitoring.exporter.enabled else None)):
+        if name is None:
+            continue
+        if name == "default":
+            out.append((tuple(path.split(".")), f"{path} 'default' is Redis's and Sentinel's admin user, which the "
+                        "broker's own pods hold: give this client a user of its own"))
+        elif name in users:
+            out.append((tuple(path.split(".")), f"{path} {name!r} is {users[name]} too: each client gets its own "
+                        "user, so that each holds only what it sends"))
+        users.setdefault(name, path)
     if memory_bytes(spec.persistence.size) < 2 * spec.redis.maxmemory_bytes:
         out.append((("persistence", "size"),
                     f"persistence size {spec.persistence.size} cannot hold a dataset at maxmemory plus an AOF "

@@ -16,7 +16,9 @@ def test_secret_options_are_commands_reading_mounted_files(spec):
     assert url_cmd.startswith("python -m redis_gitops_airflow.broker_url url")
     assert f"--password-file {spec.airflow.secrets_mount_path}/airflow-password" in url_cmd
     assert ",".join(sentinel_addresses(spec)) in url_cmd
-    assert env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SENTINEL_KWARGS_CMD"].endswith("/sentinel-password")
+    # Airflow's own user on the Sentinels too: the Sentinel password never reaches Airflow.
+    assert env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SENTINEL_KWARGS_CMD"].endswith(
+        f"--username {spec.airflow.username} --password-file {spec.airflow.secrets_mount_path}/airflow-password")
     assert env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__MASTER_NAME"] == spec.sentinel.master_name
     assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == "redis_gitops_airflow.celery_config.CELERY_CONFIG"
     assert env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] == spec.airflow.queues[0]
@@ -46,8 +48,7 @@ def test_helm_values_in_dist_carry_no_password_and_mount_the_secrets(spec, files
                                                  "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SENTINEL_KWARGS_CMD"}
     assert values["config"]["celery_broker_transport_options"]["master_name"] == spec.sentinel.master_name
     sources = values["volumes"][0]["projected"]["sources"]
-    assert {i["key"] for s in sources for i in s["secret"]["items"]} == {spec.airflow.password.key,
-                                                                         spec.auth.sentinel_password.key}
+    assert {i["key"] for s in sources for i in s["secret"]["items"]} == {spec.airflow.password.key}
     assert values["volumeMounts"][0]["mountPath"] == spec.airflow.secrets_mount_path
 
 

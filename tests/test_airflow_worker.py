@@ -59,11 +59,25 @@ def assert_kept_consuming(result, cluster):
     assert as_airflow(cluster, cluster.master()).llen("default") == 0, "a task was queued again after it ran"
 
 
+def refusals(cluster, username) -> list[dict]:
+    """What the servers refused `username` (ACL LOG on every Redis and Sentinel)."""
+    out = []
+    for o in range(len(cluster.state.nodes)):
+        for server in (cluster.redis(o), cluster.sentinel(o)):
+            out += [e for e in server.acl_log() if e.get("username") == username]
+    return out
+
+
 def test_busy_worker_keeps_consuming_through_a_hand_over_with_no_publish_error(cluster):
+    for o in range(len(cluster.state.nodes)):
+        cluster.redis(o).acl_log_reset()
+        cluster.sentinel(o).acl_log_reset()
     result = run(cluster, "handover", count=TASKS, fault_after=FAULT_AFTER)
     print(f"hand-over: {result}")
     assert result.publish_errors == []
     assert_kept_consuming(result, cluster)
+    # Least privilege took nothing Celery needs: no command, key or channel refused, on Redis or a Sentinel.
+    assert refusals(cluster, cluster.state.airflow_username) == []
     cluster.wait_until_healthy(60)
 
 
@@ -73,13 +87,14 @@ def test_busy_worker_keeps_consuming_through_a_master_crash(cluster):
     print(f"crash: {result}")
     assert result.publish_errors == []  # Airflow's 1 s timeout ends each attempt; timed-out ones are re-sent
     assert_kept_consuming(result, cluster)
+    assert refusals(cluster, cluster.state.airflow_username) == []
     cluster.wait_until_healthy(90)
 
 
 def test_the_keda_trigger_list_rises_while_tasks_wait_and_falls_when_a_worker_drains_it(cluster, spec, objects,
                                                                                           tmp_path):
     """KEDA's read, done with the rendered trigger: its Sentinels (pod names mapped to the local pods), master
-    name, list and database, and the TriggerAuthentication's user."""
+    name, list and database, and the TriggerAuthentication's user (KEDA's own, on the Sentinels too)."""
     from faults.airflow_worker import Worker, airflow_env, publish
     from synth.naming import Names
 
@@ -89,10 +104,11 @@ def test_the_keda_trigger_list_rises_while_tasks_wait_and_falls_when_a_worker_dr
     s = cluster.state
 
     def list_length() -> int:
-        sentinel = redis.sentinel.Sentinel(sentinels, sentinel_kwargs={"password": s.sentinel_password},
+        sentinel = redis.sentinel.Sentinel(sentinels, sentinel_kwargs={"username": s.keda_username,
+                                                                        "password": s.keda_password},
                                            socket_timeout=2)
-        master = sentinel.master_for(meta["sentinelMaster"], username=s.airflow_username,
-                                     password=s.airflow_password, db=int(meta["databaseIndex"]), socket_timeout=2)
+        master = sentinel.master_for(meta["sentinelMaster"], username=s.keda_username,
+                                     password=s.keda_password, db=int(meta["databaseIndex"]), socket_timeout=2)
         return master.llen(meta["listName"])
 
     env = airflow_env(cluster, tmp_path / "home", tmp_path / "executed", task_seconds=0.05)
@@ -126,8 +142,31 @@ def test_airflow_config_for_the_local_cluster_is_usable_as_is(cluster):
     assert len(parts) == 3 and all(p.startswith("sentinel://airflow:") and p.endswith("/0") for p in parts)
     url = url_to_parts(parts[0])
     kwargs = json.loads(cfg["celery_broker_transport_options"]["sentinel_kwargs"])
-    sentinel = redis.Redis(url.hostname, url.port, password=kwargs["password"], decode_responses=True)
+    assert kwargs["username"] == url.username  # Airflow's own user on the Sentinels, not the Sentinel password
+    sentinel = redis.Redis(url.hostname, url.port, username=kwargs["username"], password=kwargs["password"],
+                           decode_responses=True)
     master = sentinel.sentinel_get_master_addr_by_name(cfg["celery_broker_transport_options"]["master_name"])
     r = redis.Redis(master[0], int(master[1]), username=url.username, password=unquote(url.password))
     key = f"default-probe-{time.time_ns()}"  # a queue name Airflow's user may use, not a real queue
     assert r.lpush(key, "probe") == 1 and r.delete(key) == 1
+
+
+def test_remote_control_works_as_airflows_user(cluster, tmp_path):
+    """`celery inspect ping`, as the official chart's worker liveness probe runs it: pidbox broadcast and the reply
+    queue, with Airflow's credentials and nothing refused."""
+    from faults.airflow_worker import Worker, _wait_ready, airflow_env
+
+    for o in range(len(cluster.state.nodes)):
+        cluster.redis(o).acl_log_reset()
+    env = airflow_env(cluster, tmp_path / "home", tmp_path / "executed")
+    worker = Worker(env, tmp_path / "worker.log")
+    worker.start()
+    try:
+        _wait_ready(worker)
+        out = subprocess.run([sys.executable, "-m", "celery", "--app", "faults.airflow_app", "inspect", "ping",
+                              "--timeout", "5"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    finally:
+        worker.stop()
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "pong" in out.stdout
+    assert refusals(cluster, cluster.state.airflow_username) == []

@@ -90,13 +90,20 @@ def test_every_acl_file_in_the_config_map_has_its_password_file_in_the_redis_con
     from contracts.paths import SECRETS_DIR, acl_password_file
 
     acls = [k for k in objects[("ConfigMap", "redis-config")]["data"] if k.endswith(".acl")]
-    assert sorted(acls) == ["airflow.acl", "exporter.acl"]
+    assert sorted(acls) == ["airflow.acl", "exporter.acl", "keda.acl"]
     pod = sts["spec"]["template"]["spec"]
     redis = next(c for c in pod["containers"] if c["name"] == "redis")
     mount = next(m for m in redis["volumeMounts"] if m["mountPath"] == SECRETS_DIR)
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
     files = {i["path"] for s in volume["projected"]["sources"] for i in s["secret"]["items"]}
     assert {acl_password_file(a) for a in acls} <= files
+    sentinel_acls = [k for k in objects[("ConfigMap", "redis-config")]["data"] if k.endswith(".sentinel-acl")]
+    assert sorted(sentinel_acls) == ["airflow.sentinel-acl", "keda.sentinel-acl"]
+    sentinel = next(c for c in pod["containers"] if c["name"] == "sentinel")
+    mount = next(m for m in sentinel["volumeMounts"] if m["mountPath"] == SECRETS_DIR)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    files = {i["path"] for s in volume["projected"]["sources"] for i in s["secret"]["items"]}
+    assert {acl_password_file(a) for a in sentinel_acls} <= files
 
 
 def test_backup_upload_sh_documents_and_requires_exactly_its_contract():

@@ -163,9 +163,12 @@ def test_keda_scales_the_airflow_workers_on_every_queue_through_every_sentinel(o
     assert meta["sentinelMaster"] == "mymaster" and meta["listLength"] == str(spec.airflow.worker_concurrency)
     assert so["minReplicaCount"] >= 1  # LLEN cannot see running tasks: never scale busy workers to zero
     auth = objects[("TriggerAuthentication", "redis-airflow-workers")]["spec"]
-    assert {r["parameter"] for r in auth["secretTargetRef"]} == {"password", "sentinelPassword"}
-    assert auth["configMapTargetRef"][0]["parameter"] == "username"
-    assert objects[("ConfigMap", "redis-airflow-workers")]["data"] == {"username": "airflow"}
+    # KEDA's own user on Redis and on the Sentinels: never Airflow's, never the Sentinel admin password.
+    keda_password = {"name": "redis-auth", "key": "keda-password"}
+    assert {r["parameter"]: {"name": r["name"], "key": r["key"]} for r in auth["secretTargetRef"]} == {
+        "password": keda_password, "sentinelPassword": keda_password}
+    assert {r["parameter"] for r in auth["configMapTargetRef"]} == {"username", "sentinelUsername"}
+    assert objects[("ConfigMap", "redis-airflow-workers")]["data"] == {"username": "keda"}
 
 
 def test_service_monitor_scrapes_both_exporters_and_labels_which_server_they_watch(objects):

@@ -61,16 +61,18 @@ def test_redis_and_sentinel_read_their_passwords_from_a_read_only_secret_mount(s
     redis_auth = (spec.auth.redis_password.secret_name, spec.auth.redis_password.key)
     sentinel_auth = (spec.auth.sentinel_password.secret_name, spec.auth.sentinel_password.key)
     airflow = (spec.airflow.password.secret_name, spec.airflow.password.key)
+    keda = (spec.airflow.keda.password.secret_name, spec.airflow.keda.password.key)
     containers = by_name(pod)
     for name in ("redis", "sentinel"):
         assert env(containers[name])["SECRETS_DIR"] == SECRETS_DIR
     exporter = (spec.monitoring.exporter.password.secret_name, spec.monitoring.exporter.password.key)
     assert mounted_secret_files(pod, containers["redis"], SECRETS_DIR) == {
         REDIS_PASSWORD_FILE: redis_auth, SENTINEL_PASSWORD_FILE: sentinel_auth, "airflow-password": airflow,
-        "exporter-password": exporter}
-    # Sentinel never needs Airflow's password.
+        "keda-password": keda, "exporter-password": exporter}
+    # Sentinel reads the passwords of the clients that discover the master through it, not the exporter's.
     assert mounted_secret_files(pod, containers["sentinel"], SECRETS_DIR) == {
-        REDIS_PASSWORD_FILE: redis_auth, SENTINEL_PASSWORD_FILE: sentinel_auth}
+        REDIS_PASSWORD_FILE: redis_auth, SENTINEL_PASSWORD_FILE: sentinel_auth, "airflow-password": airflow,
+        "keda-password": keda}
     for volume in pod["volumes"]:
         if "projected" in volume:
             assert volume["projected"]["defaultMode"] == 0o440

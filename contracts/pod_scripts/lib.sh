@@ -8,7 +8,7 @@
 #   REDIS_PORT                Redis's port
 #   SENTINEL_PORT             Sentinel's port
 #   MASTER_NAME               the name Sentinel monitors the master under
-#   SECRETS_DIR               read-only password files from Secrets: redis-password, sentinel-password, airflow-password
+#   SECRETS_DIR               read-only password files from Secrets: redis-password, sentinel-password, <client>-password
 #   CONFIG_DIR                read-only templates (redis.conf, sentinel.conf)
 #   RUNTIME_DIR               Redis only: writable in-memory folder for its rendered config (holds passwords)
 #   DATA_DIR                  the PersistentVolumeClaim: Redis's data; Sentinel's state (0600) in $DATA_DIR/sentinel
@@ -151,13 +151,15 @@ record_of_sentinel() {
 }
 
 # newest_record: the record with the highest config epoch among this pod's saved Sentinel state and every
-# Sentinel that answers. Sentinel bumps the epoch on each failover, so it names the last master elected.
+# Sentinel that answers. Sentinel bumps the epoch on each failover, so it names the last master elected. Only
+# records naming one of the broker's own pods count: a master announced by a forged hello is never followed.
 newest_record() {
   {
     record_in "$SENTINEL_STATE"
     for _h in $PEER_HOSTS; do record_of_sentinel "$_h"; done
-  } | awk 'is_host($2) && ($1 + 0 > best || n == 0) { best = $1 + 0; h = $2; n = 1 } END { if (n) print best, h }
-      function is_host(x) { return x != "" && x !~ /^(ERR|NOAUTH|WRONGPASS|LOADING|IDONTKNOW)/ }'
+  } | awk -v peers=" $PEER_HOSTS " '
+      function ours(x) { return x != "" && index(peers, " " x " ") > 0 }
+      ours($2) && ($1 + 0 > best || n == 0) { best = $1 + 0; h = $2; n = 1 } END { if (n) print best, h }'
 }
 
 # has_data: Redis has run on this volume before (Redis 7 creates appendonlydir on its first start).

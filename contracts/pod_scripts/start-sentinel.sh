@@ -27,7 +27,8 @@ mkdir -p "$SENTINEL_STATE_DIR"
 conf=$SENTINEL_STATE
 umask 077
 {
-  sed "s/__MASTER_HOST__/$master/" "$CONFIG_DIR/sentinel.conf"
+  # The master's name reaches awk through the environment, never as program text (no injection by a crafted name).
+  MASTER_HOST=$master awk '{ gsub(/__MASTER_HOST__/, ENVIRON["MASTER_HOST"]); print }' "$CONFIG_DIR/sentinel.conf"
   printf '%s\n' "# --- added by start-sentinel.sh for $SELF_HOST ---"
   if [ -n "${BIND_ADDRESS:-}" ]; then printf '%s\n' "bind $BIND_ADDRESS"; fi
   printf '%s\n' "dir $SENTINEL_STATE_DIR"
@@ -37,14 +38,24 @@ umask 077
   printf '%s\n' "sentinel auth-pass $MASTER_NAME $(conf_quote "$REDIS_PASSWORD")"
   printf '%s\n' "sentinel sentinel-pass $(conf_quote "$SENTINEL_PASSWORD")"
   printf '%s\n' "requirepass $(conf_quote "$SENTINEL_PASSWORD")"
+  # Clients' users (discovery only): rules from $CONFIG_DIR/<role>.sentinel-acl, the password of the client's Redis
+  # user from $SECRETS_DIR/<role>-password. The default user (the password above) stays with the broker's pods.
+  for acl in "$CONFIG_DIR"/*.sentinel-acl; do
+    [ -f "$acl" ] || continue
+    role=$(basename "$acl" .sentinel-acl)
+    user_password=$(secret "$role-password") || exit 1
+    printf '%s %s\n' "$(cat "$acl")" "$(conf_quote ">$user_password")"
+  done
   if [ -f "$conf" ]; then
-    # What Sentinel learned, from its last rewrite: never the master itself as a replica, never ourselves.
-    awk -v m="$MASTER_NAME" -v master="$master" -v self="$SELF_HOST" '
+    # What Sentinel learned, from its last rewrite: never the master itself as a replica, never ourselves, and
+    # only the broker's own pods (PEER_HOSTS): a peer announced by a forged hello does not survive a restart.
+    awk -v m="$MASTER_NAME" -v master="$master" -v self="$SELF_HOST" -v peers=" $PEER_HOSTS " '
+      function ours(h) { return index(peers, " " h " ") > 0 }
       $1 != "sentinel" { next }
       $2 == "myid" || $2 == "current-epoch" { print; next }
       ($2 == "config-epoch" || $2 == "leader-epoch") && $3 == m { print; next }
-      $2 == "known-replica" && $3 == m && $4 != master { print; next }
-      $2 == "known-sentinel" && $3 == m && $4 != self { print }' "$conf"
+      $2 == "known-replica" && $3 == m && $4 != master && ours($4) { print; next }
+      $2 == "known-sentinel" && $3 == m && $4 != self && ours($4) { print }' "$conf"
   fi
 } >"$conf.tmp"
 mv "$conf.tmp" "$conf"

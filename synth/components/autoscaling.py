@@ -23,19 +23,22 @@ USERNAME_KEY = "username"
 def worker_autoscaling(scope: Construct, names: Names) -> None:
     spec, a = names.spec, names.spec.airflow
     keda = a.keda
-    # The ACL username is no secret: a ConfigMap carries it to KEDA (configMapTargetRef).
-    k8s.KubeConfigMap(scope, "keda-username", data={USERNAME_KEY: a.username}, metadata=k8s.ObjectMeta(
+    # KEDA's own user, on Redis (LLEN of the queues) and on the Sentinels (discovery only), with one password. The
+    # username is no secret: a ConfigMap carries it (configMapTargetRef).
+    k8s.KubeConfigMap(scope, "keda-username", data={USERNAME_KEY: keda.username}, metadata=k8s.ObjectMeta(
         **meta_fields(names, names.airflow_workers, "autoscaling", WAVE_OBSERVE)))
     custom_resource(scope, "keda-auth", KEDA_API, "TriggerAuthentication",
                     meta_fields(names, names.airflow_workers, "autoscaling", WAVE_OBSERVE, annotations=MISSING_CRD_OK), {
         "secretTargetRef": [
-            {"parameter": "password", "name": a.password.secret_name, "key": a.password.key},
-            {"parameter": "sentinelPassword", "name": spec.auth.sentinel_password.secret_name,
-             "key": spec.auth.sentinel_password.key},
+            {"parameter": "password", "name": keda.password.secret_name, "key": keda.password.key},
+            {"parameter": "sentinelPassword", "name": keda.password.secret_name, "key": keda.password.key},
             # With TLS, KEDA verifies the Sentinels and Redis against the broker's CA (enableTLS below).
             *([{"parameter": "ca", "name": names.tls_secret, "key": TLS_CA_FILE}] if spec.tls.enabled else []),
         ],
-        "configMapTargetRef": [{"parameter": "username", "name": names.airflow_workers, "key": USERNAME_KEY}],
+        "configMapTargetRef": [
+            {"parameter": "username", "name": names.airflow_workers, "key": USERNAME_KEY},
+            {"parameter": "sentinelUsername", "name": names.airflow_workers, "key": USERNAME_KEY},
+        ],
     })
     custom_resource(scope, "keda-scaled-object", KEDA_API, "ScaledObject",
                     meta_fields(names, names.airflow_workers, "autoscaling", WAVE_OBSERVE, annotations=MISSING_CRD_OK), {

@@ -7,14 +7,15 @@ from cdk8s_plus_33 import k8s
 from constructs import Construct
 
 from contracts import pod_scripts
-from contracts.paths import (AIRFLOW_ACL_FILE, CONFIG_DIR, DATA_DIR, EXPORTER_ACL_FILE, REDIS_RUNTIME_DIR,
+from contracts.paths import (AIRFLOW_ACL_FILE, CONFIG_DIR, DATA_DIR, EXPORTER_ACL_FILE, KEDA_ACL_FILE,
+                            REDIS_RUNTIME_DIR,
                             SCRIPTS_DIR, SECRETS_DIR, acl_password_file)
 from synth.components.common import WAVE_WORKLOAD, meta, resources
 from synth.components.exporter import exporter_containers, exporter_volumes
 from synth.components.pod import (cluster_password_files, container_security, mounts, runs_script, secrets_volume, tls_env,
                                   tls_mounts, tls_volumes)
 from synth.naming import Names
-from synth.redis_config import acl_files, config_files
+from synth.redis_config import acl_files, config_files, sentinel_acl_files
 PROBE_PERIOD_SECONDS = 10
 # Time for the preStop hand-over beyond its own timeout: Redis must still flush the AOF after it.
 SHUTDOWN_MARGIN_SECONDS = 30
@@ -32,8 +33,15 @@ def config_checksum(names: Names) -> str:
 def acl_password_files(names: Names) -> dict[str, object]:
     """The password file of each ACL user the config ConfigMap defines (only the Redis container reads them)."""
     spec = names.spec
-    refs = {AIRFLOW_ACL_FILE: spec.airflow.password, EXPORTER_ACL_FILE: spec.monitoring.exporter.password}
+    refs = {AIRFLOW_ACL_FILE: spec.airflow.password, KEDA_ACL_FILE: spec.airflow.keda.password,
+            EXPORTER_ACL_FILE: spec.monitoring.exporter.password}
     return {acl_password_file(f): refs[f] for f in acl_files(spec)}
+
+
+def sentinel_acl_password_files(names: Names) -> dict[str, object]:
+    """The password files of the clients' Sentinel users (a subset of the Redis users': the same passwords)."""
+    redis_users = acl_password_files(names)
+    return {acl_password_file(f): redis_users[acl_password_file(f)] for f in sentinel_acl_files(names.spec)}
 
 
 def script_env(names: Names, runtime_dir: str | None) -> list[k8s.EnvVar]:
@@ -108,7 +116,9 @@ def sentinel_container(names: Names) -> k8s.Container:
             # Sentinel rewrites its own config file on every failover; on the pod's volume that state (epochs,
             # known replicas and Sentinels) survives restarts, so a full restart elects the last master.
             *mounts(("data", DATA_DIR), read_only=False),
-            *mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR), ("secrets", SECRETS_DIR)),
+            # Sentinel also reads its client users' passwords (start-sentinel.sh).
+            *mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR),
+                     ("sentinel-secrets" if sentinel_acl_password_files(names) else "secrets", SECRETS_DIR)),
             *tls_mounts(names),
         ],
     )
@@ -131,6 +141,9 @@ def statefulset(scope: Construct, names: Names) -> None:
     init_containers, volumes = [], [secrets_volume("secrets", cluster_password_files(names)), *tls_volumes(names)]
     if acl_password_files(names):
         volumes.append(secrets_volume("redis-secrets", {**cluster_password_files(names), **acl_password_files(names)}))
+    if sentinel_acl_password_files(names):
+        volumes.append(secrets_volume("sentinel-secrets", {**cluster_password_files(names),
+                                                           **sentinel_acl_password_files(names)}))
     if spec.monitoring.exporter.enabled:
         init, sidecars = exporter_containers(names)
         init_containers += init

@@ -1,0 +1,166 @@
+"""Hostile clients on the local cluster, each with exactly the credentials the generated configuration gives it
+(Airflow, KEDA, the exporter): what each may run equals its documented list, judged by the servers' own command
+tables (every command and subcommand, through ACL DRYRUN), Sentinel administration is refused, and a forged
+Sentinel hello can neither be sent nor survive a restart."""
+import time
+
+import pytest
+import redis
+
+from conftest import ROOT
+from devcluster.local_cluster import LocalCluster
+from synth.redis_config import (EXPORTER_COMMANDS, KEDA_COMMANDS, SENTINEL_DISCOVERY_COMMANDS, airflow_commands)
+
+
+@pytest.fixture(scope="module")
+def cluster(spec, tmp_path_factory):
+    with LocalCluster(spec, ROOT / "dist", tmp_path_factory.mktemp("privileges"), subnet=91) as c:
+        yield c
+
+
+def command_table(admin: redis.Redis) -> dict[str, int]:
+    """Every command and subcommand the server knows (`name` or `name|sub`) and its arity, from COMMAND."""
+    table = {}
+    connection = admin.connection_pool.get_connection()
+    try:  # the raw reply: redis-py's own parsing of COMMAND drops the subcommands
+        connection.send_command("COMMAND")
+        entries = connection.read_response()
+    finally:
+        admin.connection_pool.release(connection)
+    for entry in entries:
+        subcommands = (entry[9] if len(entry) > 9 else None) or []
+        if not subcommands:  # a container command (CLIENT, SENTINEL, ...) is granted by its subcommands
+            table[entry[0]] = entry[1]
+        for sub in subcommands:
+            table[sub[0]] = sub[1]
+    return table
+
+
+def allowed_commands(admin: redis.Redis, user: str) -> set[str]:
+    """The commands `user` may run, whatever the keys and channels: ACL DRYRUN of each with placeholder
+    arguments; a refusal that names a key or channel still means the command itself is granted."""
+    allowed = set()
+    for name, arity in command_table(admin).items():
+        words = name.split("|")
+        needed = (arity if arity > 0 else -arity) - len(words)
+        reply = admin.execute_command("ACL", "DRYRUN", user, *words, *(["x"] * max(needed, 0)))
+        if reply == "OK" or "access the" in str(reply):
+            allowed.add(name)
+    return allowed
+
+
+def always_allowed(admin: redis.Redis) -> set[str]:
+    """What the server lets any authenticated user run (a user granted nothing): QUIT and RESET on Redis 7.0."""
+    admin.execute_command("ACL", "SETUSER", "probe-nothing", "reset", "on", "nopass", "-@all")
+    try:
+        return allowed_commands(admin, "probe-nothing")
+    finally:
+        admin.execute_command("ACL", "DELUSER", "probe-nothing")
+
+
+def as_user(cluster, ordinal, port, username, password) -> redis.Redis:
+    return redis.Redis(cluster.address(ordinal), port, username=username, password=password, decode_responses=True,
+                       socket_timeout=3)
+
+
+def test_airflow_may_run_exactly_what_celery_sends(cluster, spec):
+    admin = cluster.redis(cluster.master())
+    assert allowed_commands(admin, spec.airflow.username) == set(airflow_commands(spec)) | always_allowed(admin)
+
+
+def test_keda_may_only_read_queue_lengths(cluster, spec):
+    admin = cluster.redis(cluster.master())
+    assert allowed_commands(admin, spec.airflow.keda.username) == set(KEDA_COMMANDS) | always_allowed(admin)
+    keda = as_user(cluster, cluster.master(), cluster.state.redis_port, spec.airflow.keda.username,
+                   cluster.state.keda_password)
+    assert keda.llen("default") == 0
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        keda.lpush("default", "forged task")
+
+
+def test_the_exporter_may_only_read_what_it_measures(cluster, spec):
+    admin = cluster.redis(cluster.master())
+    granted = {w.lstrip("+") for w in EXPORTER_COMMANDS.split() if w.startswith("+")}
+    assert allowed_commands(admin, spec.monitoring.exporter.username) == granted | always_allowed(admin)
+
+
+@pytest.mark.parametrize("client", ["airflow", "keda"])
+def test_a_client_may_only_discover_through_the_sentinels(cluster, spec, client):
+    s = cluster.state
+    username, password = ((spec.airflow.username, s.airflow_password) if client == "airflow"
+                          else (spec.airflow.keda.username, s.keda_password))
+    admin = cluster.sentinel(0)
+    assert allowed_commands(admin, username) == set(SENTINEL_DISCOVERY_COMMANDS) | always_allowed(admin)
+    sentinel = as_user(cluster, 0, s.sentinel_port, username, password)
+    assert sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.master_name)[0] == \
+        cluster.address(cluster.master())
+    for command in (("SENTINEL", "SET", s.master_name, "quorum", "1"), ("SENTINEL", "REMOVE", s.master_name),
+                    ("SENTINEL", "RESET", "*"), ("SENTINEL", "FAILOVER", s.master_name),
+                    ("SENTINEL", "CONFIG", "GET", "*"), ("SENTINEL", "DEBUG"), ("ACL", "LIST"),
+                    ("ACL", "SETUSER", username, "+@all"), ("SHUTDOWN",),
+                    ("PUBLISH", "__sentinel__:hello", "x")):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            sentinel.execute_command(*command)
+
+
+def forged_hello(cluster, attacker: str, epoch: int) -> str:
+    s = cluster.state
+    return f"{attacker},{s.sentinel_port},{'f' * 40},{epoch},{s.master_name},{attacker},{s.redis_port},{epoch}"
+
+
+def sentinel_views(cluster) -> list[tuple[str | None, int]]:
+    """(master, number of other Sentinels) as each Sentinel sees it."""
+    out = []
+    for o in range(len(cluster.state.nodes)):
+        sentinel = cluster.sentinel(o)
+        master = sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", cluster.state.master_name)
+        out.append((master[0] if master else None,
+                    len(sentinel.execute_command("SENTINEL", "SENTINELS", cluster.state.master_name))))
+    return out
+
+
+def test_airflow_cannot_forge_a_sentinel_hello(cluster, spec):
+    cluster.wait_until_healthy(60)
+    before = sentinel_views(cluster)
+    airflow = as_user(cluster, cluster.master(), cluster.state.redis_port, spec.airflow.username,
+                      cluster.state.airflow_password)
+    for ordinal in range(len(cluster.state.nodes)):
+        airflow = as_user(cluster, ordinal, cluster.state.redis_port, spec.airflow.username,
+                          cluster.state.airflow_password)
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            airflow.publish("__sentinel__:hello", forged_hello(cluster, "127.0.91.99", 1000))
+    time.sleep(3)  # the report measured the takeover within 3 s
+    assert sentinel_views(cluster) == before
+
+
+def test_a_phantom_sentinel_does_not_survive_a_restart(cluster):
+    """An announced peer that is not one of the broker's pods (here sent with the admin password, which no client
+    holds) is forgotten when its Sentinel restarts, instead of being carried forward in the saved state."""
+    cluster.wait_until_healthy(60)
+    master = cluster.master()
+    epoch = int(cluster.sentinel(0).sentinel_master(cluster.state.master_name)["config-epoch"])
+    s = cluster.state
+    hello = (f"127.0.91.99,{s.sentinel_port},{'e' * 40},{epoch},{s.master_name},{cluster.address(master)},"
+             f"{s.redis_port},{epoch}")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and sentinel_views(cluster)[0][1] < 3:
+        cluster.redis(master).publish("__sentinel__:hello", hello)
+        time.sleep(0.5)
+    assert sentinel_views(cluster)[0][1] == 3, "the phantom was not even seen: the test proves nothing"
+    cluster.sentinel(0).execute_command("SENTINEL", "FLUSHCONFIG")  # the phantom is in its saved state now
+    cluster.stop_process(0, "sentinel")
+    cluster.start_process(0, "sentinel")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            views = sentinel_views(cluster)
+            if views[0][0] is not None:
+                break
+        except redis.RedisError:
+            pass
+        time.sleep(0.5)
+    hosts = {p["ip"] for p in cluster.sentinel(0).sentinel_sentinels(cluster.state.master_name)}
+    assert "127.0.91.99" not in hosts
+    for o in range(len(s.nodes)):  # leave the cluster clean for the next module
+        cluster.sentinel(o).execute_command("SENTINEL", "RESET", s.master_name)
+    cluster.wait_until_healthy(60)
