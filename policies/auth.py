@@ -6,7 +6,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from contracts.paths import REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE
+import fnmatch
+
+from contracts.client_acl import CLIENT_COMMANDS
+from contracts.paths import REDIS_PASSWORD_FILE, SENTINEL_ACL_SUFFIX, SENTINEL_PASSWORD_FILE
 from policies.manifests import Manifests, env_of
 from policies.model import rule
 
@@ -184,3 +187,52 @@ def acl_dangerous(m: Manifests):
                 if allowed:
                     yield (o.ref, ("data", key), f"ACL user {words[1]} may run {', '.join(sorted(allowed))}",
                            "add -@dangerous (and -@admin) after its command grants", number)
+
+
+# The channel Sentinels gossip on: whoever may PUBLISH there can announce a master of their choosing.
+SENTINEL_HELLO = "__sentinel__:hello"
+BROAD_GRANTS = {"allkeys": "every key", "~*": "every key", "%r~*": "every key", "%w~*": "every key",
+                "%rw~*": "every key", "allchannels": "every channel", "&*": "every channel",
+                "allcommands": "every command", "+@all": "every command"}
+
+
+def client_scope_problems(acl_file: str, words: list[str]) -> list[str]:
+    """Why a client's `user` directive grants more than its documented list (contracts/client_acl.py)."""
+    rules = [w.lower() for w in words[2:]]
+    problems = [] if rules[:1] == ["reset"] else ["does not start from nothing (its first rule must be `reset`)"]
+    for r in rules:
+        if r in BROAD_GRANTS:
+            problems.append(f"`{r}` grants {BROAD_GRANTS[r]}")
+        elif r.startswith("&") and fnmatch.fnmatchcase(SENTINEL_HELLO, r[1:]):
+            problems.append(f"channel `{r}` lets it forge Sentinel hellos ({SENTINEL_HELLO})")
+        elif r.startswith("+@"):
+            problems.append(f"`{r}` grants a whole category")
+        elif r.startswith("+"):
+            command = r[1:]
+            documented = CLIENT_COMMANDS.get(acl_file, ())
+            if command not in documented and not (acl_file == "airflow.acl" and re.fullmatch(r"select\|[0-9]+", command)):
+                problems.append(f"`{command}` is not in its documented list")
+    return problems
+
+
+@rule("auth-acl-client-scope", "auth",
+      "Each client's ACL user (Airflow, KEDA, the exporter; on Redis and on the Sentinels) starts from nothing and "
+      "gets only its documented commands (contracts/client_acl.py), no key-, channel- or command-wide grant, and no "
+      "channel that reaches __sentinel__:hello.")
+def acl_client_scope(m: Manifests):
+    for o in m.of_kind("ConfigMap"):
+        for key, text in (o.doc.get("data") or {}).items():
+            key = str(key)
+            if not key.endswith((".acl", SENTINEL_ACL_SUFFIX)):
+                continue
+            for number, raw in enumerate(str(text).splitlines(), start=1):
+                words = raw.split()
+                if len(words) < 2 or words[0].lower() != "user":
+                    continue
+                if key not in CLIENT_COMMANDS:
+                    yield (o.ref, ("data", key), f"ACL user {words[1]} in {key} is no client this tool documents",
+                           "define client users through the spec (airflow, keda, monitoring.exporter)", number)
+                    continue
+                for problem in client_scope_problems(key, words):
+                    yield (o.ref, ("data", key), f"ACL user {words[1]} in {key} {problem}",
+                           "grant exactly the documented list (contracts/client_acl.py, docs/security.md)", number)

@@ -135,6 +135,8 @@ MUTATIONS = {
     "auth-acl-dangerous-commands": (lambda m: edit_conf(m, "redis.conf", "timeout 0\n",
                                                         "timeout 0\nuser airflow on ~* &* +@all -@admin\n"),
                                     "ACL user airflow may run flushall, flushdb, keys"),
+    "auth-acl-client-scope": (lambda m: edit_conf(m, "airflow.acl", " -@all", " &__sentinel__:* -@all"),
+                              "channel `&__sentinel__:*` lets it forge Sentinel hellos"),
     "security-non-root": (lambda m: container(m, "exporter")["securityContext"].update(runAsUser=1000),
                           "container exporter may run as root or a host UID"),
     "security-read-only-root": (lambda m: container(m, "sentinel")["securityContext"].update(
@@ -285,3 +287,27 @@ def test_the_backup_cronjobs_pods_are_judged_like_every_other_pod():
     findings = evaluate(m).findings
     assert [(f.rule, f.object.kind) for f in findings] == [("security-non-root", "CronJob")]
     assert findings[0].field.startswith("spec.jobTemplate.spec.template.spec.containers[0]")
+
+
+@pytest.mark.parametrize("old, new, message", [
+    (" -@all", " &* -@all", "`&*` grants every channel"),
+    (" -@all", " -@all +@write", "`+@write` grants a whole category"),
+    (" +ping", " +ping +script|flush", "`script|flush` is not in its documented list"),
+    (" +ping", " +ping +config|get", "`config|get` is not in its documented list"),
+    ("reset on", "on", "does not start from nothing"),
+    (" ~unacked ", " ~* ~unacked ", "`~*` grants every key"),
+])
+def test_the_gate_refuses_a_client_user_broader_than_documented(old, new, message):
+    """The Airflow user as it was before issue 21 (`&* +@all -@dangerous`) fails on each count."""
+    m = fresh()
+    edit_conf(m, "airflow.acl", old, new)
+    findings = [f for f in evaluate(m).findings if f.rule == "auth-acl-client-scope"]
+    assert any(message in f.message for f in findings), [f.message for f in findings]
+
+
+def test_the_gate_refuses_a_sentinel_user_that_may_publish():
+    m = fresh()
+    edit_conf(m, "airflow.sentinel-acl", " +ping", " +ping +publish &__sentinel__:hello")
+    messages = [f.message for f in evaluate(m).findings if f.rule == "auth-acl-client-scope"]
+    assert any("`publish` is not in its documented list" in x for x in messages), messages
+    assert any("forge Sentinel hellos" in x for x in messages), messages
