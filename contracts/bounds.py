@@ -14,6 +14,13 @@ FAILOVER_TIMEOUT_MS = (5000, 900_000)
 SAFE_AOF_FSYNC = ("everysec", "always")
 # An explicit image tag (Docker's grammar); `latest` is refused on top of it.
 IMAGE_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+# Sentinel pods: every pod runs a Sentinel and gossips with every other; past this the hand-over, the failure
+# detection and the rendered objects grow without a reason any broker has.
+MAX_REPLICAS = 15
+# The spec file and a waiver's reason: a spec is a page, a reason a sentence (a 50 MB file or reason once ran the
+# gate for minutes).
+MAX_SPEC_BYTES = 1_000_000
+MAX_REASON_CHARS = 500
 # Below this a UID may collide with a host user.
 MIN_UID = 10_000
 # Kubernetes names that must be DNS-1123 labels (namespace, Service names), and subdomains (most other names).

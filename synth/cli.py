@@ -342,6 +342,16 @@ def restore_cmd(snapshot: Annotated[Path, typer.Option("--snapshot", help="The s
                 local: Annotated[bool, typer.Option("--local", metavar="", help="On the local cluster.")] = False,
                 dir: LocalDir = DEFAULT_LOCAL_DIR) -> None:
     """Bring every pod of the local cluster back to exactly SNAPSHOT (what the restore Job does in Kubernetes)."""
+    from pydantic import ValidationError
+
+    from synth.spec import Restore
+
+    try:  # the same names a restore in the spec may have: the id becomes a file and a server's folder
+        Restore(snapshot=snapshot.name, id=restore_id)
+    except ValidationError as err:
+        typer.echo(f"error: --snapshot/--id: {'; '.join(e['msg'] for e in err.errors())} (--id: lowercase letters, "
+                   "digits and '-', at most 40; the snapshot: dump-<UTC time>Z.rdb as `backup now` printed it)", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     cluster_spec = _load(spec)
     if not local:
         typer.echo("error: in Kubernetes a restore is a commit: add `restore: {snapshot: dump-....rdb, id: ...}` to "

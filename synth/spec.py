@@ -5,15 +5,18 @@ fields together live in `cross_field_violations`, so each violation can name the
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from contracts.bounds import (AUTO_MAXMEMORY_RATIO, DNS_LABEL, DNS_SUBDOMAIN, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS,
-                              IMAGE_TAG, MAX_MAXMEMORY_RATIO, MIN_UID, SAFE_AOF_FSYNC, percent)
+                              IMAGE_TAG, MAX_MAXMEMORY_RATIO, MAX_REASON_CHARS, MAX_REPLICAS, MIN_UID, SAFE_AOF_FSYNC,
+                              percent)
 from contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MASTER_NAME, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 from contracts.quantity import QUANTITY, memory_bytes, parse_quantity
 from contracts.rules import CHECKOV_CHECK, RULE_IDS
@@ -48,7 +51,7 @@ class Model(BaseModel):
 
 
 def _dns_label(value: str, what: str, max_len: int = 63) -> str:
-    if len(value) > max_len or not DNS_LABEL.match(value):
+    if len(value) > max_len or not DNS_LABEL.fullmatch(value):
         raise PydanticCustomError(
             "dns_label",
             "{what} {value} is not a valid Kubernetes name: use at most {max_len} lowercase letters, digits "
@@ -59,7 +62,7 @@ def _dns_label(value: str, what: str, max_len: int = 63) -> str:
 
 
 def _dns_subdomain(value: str | None, what: str) -> str | None:
-    if value is not None and (len(value) > 253 or not DNS_SUBDOMAIN.match(value)):
+    if value is not None and (len(value) > 253 or not DNS_SUBDOMAIN.fullmatch(value)):
         raise PydanticCustomError(
             "dns_subdomain",
             "{what} {value} is not a valid Kubernetes name: use lowercase letters, digits, '-' and '.', each "
@@ -81,7 +84,7 @@ class Image(Model):
     @field_validator("tag")
     @classmethod
     def explicit_version(cls, tag: str) -> str:
-        if tag in ("", "latest") or not re.match(f"^{IMAGE_TAG}$", tag):
+        if tag in ("", "latest") or not re.fullmatch(IMAGE_TAG, tag):
             raise PydanticCustomError(
                 "image_tag", "image tag {tag} is not an explicit version: pin one such as '7.2.7'", {"tag": repr(tag)}
             )
@@ -132,7 +135,7 @@ class Resources(Model):
 class RedisServer(Model):
     image: Image = Image(repository="redis", tag="7.2.7")
     replicas: int = Field(3, description="Redis pods; each also runs a Sentinel, so this is the Sentinel count too.",
-                          json_schema_extra={"minimum": 3, "not": {"multipleOf": 2}})
+                          json_schema_extra={"minimum": 3, "maximum": MAX_REPLICAS, "not": {"multipleOf": 2}})
     port: int = Field(6379, ge=1, le=65535)
     resources: Resources = Resources(
         requests=CpuMemory(cpu="250m", memory="1Gi"), limits=CpuMemory(cpu="1", memory="1Gi")
@@ -149,12 +152,12 @@ class RedisServer(Model):
     @field_validator("replicas")
     @classmethod
     def odd_majority_possible(cls, replicas: int) -> int:
-        if replicas < 3 or replicas % 2 == 0:
+        if replicas < 3 or replicas % 2 == 0 or replicas > MAX_REPLICAS:
             raise PydanticCustomError(
                 "sentinel_count",
                 "{n} Redis pods means {n} Sentinels; Sentinels need an odd count of at least 3 so a majority "
-                "survives one loss: use 3 or 5",
-                {"n": replicas},
+                "survives one loss, and at most {max}: use 3 or 5",
+                {"n": replicas, "max": MAX_REPLICAS},
             )
         return replicas
 
@@ -315,7 +318,8 @@ class ClientPeer(Model):
     """Pods allowed to reach Redis and Sentinel; an empty namespaceSelector means the cluster's namespace."""
 
     namespace_selector: dict[str, str] = {}
-    pod_selector: dict[str, str]
+    pod_selector: dict[str, str] = Field(min_length=1, description="At least one label: an empty selector admits "
+                                         "every pod of the namespace.")
 
 
 class Network(Model):
@@ -377,12 +381,13 @@ class PolicyWaiver(Model):
     rule: str
     kind: str = Field(pattern=r"^[A-Z][A-Za-z]+$")
     name: str
-    reason: str = Field(min_length=10, description="Why the rule does not apply here; shown in every report.")
+    reason: str = Field(min_length=10, max_length=MAX_REASON_CHARS,
+                        description="Why the rule does not apply here; shown in every report.")
 
     @field_validator("rule")
     @classmethod
     def known_rule(cls, value: str) -> str:
-        if value not in RULE_IDS and not re.match(CHECKOV_CHECK, value):
+        if value not in RULE_IDS and not re.fullmatch(CHECKOV_CHECK.strip("^$"), value):
             close = [r for r in RULE_IDS if value.split("-")[0] == r.split("-")[0]] or list(RULE_IDS)
             raise PydanticCustomError("unknown_rule", "unknown policy rule '{rule}': known rules include {known} "
                                       "(or a checkov check such as CKV_K8S_15)",
@@ -408,6 +413,26 @@ class S3Copy(Model):
     resources: Resources = Resources(
         requests=CpuMemory(cpu="50m", memory="64Mi"), limits=CpuMemory(cpu="500m", memory="256Mi")
     )
+
+    @field_validator("endpoint")
+    @classmethod
+    def https_off_the_node(cls, value: str) -> str:
+        """The credentials and every snapshot (task payloads) travel to this address: TLS only, and never the
+        node's own or link-local addresses (cloud metadata services answer there)."""
+        parsed = urlsplit(value)
+        host = (parsed.hostname or "").strip("[]")
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if parsed.scheme != "https":
+            raise PydanticCustomError("s3_endpoint", "endpoint {v} is not https: the S3 credentials and every "
+                                      "snapshot would cross the network in clear; use https://", {"v": value})
+        if address is not None and (address.is_link_local or address.is_loopback or address.is_unspecified):
+            raise PydanticCustomError("s3_endpoint", "endpoint {v} is a loopback or link-local address (the node "
+                                      "itself, or a cloud metadata service): give the storage service's name",
+                                      {"v": value})
+        return value
 
 
 class Backup(Model):
@@ -534,11 +559,20 @@ class Airflow(Model):
                                     description="Where the Airflow pods mount the broker passwords as files.")
     keda: Keda = Keda()
 
+    @field_validator("secrets_mount_path")
+    @classmethod
+    def plain_absolute_path(cls, value: str) -> str:
+        if any(part in ("", ".", "..") for part in value.split("/")[1:]):
+            raise PydanticCustomError("mount_path", "secretsMountPath {v} must be a plain absolute path (no '.', "
+                                      "'..' or '//' parts): the Airflow pods mount the passwords exactly there",
+                                      {"v": value})
+        return value
+
     @field_validator("queues")
     @classmethod
     def queue_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for q in value:
-            if not re.match(r"^[A-Za-z0-9_.-]{1,100}$", q):
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", q):
                 raise PydanticCustomError("queue_name", "queue {q} is not a Celery queue name Airflow accepts: "
                                           "use letters, digits, '_', '.' and '-'", {"q": repr(q)})
         if len(set(value)) != len(value):

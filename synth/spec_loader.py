@@ -11,6 +11,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from contracts.bounds import MAX_SPEC_BYTES
 from synth.spec import ClusterSpec
 
 
@@ -38,6 +39,9 @@ class SpecError(Exception):
 def load_spec(path: str | Path) -> ClusterSpec:
     path = Path(path)
     try:
+        if path.stat().st_size > 4 * MAX_SPEC_BYTES:  # never read a huge file whole (UTF-8: at most 4 bytes a character)
+            raise SpecError([Problem(str(path), 1, "", f"the spec is larger than {MAX_SPEC_BYTES:,} characters: a "
+                                                       "cluster spec is a page")])
         raw = path.read_bytes()
     except OSError as err:
         raise SpecError([Problem(str(path), 0, "", f"cannot read the spec: {err.strerror}")]) from None
@@ -50,6 +54,36 @@ def load_spec(path: str | Path) -> ClusterSpec:
     return parse_spec(text, str(path))
 
 
+MAX_FLOW_DEPTH = 50  # far beyond any spec; ruamel.yaml's parser recurses once per level
+
+
+def _flow_depth(text: str) -> tuple[int, int]:
+    """The deepest nesting of [ and { outside comments, and the line where it is reached: refused before the parser
+    recurses into it (100,000 levels took seconds, then a RecursionError). Brackets inside quoted strings count too:
+    no real spec holds 50 of them."""
+    depth = deepest = 0
+    line = deepest_line = 1
+    previous, comment = "\n", False
+    for ch in text:
+        if ch == "\n":
+            line += 1
+            comment = False
+        elif comment:
+            pass
+        elif ch == "#" and previous in " \t\n":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, deepest_line = depth, line
+                if deepest > MAX_FLOW_DEPTH:
+                    break
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        previous = ch
+    return deepest, deepest_line
+
+
 def problem_at(path: str | Path, loc: tuple, message: str) -> Problem:
     """A problem found after validation (e.g. while rendering), located in the spec file like the others."""
     try:
@@ -60,12 +94,22 @@ def problem_at(path: str | Path, loc: tuple, message: str) -> Problem:
 
 
 def parse_spec(text: str, filename: str = "cluster_spec.yaml") -> ClusterSpec:
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError([Problem(filename, 1, "", f"the spec is larger than {MAX_SPEC_BYTES:,} characters "
+                                 f"({len(text):,}): a cluster spec is a page; remove what is not the spec")])
+    depth, line = _flow_depth(text)
+    if depth > MAX_FLOW_DEPTH:
+        raise SpecError([Problem(filename, line, "", f"brackets nested more than {MAX_FLOW_DEPTH} deep: a cluster "
+                                                     "spec is a few levels of sections")])
     try:
         data = YAML(typ="rt").load(text)
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 0
         raise SpecError([Problem(filename, line, "", f"not valid YAML: {err.problem or err}")]) from None
+    except RecursionError:
+        raise SpecError([Problem(filename, 1, "", "nested too deeply to read: a cluster spec is a few levels of "
+                                                  "sections")]) from None
     if not isinstance(data, dict):
         raise SpecError([Problem(filename, 1, "", "the spec must be a mapping of sections (name, redis, ...)")])
     try:
