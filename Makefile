@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests run for real (Redis 7.0 servers and Sentinels, the exporter, ShellCheck; openssl
 # makes the TLS tests' certificates).
-DEB_PACKAGES := redis-server redis-sentinel prometheus-redis-exporter prometheus shellcheck openssl
+# The gate itself runs promtool (prometheus), so the first command installs that one too; iproute2 gives the
+# network-namespace tests `ip` (a minimal Debian has none).
+DEB_GATE_PACKAGES := prometheus
+DEB_PACKAGES := redis-server redis-sentinel prometheus-redis-exporter $(DEB_GATE_PACKAGES) shellcheck openssl iproute2
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 # The CRD schemas that travel with the repository (synth/crd_schemas/README.md): source and pinned commit.
@@ -13,7 +16,7 @@ CRD_CATALOG := https://raw.githubusercontent.com/datreeio/CRDs-catalog
 CRD_CATALOG_COMMIT := 7b1e26ef9deea49293714d204c1a2270aab1178f
 CRD_DIR := synth/crd_schemas
 
-.PHONY: install synth check test faults bench schema crd-schemas deb-packages clean
+.PHONY: install synth check test faults bench schema crd-schemas deb-packages deb-packages-gate clean
 
 $(STAMP): pyproject.toml airflow_broker/pyproject.toml
 	@command -v node >/dev/null 2>&1 || { \
@@ -28,14 +31,14 @@ $(STAMP): pyproject.toml airflow_broker/pyproject.toml
 install: $(STAMP)
 
 ## Render cluster_spec.yaml into dist/ (atomically), refresh the spec's JSON Schema, then run the gate.
-synth: install
+synth: install deb-packages-gate
 	$(BIN)/redis-gitops synth
 	$(BIN)/redis-gitops schema --out cluster_spec.schema.json
 	$(BIN)/redis-gitops check
 
 ## The pull-request gate: dist/ matches the spec, every object is schema-valid (and kubeconform-valid when it is
 ## on PATH), and the policies in policies/ pass on dist/ as it is.
-check: install
+check: install deb-packages-gate
 	$(BIN)/redis-gitops check
 
 schema: install
@@ -47,6 +50,9 @@ crd-schemas:
 	  mkdir -p "$$(dirname "$$f")"; \
 	  curl -sSfL "$(CRD_CATALOG)/$(CRD_CATALOG_COMMIT)/$$f" -o "$$f.tmp" && mv "$$f.tmp" "$$f" && echo "refreshed $$f"; \
 	done
+
+deb-packages-gate:
+	@$(MAKE) --no-print-directory deb-packages DEB_PACKAGES="$(DEB_GATE_PACKAGES)"
 
 deb-packages:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
