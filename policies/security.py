@@ -122,11 +122,19 @@ def pull_policy(m: Manifests):
                        "use IfNotPresent with image.digest pinned (image.pullPolicy in the spec)")
 
 
-@rule("security-network-policy", "security", "Every pod is selected by a NetworkPolicy in its namespace.")
+@rule("security-network-policy", "security", "Every pod is selected by NetworkPolicies in its namespace that "
+      "restrict both who may connect to it (Ingress) and where it may connect (Egress).")
 def network_policy(m: Manifests):
     policies = m.of_kind("NetworkPolicy")
     for t in m.pod_templates():
-        if not any(p.ref.namespace == t.owner.ref.namespace
-                   and selects((p.doc.get("spec") or {}).get("podSelector"), t.labels) for p in policies):
+        mine = [p for p in policies if p.ref.namespace == t.owner.ref.namespace
+                and selects((p.doc.get("spec") or {}).get("podSelector"), t.labels)]
+        if not mine:
             yield (t.owner.ref, (*t.path, "metadata", "labels"), "no NetworkPolicy selects these pods: anything in "
                    "the cluster can connect to them", "add a NetworkPolicy whose podSelector matches the pod labels")
+            continue
+        types = {ty for p in mine for ty in (p.doc.get("spec") or {}).get("policyTypes") or ["Ingress"]}
+        if "Egress" not in types:
+            yield (t.owner.ref, (*t.path, "metadata", "labels"), "no NetworkPolicy restricts where these pods may "
+                   "connect: a pod told to follow a forged master could reach any address",
+                   "add Egress to the policyTypes of their NetworkPolicy, with the broker's pods and DNS as its rules")

@@ -38,7 +38,7 @@ def test_the_backup_pod_reaches_the_broker_and_nothing_reaches_it(objects):
                and peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "redis-backup"
                for rule in server for peer in rule.get("from", []))
     own = objects[("NetworkPolicy", "redis-backup")]["spec"]
-    assert own["policyTypes"] == ["Ingress"] and "ingress" not in own
+    assert own["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in own  # egress: the broker and DNS
 
 
 def test_backups_off_render_nothing(spec):

@@ -372,3 +372,25 @@ def test_every_pod_can_read_its_secret_files_as_its_non_root_user(objects):
             assert sec["runAsNonRoot"] and sec.get("fsGroup") is not None, (name, volume["name"])
             assert source["defaultMode"] & 0o040, (name, volume["name"])  # the group may read
     assert checked >= 4
+
+
+def test_every_pod_of_ours_may_connect_only_to_the_broker_and_dns(objects, spec):
+    """Egress: a Redis pod told to follow a forged master, or a compromised Job, reaches nothing else."""
+    broker = {"podSelector": {"matchLabels": objects[("StatefulSet", spec.name)]["spec"]["selector"]["matchLabels"]}}
+    for name in ("redis", "redis-smoke", "redis-backup"):
+        policy = objects[("NetworkPolicy", name)]["spec"]
+        assert policy["policyTypes"] == ["Ingress", "Egress"], name
+        assert policy["egress"] == [
+            {"to": [broker], "ports": [{"protocol": "TCP", "port": 6379}, {"protocol": "TCP", "port": 26379}]},
+            {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}], name
+
+
+def test_the_backup_upload_may_also_reach_the_s3_endpoints_port(spec_text, tmp_path):
+    from synth.app import render_manifests
+    from synth.spec_loader import parse_spec
+
+    s3 = ("  size: 20Gi\n  s3:\n    endpoint: https://minio.storage.svc:9000\n    bucket: my-redis-backups\n"
+          "    accessKeyId: {secretName: s3, key: id}\n    secretAccessKey: {secretName: s3, key: secret}\n")
+    synced, _ = render_manifests(parse_spec(spec_text.replace("  size: 20Gi\n", s3, 1)))
+    policy = next(o for o in synced if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "redis-backup")
+    assert policy["spec"]["egress"][-1] == {"ports": [{"protocol": "TCP", "port": 9000}]}

@@ -311,3 +311,13 @@ def test_the_gate_refuses_a_sentinel_user_that_may_publish():
     messages = [f.message for f in evaluate(m).findings if f.rule == "auth-acl-client-scope"]
     assert any("`publish` is not in its documented list" in x for x in messages), messages
     assert any("forge Sentinel hellos" in x for x in messages), messages
+
+
+def test_the_gate_refuses_a_pod_whose_egress_is_open():
+    m = fresh()
+    policy = obj(m, "NetworkPolicy", "redis")
+    policy["spec"]["policyTypes"] = ["Ingress"]
+    policy["spec"].pop("egress")
+    findings = [f for f in evaluate(m).findings if f.rule == "security-network-policy"]
+    assert [f.object.name for f in findings] == ["redis"]
+    assert "no NetworkPolicy restricts where these pods may connect" in findings[0].message

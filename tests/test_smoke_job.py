@@ -82,4 +82,4 @@ def test_the_smoke_pod_may_reach_both_ports_and_is_itself_isolated(objects, spec
     assert {p["port"] for r in allowed for p in r["ports"]} == {6379, 26379}
     own = objects[("NetworkPolicy", f"{spec.name}-smoke")]["spec"]
     assert own["podSelector"]["matchLabels"].items() <= pod_labels.items()
-    assert own["policyTypes"] == ["Ingress"] and "ingress" not in own
+    assert own["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in own  # egress: the broker and DNS

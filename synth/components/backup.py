@@ -4,15 +4,18 @@ the init container and backup-upload.sh (rclone's image) copies the new snapshot
 nothing."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from cdk8s_plus_33 import k8s
 from constructs import Construct
 
 from contracts.paths import S3_ACCESS_KEY_ID_FILE, S3_SECRET_ACCESS_KEY_FILE, SCRIPTS_DIR, SECRETS_DIR
-from synth.components.common import WAVE_NETWORK, WAVE_WORKLOAD, meta_fields, resources
+from synth.components.common import WAVE_NETWORK, WAVE_WORKLOAD, broker_egress, meta_fields, resources, tcp_port
 from synth.components.pod import (cluster_password_files, container_security, job_script_env, mounts, run_once_pod,
                                   runs_script, secrets_volume, tls_mounts, tls_volumes)
 from synth.naming import Names
 
+HTTPS_PORT = 443
 BACKUP_DIR = "/backups"
 
 
@@ -101,8 +104,12 @@ def backup(scope: Construct, names: Names) -> None:
                 template=k8s.PodTemplateSpec(metadata=k8s.ObjectMeta(labels=labels), spec=pod),
             )),
         ))
-    # The backup pod serves nothing: no ingress (its connections to Redis are admitted by the server's policy).
+    # The backup pod serves nothing (no ingress) and reaches only the broker, DNS and, with `s3`, the endpoint's
+    # port (any address: a NetworkPolicy cannot name a host).
+    egress = broker_egress(names)
+    if b.s3 is not None:
+        egress.append(k8s.NetworkPolicyEgressRule(ports=[tcp_port(urlsplit(b.s3.endpoint).port or HTTPS_PORT)]))
     k8s.KubeNetworkPolicy(scope, "backup-network-policy", metadata=k8s.ObjectMeta(**meta_fields(
         names, names.backup, "backup", WAVE_NETWORK, labels=names.backup_selector_labels)),
         spec=k8s.NetworkPolicySpec(pod_selector=k8s.LabelSelector(match_labels=names.backup_selector_labels),
-                                   policy_types=["Ingress"]))
+                                   policy_types=["Ingress", "Egress"], egress=egress))

@@ -36,3 +36,23 @@ def resources(r) -> k8s.ResourceRequirements:
         requests={"cpu": k8s.Quantity.from_string(r.requests.cpu), "memory": k8s.Quantity.from_string(r.requests.memory)},
         limits={"cpu": k8s.Quantity.from_string(r.limits.cpu), "memory": k8s.Quantity.from_string(r.limits.memory)},
     )
+
+
+DNS_PORT = 53
+
+
+def tcp_port(port: int, protocol: str = "TCP") -> k8s.NetworkPolicyPort:
+    return k8s.NetworkPolicyPort(protocol=protocol, port=k8s.IntOrString.from_number(port))
+
+
+def broker_egress(names: Names) -> list[k8s.NetworkPolicyEgressRule]:
+    """Where a pod of ours may connect: the broker's pods on Redis's and Sentinel's ports, and DNS (to any address
+    on port 53: the resolver's address and labels differ between distributions). A pod told to follow a master
+    elsewhere (a forged Sentinel hello) cannot reach it."""
+    spec = names.spec
+    return [
+        k8s.NetworkPolicyEgressRule(
+            to=[k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=names.selector_labels))],
+            ports=[tcp_port(spec.redis.port), tcp_port(spec.sentinel.port)]),
+        k8s.NetworkPolicyEgressRule(ports=[tcp_port(DNS_PORT, "UDP"), tcp_port(DNS_PORT)]),
+    ]

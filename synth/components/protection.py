@@ -4,7 +4,7 @@ from __future__ import annotations
 from cdk8s_plus_33 import k8s
 from constructs import Construct
 
-from synth.components.common import WAVE_NETWORK, meta
+from synth.components.common import WAVE_NETWORK, broker_egress, meta
 from synth.naming import Names
 
 
@@ -73,7 +73,8 @@ def network_policy(scope: Construct, names: Names) -> None:
         metadata=meta(names, names.network_policy, "server", WAVE_NETWORK),
         spec=k8s.NetworkPolicySpec(
             pod_selector=k8s.LabelSelector(match_labels=names.selector_labels),
-            policy_types=["Ingress"],
+            policy_types=["Ingress", "Egress"],
             ingress=rules,
+            egress=broker_egress(names),
         ),
     )

@@ -9,7 +9,7 @@ from constructs import Construct
 
 from contracts.paths import CONFIG_DIR, SCRIPTS_DIR, SECRETS_DIR
 from synth.components.backup import BACKUP_DIR
-from synth.components.common import WAVE_NETWORK, WAVE_RESTORE, meta_fields, resources
+from synth.components.common import WAVE_NETWORK, WAVE_RESTORE, broker_egress, meta_fields, resources
 from synth.components.pod import (cluster_password_files, container_security, job_script_env, mounts, run_once_pod,
                                   runs_script, secrets_volume, tls_mounts, tls_volumes)
 from synth.naming import Names
@@ -52,11 +52,12 @@ def restore(scope: Construct, names: Names) -> None:
         names, names.restore_job, "restore", WAVE_RESTORE, labels=names.restore_selector_labels)),
         spec=k8s.JobSpec(backoff_limit=2, template=k8s.PodTemplateSpec(metadata=k8s.ObjectMeta(labels=labels),
                                                                         spec=pod)))
-    # The Redis pods replicate from the restore pod; nothing else may connect to it.
+    # The Redis pods replicate from the restore pod; nothing else may connect to it, and it reaches only the broker.
     k8s.KubeNetworkPolicy(scope, "restore-network-policy", metadata=k8s.ObjectMeta(**meta_fields(
         names, f"{names.base}-restore", "restore", WAVE_NETWORK, labels=names.restore_selector_labels)),
         spec=k8s.NetworkPolicySpec(
-            pod_selector=k8s.LabelSelector(match_labels=names.restore_selector_labels), policy_types=["Ingress"],
+            pod_selector=k8s.LabelSelector(match_labels=names.restore_selector_labels),
+            policy_types=["Ingress", "Egress"], egress=broker_egress(names),
             ingress=[k8s.NetworkPolicyIngressRule(
                 from_=[k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=names.selector_labels))],
                 ports=[k8s.NetworkPolicyPort(protocol="TCP", port=k8s.IntOrString.from_number(spec.redis.port))])]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from cdk8s_plus_33 import k8s
 from constructs import Construct
 
-from synth.components.common import WAVE_NETWORK, meta_fields, resources
+from synth.components.common import WAVE_NETWORK, broker_egress, meta_fields, resources
 from contracts.paths import REDIS_PASSWORD_FILE, SECRETS_DIR, SENTINEL_PASSWORD_FILE
 from synth.components.pod import (cluster_password_files, container_security, run_once_pod, secrets_volume, tls_ca_path,
                                   tls_mounts, tls_volumes)
@@ -67,11 +67,11 @@ def smoke_job(scope: Construct, names: Names) -> None:
             ),
         ),
     )
-    # The smoke pod serves nothing: no ingress at all (its egress to Redis is allowed by the server's policy).
+    # The smoke pod serves nothing (no ingress at all) and reaches only the broker (and DNS).
     k8s.KubeNetworkPolicy(
         scope, "smoke-network-policy",
         metadata=k8s.ObjectMeta(**meta_fields(names, names.smoke_job, "smoke", WAVE_NETWORK,
                                               labels=names.smoke_selector_labels)),
         spec=k8s.NetworkPolicySpec(pod_selector=k8s.LabelSelector(match_labels=names.smoke_selector_labels),
-                                   policy_types=["Ingress"]),
+                                   policy_types=["Ingress", "Egress"], egress=broker_egress(names)),
     )
