@@ -22,6 +22,19 @@ def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
 
 
+def unusable_reason() -> str | None:
+    """Why `ip netns exec` cannot run here, or None. It makes `/` a slave mount in a new mount namespace, which
+    needs `/` to be a mount point: a chroot's root is not (the fresh-machine root of ../shared/tools is a chroot),
+    a machine's or a container's is."""
+    if os.geteuid() != 0:
+        return "the network-namespace harness needs root (ip netns)"
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "unchanged", "mount", "--make-rslave", "/"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"`ip netns exec` cannot run here: / is not a mount point (a chroot?): {probe.stderr.strip()}"
+    return None
+
+
 class PodNetwork:
     """A bridge in the test's namespace, a namespace per pod plus one for clients, veth pairs, hosts files."""
 
@@ -100,8 +113,9 @@ class NetnsCluster(LocalCluster):
         return self.network.namespaces[ordinal]
 
     def up(self, timeout: float = 30.0):
-        if os.geteuid() != 0:
-            raise RuntimeError("the network-namespace fault harness needs root (ip netns)")
+        reason = unusable_reason()
+        if reason:
+            raise RuntimeError(reason)
         self.network.create()
         return super().up(timeout)
 

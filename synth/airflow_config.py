@@ -21,6 +21,10 @@ CELERY_CONFIG_OPTIONS = f"{PACKAGE}.celery_config.CELERY_CONFIG"
 BROKER_URL_COMMAND = ("python", "-m", f"{PACKAGE}.broker_url")
 VOLUME = "redis-broker-auth"
 PUBLISH_ATTEMPTS_THROUGH_A_FAILOVER = 15
+# Each Sentinel lookup gives up after this (connect and reply), well inside Airflow's 1 s operation_timeout, so a
+# Sentinel that accepts and never answers costs one publish this long and the next Sentinel answers. Without it
+# redis-py waits forever on Sentinel connections once sentinel_kwargs is set (measured: publishes blocked > 120 s).
+SENTINEL_SOCKET_TIMEOUT_SECONDS = 0.5
 
 
 def sentinel_addresses(spec: ClusterSpec) -> list[str]:
@@ -35,6 +39,7 @@ def _commands(spec: ClusterSpec, sentinels: list[str], mount: str, ca_file: str 
     # Airflow's own user on the Sentinels too (discovery only): the Sentinel password never reaches Airflow's pods.
     kwargs = [*BROKER_URL_COMMAND, "sentinel-kwargs", "--username", a.username,
               "--password-file", f"{mount}/{AIRFLOW_PASSWORD_FILE}",
+              "--socket-timeout", str(SENTINEL_SOCKET_TIMEOUT_SECONDS),
               *(["--tls-ca-file", ca_file] if ca_file else [])]
     return shlex.join(url), shlex.join(kwargs)
 
@@ -82,7 +87,8 @@ def cfg_sections_with_passwords(spec: ClusterSpec, sentinels: list[str], airflow
     sections = _plain_options(spec, ca)
     sections["celery"]["broker_url"] = sentinel_broker_url(sentinels, a.database_index, airflow_password, a.username)
     sections["celery_broker_transport_options"]["sentinel_kwargs"] = json.dumps(
-        {"username": a.username, "password": airflow_password, **tls_kwargs(ca)})
+        {"username": a.username, "password": airflow_password, "socket_timeout": SENTINEL_SOCKET_TIMEOUT_SECONDS,
+         "socket_connect_timeout": SENTINEL_SOCKET_TIMEOUT_SECONDS, **tls_kwargs(ca)})
     return sections
 
 

@@ -342,6 +342,11 @@ def restore_cmd(snapshot: Annotated[Path, typer.Option("--snapshot", help="The s
                 local: Annotated[bool, typer.Option("--local", metavar="", help="On the local cluster.")] = False,
                 dir: LocalDir = DEFAULT_LOCAL_DIR) -> None:
     """Bring every pod of the local cluster back to exactly SNAPSHOT (what the restore Job does in Kubernetes)."""
+    cluster_spec = _load(spec)
+    if not local:
+        typer.echo("error: in Kubernetes a restore is a commit: add `restore: {snapshot: dump-....rdb, id: ...}` to "
+                   "the spec, `make synth`, merge; the rendered Job runs it once. Or use --local.", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
     from pydantic import ValidationError
 
     from synth.spec import Restore
@@ -352,11 +357,6 @@ def restore_cmd(snapshot: Annotated[Path, typer.Option("--snapshot", help="The s
         typer.echo(f"error: --snapshot/--id: {'; '.join(e['msg'] for e in err.errors())} (--id: lowercase letters, "
                    "digits and '-', at most 40; the snapshot: dump-<UTC time>Z.rdb as `backup now` printed it)", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    cluster_spec = _load(spec)
-    if not local:
-        typer.echo("error: in Kubernetes a restore is a commit: add `restore: {snapshot: dump-....rdb, id: ...}` to "
-                   "the spec, `make synth`, merge; the rendered Job runs it once. Or use --local.", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT)
     cluster = _local_cluster(cluster_spec, dir)
     run = cluster.run_restore(snapshot.resolve(), restore_id, cluster_spec.backup.timeout_seconds)
     typer.echo(run.stderr, err=True, nl=False)

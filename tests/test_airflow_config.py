@@ -18,7 +18,8 @@ def test_secret_options_are_commands_reading_mounted_files(spec):
     assert ",".join(sentinel_addresses(spec)) in url_cmd
     # Airflow's own user on the Sentinels too: the Sentinel password never reaches Airflow.
     assert env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SENTINEL_KWARGS_CMD"].endswith(
-        f"--username {spec.airflow.username} --password-file {spec.airflow.secrets_mount_path}/airflow-password")
+        f"--username {spec.airflow.username} --password-file {spec.airflow.secrets_mount_path}/airflow-password "
+        "--socket-timeout 0.5")
     assert env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__MASTER_NAME"] == spec.sentinel.master_name
     assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == "redis_gitops_airflow.celery_config.CELERY_CONFIG"
     assert env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] == spec.airflow.queues[0]

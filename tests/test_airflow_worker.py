@@ -170,3 +170,28 @@ def test_remote_control_works_as_airflows_user(cluster, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "pong" in out.stdout
     assert refusals(cluster, cluster.state.airflow_username) == []
+
+
+def test_a_sentinel_that_never_answers_does_not_hold_up_a_publish(cluster, tmp_path):
+    """A Sentinel that accepts connections and never replies (a frozen pod, a black-holed address), listed first:
+    Airflow's publishes still go through within its 1 s operation_timeout instead of timing out every attempt."""
+    import socket
+
+    from faults.airflow_worker import airflow_env, publish
+
+    silent = socket.socket()
+    silent.bind(("127.0.81.99", cluster.state.sentinel_port))
+    silent.listen(64)  # the kernel completes the handshakes; nobody ever reads or answers
+    try:
+        env = airflow_env(cluster, tmp_path / "home", tmp_path / "executed")
+        key = "AIRFLOW__CELERY__BROKER_URL_CMD"
+        env[key] = env[key].replace("--sentinels ", f"--sentinels 127.0.81.99:{cluster.state.sentinel_port},", 1)
+        started = time.monotonic()
+        result = publish(env, 10)
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    print(f"10 publishes with a silent first Sentinel: {elapsed:.1f} s, {result['timeouts']} timed out and re-sent")
+    assert result["errors"] == []
+    assert len(result["published"]) == 10
+    cluster.redis(cluster.master()).delete("default")

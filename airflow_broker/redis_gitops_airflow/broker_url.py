@@ -3,8 +3,8 @@
     AIRFLOW__CELERY__BROKER_URL_CMD="python -m redis_gitops_airflow.broker_url url --sentinels h0:26379,h1:26379
         --db 0 --username airflow --password-file /opt/airflow/secrets/redis/airflow-password"
     AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SENTINEL_KWARGS_CMD="python -m redis_gitops_airflow.broker_url
-        sentinel-kwargs --password-file /opt/airflow/secrets/redis/sentinel-password
-        [--tls-ca-file /opt/airflow/secrets/redis/ca.crt]"
+        sentinel-kwargs --username airflow --password-file /opt/airflow/secrets/redis/airflow-password
+        --socket-timeout 0.5 [--tls-ca-file /opt/airflow/secrets/redis/ca.crt]"
 
 Passwords are percent-encoded (kombu decodes them); every part repeats scheme, credentials and db, the only
 form kombu and the Airflow image's entrypoint both read (see the README's Airflow section).
@@ -28,11 +28,15 @@ def sentinel_tls_kwargs(ca_file: str | None) -> dict:
     return {"ssl": True, "ssl_ca_certs": ca_file, "ssl_cert_reqs": "required"} if ca_file else {}
 
 
-def sentinel_kwargs(password: str, username: str = "", tls_ca_file: str | None = None) -> str:
-    """JSON, as Airflow requires for `sentinel_kwargs` (a Python dict string is refused)."""
-    kwargs = {"password": password}
+def sentinel_kwargs(password: str, username: str = "", tls_ca_file: str | None = None,
+                    socket_timeout: float | None = None) -> str:
+    """JSON, as Airflow requires for `sentinel_kwargs` (a Python dict string is refused). With sentinel_kwargs set,
+    redis-py gives Sentinel connections no timeout of their own: `socket_timeout` bounds connect and reply."""
+    kwargs: dict = {"password": password}
     if username:
         kwargs["username"] = username
+    if socket_timeout is not None:
+        kwargs |= {"socket_timeout": socket_timeout, "socket_connect_timeout": socket_timeout}
     return json.dumps({**kwargs, **sentinel_tls_kwargs(tls_ca_file)})
 
 
@@ -55,12 +59,13 @@ def main(argv: list[str] | None = None) -> None:
     kw.add_argument("--username", default="")
     kw.add_argument("--password-file", required=True)
     kw.add_argument("--tls-ca-file", help="with TLS: the CA certificate the Sentinels are verified against")
+    kw.add_argument("--socket-timeout", type=float, help="seconds a Sentinel may take to accept and to answer")
     args = parser.parse_args(argv)
     password = _secret(args.password_file)
     if args.what == "url":
         print(broker_url(args.sentinels.split(","), args.db, password, args.username))
     else:
-        print(sentinel_kwargs(password, args.username, args.tls_ca_file))
+        print(sentinel_kwargs(password, args.username, args.tls_ca_file, args.socket_timeout))
     sys.stdout.flush()
 
 

@@ -21,6 +21,9 @@ import time
 import redis
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
+from redis._defaults import DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP, DEFAULT_RETRY_COUNT
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
 
 # How long an acknowledgement keeps trying to reach the new master: a hand-over pauses writes about 1.2 s, a
@@ -54,6 +57,27 @@ def _avoid(pool) -> tuple[str, int] | None:
     return entry[0]
 
 
+# service name -> the Sentinel that answered the last lookup. Process-wide for the same reason: a fresh pool
+# would otherwise start again with the first Sentinel of the URL, however long it takes to answer.
+_answered: dict[str, tuple[str, int]] = {}
+
+
+def _sentinel_address(client) -> tuple[str, int]:
+    kwargs = client.connection_pool.connection_kwargs
+    return kwargs["host"], int(kwargs["port"])
+
+
+def _remember_answering_sentinel(pool) -> None:
+    """redis-py moves the Sentinel that answered to the front of its own list; keep that for every pool."""
+    _answered[pool.service_name] = _sentinel_address(pool.sentinel_manager.sentinels[0])
+
+
+def _answering_sentinel_first(manager, service: str) -> None:
+    first = _answered.get(service)
+    if first is not None:
+        manager.sentinels.sort(key=lambda client: _sentinel_address(client) != first)
+
+
 def _every_sentinels_master(manager, service: str):
     """The master address each Sentinel gives out, in the manager's order (unreachable ones skipped)."""
     for sentinel in manager.sentinels:
@@ -79,7 +103,9 @@ class _ReconnectThroughSentinel:
     def _connect_retry(self):
         pool = self.connection_pool
         if self._sock or not pool.is_master or _avoid(pool) is None:
-            return super()._connect_retry()
+            result = super()._connect_retry()
+            _remember_answering_sentinel(pool)
+            return result
         while (demoted := _avoid(pool)) is not None:
             for address in _every_sentinels_master(pool.sentinel_manager, pool.service_name):
                 if (address[0], int(address[1])) != demoted:
@@ -156,6 +182,12 @@ class QoS(kombu_redis.QoS):
             virtual.QoS.ack(self, delivery_tag)
 
 
+# redis-py's own retries for Sentinel connections, less the retries of a timeout: a refused or reset connection
+# is tried again as before (a Sentinel restarting), a Sentinel that does not answer within socket_timeout is not.
+SENTINEL_RETRY = Retry(ExponentialWithJitterBackoff(base=DEFAULT_RETRY_BASE, cap=DEFAULT_RETRY_CAP),
+                       DEFAULT_RETRY_COUNT, supported_errors=(redis.exceptions.ConnectionError,))
+
+
 class SentinelChannel(kombu_redis.SentinelChannel):
     QoS = QoS
     connection_class = SentinelConnection
@@ -167,6 +199,18 @@ class SentinelChannel(kombu_redis.SentinelChannel):
         pool = super()._get_pool(asynchronous)
         if not asynchronous:
             self.last_pool = pool
+        return pool
+
+    def _sentinel_managed_pool(self, asynchronous=False):
+        """A Sentinel that does not answer costs one socket_timeout (sentinel_kwargs), then the next one is asked,
+        instead of redis-py's three retries with backoff (measured: 10.3 s on one silent Sentinel, longer than
+        Airflow's 1 s publish budget)."""
+        kwargs = getattr(self, "sentinel_kwargs", None)
+        if kwargs and "retry" not in kwargs:
+            self.sentinel_kwargs = {**kwargs, "retry": SENTINEL_RETRY}
+        pool = super()._sentinel_managed_pool(asynchronous)
+        # A new pool starts with the Sentinel that answered last, not again with the first of the URL.
+        _answering_sentinel_first(pool.sentinel_manager, pool.service_name)
         return pool
 
     def _connection_gone(self) -> bool:
