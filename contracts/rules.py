@@ -4,7 +4,7 @@ the annotations, the gate registers exactly these rules (an unknown id fails at 
 WAIVER_PREFIX = "policies.redis-gitops.io/waive-"
 
 RULE_IDS = (
-    "api-dns-names", "api-selector-matches-template", "api-service-target-ports", "api-port-ranges",
+    "api-dns-names", "api-object-size", "api-selector-matches-template", "api-service-target-ports", "api-port-ranges",
     "api-pdb-fields", "api-job-restart-policy", "api-statefulset-service",
     "auth-redis-password-from-secret", "auth-sentinel-password", "auth-passwords-as-files", "auth-no-secret-literals",
     "auth-protected-mode", "auth-acl-dangerous-commands", "auth-acl-client-scope",

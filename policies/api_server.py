@@ -2,12 +2,17 @@
 Checked here so a pull request fails before Argo CD's sync does."""
 from __future__ import annotations
 
+import json
 import re
 
 from policies.manifests import Manifests, selects
 from policies.model import rule
 from contracts.bounds import DNS_LABEL, DNS_SUBDOMAIN
 LABEL_NAMED = {"Namespace", "Service"}  # these names must be DNS-1123 labels, not subdomains
+# What the API server stores: a ConfigMap or Secret holds at most 1 MiB (and etcd takes 1.5 MiB requests by
+# default: 1 MiB for every object keeps a margin), annotations at most 256 KiB in all.
+MAX_OBJECT_BYTES = 1 << 20
+MAX_ANNOTATION_BYTES = 256 << 10
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
@@ -17,13 +22,28 @@ def dns_names(m: Manifests):
         name = str((o.doc.get("metadata") or {}).get("name", ""))
         label = o.kind in LABEL_NAMED
         pattern, limit = (DNS_LABEL, 63) if label else (DNS_SUBDOMAIN, 253)
-        if len(name) > limit or not pattern.match(name):
+        if len(name) > limit or not pattern.fullmatch(name):
             yield (o.ref, ("metadata", "name"), f"{o.kind} name {name!r} is not a DNS-1123 "
                    f"{'label' if label else 'subdomain'}", f"use lowercase letters, digits and '-', at most {limit}")
         for key, value in o.labels.items():
-            if len(str(value)) > 63 or not LABEL_VALUE.match(str(value)):
+            if len(str(value)) > 63 or not LABEL_VALUE.fullmatch(str(value)):
                 yield (o.ref, ("metadata", "labels", key), f"label value {value!r} is invalid",
                        "use at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric")
+
+
+@rule("api-object-size", "api-server", "Every object fits the API server's limits: at most 1 MiB, annotations "
+      "at most 256 KiB (a 50 MB waiver reason once rendered a 52 MB object).")
+def object_size(m: Manifests):
+    for o in m.objects:
+        size = len(json.dumps(o.doc, default=str).encode())
+        if size > MAX_OBJECT_BYTES:
+            yield (o.ref, (), f"{o.kind} is {size:,} bytes: the API server refuses objects over "
+                   f"{MAX_OBJECT_BYTES:,}", "shrink what the spec puts into it (waiver reasons, queues, scripts)")
+        annotations = (o.doc.get("metadata") or {}).get("annotations") or {}
+        total = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items())
+        if total > MAX_ANNOTATION_BYTES:
+            yield (o.ref, ("metadata", "annotations"), f"annotations take {total:,} bytes: the API server refuses "
+                   f"more than {MAX_ANNOTATION_BYTES:,}", "shorten them (waiver reasons become annotations)")
 
 
 @rule("api-selector-matches-template", "api-server", "A workload's selector matches its pod template's labels.")

@@ -135,6 +135,8 @@ MUTATIONS = {
     "auth-acl-dangerous-commands": (lambda m: edit_conf(m, "redis.conf", "timeout 0\n",
                                                         "timeout 0\nuser airflow on ~* &* +@all -@admin\n"),
                                     "ACL user airflow may run flushall, flushdb, keys"),
+    "api-object-size": (lambda m: obj(m, "ConfigMap", "redis-config")["metadata"].setdefault("annotations", {})
+                        .update(note="x" * 300_000), "annotations take 300,"),
     "auth-acl-client-scope": (lambda m: edit_conf(m, "airflow.acl", " -@all", " &__sentinel__:* -@all"),
                               "channel `&__sentinel__:*` lets it forge Sentinel hellos"),
     "security-non-root": (lambda m: container(m, "exporter")["securityContext"].update(runAsUser=1000),
