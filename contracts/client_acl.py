@@ -33,6 +33,10 @@ SENTINEL_DISCOVERY_COMMANDS = (
     "sentinel|slaves", "sentinel|replicas", "sentinel|sentinels", "subscribe", "unsubscribe",
 )
 SENTINEL_DISCOVERY_CHANNELS = ("+switch-master",)
+# What redis_exporter sends to a Sentinel (recorded through Sentinel's ACL LOG with Debian's 1.45, starting from
+# nothing): its INFO and the masters, replicas, Sentinels and quorum check behind the redis_sentinel_* metrics.
+EXPORTER_SENTINEL_COMMANDS = ("auth", "hello", "ping", "client|setname", "info", "sentinel|masters",
+                              "sentinel|slaves", "sentinel|sentinels", "sentinel|ckquorum")
 
 
 # What redis_exporter sends (seen in Redis's ACL LOG with Debian's 1.45): INFO, PING, SELECT, TYPE and the
@@ -50,4 +54,5 @@ CLIENT_COMMANDS = {
     "exporter.acl": tuple(w.lstrip("+") for w in EXPORTER_COMMANDS.split() if w.startswith("+")),
     "airflow.sentinel-acl": SENTINEL_DISCOVERY_COMMANDS,
     "keda.sentinel-acl": SENTINEL_DISCOVERY_COMMANDS,
+    "exporter.sentinel-acl": EXPORTER_SENTINEL_COMMANDS,
 }

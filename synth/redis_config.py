@@ -5,7 +5,8 @@ the pod scripts, because only the pod knows them; everything the reviewer should
 """
 from __future__ import annotations
 
-from contracts.client_acl import (AIRFLOW_COMMANDS, EXPORTER_COMMANDS, KEDA_COMMANDS, KOMBU_KEYS,
+from contracts.client_acl import (AIRFLOW_COMMANDS, EXPORTER_COMMANDS, EXPORTER_SENTINEL_COMMANDS, KEDA_COMMANDS,
+                                 KOMBU_KEYS,
                                  SENTINEL_DISCOVERY_CHANNELS, SENTINEL_DISCOVERY_COMMANDS)
 from contracts.paths import AIRFLOW_ACL_FILE, EXPORTER_ACL_FILE, KEDA_ACL_FILE, sentinel_acl_file
 from synth.spec import ClusterSpec
@@ -128,12 +129,16 @@ def acl_files(spec: ClusterSpec) -> dict[str, str]:
 
 
 def sentinel_acl_files(spec: ClusterSpec) -> dict[str, str]:
-    """The Sentinel ACL users' files (`<role>.sentinel-acl`): each client that discovers the master through the
-    Sentinels has a user there, with its Redis password; the Sentinel password stays with the broker's pods."""
+    """The Sentinel ACL users' files (`<role>.sentinel-acl`): each client of the Sentinels (Airflow and KEDA
+    discover the master, the exporter reads their state) has a user there, with its Redis password; the Sentinel
+    password stays with the broker's pods."""
+    exporter = spec.monitoring.exporter
     return {**({sentinel_acl_file(AIRFLOW_ACL_FILE): sentinel_client_acl(spec.airflow.username)}
                if spec.airflow.enabled else {}),
             **({sentinel_acl_file(KEDA_ACL_FILE): sentinel_client_acl(spec.airflow.keda.username)}
-               if keda_enabled(spec) else {})}
+               if keda_enabled(spec) else {}),
+            **({sentinel_acl_file(EXPORTER_ACL_FILE): _user(exporter.username, (), (), EXPORTER_SENTINEL_COMMANDS)}
+               if exporter.enabled and exporter.username else {})}
 
 
 def sentinel_conf(spec: ClusterSpec) -> str:

@@ -44,6 +44,8 @@ def test_a_backup_comes_from_a_replica_holds_every_key_and_passes_redis_check_rd
     assert run.returncode == 0, run.stderr
     snapshot = tmp_path / "backups" / run.stdout.strip().rsplit("/", 1)[1]
     assert snapshot.exists() and snapshot.name.startswith("dump-") and snapshot.suffix == ".rdb"
+    # Every task payload is in it: readable by the backup's own user only (the restore Job runs as that user).
+    assert snapshot.stat().st_mode & 0o077 == 0, oct(snapshot.stat().st_mode)
     assert "RDB looks OK" in subprocess.run(["redis-check-rdb", str(snapshot)], capture_output=True, text=True).stdout
     assert keys_in(snapshot, tmp_path) == written
     after = {i: full_syncs(cluster, i) for i in range(3)}

@@ -9,6 +9,7 @@ import redis
 
 from conftest import ROOT
 from devcluster.local_cluster import LocalCluster
+from contracts.client_acl import EXPORTER_SENTINEL_COMMANDS
 from synth.redis_config import (EXPORTER_COMMANDS, KEDA_COMMANDS, SENTINEL_DISCOVERY_COMMANDS, airflow_commands)
 
 
@@ -101,6 +102,12 @@ def test_a_client_may_only_discover_through_the_sentinels(cluster, spec, client)
                     ("PUBLISH", "__sentinel__:hello", "x")):
         with pytest.raises(redis.exceptions.NoPermissionError):
             sentinel.execute_command(*command)
+
+
+def test_the_exporter_may_only_read_the_sentinels_state(cluster, spec):
+    admin = cluster.sentinel(0)
+    assert allowed_commands(admin, spec.monitoring.exporter.username) == \
+        set(EXPORTER_SENTINEL_COMMANDS) | always_allowed(admin)
 
 
 def forged_hello(cluster, attacker: str, epoch: int) -> str:

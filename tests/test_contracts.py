@@ -98,7 +98,7 @@ def test_every_acl_file_in_the_config_map_has_its_password_file_in_the_redis_con
     files = {i["path"] for s in volume["projected"]["sources"] for i in s["secret"]["items"]}
     assert {acl_password_file(a) for a in acls} <= files
     sentinel_acls = [k for k in objects[("ConfigMap", "redis-config")]["data"] if k.endswith(".sentinel-acl")]
-    assert sorted(sentinel_acls) == ["airflow.sentinel-acl", "keda.sentinel-acl"]
+    assert sorted(sentinel_acls) == ["airflow.sentinel-acl", "exporter.sentinel-acl", "keda.sentinel-acl"]
     sentinel = next(c for c in pod["containers"] if c["name"] == "sentinel")
     mount = next(m for m in sentinel["volumeMounts"] if m["mountPath"] == SECRETS_DIR)
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])

@@ -69,10 +69,10 @@ def test_redis_and_sentinel_read_their_passwords_from_a_read_only_secret_mount(s
     assert mounted_secret_files(pod, containers["redis"], SECRETS_DIR) == {
         REDIS_PASSWORD_FILE: redis_auth, SENTINEL_PASSWORD_FILE: sentinel_auth, "airflow-password": airflow,
         "keda-password": keda, "exporter-password": exporter}
-    # Sentinel reads the passwords of the clients that discover the master through it, not the exporter's.
+    # Sentinel reads the passwords of its clients' users (Airflow and KEDA discover, the exporter reads state).
     assert mounted_secret_files(pod, containers["sentinel"], SECRETS_DIR) == {
         REDIS_PASSWORD_FILE: redis_auth, SENTINEL_PASSWORD_FILE: sentinel_auth, "airflow-password": airflow,
-        "keda-password": keda}
+        "keda-password": keda, "exporter-password": exporter}
     for volume in pod["volumes"]:
         if "projected" in volume:
             assert volume["projected"]["defaultMode"] == 0o440
@@ -94,9 +94,9 @@ def test_each_exporter_finds_its_password_in_the_file_its_init_container_writes(
     for name in ("exporter", "sentinel-exporter"):
         assert env(containers[name])["REDIS_PASSWORD_FILE"] == init["EXPORTER_PASSWORD_FILE"]
         assert env(containers[name])["REDIS_ADDR"] in targets
-    # Sentinel's exporter uses Sentinel's password; Redis's its own ACL user's, never the admin password.
-    assert targets[env(containers["sentinel-exporter"])["REDIS_ADDR"]] == SENTINEL_PASSWORD_FILE
-    assert set(targets.values()) == {"exporter-password", SENTINEL_PASSWORD_FILE}
+    # Both exporters use their own ACL user's password (on Redis and on the Sentinel), never an admin password.
+    assert env(containers["sentinel-exporter"])["REDIS_USER"] == env(containers["exporter"])["REDIS_USER"]
+    assert set(targets.values()) == {"exporter-password"}
     mounted = {m["mountPath"]: m["name"] for m in containers["exporter-auth"]["volumeMounts"]}
     volume = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == mounted[SECRETS_DIR])
     assert {i["path"] for s in volume["projected"]["sources"] for i in s["secret"]["items"]} == set(targets.values())
@@ -138,7 +138,6 @@ def test_the_exporters_authenticate_to_redis_and_sentinel_with_the_file_their_in
     secrets = tmp_path / SECRETS_DIR.lstrip("/")
     secrets.mkdir(parents=True)
     (secrets / "exporter-password").write_text(HOSTILE)
-    (secrets / SENTINEL_PASSWORD_FILE).write_text(HOSTILE[::-1] + "\n")  # a trailing newline, as `kubectl create` leaves
     init = containers["exporter-auth"]
     for mount in init["volumeMounts"]:
         (tmp_path / mount["mountPath"].lstrip("/")).mkdir(parents=True, exist_ok=True)
@@ -151,14 +150,15 @@ def test_the_exporters_authenticate_to_redis_and_sentinel_with_the_file_their_in
     assert oct(written.stat().st_mode & 0o777) == "0o600"
     redis_addr, sentinel_addr = (local(env(containers[c])["REDIS_ADDR"]) for c in ("exporter", "sentinel-exporter"))
     assert json.loads(written.read_text())[redis_addr] == HOSTILE
-    assert json.loads(written.read_text())[sentinel_addr] == HOSTILE[::-1]
+    assert json.loads(written.read_text())[sentinel_addr] == HOSTILE
 
     def conf_string(value: str) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     (tmp_path / "redis.conf").write_text(f"port {redis_port}\nbind 127.0.0.1\nsave \"\"\nrequirepass admin-pw\n"
                                          f"{config['exporter.acl'].strip()} {conf_string('>' + HOSTILE)}\n")
-    (tmp_path / "sentinel.conf").write_text(f"port {sentinel_port}\nbind 127.0.0.1\nrequirepass {conf_string(HOSTILE[::-1])}\n"
+    (tmp_path / "sentinel.conf").write_text(f"port {sentinel_port}\nbind 127.0.0.1\nrequirepass sentinel-admin-pw\n"
+                                            f"{config['exporter.sentinel-acl'].strip()} {conf_string('>' + HOSTILE)}\n"
                                             f"sentinel monitor m 127.0.0.1 {redis_port} 1\nsentinel auth-pass m admin-pw\n")
     procs = [subprocess.Popen(["redis-server", str(tmp_path / "redis.conf")], stdout=subprocess.DEVNULL, cwd=tmp_path),
              subprocess.Popen(["redis-sentinel", str(tmp_path / "sentinel.conf")], stdout=subprocess.DEVNULL)]

@@ -19,3 +19,14 @@ def test_script_passes_shellcheck(script):
     assert shutil.which("shellcheck"), "shellcheck is installed by `make test` (Debian package shellcheck)"
     result = subprocess.run(["shellcheck", "-s", "sh", "-x", script], cwd=SCRIPTS, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("script", POD_SCRIPTS)
+def test_no_sed_program_is_built_from_a_value(script):
+    """A value spliced into a sed program is code (GNU sed's `e` flag runs a command): values reach awk through
+    -v or ENVIRON instead. Issue 21 found a master host name pasted into start-sentinel.sh's sed program."""
+    import re
+
+    spliced = [line.strip() for line in (SCRIPTS / script).read_text().splitlines()
+               if re.search(r"\bsed\s+(-\w+\s+)*\"[^\"]*\$", line) and not line.lstrip().startswith("#")]
+    assert spliced == []

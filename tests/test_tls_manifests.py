@@ -71,7 +71,8 @@ def test_the_exporters_password_file_is_keyed_by_their_tls_addresses(tls_objects
     targets = next(e["value"] for e in auth["env"] if e["name"] == "EXPORTER_TARGETS")
     assert targets.split() == ["rediss://127.0.0.1:6379=exporter-password",
                                "rediss://exporter@127.0.0.1:6379=exporter-password",
-                               "rediss://127.0.0.1:26379=sentinel-password"]
+                               "rediss://127.0.0.1:26379=exporter-password",
+                               "rediss://exporter@127.0.0.1:26379=exporter-password"]
 
 
 def test_keda_and_airflow_verify_the_broker_with_the_ca(tls_objects, tls_files, tls_spec):

@@ -34,6 +34,8 @@ until replica=$(pick_replica); do
   fi
   sleep 2
 done
+# Every task payload is in a snapshot: readable by this user only (the upload and restore run as it too).
+umask 077
 mkdir -p "$BACKUP_DIR"
 stamp=$(date -u "+%Y%m%dT%H%M%S%3NZ")  # milliseconds: two runs in one second keep both
 partial="$BACKUP_DIR/.dump-$stamp.rdb.partial"

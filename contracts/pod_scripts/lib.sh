@@ -70,7 +70,7 @@ sentinel_cli() {
 
 # info_field NAME: value of NAME in INFO output read from stdin.
 info_field() {
-  tr -d '\r' | sed -n "s/^$1://p"
+  tr -d '\r' | awk -v name="$1" 'index($0, name ":") == 1 { print substr($0, length(name) + 2) }'
 }
 
 # sentinel_master HOST FIELD...: those fields of SENTINEL MASTER, in order, on one line (nothing when that

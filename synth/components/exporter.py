@@ -35,19 +35,20 @@ def sentinel_address(names: Names) -> str:
 
 
 def password_targets(names: Names) -> list[tuple[str, str]]:
-    """(address, password file) for each entry of the JSON file. With an ACL user, Redis's entry is there
-    twice: 1.45 looks the password up by the address, 1.62 by the address with the user in it."""
-    spec = names.spec
-    user = spec.monitoring.exporter.username
-    redis = redis_address(names)
-    targets = [(redis, EXPORTER_PASSWORD_FILE if user else REDIS_PASSWORD_FILE)]
-    if user:
-        targets.append((redis.replace("://", f"://{user}@"), EXPORTER_PASSWORD_FILE))
-    return [*targets, (sentinel_address(names), SENTINEL_PASSWORD_FILE)]
+    """(address, password file) for each entry of the JSON file. With an ACL user (on Redis and on the Sentinel),
+    each entry is there twice: 1.45 looks the password up by the address, 1.62 by the address with the user in it.
+    Without one, the admin passwords."""
+    user = names.spec.monitoring.exporter.username
+    targets = []
+    for address, admin in ((redis_address(names), REDIS_PASSWORD_FILE), (sentinel_address(names), SENTINEL_PASSWORD_FILE)):
+        targets.append((address, EXPORTER_PASSWORD_FILE if user else admin))
+        if user:
+            targets.append((address.replace("://", f"://{user}@"), EXPORTER_PASSWORD_FILE))
+    return targets
 
 
 def exporter_secret_files(names: Names) -> dict[str, object]:
-    """Only the passwords the exporters use: their own user's (or Redis's) and Sentinel's."""
+    """Only the passwords the exporters use: their own user's (or, without one, Redis's and Sentinel's)."""
     spec = names.spec
     files = {f: None for _, f in password_targets(names)}
     refs = {EXPORTER_PASSWORD_FILE: spec.monitoring.exporter.password, REDIS_PASSWORD_FILE: spec.auth.redis_password,
@@ -106,14 +107,15 @@ def _exporter(names: Names, name: str, port_name: str, port: int, env: dict[str,
 def exporter_containers(names: Names) -> tuple[list[k8s.Container], list[k8s.Container]]:
     """(init containers, containers) of the pod's monitoring."""
     exporter = names.spec.monitoring.exporter
-    redis_env = {"REDIS_ADDR": redis_address(names), **({"REDIS_USER": exporter.username} if exporter.username else {})}
+    user = {"REDIS_USER": exporter.username} if exporter.username else {}
+    redis_env = {"REDIS_ADDR": redis_address(names), **user}
     keys = single_keys(names)
     if keys:
         redis_env["REDIS_EXPORTER_CHECK_SINGLE_KEYS"] = keys
     return [exporter_auth_container(names)], [
         _exporter(names, "exporter", REDIS_METRICS_PORT, exporter.port, redis_env, list(exporter.extra_args)),
         _exporter(names, "sentinel-exporter", SENTINEL_METRICS_PORT, exporter.sentinel_port,
-                  {"REDIS_ADDR": sentinel_address(names)}, []),
+                  {"REDIS_ADDR": sentinel_address(names), **user}, []),
     ]
 
 
