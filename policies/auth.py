@@ -14,7 +14,8 @@ from policies.manifests import Manifests, env_of
 from policies.model import rule
 
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|PASS$|SECRET|TOKEN|API_?KEY|CREDENTIAL)", re.I)
-URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@", re.I)
+# Bounded parts: with `*` a long value without a URL (a 300 KB annotation) made this scan quadratic (365 s).
+URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]{0,31}://[^/\s:@]{0,256}:([^/\s@]{1,256})@", re.I)
 SECRET_DIRECTIVES = (("requirepass",), ("masterauth",), ("sentinel", "auth-pass"), ("sentinel", "sentinel-pass"),
                      ("masteruser",))
 # Commands an application user must not run, and the ACL categories that include them.

@@ -123,13 +123,18 @@ done
 wait_in_sync "$SELF_HOST" $PEER_HOSTS
 log "every Redis holds the snapshot"
 
+# ok WHAT REPLY: stop unless REPLY is OK (redis-cli exits 0 on an error reply: its text decides).
+ok() {
+  case $2 in OK*) ;; *) log "$1: ${2:-no answer}"; exit 1 ;; esac
+}
+
 # 4. The first pod is master again; the others follow it; the Sentinels watch it with the rendered settings.
 new=${PEER_HOSTS%% *}
-redis_cli "$new" REPLICAOF NO ONE >/dev/null
+ok "REPLICAOF NO ONE on $new" "$(redis_cli "$new" REPLICAOF NO ONE)"
 others=""
 for h in $PEER_HOSTS; do
   if [ "$h" != "$new" ]; then
-    redis_cli "$h" REPLICAOF "$new" "$REDIS_PORT" >/dev/null
+    ok "REPLICAOF $new on $h" "$(redis_cli "$h" REPLICAOF "$new" "$REDIS_PORT")"
     others="$others $h"
   fi
 done
@@ -151,12 +156,13 @@ for h in $PEER_HOSTS; do
   done
 done
 for h in $PEER_HOSTS; do
-  sentinel_cli "$h" SENTINEL MONITOR "$MASTER_NAME" "$new" "$REDIS_PORT" "$quorum" >/dev/null
+  ok "SENTINEL MONITOR on $h" "$(sentinel_cli "$h" SENTINEL MONITOR "$MASTER_NAME" "$new" "$REDIS_PORT" "$quorum")"
   for k in down-after-milliseconds failover-timeout parallel-syncs; do
-    sentinel_cli "$h" SENTINEL SET "$MASTER_NAME" "$k" "$(setting "$k")" >/dev/null
+    ok "SENTINEL SET $k on $h" "$(sentinel_cli "$h" SENTINEL SET "$MASTER_NAME" "$k" "$(setting "$k")")"
   done
   # The password on stdin (-x), never on a command line.
-  printf '%s' "$REDIS_PASSWORD" | sentinel_cli "$h" -x SENTINEL SET "$MASTER_NAME" auth-pass >/dev/null
+  ok "SENTINEL SET auth-pass on $h" \
+    "$(printf '%s' "$REDIS_PASSWORD" | sentinel_cli "$h" -x SENTINEL SET "$MASTER_NAME" auth-pass)"
 done
 n=$(echo "$PEER_HOSTS" | wc -w)
 deadline=$(($(date +%s) + ${RESTORE_SYNC_SECONDS:-600}))
