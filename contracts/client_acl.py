@@ -46,6 +46,31 @@ EXPORTER_SENTINEL_COMMANDS = ("auth", "hello", "ping", "client|setname", "info",
 EXPORTER_COMMANDS = ("-@all +info +ping +select +type +llen +hlen +scard +zcard +strlen +latency|latest "
                      "+slowlog|len +client|setname")
 
+# What a Sentinel sends, as its own user (`sentinel auth-user`), to the Redis servers it monitors: Redis's
+# documented list for a Sentinel user less ROLE, checked with MONITOR on every node through hand-overs, a crash and
+# restarts (Redis 7.0.15): connect and name its two links, INFO and PING every period, the hello on its own channel,
+# and a failover's MULTI/SLAVEOF/CONFIG REWRITE/CLIENT KILL/EXEC; SCRIPT KILL when a master is BUSY. No key.
+SENTINEL_MONITOR_USER = "sentinel"
+SENTINEL_HELLO_CHANNEL = "__sentinel__:hello"
+SENTINEL_MONITOR_COMMANDS = ("auth", "ping", "info", "client|setname", "subscribe", "publish", "multi", "slaveof",
+                             "config|rewrite", "client|kill", "exec", "script|kill")
+
+# What the smoke Job sends as its own user, recorded with MONITOR on every node while `smoke --celery` ran (redis-py
+# 8 speaks RESP3: HELLO carries the credentials): PING, INFO (replication, persistence, memory: maxmemory_policy
+# without CONFIG GET), a health key written and read back through Sentinel, and with `smoke.celeryRoundTrip` kombu's
+# publish, consume and ack on a probe queue. Without `smoke.failover` only: the failover check runs the pods'
+# hand-over, which needs the admin passwords.
+SMOKE_HEALTH_KEY_PREFIX = "redis-gitops:health:"
+SMOKE_PROBE_QUEUE = "redis-gitops-probe"
+SMOKE_COMMANDS = ("auth", "hello", "ping", "info", "set", "get", "del")
+SMOKE_CELERY_COMMANDS = ("lpush", "brpop", "llen", "sadd", "smembers", "hset", "hdel", "zadd", "zrem", "multi",
+                         "exec")
+SMOKE_KEYS = (f"{SMOKE_HEALTH_KEY_PREFIX}*",)
+SMOKE_CELERY_KEYS = (f"{SMOKE_PROBE_QUEUE}*", f"_kombu.binding*.{SMOKE_PROBE_QUEUE}", "unacked", "unacked_index")
+# On the Sentinels: redis-py's discovery (MASTERS, SLAVES), the names each Sentinel gives, what it sees, its quorum.
+SMOKE_SENTINEL_COMMANDS = ("auth", "hello", "ping", "sentinel|masters", "sentinel|master",
+                           "sentinel|get-master-addr-by-name", "sentinel|slaves", "sentinel|ckquorum")
+
 # The documented commands of each client user, by the ACL file that defines it (contracts/paths.py). Airflow may
 # also SELECT its own database (`select|<db>`), when that is not 0.
 CLIENT_COMMANDS = {
@@ -55,4 +80,9 @@ CLIENT_COMMANDS = {
     "airflow.sentinel-acl": SENTINEL_DISCOVERY_COMMANDS,
     "keda.sentinel-acl": SENTINEL_DISCOVERY_COMMANDS,
     "exporter.sentinel-acl": EXPORTER_SENTINEL_COMMANDS,
+    "sentinel.acl": SENTINEL_MONITOR_COMMANDS,
+    "smoke.acl": SMOKE_COMMANDS + SMOKE_CELERY_COMMANDS,
+    "smoke.sentinel-acl": SMOKE_SENTINEL_COMMANDS,
 }
+# The only user whose channel reaches the hello channel: the Sentinels' own, which must publish there.
+HELLO_CHANNEL_USERS = {"sentinel.acl": SENTINEL_HELLO_CHANNEL}

@@ -13,6 +13,9 @@ EXPORTER_DIR = "/run/exporter"  # redis_exporter's password file (JSON), written
 AIRFLOW_ACL_FILE = "airflow.acl"
 KEDA_ACL_FILE = "keda.acl"
 EXPORTER_ACL_FILE = "exporter.acl"
+SMOKE_ACL_FILE = "smoke.acl"
+# The Sentinels' own user on Redis (`sentinel auth-user`): its password is the Sentinel password.
+SENTINEL_MONITOR_ACL_FILE = "sentinel.acl"
 # A client's user on the Sentinels: `<role>.sentinel-acl`, the same password file as its Redis user
 # (start-sentinel.sh appends it).
 SENTINEL_ACL_SUFFIX = ".sentinel-acl"
@@ -20,6 +23,7 @@ SENTINEL_ACL_SUFFIX = ".sentinel-acl"
 AIRFLOW_PASSWORD_FILE = "airflow-password"
 KEDA_PASSWORD_FILE = "keda-password"
 EXPORTER_PASSWORD_FILE = "exporter-password"
+SMOKE_PASSWORD_FILE = "smoke-password"
 SENTINEL_PASSWORD_FILE = "sentinel-password"
 REDIS_PASSWORD_FILE = "redis-password"
 # The backup upload's S3 credentials, as files in its SECRETS_DIR.

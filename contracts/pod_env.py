@@ -17,9 +17,12 @@ POD_SCRIPT_ENV = {
     "HANDOVER_TIMEOUT_SECONDS": "preStop: longest the hand-over may pause writes and wait for a new master",
     "BIND_ADDRESS": "optional: listen only here (the local cluster gives each pod its own address)",
     "TLS_DIR": "optional: tls.crt, tls.key, ca.crt; set, every server listens and every redis-cli dials TLS only",
+    "REDIS_USER": "optional: the Sentinel container's `sentinel` reads Redis as that user with sentinel-password; "
+                  "unset, the admin with redis-password",
 }
-# Set only where needed: LOCAL_HOST has a default, RUNTIME_DIR is the Redis container's, BIND_ADDRESS local.
-OPTIONAL_POD_SCRIPT_ENV = ("LOCAL_HOST", "RUNTIME_DIR", "BIND_ADDRESS", "TLS_DIR")
+# Set only where needed: LOCAL_HOST has a default, RUNTIME_DIR is the Redis container's, BIND_ADDRESS local,
+# REDIS_USER the Sentinel container's.
+OPTIONAL_POD_SCRIPT_ENV = ("LOCAL_HOST", "RUNTIME_DIR", "BIND_ADDRESS", "TLS_DIR", "REDIS_USER")
 
 # name -> meaning: the exporter's init container (pod_scripts/exporter-auth.sh, whose header lists them too).
 EXPORTER_AUTH_ENV = {
@@ -65,16 +68,18 @@ SMOKE_ENV = {
     "SMOKE_MAX_WRITE_OUTAGE_SECONDS": "write outage the failover check tolerates",
     "SMOKE_WAIT_SECONDS": "how long the checks wait for the broker to be healthy",
     "HANDOVER_TIMEOUT_SECONDS": "the preStop's hand-over timeout (the check runs the same script)",
-    "REDIS_PASSWORD_FILE": "file holding Redis's password (a mounted Secret)",
-    "REDIS_SENTINEL_PASSWORD_FILE": "file holding Sentinel's password (a mounted Secret)",
+    "REDIS_USERNAME": "optional: the ACL user on Redis (the Job's own; unset: the admin)",
+    "REDIS_PASSWORD_FILE": "file holding that user's password on Redis (a mounted Secret)",
+    "REDIS_SENTINEL_USERNAME": "optional: the ACL user on the Sentinels (the Job's own; unset: the admin)",
+    "REDIS_SENTINEL_PASSWORD_FILE": "file holding that user's password on the Sentinels (a mounted Secret)",
     "REDIS_PASSWORD": "optional, by hand: Redis's password itself (the Job mounts files instead)",
     "REDIS_SENTINEL_PASSWORD": "optional, by hand: Sentinel's password itself",
     "REDIS_DB": "optional: the database number (default 0)",
     "REDIS_SOCKET_TIMEOUT": "optional: seconds per command and connect (default 0.5)",
     "REDIS_TLS_CA_FILE": "optional: the CA certificate; set, every connection (Redis and Sentinel) is TLS",
 }
-OPTIONAL_SMOKE_ENV = ("REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "REDIS_DB", "REDIS_SOCKET_TIMEOUT",
-                      "REDIS_TLS_CA_FILE")
+OPTIONAL_SMOKE_ENV = ("REDIS_USERNAME", "REDIS_SENTINEL_USERNAME", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD",
+                      "REDIS_DB", "REDIS_SOCKET_TIMEOUT", "REDIS_TLS_CA_FILE")
 
 
 def lib_sh_header() -> str:

@@ -6,8 +6,8 @@ WAIVER_PREFIX = "policies.redis-gitops.io/waive-"
 RULE_IDS = (
     "api-dns-names", "api-object-size", "api-selector-matches-template", "api-service-target-ports", "api-port-ranges",
     "api-pdb-fields", "api-job-restart-policy", "api-statefulset-service",
-    "auth-redis-password-from-secret", "auth-sentinel-password", "auth-passwords-as-files", "auth-no-secret-literals",
-    "auth-protected-mode", "auth-acl-dangerous-commands", "auth-acl-client-scope",
+    "auth-redis-password-from-secret", "auth-sentinel-own-redis-user", "auth-sentinel-password",
+    "auth-passwords-as-files", "auth-no-secret-literals", "auth-protected-mode", "auth-acl-dangerous-commands", "auth-acl-client-scope",
     "broker-noeviction", "broker-maxmemory", "broker-no-replica-service", "broker-namespace-in-names",
     "broker-readiness-probes",
     "persistence-aof", "persistence-rdb", "persistence-data-volume", "persistence-access-mode", "persistence-size",

@@ -21,8 +21,9 @@ from pathlib import Path
 import redis
 from ruamel.yaml import YAML
 
-from contracts.paths import (AIRFLOW_PASSWORD_FILE, EXPORTER_PASSWORD_FILE, KEDA_PASSWORD_FILE, REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE,
-                            TLS_CA_FILE)
+from contracts.client_acl import SENTINEL_MONITOR_USER
+from contracts.paths import (AIRFLOW_PASSWORD_FILE, EXPORTER_PASSWORD_FILE, KEDA_PASSWORD_FILE, REDIS_PASSWORD_FILE,
+                             SENTINEL_PASSWORD_FILE, SMOKE_PASSWORD_FILE, TLS_CA_FILE)
 from devcluster.certs import make_certificates
 from runtime.client import read_password_file, tls_kwargs
 from runtime.monitor import role_name
@@ -87,6 +88,11 @@ class ClusterState:
     def keda_password(self) -> str:
         """KEDA's user (Redis and Sentinel), beside the other password files."""
         return read_password_file(str(Path(self.password_file).parent / KEDA_PASSWORD_FILE))
+
+    @property
+    def smoke_password(self) -> str:
+        """The smoke Job's user (Redis and Sentinel), beside the other password files."""
+        return read_password_file(str(Path(self.password_file).parent / SMOKE_PASSWORD_FILE))
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:
@@ -158,7 +164,7 @@ class LocalCluster:
         secrets_dir = self.base / "secrets"
         secrets_dir.mkdir(mode=0o700, exist_ok=True)
         for name in (REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, AIRFLOW_PASSWORD_FILE, KEDA_PASSWORD_FILE,
-                     EXPORTER_PASSWORD_FILE):
+                     EXPORTER_PASSWORD_FILE, SMOKE_PASSWORD_FILE):
             path = secrets_dir / name
             if not path.exists():
                 path.write_text(secrets.token_urlsafe(24))
@@ -206,6 +212,7 @@ class LocalCluster:
             "RUNTIME_DIR": str(node_dir / f"run-{role}"), "DATA_DIR": str(node_dir / "data"),
             "HANDOVER_TIMEOUT_SECONDS": str(self.spec.redis.handover_timeout_seconds),
             **({"TLS_DIR": s.tls_dir} if s.tls_dir else {}),
+            **({"REDIS_USER": SENTINEL_MONITOR_USER} if role == "sentinel" else {}),
         }
 
     def _spawn(self, node: Node, role: str) -> tuple[int, int | None]:

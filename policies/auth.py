@@ -8,8 +8,8 @@ from typing import Any
 
 import fnmatch
 
-from contracts.client_acl import CLIENT_COMMANDS
-from contracts.paths import REDIS_PASSWORD_FILE, SENTINEL_ACL_SUFFIX, SENTINEL_PASSWORD_FILE
+from contracts.client_acl import CLIENT_COMMANDS, HELLO_CHANNEL_USERS, SENTINEL_HELLO_CHANNEL, SENTINEL_MONITOR_USER
+from contracts.paths import REDIS_PASSWORD_FILE, SENTINEL_ACL_SUFFIX, SENTINEL_MONITOR_ACL_FILE, SENTINEL_PASSWORD_FILE
 from policies.manifests import Manifests, env_of
 from policies.model import rule
 
@@ -68,11 +68,31 @@ def _missing_file(m: Manifests, containers: tuple[str, ...], file: str, why: str
 
 
 @rule("auth-redis-password-from-secret", "auth",
-      "Redis's password (requirepass and masterauth) is a file from a mounted Secret in every Redis and Sentinel.")
+      "Redis's password (requirepass and masterauth) is a file from a mounted Secret in every Redis container.")
 def redis_password(m: Manifests):
-    yield from _missing_file(m, ("redis", "sentinel"), REDIS_PASSWORD_FILE, "Redis would run without "
+    yield from _missing_file(m, ("redis",), REDIS_PASSWORD_FILE, "Redis would run without "
                              "requirepass/masterauth or with a password in git",
                              "reference the Secret (auth.redisPassword in the spec: secretName and key)")
+
+
+@rule("auth-sentinel-own-redis-user", "auth",
+      "Sentinel reaches Redis as its own user (sentinel.conf's auth-user, defined in sentinel.acl) and its container "
+      "holds no Redis admin password: a Sentinel fooled into following a forged master leaks no admin password.")
+def sentinel_own_redis_user(m: Manifests):
+    for conf in m.conf_files("sentinel.conf"):
+        users = [d.words[3] for d in conf.all("sentinel", "auth-user") if len(d.words) > 3]
+        if users != [SENTINEL_MONITOR_USER]:
+            yield (conf.owner.ref, ("data", "sentinel.conf"), f"sentinel.conf names auth-user {users or 'none'}, "
+                   f"not the Sentinels' own user {SENTINEL_MONITOR_USER!r}: Sentinel would log in to Redis as admin",
+                   f"render `sentinel auth-user <master> {SENTINEL_MONITOR_USER}` (synth/redis_config.py)")
+        elif SENTINEL_MONITOR_ACL_FILE not in (conf.owner.doc.get("data") or {}):
+            yield (conf.owner.ref, ("data",), f"no {SENTINEL_MONITOR_ACL_FILE} defines the Sentinels' user on Redis: "
+                   "Sentinel could not log in", f"render {SENTINEL_MONITOR_ACL_FILE} beside sentinel.conf")
+    for t in m.pod_templates():
+        path, c = t.container("sentinel")
+        if c is not None and REDIS_PASSWORD_FILE in secret_files(t, c):
+            yield (t.owner.ref, path, "container sentinel mounts Redis's admin password", "mount only the Sentinel "
+                   "password and its clients' passwords there (synth/components/statefulset.py)")
 
 
 @rule("auth-sentinel-password", "auth", "Sentinel requires a password, a file from a mounted Secret.")
@@ -174,11 +194,12 @@ def _allowed_dangerous(rules: list[str]) -> set[str]:
 
 
 @rule("auth-acl-dangerous-commands", "auth",
-      "An application ACL user is denied FLUSHALL, FLUSHDB, CONFIG, DEBUG, KEYS and the other dangerous commands.")
+      "An application ACL user is denied FLUSHALL, FLUSHDB, CONFIG, DEBUG, KEYS and the other dangerous commands "
+      "(the Sentinels' own user needs SLAVEOF and CONFIG REWRITE: auth-acl-client-scope holds it to its list).")
 def acl_dangerous(m: Manifests):
     for o in m.of_kind("ConfigMap"):
         for key, text in (o.doc.get("data") or {}).items():
-            if key != "redis.conf" and not str(key).endswith(".acl"):
+            if key != "redis.conf" and not str(key).endswith(".acl") or key == SENTINEL_MONITOR_ACL_FILE:
                 continue
             for number, raw in enumerate(str(text).splitlines(), start=1):
                 words = raw.split()
@@ -191,7 +212,7 @@ def acl_dangerous(m: Manifests):
 
 
 # The channel Sentinels gossip on: whoever may PUBLISH there can announce a master of their choosing.
-SENTINEL_HELLO = "__sentinel__:hello"
+SENTINEL_HELLO = SENTINEL_HELLO_CHANNEL
 BROAD_GRANTS = {"allkeys": "every key", "~*": "every key", "%r~*": "every key", "%w~*": "every key",
                 "%rw~*": "every key", "allchannels": "every channel", "&*": "every channel",
                 "allcommands": "every command", "+@all": "every command"}
@@ -204,7 +225,8 @@ def client_scope_problems(acl_file: str, words: list[str]) -> list[str]:
     for r in rules:
         if r in BROAD_GRANTS:
             problems.append(f"`{r}` grants {BROAD_GRANTS[r]}")
-        elif r.startswith("&") and fnmatch.fnmatchcase(SENTINEL_HELLO, r[1:]):
+        elif r.startswith("&") and fnmatch.fnmatchcase(SENTINEL_HELLO, r[1:]) and \
+                r[1:] != HELLO_CHANNEL_USERS.get(acl_file):
             problems.append(f"channel `{r}` lets it forge Sentinel hellos ({SENTINEL_HELLO})")
         elif r.startswith("+@"):
             problems.append(f"`{r}` grants a whole category")
@@ -217,9 +239,10 @@ def client_scope_problems(acl_file: str, words: list[str]) -> list[str]:
 
 
 @rule("auth-acl-client-scope", "auth",
-      "Each client's ACL user (Airflow, KEDA, the exporter; on Redis and on the Sentinels) starts from nothing and "
-      "gets only its documented commands (contracts/client_acl.py), no key-, channel- or command-wide grant, and no "
-      "channel that reaches __sentinel__:hello.")
+      "Each client's ACL user (Airflow, KEDA, the exporter; on Redis and on the Sentinels) and the Sentinels' own "
+      "user on Redis start from nothing and get only their documented commands (contracts/client_acl.py), no key-, "
+      "channel- or command-wide grant, and no channel that reaches __sentinel__:hello (the Sentinels' user: that "
+      "channel exactly).")
 def acl_client_scope(m: Manifests):
     for o in m.of_kind("ConfigMap"):
         for key, text in (o.doc.get("data") or {}).items():

@@ -7,9 +7,8 @@ import time
 import uuid
 
 from contracts.broker_url import sentinel_broker_url, tls_kwargs
+from contracts.client_acl import SMOKE_PROBE_QUEUE as PROBE_QUEUE
 from runtime.client import BrokerSettings
-
-PROBE_QUEUE = "redis-gitops-probe"
 
 
 class RoundTripFailed(Exception):
@@ -21,6 +20,7 @@ def celery_round_trip(settings: BrokerSettings, timeout: float = 10.0) -> str:
 
     options = {"master_name": settings.master_name, "socket_timeout": max(settings.socket_timeout, 2.0)}
     sentinel_kwargs = {**({"password": settings.sentinel_password} if settings.sentinel_password else {}),
+                       **({"username": settings.sentinel_username} if settings.sentinel_username else {}),
                        **tls_kwargs(settings.tls_ca_file)}
     if sentinel_kwargs:
         options["sentinel_kwargs"] = sentinel_kwargs
@@ -28,7 +28,8 @@ def celery_round_trip(settings: BrokerSettings, timeout: float = 10.0) -> str:
     use_ssl = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": settings.tls_ca_file} if settings.tls_ca_file else False
     token = uuid.uuid4().hex
     start = time.perf_counter()
-    url = sentinel_broker_url([f"{h}:{p}" for h, p in settings.sentinels], settings.db, settings.password)
+    url = sentinel_broker_url([f"{h}:{p}" for h, p in settings.sentinels], settings.db, settings.password,
+                              settings.username or "")
     with Connection(url, transport_options=options, connect_timeout=5, ssl=use_ssl) as conn:
         queue = conn.SimpleQueue(PROBE_QUEUE)
         try:

@@ -20,6 +20,7 @@ from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnect
 from redis.retry import Retry
 
 from contracts.broker_url import tls_kwargs
+from contracts.client_acl import SMOKE_HEALTH_KEY_PREFIX
 from contracts.defaults import DEFAULT_MASTER_NAME
 
 
@@ -43,11 +44,12 @@ def address_text(a: Address) -> str:
     return f"{a[0]}:{a[1]}"
 
 
-def direct_client(address: Address, password: str | None, timeout: float, tls_ca_file: str | None = None
-                  ) -> redis.Redis:
+def direct_client(address: Address, password: str | None, timeout: float, tls_ca_file: str | None = None,
+                  username: str | None = None) -> redis.Redis:
     """One server, no Sentinel and no retry: checks and measurements report what they see, retrying hides it."""
-    return redis.Redis(*address, password=password, socket_timeout=timeout, socket_connect_timeout=timeout,
-                       decode_responses=True, retry=Retry(NoBackoff(), 0), **tls_kwargs(tls_ca_file))
+    return redis.Redis(*address, username=username, password=password, socket_timeout=timeout,
+                       socket_connect_timeout=timeout, decode_responses=True, retry=Retry(NoBackoff(), 0),
+                       **tls_kwargs(tls_ca_file))
 
 
 def parse_addresses(raw: str, what: str) -> tuple[tuple[str, int], ...]:
@@ -212,13 +214,16 @@ class BrokerSettings:
     socket_timeout: float = DEFAULT_SOCKET_TIMEOUT_SECONDS
     retries: int = DEFAULT_RETRIES
     tls_ca_file: str | None = None  # set: every connection, to Redis and to Sentinel, is TLS verified against it
+    # The smoke Job's own ACL user (on Redis and on the Sentinels); None: the admin (default) user.
+    username: str | None = None
+    sentinel_username: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> BrokerSettings:
         """REDIS_SENTINELS ('h1:26379,h2:26379'), REDIS_MASTER_NAME, REDIS_PASSWORD_FILE and
         REDIS_SENTINEL_PASSWORD_FILE (the smoke Job mounts its Secrets as files), or by hand REDIS_PASSWORD and
-        REDIS_SENTINEL_PASSWORD; optional REDIS_DB, REDIS_SOCKET_TIMEOUT and REDIS_TLS_CA_FILE
-        (contracts/pod_env.SMOKE_ENV)."""
+        REDIS_SENTINEL_PASSWORD; optional REDIS_USERNAME and REDIS_SENTINEL_USERNAME (an ACL user), REDIS_DB,
+        REDIS_SOCKET_TIMEOUT and REDIS_TLS_CA_FILE (contracts/pod_env.SMOKE_ENV)."""
         try:
             raw = env["REDIS_SENTINELS"]
         except KeyError:
@@ -228,6 +233,7 @@ class BrokerSettings:
             password=_password(env, "REDIS_PASSWORD"), sentinel_password=_password(env, "REDIS_SENTINEL_PASSWORD"),
             db=int(env.get("REDIS_DB", "0")), socket_timeout=float(env.get("REDIS_SOCKET_TIMEOUT", DEFAULT_SOCKET_TIMEOUT_SECONDS)),
             tls_ca_file=env.get("REDIS_TLS_CA_FILE") or None,
+            username=env.get("REDIS_USERNAME") or None, sentinel_username=env.get("REDIS_SENTINEL_USERNAME") or None,
         )
 
 
@@ -254,10 +260,12 @@ class RedisPool:
             # Sentinel's own password must go through sentinel_kwargs, or discovery fails with "No master found".
             # No retry and a short connect timeout there: redis-py's default retries with backoff cost 0.7-4.6 s
             # per lookup on each dead Sentinel (measured), when the next Sentinel would answer at once.
-            sentinel_kwargs={"password": settings.sentinel_password, "socket_timeout": settings.socket_timeout,
+            sentinel_kwargs={"username": settings.sentinel_username, "password": settings.sentinel_password,
+                             "socket_timeout": settings.socket_timeout,
                              "socket_connect_timeout": settings.socket_timeout, "retry": Retry(NoBackoff(), 0),
                              **tls},
-            password=settings.password, db=settings.db, socket_timeout=settings.socket_timeout,
+            username=settings.username, password=settings.password, db=settings.db,
+            socket_timeout=settings.socket_timeout,
             socket_connect_timeout=settings.socket_timeout, **server_tls,
         )
         retry = Retry(FailoverBackoff(cap=DEFAULT_BACKOFF_CAP, base=DEFAULT_BACKOFF_BASE), settings.retries)
@@ -278,7 +286,7 @@ class RedisPool:
         try:
             master = self.master_address()
             replicas = tuple(self.sentinel.discover_slaves(self.settings.master_name))
-            key = f"redis-gitops:health:{uuid.uuid4().hex}"
+            key = f"{SMOKE_HEALTH_KEY_PREFIX}{uuid.uuid4().hex}"
             start = time.perf_counter()
             with self.get_connection() as r:
                 r.set(key, "1", ex=60)

@@ -12,7 +12,8 @@ from runtime.health import Expectations
 
 def _redis_node(address: tuple[str, int], settings: BrokerSettings) -> dict:
     node: dict = {"address": address_text(address)}
-    client = direct_client(address, settings.password, settings.socket_timeout, settings.tls_ca_file)
+    client = direct_client(address, settings.password, settings.socket_timeout, settings.tls_ca_file,
+                           settings.username)
     try:
         info = client.info()
     except (redis.RedisError, OSError) as err:
@@ -37,7 +38,8 @@ def _redis_node(address: tuple[str, int], settings: BrokerSettings) -> dict:
 
 def _sentinel_node(address: tuple[str, int], settings: BrokerSettings, master_name: str) -> dict:
     node: dict = {"address": address_text(address)}
-    client = direct_client(address, settings.sentinel_password, settings.socket_timeout, settings.tls_ca_file)
+    client = direct_client(address, settings.sentinel_password, settings.socket_timeout, settings.tls_ca_file,
+                           settings.sentinel_username)
     try:
         m = client.sentinel_master(master_name)
     except (redis.RedisError, OSError) as err:

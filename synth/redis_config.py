@@ -6,10 +6,13 @@ the pod scripts, because only the pod knows them; everything the reviewer should
 from __future__ import annotations
 
 from contracts.client_acl import (AIRFLOW_COMMANDS, EXPORTER_COMMANDS, EXPORTER_SENTINEL_COMMANDS, KEDA_COMMANDS,
-                                 KOMBU_KEYS,
-                                 SENTINEL_DISCOVERY_CHANNELS, SENTINEL_DISCOVERY_COMMANDS)
-from contracts.paths import AIRFLOW_ACL_FILE, EXPORTER_ACL_FILE, KEDA_ACL_FILE, sentinel_acl_file
-from synth.spec import ClusterSpec
+                                  KOMBU_KEYS, SENTINEL_DISCOVERY_CHANNELS, SENTINEL_DISCOVERY_COMMANDS,
+                                  SENTINEL_HELLO_CHANNEL, SENTINEL_MONITOR_COMMANDS, SENTINEL_MONITOR_USER,
+                                  SMOKE_CELERY_COMMANDS, SMOKE_CELERY_KEYS, SMOKE_COMMANDS, SMOKE_KEYS,
+                                  SMOKE_SENTINEL_COMMANDS)
+from contracts.paths import (AIRFLOW_ACL_FILE, EXPORTER_ACL_FILE, KEDA_ACL_FILE, SENTINEL_MONITOR_ACL_FILE,
+                             SMOKE_ACL_FILE, sentinel_acl_file)
+from synth.spec import ClusterSpec, smoke_user
 
 MASTER_HOST_PLACEHOLDER = "__MASTER_HOST__"
 # A replica that comes back needs a full sync, and with min-replicas-to-write its master may refuse writes
@@ -120,17 +123,32 @@ def keda_enabled(spec: ClusterSpec) -> bool:
     return spec.airflow.enabled and spec.airflow.keda.enabled
 
 
+def sentinel_monitor_acl() -> str:
+    """The Sentinels' own user on Redis: what they send to monitor, announce and fail over, on no key and only
+    their hello channel. Its password is the Sentinel password, so a Sentinel never holds Redis's admin one."""
+    return _user(SENTINEL_MONITOR_USER, (), (SENTINEL_HELLO_CHANNEL,), SENTINEL_MONITOR_COMMANDS)
+
+
+def smoke_acl(spec: ClusterSpec) -> str:
+    """The smoke Job's user: its health key and what its checks read; kombu's probe queue with the Celery round
+    trip."""
+    celery = spec.smoke.celery_round_trip
+    return _user(spec.smoke.username, (*SMOKE_KEYS, *(SMOKE_CELERY_KEYS if celery else ())), (),
+                 (*SMOKE_COMMANDS, *(SMOKE_CELERY_COMMANDS if celery else ())))
+
+
 def acl_files(spec: ClusterSpec) -> dict[str, str]:
     """The Redis ACL users' files in the config ConfigMap (contracts/paths.py: `<role>.acl`)."""
     exporter = spec.monitoring.exporter
-    return {**({AIRFLOW_ACL_FILE: airflow_acl(spec)} if spec.airflow.enabled else {}),
+    return {SENTINEL_MONITOR_ACL_FILE: sentinel_monitor_acl(), **({AIRFLOW_ACL_FILE: airflow_acl(spec)} if spec.airflow.enabled else {}),
             **({KEDA_ACL_FILE: keda_acl(spec)} if keda_enabled(spec) else {}),
-            **({EXPORTER_ACL_FILE: exporter_acl(spec)} if exporter.enabled and exporter.username else {})}
+            **({EXPORTER_ACL_FILE: exporter_acl(spec)} if exporter.enabled and exporter.username else {}),
+            **({SMOKE_ACL_FILE: smoke_acl(spec)} if smoke_user(spec) else {})}
 
 
 def sentinel_acl_files(spec: ClusterSpec) -> dict[str, str]:
     """The Sentinel ACL users' files (`<role>.sentinel-acl`): each client of the Sentinels (Airflow and KEDA
-    discover the master, the exporter reads their state) has a user there, with its Redis password; the Sentinel
+    discover the master, the exporter and the smoke Job read their state) has a user there, with its Redis password; the Sentinel
     password stays with the broker's pods."""
     exporter = spec.monitoring.exporter
     return {**({sentinel_acl_file(AIRFLOW_ACL_FILE): sentinel_client_acl(spec.airflow.username)}
@@ -138,7 +156,9 @@ def sentinel_acl_files(spec: ClusterSpec) -> dict[str, str]:
             **({sentinel_acl_file(KEDA_ACL_FILE): sentinel_client_acl(spec.airflow.keda.username)}
                if keda_enabled(spec) else {}),
             **({sentinel_acl_file(EXPORTER_ACL_FILE): _user(exporter.username, (), (), EXPORTER_SENTINEL_COMMANDS)}
-               if exporter.enabled and exporter.username else {})}
+               if exporter.enabled and exporter.username else {}),
+            **({sentinel_acl_file(SMOKE_ACL_FILE): _user(spec.smoke.username, (), (), SMOKE_SENTINEL_COMMANDS)}
+               if smoke_user(spec) else {})}
 
 
 def sentinel_conf(spec: ClusterSpec) -> str:
@@ -158,6 +178,9 @@ def sentinel_conf(spec: ClusterSpec) -> str:
         f"sentinel down-after-milliseconds {m} {s.down_after_milliseconds}",
         f"sentinel failover-timeout {m} {s.failover_timeout_milliseconds}",
         f"sentinel parallel-syncs {m} {s.parallel_syncs}",
+        "# Sentinel reaches Redis as its own user (sentinel.acl), never as admin; start-sentinel.sh appends its",
+        "# password (the Sentinel password)",
+        f"sentinel auth-user {m} {SENTINEL_MONITOR_USER}",
     ]
     return "\n".join(lines) + "\n"
 

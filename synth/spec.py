@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 from contracts.bounds import (AUTO_MAXMEMORY_RATIO, DNS_LABEL, DNS_SUBDOMAIN, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS,
                               IMAGE_TAG, MAX_MAXMEMORY_RATIO, MAX_REASON_CHARS, MAX_REPLICAS, MIN_UID, SAFE_AOF_FSYNC,
                               percent)
+from contracts.client_acl import SENTINEL_MONITOR_USER
 from contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MASTER_NAME, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
 from contracts.quantity import QUANTITY, memory_bytes, parse_quantity
 from contracts.rules import CHECKOV_CHECK, RULE_IDS
@@ -361,7 +362,12 @@ class Smoke(Model):
 
     enabled: bool = True
     image: Image = Image(repository="ghcr.io/example/redis-gitops-smoke", tag="0.1.0")
-    failover: bool = Field(False, description="Also hand mastership over on every sync: ~1.5 s of write latency.")
+    failover: bool = Field(False, description="Also hand mastership over on every sync: ~1.5 s of write latency. "
+                           "The Job then holds the admin passwords (the hand-over needs them) instead of its user.")
+    username: str = Field("smoke", pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+                          description="The Job's own ACL user on Redis (its health key, INFO, the probe queue) "
+                          "and on the Sentinels (discovery and CKQUORUM), unless `failover` is on.")
+    password: SecretRef = SecretRef.model_validate({"secretName": "redis-auth", "key": "smoke-password"})
     celery_round_trip: bool = Field(True, description="Also publish to a probe queue with kombu through Sentinel "
                                     "and consume it back, as Airflow's Celery does.")
     max_write_outage_seconds: float = Field(DEFAULT_MAX_WRITE_OUTAGE_SECONDS, gt=0, le=60)
@@ -373,6 +379,11 @@ class Smoke(Model):
     resources: Resources = Resources(
         requests=CpuMemory(cpu="50m", memory="64Mi"), limits=CpuMemory(cpu="500m", memory="128Mi")
     )
+
+
+def smoke_user(spec: ClusterSpec) -> bool:
+    """The smoke Job runs as its own ACL user, except with `failover` (its hand-over needs the admin passwords)."""
+    return spec.smoke.enabled and not spec.smoke.failover
 
 
 class PolicyWaiver(Model):
@@ -720,12 +731,16 @@ def cross_field_violations(spec: ClusterSpec) -> list[tuple[tuple[str, ...], str
     for path, name in (("airflow.username", spec.airflow.username if spec.airflow.enabled else None),
                        ("airflow.keda.username", keda.username if spec.airflow.enabled and keda.enabled else None),
                        ("monitoring.exporter.username",
-                        spec.monitoring.exporter.username if spec.monitoring.exporter.enabled else None)):
+                        spec.monitoring.exporter.username if spec.monitoring.exporter.enabled else None),
+                       ("smoke.username", spec.smoke.username if smoke_user(spec) else None)):
         if name is None:
             continue
         if name == "default":
             out.append((tuple(path.split(".")), f"{path} 'default' is Redis's and Sentinel's admin user, which the "
                         "broker's own pods hold: give this client a user of its own"))
+        elif name == SENTINEL_MONITOR_USER:
+            out.append((tuple(path.split(".")), f"{path} {name!r} is the Sentinels' own user on Redis: give this "
+                        "client a user of its own"))
         elif name in users:
             out.append((tuple(path.split(".")), f"{path} {name!r} is {users[name]} too: each client gets its own "
                         "user, so that each holds only what it sends"))

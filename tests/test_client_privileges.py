@@ -9,7 +9,10 @@ import redis
 
 from conftest import ROOT
 from devcluster.local_cluster import LocalCluster
-from contracts.client_acl import EXPORTER_SENTINEL_COMMANDS
+from contracts.client_acl import (EXPORTER_SENTINEL_COMMANDS, SENTINEL_MONITOR_COMMANDS, SENTINEL_MONITOR_USER,
+                                  SMOKE_CELERY_COMMANDS, SMOKE_COMMANDS, SMOKE_SENTINEL_COMMANDS)
+from devcluster.local_cluster import broker_settings, expectations
+from runtime.cli import run_health
 from synth.redis_config import (EXPORTER_COMMANDS, KEDA_COMMANDS, SENTINEL_DISCOVERY_COMMANDS, airflow_commands)
 
 
@@ -108,6 +111,58 @@ def test_the_exporter_may_only_read_the_sentinels_state(cluster, spec):
     admin = cluster.sentinel(0)
     assert allowed_commands(admin, spec.monitoring.exporter.username) == \
         set(EXPORTER_SENTINEL_COMMANDS) | always_allowed(admin)
+
+
+def test_the_sentinels_reach_redis_as_their_own_user(cluster, spec):
+    """Every Sentinel link to every Redis logs in as the Sentinels' user, which may run exactly its documented list,
+    on no key and only the hello channel; no Sentinel's config holds Redis's admin password; a hand-over through
+    the Sentinels is refused nothing."""
+    admin = cluster.redis(cluster.master())
+    assert allowed_commands(admin, SENTINEL_MONITOR_USER) == set(SENTINEL_MONITOR_COMMANDS) | always_allowed(admin)
+    for denied in (("GET", "unacked"), ("PUBLISH", "/0.celery.pidbox", "x"), ("SUBSCRIBE", "/0.celeryev/x")):
+        assert "no permissions" in admin.execute_command("ACL", "DRYRUN", SENTINEL_MONITOR_USER, *denied)
+    n = len(cluster.state.nodes)
+    for node in cluster.state.nodes:
+        links = [c for c in cluster.redis(node.ordinal).client_list() if c["name"].startswith("sentinel-")]
+        assert len(links) == 2 * n, links  # each Sentinel's command and pub/sub links
+        assert {c["user"] for c in links} == {SENTINEL_MONITOR_USER}
+        state = (cluster.base / f"pod-{node.ordinal}" / "data" / "sentinel" / "sentinel.conf").read_text()
+        assert cluster.state.redis_password not in state and cluster.state.sentinel_password in state
+    old = cluster.master()
+    cluster.sentinel(0).execute_command("SENTINEL", "FAILOVER", cluster.state.master_name)
+    cluster._wait(lambda: cluster.roles()[old] == "slave" and cluster.roles().count("master") == 1, 30,
+                  "the hand-over did not finish")
+    cluster.wait_until_healthy(60)
+    refused = [e for node in cluster.state.nodes for e in cluster.redis(node.ordinal).acl_log()
+               if e["username"] == SENTINEL_MONITOR_USER]
+    assert refused == []
+
+
+def test_the_smoke_job_passes_every_check_as_its_own_user(cluster, spec):
+    """Every check of the smoke Job, the Celery round trip among them, passes with exactly its user's grants (no
+    refusal in any ACL LOG), and that user can neither administer nor touch Airflow's queues."""
+    s = cluster.state
+    admin, sentinel_admin = cluster.redis(cluster.master()), cluster.sentinel(0)
+    assert allowed_commands(admin, spec.smoke.username) == \
+        set(SMOKE_COMMANDS + SMOKE_CELERY_COMMANDS) | always_allowed(admin)
+    assert allowed_commands(sentinel_admin, spec.smoke.username) == \
+        set(SMOKE_SENTINEL_COMMANDS) | always_allowed(sentinel_admin)
+    settings = broker_settings(s, username=spec.smoke.username, password=s.smoke_password,
+                               sentinel_username=spec.smoke.username, sentinel_password=s.smoke_password)
+    results = run_health(settings, expectations(s), celery=True)
+    assert [(r.name, r.ok) for r in results if not r.ok] == [], [r.detail for r in results if not r.ok]
+    assert "celery_round_trip" in [r.name for r in results]
+    refused = [e for n in s.nodes for c in (cluster.redis(n.ordinal), cluster.sentinel(n.ordinal))
+               for e in c.acl_log() if e["username"] == spec.smoke.username]
+    assert refused == []
+    smoke = as_user(cluster, cluster.master(), s.redis_port, spec.smoke.username, s.smoke_password)
+    for command in (("CONFIG", "GET", "requirepass"), ("LPUSH", "default", "forged task"), ("FLUSHALL",),
+                    ("PUBLISH", "__sentinel__:hello", "x")):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            smoke.execute_command(*command)
+    on_sentinel = as_user(cluster, 0, s.sentinel_port, spec.smoke.username, s.smoke_password)
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        on_sentinel.execute_command("SENTINEL", "FAILOVER", s.master_name)
 
 
 def forged_hello(cluster, attacker: str, epoch: int) -> str:

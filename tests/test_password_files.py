@@ -66,13 +66,15 @@ def test_redis_and_sentinel_read_their_passwords_from_a_read_only_secret_mount(s
     for name in ("redis", "sentinel"):
         assert env(containers[name])["SECRETS_DIR"] == SECRETS_DIR
     exporter = (spec.monitoring.exporter.password.secret_name, spec.monitoring.exporter.password.key)
+    smoke = (spec.smoke.password.secret_name, spec.smoke.password.key)
     assert mounted_secret_files(pod, containers["redis"], SECRETS_DIR) == {
         REDIS_PASSWORD_FILE: redis_auth, SENTINEL_PASSWORD_FILE: sentinel_auth, "airflow-password": airflow,
-        "keda-password": keda, "exporter-password": exporter}
-    # Sentinel reads the passwords of its clients' users (Airflow and KEDA discover, the exporter reads state).
+        "keda-password": keda, "exporter-password": exporter, "smoke-password": smoke}
+    # Sentinel reads the passwords of its clients' users (Airflow and KEDA discover, the exporter and the smoke Job
+    # read state), and never Redis's admin password: it reaches Redis as its own user, with the Sentinel password.
     assert mounted_secret_files(pod, containers["sentinel"], SECRETS_DIR) == {
-        REDIS_PASSWORD_FILE: redis_auth, SENTINEL_PASSWORD_FILE: sentinel_auth, "airflow-password": airflow,
-        "keda-password": keda, "exporter-password": exporter}
+        SENTINEL_PASSWORD_FILE: sentinel_auth, "airflow-password": airflow, "keda-password": keda,
+        "exporter-password": exporter, "smoke-password": smoke}
     for volume in pod["volumes"]:
         if "projected" in volume:
             assert volume["projected"]["defaultMode"] == 0o440
@@ -82,9 +84,8 @@ def test_the_smoke_job_reads_password_files(objects, spec):
     pod = objects[("Job", f"{spec.name}-smoke")]["spec"]["template"]["spec"]
     [c] = pod["containers"]
     files = mounted_secret_files(pod, c, SECRETS_DIR)
-    assert env(c)["REDIS_PASSWORD_FILE"] == f"{SECRETS_DIR}/{REDIS_PASSWORD_FILE}"
-    assert env(c)["REDIS_SENTINEL_PASSWORD_FILE"] == f"{SECRETS_DIR}/{SENTINEL_PASSWORD_FILE}"
-    assert set(files) == {REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE}
+    assert env(c)["REDIS_PASSWORD_FILE"] == env(c)["REDIS_SENTINEL_PASSWORD_FILE"] == f"{SECRETS_DIR}/smoke-password"
+    assert files == {"smoke-password": (spec.smoke.password.secret_name, spec.smoke.password.key)}
 
 
 def test_each_exporter_finds_its_password_in_the_file_its_init_container_writes(sts):

@@ -40,6 +40,11 @@ def drop_secret_file(m, volume_name, file):
         source["secret"]["items"] = [i for i in source["secret"]["items"] if i["path"] != file]
 
 
+def add_secret_file(m, volume_name, file):
+    [volume] = [v for v in pod(m)["volumes"] if v["name"] == volume_name]
+    volume["projected"]["sources"].append({"secret": {"name": "redis-auth", "items": [{"key": file, "path": file}]}})
+
+
 def drop_checkov_skips(m, kind):
     annotations = obj(m, kind)["metadata"]["annotations"]
     for key in [k for k in annotations if k.startswith("checkov.io/skip")]:
@@ -114,8 +119,10 @@ MUTATIONS = {
     "resources-maxmemory-headroom": (lambda m: edit_conf(m, "redis.conf", "maxmemory 805306368",
                                                          "maxmemory 1000000000"),
                                      "maxmemory 1000000000 is above 80% of the redis memory limit"),
-    "auth-redis-password-from-secret": (lambda m: drop_secret_file(m, "sentinel-secrets", "redis-password"),
-                                        "container sentinel reads no redis-password from a Secret"),
+    "auth-redis-password-from-secret": (lambda m: drop_secret_file(m, "redis-secrets", "redis-password"),
+                                        "container redis reads no redis-password from a Secret"),
+    "auth-sentinel-own-redis-user": (lambda m: add_secret_file(m, "sentinel-secrets", "redis-password"),
+                                     "container sentinel mounts Redis's admin password"),
     "auth-sentinel-password": (lambda m: drop_secret_file(m, "sentinel-secrets", "sentinel-password"),
                                "container sentinel reads no sentinel-password from a Secret"),
     "broker-readiness-probes": (lambda m: container(m, "sentinel-exporter").pop("readinessProbe"),
@@ -313,6 +320,27 @@ def test_the_gate_refuses_a_sentinel_user_that_may_publish():
     messages = [f.message for f in evaluate(m).findings if f.rule == "auth-acl-client-scope"]
     assert any("`publish` is not in its documented list" in x for x in messages), messages
     assert any("forge Sentinel hellos" in x for x in messages), messages
+
+
+@pytest.mark.parametrize("old, new, message", [
+    (" &__sentinel__:hello", " &__sentinel__:*", "channel `&__sentinel__:*` lets it forge Sentinel hellos"),
+    (" +ping", " +ping +role", "`role` is not in its documented list"),
+    (" -@all", " ~* -@all", "`~*` grants every key"),
+])
+def test_the_gate_holds_the_sentinels_own_user_to_its_list(old, new, message):
+    """The Sentinels' user may publish on its hello channel exactly, nothing wider and no other command or key."""
+    m = fresh()
+    edit_conf(m, "sentinel.acl", old, new)
+    messages = [f.message for f in evaluate(m).findings if f.rule == "auth-acl-client-scope"]
+    assert any(message in x for x in messages), messages
+
+
+def test_the_gate_refuses_a_sentinel_that_logs_in_to_redis_as_admin():
+    m = fresh()
+    edit_conf(m, "sentinel.conf", "sentinel auth-user mymaster sentinel\n", "")
+    messages = [f.message for f in evaluate(m).findings if f.rule == "auth-sentinel-own-redis-user"]
+    assert messages == ["sentinel.conf names auth-user none, not the Sentinels' own user 'sentinel': Sentinel would "
+                        "log in to Redis as admin"]
 
 
 def test_the_gate_refuses_a_pod_whose_egress_is_open():

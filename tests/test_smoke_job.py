@@ -38,9 +38,11 @@ def test_the_job_runs_the_spec_image_hardened(objects, spec):
 
 
 def test_passwords_come_from_secret_references_and_addresses_from_the_spec(objects, spec):
+    """The Job's own user on Redis and on the Sentinels, one password file (mounted: test_password_files.py)."""
     env = env_of(job_of(objects, spec))
-    assert env["REDIS_PASSWORD_FILE"]["value"] == "/secrets/redis-password"  # mounted: test_password_files.py
-    assert env["REDIS_SENTINEL_PASSWORD_FILE"]["value"] == "/secrets/sentinel-password"
+    assert env["REDIS_USERNAME"]["value"] == env["REDIS_SENTINEL_USERNAME"]["value"] == spec.smoke.username
+    assert env["REDIS_PASSWORD_FILE"]["value"] == env["REDIS_SENTINEL_PASSWORD_FILE"]["value"] == \
+        "/secrets/smoke-password"
     assert env["REDIS_SENTINELS"]["value"].split(",")[0] == "redis-0.redis-headless.airflow.svc.cluster.local:26379"
     assert len(env["REDIS_NODES"]["value"].split(",")) == spec.redis.replicas
     assert env["REDIS_MAXMEMORY_POLICY"]["value"] == "noeviction"
@@ -52,6 +54,13 @@ def test_failover_in_the_spec_adds_the_flag(spec):
     synced, _ = render_manifests(ClusterSpec.model_validate(data))
     [job] = [o for o in synced if o["kind"] == "Job"]
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["smoke", "--json", "--celery", "--failover"]
+    # The hand-over needs the admin passwords: the Job holds them instead of its user, which is not rendered.
+    env = env_of(job)
+    assert "REDIS_USERNAME" not in env
+    assert env["REDIS_PASSWORD_FILE"]["value"] == "/secrets/redis-password"
+    assert env["REDIS_SENTINEL_PASSWORD_FILE"]["value"] == "/secrets/sentinel-password"
+    [config] = [o for o in synced if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "redis-config"]
+    assert "smoke.acl" not in config["data"] and "smoke.sentinel-acl" not in config["data"]
 
 
 def test_disabling_smoke_removes_the_job_and_its_network_access(spec):

@@ -15,6 +15,7 @@
 #   HANDOVER_TIMEOUT_SECONDS  preStop: longest the hand-over may pause writes and wait for a new master
 #   BIND_ADDRESS              optional: listen only here (the local cluster gives each pod its own address)
 #   TLS_DIR                   optional: tls.crt, tls.key, ca.crt; set, every server listens and every redis-cli dials TLS only
+#   REDIS_USER                optional: the Sentinel container's `sentinel` reads Redis as that user with sentinel-password; unset, the admin with redis-password
 
 : "${SELF_HOST:?}" "${PEER_HOSTS:?}" "${REDIS_PORT:?}" "${SENTINEL_PORT:?}" "${MASTER_NAME:?}"
 : "${SECRETS_DIR:?}"
@@ -28,8 +29,14 @@ secret() {
   fi
   cat "$SECRETS_DIR/$1"
 }
-REDIS_PASSWORD=$(secret redis-password) || exit 1
 SENTINEL_PASSWORD=$(secret sentinel-password) || exit 1
+# The Sentinel container holds no Redis admin password: it reads Redis as the Sentinels' own user, whose
+# password is the Sentinel password (synth/redis_config.py's sentinel.acl).
+if [ -n "${REDIS_USER:-}" ]; then
+  REDIS_PASSWORD=$SENTINEL_PASSWORD
+else
+  REDIS_PASSWORD=$(secret redis-password) || exit 1
+fi
 LOCAL_HOST=${LOCAL_HOST:-127.0.0.1}
 # Sentinel's own config file, rewritten by Sentinel on every failover: the cluster's memory across restarts.
 SENTINEL_STATE_DIR=${DATA_DIR:+$DATA_DIR/sentinel}
@@ -59,6 +66,7 @@ tls_files() {
 redis_cli() {
   _h=$1
   shift
+  if [ -n "${REDIS_USER:-}" ]; then set -- --user "$REDIS_USER" "$@"; fi
   rcli "$_h" "$REDIS_PORT" "$REDIS_PASSWORD" "$@"
 }
 

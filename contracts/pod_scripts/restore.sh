@@ -157,12 +157,12 @@ for h in $PEER_HOSTS; do
 done
 for h in $PEER_HOSTS; do
   ok "SENTINEL MONITOR on $h" "$(sentinel_cli "$h" SENTINEL MONITOR "$MASTER_NAME" "$new" "$REDIS_PORT" "$quorum")"
-  for k in down-after-milliseconds failover-timeout parallel-syncs; do
+  for k in down-after-milliseconds failover-timeout parallel-syncs auth-user; do
     ok "SENTINEL SET $k on $h" "$(sentinel_cli "$h" SENTINEL SET "$MASTER_NAME" "$k" "$(setting "$k")")"
   done
-  # The password on stdin (-x), never on a command line.
+  # The Sentinels' own Redis user's password is the Sentinel password: on stdin (-x), never on a command line.
   ok "SENTINEL SET auth-pass on $h" \
-    "$(printf '%s' "$REDIS_PASSWORD" | sentinel_cli "$h" -x SENTINEL SET "$MASTER_NAME" auth-pass)"
+    "$(printf '%s' "$SENTINEL_PASSWORD" | sentinel_cli "$h" -x SENTINEL SET "$MASTER_NAME" auth-pass)"
 done
 n=$(echo "$PEER_HOSTS" | wc -w)
 deadline=$(($(date +%s) + ${RESTORE_SYNC_SECONDS:-600}))

@@ -8,6 +8,7 @@ set -eu
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 : "${CONFIG_DIR:?}" "${DATA_DIR:?}"
+: "${REDIS_USER:?the Redis user of the Sentinels (the Sentinel container sets it)}"
 
 # start-redis.sh already chose whom to follow; so does Sentinel (a stale saved master would fight it).
 while :; do
@@ -35,7 +36,9 @@ umask 077
   tls_files
   printf '%s\n' "sentinel announce-ip $SELF_HOST"
   printf '%s\n' "sentinel announce-port $SENTINEL_PORT"
-  printf '%s\n' "sentinel auth-pass $MASTER_NAME $(conf_quote "$REDIS_PASSWORD")"
+  # Sentinel reaches Redis as its own user (sentinel.conf's auth-user; sentinel.acl: monitor, announce, fail over,
+  # no key), whose password is the Sentinel password: never as Redis's admin.
+  printf '%s\n' "sentinel auth-pass $MASTER_NAME $(conf_quote "$SENTINEL_PASSWORD")"
   printf '%s\n' "sentinel sentinel-pass $(conf_quote "$SENTINEL_PASSWORD")"
   printf '%s\n' "requirepass $(conf_quote "$SENTINEL_PASSWORD")"
   # Clients' users (discovery only): rules from $CONFIG_DIR/<role>.sentinel-acl, the password of the client's Redis

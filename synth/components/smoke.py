@@ -5,16 +5,34 @@ from cdk8s_plus_33 import k8s
 from constructs import Construct
 
 from synth.components.common import WAVE_NETWORK, broker_egress, meta_fields, resources
-from contracts.paths import REDIS_PASSWORD_FILE, SECRETS_DIR, SENTINEL_PASSWORD_FILE
+from contracts.paths import REDIS_PASSWORD_FILE, SECRETS_DIR, SENTINEL_PASSWORD_FILE, SMOKE_PASSWORD_FILE
 from synth.components.pod import (cluster_password_files, container_security, run_once_pod, secrets_volume, tls_ca_path,
                                   tls_mounts, tls_volumes)
 from synth.naming import Names
+from synth.spec import smoke_user
 
 HOOK_ANNOTATIONS = {
     "argocd.argoproj.io/hook": "PostSync",
     # Keep the last run for `kubectl logs` until the next sync replaces it (ttlSecondsAfterFinished also applies).
     "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
 }
+
+
+def credential_env(names: Names) -> list[k8s.EnvVar]:
+    """The Job's own user on Redis and on the Sentinels (one password file), or with `failover` the admin
+    passwords its hand-over needs."""
+    if not smoke_user(names.spec):
+        return [k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=f"{SECRETS_DIR}/{REDIS_PASSWORD_FILE}"),
+                k8s.EnvVar(name="REDIS_SENTINEL_PASSWORD_FILE", value=f"{SECRETS_DIR}/{SENTINEL_PASSWORD_FILE}")]
+    user, password = names.spec.smoke.username, f"{SECRETS_DIR}/{SMOKE_PASSWORD_FILE}"
+    return [k8s.EnvVar(name="REDIS_USERNAME", value=user), k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=password),
+            k8s.EnvVar(name="REDIS_SENTINEL_USERNAME", value=user),
+            k8s.EnvVar(name="REDIS_SENTINEL_PASSWORD_FILE", value=password)]
+
+
+def smoke_password_files(names: Names) -> dict[str, object]:
+    return ({SMOKE_PASSWORD_FILE: names.spec.smoke.password} if smoke_user(names.spec)
+            else cluster_password_files(names))
 
 
 def smoke_env(names: Names) -> list[k8s.EnvVar]:
@@ -29,8 +47,7 @@ def smoke_env(names: Names) -> list[k8s.EnvVar]:
         k8s.EnvVar(name="SMOKE_WAIT_SECONDS", value=str(spec.smoke.wait_seconds)),
         # The failover check runs the pods' own preStop script: same timeout as the pods.
         k8s.EnvVar(name="HANDOVER_TIMEOUT_SECONDS", value=str(spec.redis.handover_timeout_seconds)),
-        k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=f"{SECRETS_DIR}/{REDIS_PASSWORD_FILE}"),
-        k8s.EnvVar(name="REDIS_SENTINEL_PASSWORD_FILE", value=f"{SECRETS_DIR}/{SENTINEL_PASSWORD_FILE}"),
+        *credential_env(names),
         *([k8s.EnvVar(name="REDIS_TLS_CA_FILE", value=tls_ca_path(names))] if names.spec.tls.enabled else []),
     ]
 
@@ -63,7 +80,7 @@ def smoke_job(scope: Construct, names: Names) -> None:
                 spec=run_once_pod(names, container, [
                     k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(
                         medium="Memory", size_limit=k8s.Quantity.from_string("16Mi"))),
-                    secrets_volume("secrets", cluster_password_files(names)), *tls_volumes(names)]),
+                    secrets_volume("secrets", smoke_password_files(names)), *tls_volumes(names)]),
             ),
         ),
     )

@@ -7,9 +7,10 @@ from cdk8s_plus_33 import k8s
 from constructs import Construct
 
 from contracts import pod_scripts
+from contracts.client_acl import SENTINEL_MONITOR_USER
 from contracts.paths import (AIRFLOW_ACL_FILE, CONFIG_DIR, DATA_DIR, EXPORTER_ACL_FILE, KEDA_ACL_FILE,
-                            REDIS_RUNTIME_DIR,
-                            SCRIPTS_DIR, SECRETS_DIR, acl_password_file)
+                            REDIS_RUNTIME_DIR, SCRIPTS_DIR, SECRETS_DIR, SENTINEL_MONITOR_ACL_FILE,
+                            SENTINEL_PASSWORD_FILE, SMOKE_ACL_FILE, acl_password_file)
 from synth.components.common import WAVE_WORKLOAD, meta, resources
 from synth.components.exporter import exporter_containers, exporter_volumes
 from synth.components.pod import (cluster_password_files, container_security, mounts, runs_script, secrets_volume, tls_env,
@@ -34,7 +35,8 @@ def acl_password_files(names: Names) -> dict[str, object]:
     """The password file of each ACL user the config ConfigMap defines (only the Redis container reads them)."""
     spec = names.spec
     refs = {AIRFLOW_ACL_FILE: spec.airflow.password, KEDA_ACL_FILE: spec.airflow.keda.password,
-            EXPORTER_ACL_FILE: spec.monitoring.exporter.password}
+            EXPORTER_ACL_FILE: spec.monitoring.exporter.password, SENTINEL_MONITOR_ACL_FILE: spec.auth.sentinel_password,
+            SMOKE_ACL_FILE: spec.smoke.password}
     return {acl_password_file(f): refs[f] for f in acl_files(spec)}
 
 
@@ -42,6 +44,17 @@ def sentinel_acl_password_files(names: Names) -> dict[str, object]:
     """The password files of the clients' Sentinel users (a subset of the Redis users': the same passwords)."""
     redis_users = acl_password_files(names)
     return {acl_password_file(f): redis_users[acl_password_file(f)] for f in sentinel_acl_files(names.spec)}
+
+
+def redis_secret_files(names: Names) -> dict[str, object]:
+    """What the Redis container reads: both cluster passwords and every Redis user's."""
+    return {**cluster_password_files(names), **acl_password_files(names)}
+
+
+def sentinel_secret_files(names: Names) -> dict[str, object]:
+    """What the Sentinel container reads: the Sentinel password (also its user's on Redis) and its clients' users'
+    passwords, never Redis's admin password."""
+    return {SENTINEL_PASSWORD_FILE: names.spec.auth.sentinel_password, **sentinel_acl_password_files(names)}
 
 
 def script_env(names: Names, runtime_dir: str | None) -> list[k8s.EnvVar]:
@@ -93,9 +106,8 @@ def redis_container(names: Names) -> k8s.Container:
         volume_mounts=[
             *mounts(("data", DATA_DIR), read_only=False),
             *mounts(("redis-runtime", REDIS_RUNTIME_DIR), read_only=False),
-            # Redis alone also reads its ACL users' passwords (start-redis.sh).
-            *mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR),
-                     ("redis-secrets" if acl_password_files(names) else "secrets", SECRETS_DIR)),
+            # Redis also reads its ACL users' passwords (start-redis.sh).
+            *mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR), ("redis-secrets", SECRETS_DIR)),
             *tls_mounts(names),
         ],
     )
@@ -106,7 +118,7 @@ def sentinel_container(names: Names) -> k8s.Container:
     return k8s.Container(
         name="sentinel",
         **runs_script(names, "start-sentinel.sh"),
-        env=script_env(names, None),
+        env=[*script_env(names, None), k8s.EnvVar(name="REDIS_USER", value=SENTINEL_MONITOR_USER)],
         ports=[k8s.ContainerPort(name="sentinel", container_port=spec.sentinel.port, protocol="TCP")],
         liveness_probe=_probe("sentinel", PROBE_PERIOD_SECONDS, 6),
         readiness_probe=_probe("sentinel-ready", 5, 3, timeout=3),
@@ -116,9 +128,8 @@ def sentinel_container(names: Names) -> k8s.Container:
             # Sentinel rewrites its own config file on every failover; on the pod's volume that state (epochs,
             # known replicas and Sentinels) survives restarts, so a full restart elects the last master.
             *mounts(("data", DATA_DIR), read_only=False),
-            # Sentinel also reads its client users' passwords (start-sentinel.sh).
-            *mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR),
-                     ("sentinel-secrets" if sentinel_acl_password_files(names) else "secrets", SECRETS_DIR)),
+            # Sentinel reads its client users' passwords too (start-sentinel.sh), never Redis's admin password.
+            *mounts(("config", CONFIG_DIR), ("scripts", SCRIPTS_DIR), ("sentinel-secrets", SECRETS_DIR)),
             *tls_mounts(names),
         ],
     )
@@ -138,12 +149,9 @@ def _affinity(names: Names) -> k8s.Affinity:
 def statefulset(scope: Construct, names: Names) -> None:
     spec = names.spec
     containers = [redis_container(names), sentinel_container(names)]
-    init_containers, volumes = [], [secrets_volume("secrets", cluster_password_files(names)), *tls_volumes(names)]
-    if acl_password_files(names):
-        volumes.append(secrets_volume("redis-secrets", {**cluster_password_files(names), **acl_password_files(names)}))
-    if sentinel_acl_password_files(names):
-        volumes.append(secrets_volume("sentinel-secrets", {**cluster_password_files(names),
-                                                           **sentinel_acl_password_files(names)}))
+    init_containers, volumes = [], [secrets_volume("redis-secrets", redis_secret_files(names)),
+                                    secrets_volume("sentinel-secrets", sentinel_secret_files(names)),
+                                    *tls_volumes(names)]
     if spec.monitoring.exporter.enabled:
         init, sidecars = exporter_containers(names)
         init_containers += init
