@@ -7,10 +7,12 @@ import sys
 import threading
 import time
 import tomllib
+from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
+from contracts.paths import SMOKE_PASSWORD_FILE
 from devcluster.local_cluster import LocalCluster
 
 # Run the image's entry point with everything the image lacks made unimportable: the generator, the gate, the
@@ -38,13 +40,16 @@ def cluster(spec, tmp_path_factory):
 
 
 def job_env(cluster):
-    """The variables the Job's manifest sets, pointed at the local cluster."""
+    """The variables the Job's manifest sets (its own user on Redis and on the Sentinels), pointed at the local
+    cluster."""
     s = cluster.state
+    smoke_password_file = str(Path(s.password_file).parent / SMOKE_PASSWORD_FILE)
     return {"PATH": "/usr/bin:/bin", "REDIS_MASTER_NAME": s.master_name, "REDIS_MAXMEMORY_POLICY": "noeviction",
             "REDIS_SENTINELS": ",".join(f"{h}:{p}" for h, p in s.sentinel_addresses),
             "REDIS_NODES": ",".join(f"{h}:{p}" for h, p in s.redis_addresses),
-            # The Job's mounted Secret files, as the local cluster keeps them.
-            "REDIS_PASSWORD_FILE": s.password_file, "REDIS_SENTINEL_PASSWORD_FILE": s.sentinel_password_file}
+            # The Job's mounted Secret file, as the local cluster keeps it.
+            "REDIS_USERNAME": "smoke", "REDIS_SENTINEL_USERNAME": "smoke",
+            "REDIS_PASSWORD_FILE": smoke_password_file, "REDIS_SENTINEL_PASSWORD_FILE": smoke_password_file}
 
 
 def image_cli(env, *args):
@@ -53,8 +58,10 @@ def image_cli(env, *args):
 
 
 def test_smoke_passes_from_the_job_environment_without_synth_dependencies(cluster, objects):
-    job_args = objects[("Job", "redis-smoke")]["spec"]["template"]["spec"]["containers"][0]["args"]
+    container = objects[("Job", "redis-smoke")]["spec"]["template"]["spec"]["containers"][0]
+    job_args = container["args"]
     assert job_args == ["smoke", "--json", "--celery"]
+    assert {e["name"]: e["value"] for e in container["env"]}["REDIS_USERNAME"] == job_env(cluster)["REDIS_USERNAME"]
     run = image_cli(job_env(cluster), *job_args)
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
@@ -71,7 +78,7 @@ def test_smoke_with_a_wrong_password_fails_and_says_so(cluster, tmp_path):
 
 
 def test_by_hand_a_password_may_come_from_the_environment(cluster):
-    env = {k: v for k, v in job_env(cluster).items() if not k.endswith("_FILE")}
+    env = {k: v for k, v in job_env(cluster).items() if not k.endswith(("_FILE", "USERNAME"))}
     s = cluster.state
     run = image_cli({**env, "REDIS_PASSWORD": s.redis_password, "REDIS_SENTINEL_PASSWORD": s.sentinel_password}, "smoke")
     assert run.returncode == 0, run.stdout
