@@ -1,6 +1,6 @@
 # The smoke-check image: `redis-gitops-smoke smoke` is the entrypoint of the PostSync hook Job in dist/. It holds
 # runtime/ and contracts/ only (no generator, gate or development harness).
-# Runtime dependencies only (docker/smoke-requirements.txt); the tag comes from cluster_spec.yaml (smoke.image),
+# Runtime dependencies only (docker/smoke/requirements.txt); the tag comes from cluster_spec.yaml (smoke.image),
 # CI builds it with: docker build -t "$(redis-gitops smoke-image)" .
 # Newest 3.11 patch on bookworm (docker-library/python versions.json, 2026-06-23); bookworm keeps redis-tools 7.0.15.
 FROM python:3.11.15-slim-bookworm
@@ -16,9 +16,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY docker/smoke-requirements.txt /tmp/smoke-requirements.txt
+COPY docker/smoke/requirements.txt /tmp/smoke-requirements.txt
 RUN pip install -r /tmp/smoke-requirements.txt
-COPY pyproject.toml README.md ./
+# Its own distribution (docker/smoke/pyproject.toml): runtime/ and contracts/, one script.
+COPY docker/smoke/pyproject.toml ./
 COPY contracts ./contracts
 COPY runtime ./runtime
 RUN pip install --no-deps . && rm -rf /app/build /app/*.egg-info

@@ -1,5 +1,6 @@
 """Numeric bounds that the spec refuses past and the gate flags past: one number each, and the messages
 format it from here."""
+
 import re
 
 # Kernel OOM-kills Redis during fork/rewrite above this share of its memory limit (field notes).
@@ -26,6 +27,27 @@ MIN_UID = 10_000
 # Kubernetes names that must be DNS-1123 labels (namespace, Service names), and subdomains (most other names).
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+# The Sentinel rules, one predicate each: the spec refuses a value and the gate flags a rendered one by them.
+def sentinel_count_ok(n: int) -> bool:
+    """An odd number of Sentinels, at least 3 (a majority survives one loss), at most MAX_REPLICAS."""
+    return 3 <= n <= MAX_REPLICAS and n % 2 == 1
+
+
+def strict_majority(n: int) -> int:
+    """The smallest quorum that is more than half of n Sentinels."""
+    return n // 2 + 1
+
+
+def quorum_ok(quorum: int, n: int) -> bool:
+    """A strict majority of the Sentinels (a minority cannot fail over) and at most their count (reachable)."""
+    return strict_majority(n) <= quorum <= n
+
+
+def failover_timeout_ok(failover_ms: int, down_after_ms: int) -> bool:
+    """More than twice down-after (or failovers abort early) and at most the upper bound."""
+    return 2 * down_after_ms < failover_ms <= FAILOVER_TIMEOUT_MS[1]
 
 
 def percent(ratio: float) -> str:

@@ -1,6 +1,7 @@
 """The broker URL form kombu and Airflow read, agreed once for the generator (airflow-config --local) and the
 smoke image's Celery check. airflow_broker/ installs alone into Airflow's image and keeps its own copy;
 tests/test_airflow_config.py holds the two equal."""
+
 from __future__ import annotations
 
 from urllib.parse import quote

@@ -9,15 +9,43 @@ the servers' own command tables."""
 # EXISTS, PTTL, ZRANGEBYSCORE). Nothing else: no INFO, CONFIG, SCAN, SELECT of another database, SCRIPT FLUSH,
 # FUNCTION, OBJECT or KEYS (docs/security.md lists them with what each is for).
 AIRFLOW_COMMANDS = (
-    "auth", "hello", "ping",                                     # connect, health checks
-    "lpush", "rpush", "rpop", "brpop", "llen",                   # the queues and pidbox/reply lists
-    "sadd", "srem", "smembers", "exists",                        # exchange bindings
-    "zadd", "zrem", "zrange", "zrangebyscore",                   # binding deadlines, unacked_index
-    "hset", "hget", "hdel", "hlen",                              # the unacked hash
-    "get", "set", "del", "pexpire", "pttl", "time",              # unacked_mutex (redis-py Lock), deadlines
-    "multi", "exec", "discard", "watch", "unwatch",              # kombu's transactions and pipelines
-    "evalsha", "script|load", "script|exists",                   # kombu's and redis-py's Lua scripts
-    "publish", "psubscribe", "punsubscribe",                     # remote control (pidbox) and events
+    "auth",
+    "hello",
+    "ping",  # connect, health checks
+    "lpush",
+    "rpush",
+    "rpop",
+    "brpop",
+    "llen",  # the queues and pidbox/reply lists
+    "sadd",
+    "srem",
+    "smembers",
+    "exists",  # exchange bindings
+    "zadd",
+    "zrem",
+    "zrange",
+    "zrangebyscore",  # binding deadlines, unacked_index
+    "hset",
+    "hget",
+    "hdel",
+    "hlen",  # the unacked hash
+    "get",
+    "set",
+    "del",
+    "pexpire",
+    "pttl",
+    "time",  # unacked_mutex (redis-py Lock), deadlines
+    "multi",
+    "exec",
+    "discard",
+    "watch",
+    "unwatch",  # kombu's transactions and pipelines
+    "evalsha",
+    "script|load",
+    "script|exists",  # kombu's and redis-py's Lua scripts
+    "publish",
+    "psubscribe",
+    "punsubscribe",  # remote control (pidbox) and events
 )
 # kombu's own keys: bindings and their deadlines (kombu 5.7), the unacked hash/index/mutex, and the remote-control
 # (pidbox: `<worker>.celery.pidbox`, replies `<uuid>.reply.celery.pidbox`) and event queues.
@@ -29,22 +57,41 @@ KEDA_COMMANDS = ("auth", "hello", "ping", "llen")
 # +switch-master event), never SET, REMOVE, RESET, FAILOVER, CONFIG, ACL, DEBUG, SHUTDOWN or PUBLISH (a forged
 # hello).
 SENTINEL_DISCOVERY_COMMANDS = (
-    "auth", "hello", "ping", "sentinel|masters", "sentinel|master", "sentinel|get-master-addr-by-name",
-    "sentinel|slaves", "sentinel|replicas", "sentinel|sentinels", "subscribe", "unsubscribe",
+    "auth",
+    "hello",
+    "ping",
+    "sentinel|masters",
+    "sentinel|master",
+    "sentinel|get-master-addr-by-name",
+    "sentinel|slaves",
+    "sentinel|replicas",
+    "sentinel|sentinels",
+    "subscribe",
+    "unsubscribe",
 )
 SENTINEL_DISCOVERY_CHANNELS = ("+switch-master",)
 # What redis_exporter sends to a Sentinel (recorded through Sentinel's ACL LOG with Debian's 1.45, starting from
 # nothing): its INFO and the masters, replicas, Sentinels and quorum check behind the redis_sentinel_* metrics.
-EXPORTER_SENTINEL_COMMANDS = ("auth", "hello", "ping", "client|setname", "info", "sentinel|masters",
-                              "sentinel|slaves", "sentinel|sentinels", "sentinel|ckquorum")
+EXPORTER_SENTINEL_COMMANDS = (
+    "auth",
+    "hello",
+    "ping",
+    "client|setname",
+    "info",
+    "sentinel|masters",
+    "sentinel|slaves",
+    "sentinel|sentinels",
+    "sentinel|ckquorum",
+)
 
 
 # What redis_exporter sends (seen in Redis's ACL LOG with Debian's 1.45): INFO, PING, SELECT, TYPE and the
 # length of each checked key, LATENCY LATEST, SLOWLOG LEN, CLIENT SETNAME. Not CONFIG GET: it would read
 # requirepass and masterauth (the exporter logs the refusal once and exports everything but redis_config_*);
 # not SLOWLOG GET: slow entries carry arguments, task payloads among them.
-EXPORTER_COMMANDS = ("-@all +info +ping +select +type +llen +hlen +scard +zcard +strlen +latency|latest "
-                     "+slowlog|len +client|setname")
+EXPORTER_COMMANDS = (
+    "-@all +info +ping +select +type +llen +hlen +scard +zcard +strlen +latency|latest +slowlog|len +client|setname"
+)
 
 # What a Sentinel sends, as its own user (`sentinel auth-user`), to the Redis servers it monitors: Redis's
 # documented list for a Sentinel user less ROLE, checked with MONITOR on every node through hand-overs, a crash and
@@ -52,8 +99,20 @@ EXPORTER_COMMANDS = ("-@all +info +ping +select +type +llen +hlen +scard +zcard 
 # and a failover's MULTI/SLAVEOF/CONFIG REWRITE/CLIENT KILL/EXEC; SCRIPT KILL when a master is BUSY. No key.
 SENTINEL_MONITOR_USER = "sentinel"
 SENTINEL_HELLO_CHANNEL = "__sentinel__:hello"
-SENTINEL_MONITOR_COMMANDS = ("auth", "ping", "info", "client|setname", "subscribe", "publish", "multi", "slaveof",
-                             "config|rewrite", "client|kill", "exec", "script|kill")
+SENTINEL_MONITOR_COMMANDS = (
+    "auth",
+    "ping",
+    "info",
+    "client|setname",
+    "subscribe",
+    "publish",
+    "multi",
+    "slaveof",
+    "config|rewrite",
+    "client|kill",
+    "exec",
+    "script|kill",
+)
 
 # What the smoke Job sends as its own user, recorded with MONITOR on every node while `smoke --celery` ran (redis-py
 # 8 speaks RESP3: HELLO carries the credentials): PING, INFO (replication, persistence, memory: maxmemory_policy
@@ -63,13 +122,20 @@ SENTINEL_MONITOR_COMMANDS = ("auth", "ping", "info", "client|setname", "subscrib
 SMOKE_HEALTH_KEY_PREFIX = "redis-gitops:health:"
 SMOKE_PROBE_QUEUE = "redis-gitops-probe"
 SMOKE_COMMANDS = ("auth", "hello", "ping", "info", "set", "get", "del")
-SMOKE_CELERY_COMMANDS = ("lpush", "brpop", "llen", "sadd", "smembers", "hset", "hdel", "zadd", "zrem", "multi",
-                         "exec")
+SMOKE_CELERY_COMMANDS = ("lpush", "brpop", "llen", "sadd", "smembers", "hset", "hdel", "zadd", "zrem", "multi", "exec")
 SMOKE_KEYS = (f"{SMOKE_HEALTH_KEY_PREFIX}*",)
 SMOKE_CELERY_KEYS = (f"{SMOKE_PROBE_QUEUE}*", f"_kombu.binding*.{SMOKE_PROBE_QUEUE}", "unacked", "unacked_index")
 # On the Sentinels: redis-py's discovery (MASTERS, SLAVES), the names each Sentinel gives, what it sees, its quorum.
-SMOKE_SENTINEL_COMMANDS = ("auth", "hello", "ping", "sentinel|masters", "sentinel|master",
-                           "sentinel|get-master-addr-by-name", "sentinel|slaves", "sentinel|ckquorum")
+SMOKE_SENTINEL_COMMANDS = (
+    "auth",
+    "hello",
+    "ping",
+    "sentinel|masters",
+    "sentinel|master",
+    "sentinel|get-master-addr-by-name",
+    "sentinel|slaves",
+    "sentinel|ckquorum",
+)
 
 # The documented commands of each client user, by the ACL file that defines it (contracts/paths.py). Airflow may
 # also SELECT its own database (`select|<db>`), when that is not 0.

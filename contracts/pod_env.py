@@ -2,6 +2,11 @@
 what the smoke Job's command reads (set by the Job). The header of pod_scripts/lib.sh lists the first;
 tests/test_contracts.py holds the StatefulSet, the local cluster, lib.sh and runtime/ to these."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 # name -> meaning, in the order lib.sh documents them.
 POD_SCRIPT_ENV = {
     "SELF_HOST": "name this pod announces (its headless-Service FQDN in Kubernetes)",
@@ -18,11 +23,60 @@ POD_SCRIPT_ENV = {
     "BIND_ADDRESS": "optional: listen only here (the local cluster gives each pod its own address)",
     "TLS_DIR": "optional: tls.crt, tls.key, ca.crt; set, every server listens and every redis-cli dials TLS only",
     "REDIS_USER": "optional: the Sentinel container's `sentinel` reads Redis as that user with sentinel-password; "
-                  "unset, the admin with redis-password",
+    "unset, the admin with redis-password",
 }
 # Set only where needed: LOCAL_HOST has a default, RUNTIME_DIR is the Redis container's, BIND_ADDRESS local,
 # REDIS_USER the Sentinel container's.
 OPTIONAL_POD_SCRIPT_ENV = ("LOCAL_HOST", "RUNTIME_DIR", "BIND_ADDRESS", "TLS_DIR", "REDIS_USER")
+
+
+@dataclass(frozen=True)
+class PodScriptEnv:
+    """lib.sh's environment, typed: the StatefulSet's containers, the backup and restore Jobs, the local cluster
+    and the failover check all build it here, so no place can miss or misspell a variable. `self_host` None: the
+    caller sets SELF_HOST itself (a Job, from the downward API)."""
+
+    self_host: str | None
+    peer_hosts: tuple[str, ...]
+    redis_port: int
+    sentinel_port: int
+    master_name: str
+    secrets_dir: str
+    local_host: str | None = None
+    config_dir: str | None = None
+    runtime_dir: str | None = None
+    data_dir: str | None = None
+    handover_timeout_seconds: int | None = None
+    bind_address: str | None = None
+    tls_dir: str | None = None
+    redis_user: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)  # the script's own (BACKUP_ENV, RESTORE_ENV)
+
+    def variables(self) -> dict[str, str]:
+        """Name -> value in POD_SCRIPT_ENV's order, then the script's own; unset optional ones left out."""
+        values = {
+            "SELF_HOST": self.self_host,
+            "PEER_HOSTS": " ".join(self.peer_hosts),
+            "LOCAL_HOST": self.local_host,
+            "REDIS_PORT": str(self.redis_port),
+            "SENTINEL_PORT": str(self.sentinel_port),
+            "MASTER_NAME": self.master_name,
+            "SECRETS_DIR": self.secrets_dir,
+            "CONFIG_DIR": self.config_dir,
+            "RUNTIME_DIR": self.runtime_dir,
+            "DATA_DIR": self.data_dir,
+            "HANDOVER_TIMEOUT_SECONDS": None
+            if self.handover_timeout_seconds is None
+            else str(self.handover_timeout_seconds),
+            "BIND_ADDRESS": self.bind_address,
+            "TLS_DIR": self.tls_dir,
+            "REDIS_USER": self.redis_user,
+        }
+        unknown = set(self.extra) - set(BACKUP_ENV) - set(RESTORE_ENV) - set(POD_SCRIPT_ENV)
+        if unknown:
+            raise ValueError(f"not a pod script variable: {', '.join(sorted(unknown))} (contracts/pod_env.py)")
+        return {**{k: v for k, v in values.items() if v is not None}, **self.extra}
+
 
 # name -> meaning: the exporter's init container (pod_scripts/exporter-auth.sh, whose header lists them too).
 EXPORTER_AUTH_ENV = {
@@ -78,14 +132,23 @@ SMOKE_ENV = {
     "REDIS_SOCKET_TIMEOUT": "optional: seconds per command and connect (default 0.5)",
     "REDIS_TLS_CA_FILE": "optional: the CA certificate; set, every connection (Redis and Sentinel) is TLS",
 }
-OPTIONAL_SMOKE_ENV = ("REDIS_USERNAME", "REDIS_SENTINEL_USERNAME", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD",
-                      "REDIS_DB", "REDIS_SOCKET_TIMEOUT", "REDIS_TLS_CA_FILE")
+OPTIONAL_SMOKE_ENV = (
+    "REDIS_USERNAME",
+    "REDIS_SENTINEL_USERNAME",
+    "REDIS_PASSWORD",
+    "REDIS_SENTINEL_PASSWORD",
+    "REDIS_DB",
+    "REDIS_SOCKET_TIMEOUT",
+    "REDIS_TLS_CA_FILE",
+)
 
 
 def lib_sh_header() -> str:
     """The comment at the top of pod_scripts/lib.sh that documents POD_SCRIPT_ENV (a test holds them equal)."""
-    lines = ["# Helpers shared by the pod scripts. They read only environment variables (contracts/pod_env.py) and",
-             "# the password files in SECRETS_DIR, so the same files run in a Kubernetes pod and in the local cluster",
-             "# (`redis-gitops local up`):"]
+    lines = [
+        "# Helpers shared by the pod scripts. They read only environment variables (contracts/pod_env.py) and",
+        "# the password files in SECRETS_DIR, so the same files run in a Kubernetes pod and in the local cluster",
+        "# (`redis-gitops local up`):",
+    ]
     lines += [f"#   {name:<25} {meaning}" for name, meaning in POD_SCRIPT_ENV.items()]
     return "\n".join(lines) + "\n"

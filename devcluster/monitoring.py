@@ -6,6 +6,7 @@ adds) and evaluates the rendered alert rules.
 Only what cannot be the same on loopback is changed: 127.0.0.1 becomes the pod's address, absolute paths move
 under the pod's folder.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from devcluster.local_cluster import LocalCluster
+from redis_gitops.devcluster.local_cluster import LocalCluster
 
 
 def _env(container: dict) -> dict[str, str]:
@@ -39,8 +40,14 @@ def _get(url: str, timeout: float = 3) -> str:
 
 
 class LocalMonitoring:
-    def __init__(self, cluster: LocalCluster, statefulset: dict, service_monitor: dict, rule_groups: list[dict],
-                 scrape_interval: str = "1s"):
+    def __init__(
+        self,
+        cluster: LocalCluster,
+        statefulset: dict,
+        service_monitor: dict,
+        rule_groups: list[dict],
+        scrape_interval: str = "1s",
+    ):
         self.cluster, self.sts, self.sm = cluster, statefulset, service_monitor
         self.rule_groups, self.interval = rule_groups, scrape_interval
         self.base = cluster.base / "monitoring"
@@ -69,8 +76,13 @@ class LocalMonitoring:
                 (pod_dir / "tls").symlink_to(self.cluster.state.tls_dir)
             env = {k: self._local(v, node.host, pod_dir) for k, v in _env(init).items()}
             env["SECRETS_DIR"] = str(self.cluster.base / "secrets")  # the local cluster's Secrets
-            run = subprocess.run(["sh", str(self.cluster.base / "scripts" / init["command"][1].rsplit("/", 1)[1])],
-                                 env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=10)
+            run = subprocess.run(
+                ["sh", str(self.cluster.base / "scripts" / init["command"][1].rsplit("/", 1)[1])],
+                env={"PATH": "/usr/bin:/bin", **env},
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
             if run.returncode != 0:
                 raise RuntimeError(f"exporter-auth failed for {pod}: {run.stderr}")
             for name, c in containers.items():
@@ -80,18 +92,40 @@ class LocalMonitoring:
                 env = {k: self._local(v, node.host, pod_dir) for k, v in _env(c).items()}
                 env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] = f"{node.host}:{port['containerPort']}"
                 log = open(pod_dir / f"{name}.log", "ab")
-                self.procs.append(subprocess.Popen(["prometheus-redis-exporter", *c.get("args", [])],
-                                                   env={"PATH": "/usr/bin:/bin", **env}, stdout=log, stderr=log))
+                self.procs.append(
+                    subprocess.Popen(
+                        ["prometheus-redis-exporter", *c.get("args", [])],
+                        env={"PATH": "/usr/bin:/bin", **env},
+                        stdout=log,
+                        stderr=log,
+                    )
+                )
                 log.close()
                 # The labels the Prometheus Operator gives a ServiceMonitor target, then the endpoint's relabelings.
                 address = f"{node.host}:{port['containerPort']}"
-                labels = {"namespace": namespace, "service": service, "pod": pod, "container": name,
-                          "endpoint": port["name"], "job": service, "instance": address}
+                labels = {
+                    "namespace": namespace,
+                    "service": service,
+                    "pod": pod,
+                    "container": name,
+                    "endpoint": port["name"],
+                    "job": service,
+                    "instance": address,
+                }
                 for r in endpoints[port["name"]].get("relabelings", []):
-                    if r.get("action", "replace").lower() == "replace" and "replacement" in r and "sourceLabels" not in r:
+                    if (
+                        r.get("action", "replace").lower() == "replace"
+                        and "replacement" in r
+                        and "sourceLabels" not in r
+                    ):
                         labels[r["targetLabel"]] = r["replacement"]
-                self.targets.append({"url": f"http://{address}{endpoints[port['name']].get('path', '/metrics')}",
-                                     "labels": labels, "address": address})
+                self.targets.append(
+                    {
+                        "url": f"http://{address}{endpoints[port['name']].get('path', '/metrics')}",
+                        "labels": labels,
+                        "address": address,
+                    }
+                )
 
     def scrape(self, deadline: float = 20.0) -> list[tuple[dict, str]]:
         """Each target's labels and its metrics once it reports redis_up 1 (or the last answer at the deadline)."""
@@ -119,12 +153,19 @@ class LocalMonitoring:
         with rules.open("w") as f:
             YAML(typ="safe").dump({"groups": self.rule_groups}, f)
         config = {
-            "global": {"scrape_interval": self.interval, "evaluation_interval": self.interval,
-                       "scrape_timeout": self.interval},
+            "global": {
+                "scrape_interval": self.interval,
+                "evaluation_interval": self.interval,
+                "scrape_timeout": self.interval,
+            },
             "rule_files": [str(rules)],
-            "scrape_configs": [{"job_name": "redis-gitops", "honor_labels": True, "static_configs": [
-                {"targets": [t["address"]], "labels": t["labels"]}
-                for t in self.targets]}],
+            "scrape_configs": [
+                {
+                    "job_name": "redis-gitops",
+                    "honor_labels": True,
+                    "static_configs": [{"targets": [t["address"]], "labels": t["labels"]} for t in self.targets],
+                }
+            ],
         }
         # `job` from the labels: honor_labels keeps the target's own labels over Prometheus's defaults.
         (self.base / "prometheus.yml").write_text(json.dumps(config))
@@ -132,9 +173,19 @@ class LocalMonitoring:
         port = _free_port(host)
         self.prometheus_url = f"http://{host}:{port}"
         log = open(self.base / "prometheus.log", "ab")
-        self.procs.append(subprocess.Popen(
-            [binary, f"--config.file={self.base / 'prometheus.yml'}", f"--storage.tsdb.path={self.base / 'tsdb'}",
-             f"--web.listen-address={host}:{port}", "--log.level=warn"], stdout=log, stderr=log))
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    binary,
+                    f"--config.file={self.base / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={self.base / 'tsdb'}",
+                    f"--web.listen-address={host}:{port}",
+                    "--log.level=warn",
+                ],
+                stdout=log,
+                stderr=log,
+            )
+        )
         log.close()
         end = time.monotonic() + 30
         while True:
@@ -162,8 +213,10 @@ class LocalMonitoring:
             if value:
                 return value
             if time.monotonic() > end:
-                raise AssertionError(f"{what} within {timeout:.0f} s; alerts: "
-                                     f"{[(a['labels']['alertname'], a['state']) for a in self.alerts()]}")
+                raise AssertionError(
+                    f"{what} within {timeout:.0f} s; alerts: "
+                    f"{[(a['labels']['alertname'], a['state']) for a in self.alerts()]}"
+                )
             time.sleep(0.25)
 
     def stop(self) -> None:

@@ -4,6 +4,7 @@ bridge, the cluster's real ports, and the headless Service's DNS names resolvabl
 namespace of their own. Everything is created with a unique tag and removed again; nothing outside it is
 addressed. Needs root and iproute2 (`ip netns`).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from devcluster.local_cluster import LocalCluster, Node
+from redis_gitops.devcluster.local_cluster import LocalCluster, Node
 
 HOSTS_ROOT = Path("/etc/netns")
 
@@ -28,8 +29,11 @@ def unusable_reason() -> str | None:
     a machine's or a container's is."""
     if os.geteuid() != 0:
         return "the network-namespace harness needs root (ip netns)"
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "unchanged", "mount", "--make-rslave", "/"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        ["unshare", "--mount", "--propagation", "unchanged", "mount", "--make-rslave", "/"],
+        capture_output=True,
+        text=True,
+    )
     if probe.returncode != 0:
         return f"`ip netns exec` cannot run here: / is not a mount point (a chroot?): {probe.stderr.strip()}"
     return None
@@ -65,8 +69,9 @@ class PodNetwork:
     def write_hosts(self) -> None:
         """The headless Service's names; rewritten in place, so running processes see a changed address."""
         pods = [ns for ns in self.namespaces if not ns.endswith("-client")]
-        lines = ["127.0.0.1 localhost"] + [f"{self.addresses[ns]} {fqdn} {fqdn.split('.')[0]}"
-                                           for ns, fqdn in zip(pods, self.fqdns)]
+        lines = ["127.0.0.1 localhost"] + [
+            f"{self.addresses[ns]} {fqdn} {fqdn.split('.')[0]}" for ns, fqdn in zip(pods, self.fqdns, strict=True)
+        ]
         for ns in self.namespaces:
             folder = HOSTS_ROOT / ns
             folder.mkdir(parents=True, exist_ok=True)
@@ -143,13 +148,29 @@ class NetnsCluster(LocalCluster):
     def client(self, ns: str, key: str, seconds: float, out: Path) -> subprocess.Popen:
         """A writer (faults.load) in namespace `ns`, through the Sentinels it can reach, for `seconds`."""
         s = self.state
-        args = [sys.executable, "-m", "faults.load", "--key", key, "--seconds", str(seconds), "--out", str(out),
-                "--sentinels", ",".join(f"{h}:{s.sentinel_port}" for h in self.hosts),
-                "--master-name", s.master_name, "--password-file", s.password_file,
-                "--sentinel-password-file", s.sentinel_password_file]
+        args = [
+            sys.executable,
+            "-m",
+            "redis_gitops.faults.load",
+            "--key",
+            key,
+            "--seconds",
+            str(seconds),
+            "--out",
+            str(out),
+            "--sentinels",
+            ",".join(f"{h}:{s.sentinel_port}" for h in self.hosts),
+            "--master-name",
+            s.master_name,
+            "--password-file",
+            s.password_file,
+            "--sentinel-password-file",
+            s.sentinel_password_file,
+        ]
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-        return subprocess.Popen(["ip", "netns", "exec", ns, *args], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            ["ip", "netns", "exec", ns, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
 
 def read_load(path: Path) -> dict:

@@ -6,6 +6,7 @@ records each execution.
 The provider's own module (`celery_executor_utils`) cannot be imported with Celery 5.7.0: it imports
 `retry` from `celery.backends.database`, which Celery 5.7 removed; its three configuration lines are
 repeated here. Run as `celery --app faults.airflow_app worker ...`; imported by `faults.airflow_publish`."""
+
 from __future__ import annotations
 
 import os

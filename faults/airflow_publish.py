@@ -2,6 +2,7 @@
 `apply_async` under Airflow's `[celery] operation_timeout`; its own timeout is retried up to
 `[celery] task_publish_max_retries` times, any other exception is a publish error (Airflow marks the task
 FAILED). Prints one JSON line: what was published, the errors, the timeouts retried."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     from airflow.exceptions import AirflowTaskTimeout
     from airflow.utils.timeout import timeout
 
-    from faults.airflow_app import probe
+    from redis_gitops.faults.airflow_app import probe
 
     operation_timeout = conf.getfloat("celery", "operation_timeout")
 
@@ -48,8 +49,19 @@ def main(argv: list[str] | None = None) -> None:
                 errors.append(f"{n}: {type(err).__name__}: {err}")
                 first_trace = first_trace or traceback.format_exc()
                 break
-    print(json.dumps({"published": published, "errors": errors, "timeouts": timeouts, "finished": time.time(),
-                      "max_latency": max(latencies, default=0.0), "first_trace": first_trace}), flush=True)
+    print(
+        json.dumps(
+            {
+                "published": published,
+                "errors": errors,
+                "timeouts": timeouts,
+                "finished": time.time(),
+                "max_latency": max(latencies, default=0.0),
+                "first_trace": first_trace,
+            }
+        ),
+        flush=True,
+    )
     sys.exit(0)
 
 

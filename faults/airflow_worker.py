@@ -4,6 +4,7 @@ variables, run against the local cluster through a planned hand-over or a master
 The variables are the ones `redis-gitops airflow-config` and the Helm values carry (synth/airflow_config.py),
 with the local cluster's password files standing in for the mounted Secrets, so the `_CMD` options run too.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,28 +18,39 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devcluster.local_cluster import LocalCluster
-from synth.airflow_config import cfg_sections, environment
+from redis_gitops.devcluster.local_cluster import LocalCluster
+from redis_gitops.synth.airflow_config import cfg_sections, environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def airflow_env(cluster: LocalCluster, home: Path, record: Path, fixed_transport: bool = True,
-                concurrency: int = 2, task_seconds: float = 0.15) -> dict[str, str]:
+def airflow_env(
+    cluster: LocalCluster,
+    home: Path,
+    record: Path,
+    fixed_transport: bool = True,
+    concurrency: int = 2,
+    task_seconds: float = 0.15,
+) -> dict[str, str]:
     """Airflow's configuration for the local cluster, from the generator; Airflow's defaults otherwise
     (acks late, prefork, prefetch 1). `fixed_transport=False` leaves out our celery_config_options."""
     s = cluster.state
     secrets_dir = str(Path(s.password_file).parent)
-    env = environment(cfg_sections(cluster.spec, [f"{h}:{p}" for h, p in s.sentinel_addresses], secrets_dir,
-                                   s.tls_ca_file))
+    env = environment(
+        cfg_sections(cluster.spec, [f"{h}:{p}" for h, p in s.sentinel_addresses], secrets_dir, s.tls_ca_file)
+    )
     env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(concurrency)
     if not fixed_transport:
         env.pop("AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS")
     return {
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "PYTHONPATH": str(ROOT), "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "PYTHONPATH": str(ROOT),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "PROBE_RECORD": str(record), "PROBE_TASK_SECONDS": str(task_seconds), **env,
+        "PROBE_RECORD": str(record),
+        "PROBE_TASK_SECONDS": str(task_seconds),
+        **env,
     }
 
 
@@ -52,10 +64,32 @@ class Worker:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "celery", "--app", "faults.airflow_app", "worker", "-O", "fair",
-                 "--queues", self.queue, "--concurrency", self.env["AIRFLOW__CELERY__WORKER_CONCURRENCY"],
-                 "--pool", "prefork", "--loglevel", "INFO", "--hostname", f"probe-{os.getpid()}@%h"],
-                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "--app",
+                    "redis_gitops.faults.airflow_app",
+                    "worker",
+                    "-O",
+                    "fair",
+                    "--queues",
+                    self.queue,
+                    "--concurrency",
+                    self.env["AIRFLOW__CELERY__WORKER_CONCURRENCY"],
+                    "--pool",
+                    "prefork",
+                    "--loglevel",
+                    "INFO",
+                    "--hostname",
+                    f"probe-{os.getpid()}@%h",
+                ],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     @property
     def alive(self) -> bool:
@@ -134,17 +168,39 @@ def _fault(cluster: LocalCluster, fault: str) -> None:
 
 def publish(env: dict[str, str], count: int, rate: float = 50.0, queue: str = "default") -> dict:
     """Publish `count` probe tasks as Airflow's scheduler would; the publisher's summary."""
-    out = subprocess.run([sys.executable, "-m", "faults.airflow_publish", "--count", str(count), "--rate", str(rate),
-                          "--queue", queue], env=env, cwd=ROOT, capture_output=True, text=True,
-                         timeout=count / rate + 120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "redis_gitops.faults.airflow_publish",
+            "--count",
+            str(count),
+            "--rate",
+            str(rate),
+            "--queue",
+            queue,
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=count / rate + 120,
+    )
     lines = [json.loads(x) for x in out.stdout.splitlines() if x.startswith("{")]
     if not lines or "published" not in lines[-1]:
         raise RuntimeError(f"the publisher failed: {out.stderr[-2000:]}")
     return lines[-1]
 
 
-def run(cluster: LocalCluster, fault: str, count: int = 300, rate: float = 10.0, fault_after: float = 8.0,
-        fixed_transport: bool = True, drain_timeout: float = 60.0) -> WorkerRun:
+def run(
+    cluster: LocalCluster,
+    fault: str,
+    count: int = 300,
+    rate: float = 10.0,
+    fault_after: float = 8.0,
+    fixed_transport: bool = True,
+    drain_timeout: float = 60.0,
+) -> WorkerRun:
     """Start a worker, publish `count` tasks at `rate`/s, inject `fault` after `fault_after` s, and wait for
     every published task to run (at most `drain_timeout` s after the last publish)."""
     with tempfile.TemporaryDirectory(prefix="airflow-worker-") as tmp:
@@ -175,13 +231,19 @@ def run(cluster: LocalCluster, fault: str, count: int = 300, rate: float = 10.0,
             obeyed = worker.stop()
         log = worker.log()
         return WorkerRun(
-            fault=fault, published=len(published), publish_errors=result["errors"],
-            publish_timeouts=result["timeouts"], executed=len(set(ran) & published),
-            missing=sorted(published - set(ran)), duplicates=len(ran) - len(set(ran)),
-            worker_survived=survived, worker_obeyed_sigterm=obeyed,
+            fault=fault,
+            published=len(published),
+            publish_errors=result["errors"],
+            publish_timeouts=result["timeouts"],
+            executed=len(set(ran) & published),
+            missing=sorted(published - set(ran)),
+            duplicates=len(ran) - len(set(ran)),
+            worker_survived=survived,
+            worker_obeyed_sigterm=obeyed,
             done_after_last_publish_s=round(last_run - result["finished"], 2) if last_run else None,
             fault_at_s=fault_after,
-            errors_in_worker_log=worker_errors(log), first_publish_error_trace=result.get("first_trace", ""),
+            errors_in_worker_log=worker_errors(log),
+            first_publish_error_trace=result.get("first_trace", ""),
             left_unacked=left_unacked,
         )
 
@@ -232,7 +294,7 @@ def main() -> None:
     import argparse
     from dataclasses import asdict
 
-    from synth.spec_loader import load_spec
+    from redis_gitops.synth.spec_loader import load_spec
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--runs", type=int, default=3)
@@ -244,20 +306,30 @@ def main() -> None:
     args = parser.parse_args()
     spec = load_spec(ROOT / "cluster_spec.yaml")
     results = []
-    with tempfile.TemporaryDirectory(prefix="airflow-faults-") as tmp, \
-            LocalCluster(spec, ROOT / "dist", Path(tmp), subnet=args.subnet) as cluster:
+    with (
+        tempfile.TemporaryDirectory(prefix="airflow-faults-") as tmp,
+        LocalCluster(spec, ROOT / "dist", Path(tmp), subnet=args.subnet) as cluster,
+    ):
         for fault in args.faults:
             for i in range(args.runs):
                 cluster.wait_until_healthy(120)
                 r = run(cluster, fault, count=args.tasks, fixed_transport=not args.stock)
                 results.append(asdict(r))
-                print(f"{fault} #{i + 1}: published {r.published}, publish errors {len(r.publish_errors)} "
-                      f"(timeouts re-sent {r.publish_timeouts}), ran {r.executed}, missing {len(r.missing)}, "
-                      f"duplicates {r.duplicates}, left unacked {r.left_unacked}, same worker {r.worker_survived}, done "
-                      f"{r.done_after_last_publish_s} s after the last publish", flush=True)
+                print(
+                    f"{fault} #{i + 1}: published {r.published}, publish errors {len(r.publish_errors)} "
+                    f"(timeouts re-sent {r.publish_timeouts}), ran {r.executed}, missing {len(r.missing)}, "
+                    f"duplicates {r.duplicates}, left unacked {r.left_unacked}, same worker {r.worker_survived}, done "
+                    f"{r.done_after_last_publish_s} s after the last publish",
+                    flush=True,
+                )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"transport": "kombu" if args.stock else "redis_gitops_airflow",
-                                    "tasks": args.tasks, "runs": results}, indent=2) + "\n")
+    args.out.write_text(
+        json.dumps(
+            {"transport": "kombu" if args.stock else "redis_gitops_airflow", "tasks": args.tasks, "runs": results},
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"report: {args.out}")
 
 

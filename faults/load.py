@@ -1,4 +1,5 @@
 """Continuous writes through the project's pool client, each confirmed with WAIT 1, every call timed."""
+
 from __future__ import annotations
 
 import threading
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from runtime.client import RedisPool
+from redis_gitops.runtime.client import RedisPool
 
 # Below the pool's socket timeout (0.5 s), or a WAIT that times out would look like a lost connection.
 WAIT_TIMEOUT_MS = 300
@@ -42,7 +43,7 @@ class LoadLog:
         until = self.stopped if until is None else until
         acks = [s.start + s.latency for s in self.samples if s.ok and since <= s.start + s.latency <= until]
         times = [max(since, self.started), *acks, until]
-        gaps = [(b - a, a) for a, b in zip(times, times[1:])]
+        gaps = [(b - a, a) for a, b in zip(times, times[1:], strict=False)]
         return max(gaps, default=(0.0, since))
 
 
@@ -72,8 +73,9 @@ class Load(threading.Thread):
                     if sample.confirmed:
                         self.log.confirmed.append(n)
                 except (redis.RedisError, OSError) as err:
-                    sample = Sample(start, time.monotonic() - start, False, error=f"{type(err).__name__}: "
-                                                                                  f"{str(err)[:50]}")
+                    sample = Sample(
+                        start, time.monotonic() - start, False, error=f"{type(err).__name__}: {str(err)[:50]}"
+                    )
                     time.sleep(0.01)
                 self.log.samples.append(sample)
                 time.sleep(self.pause)
@@ -93,16 +95,19 @@ def main() -> None:
     from dataclasses import asdict
     from pathlib import Path
 
-    from runtime.client import BrokerSettings, parse_addresses
+    from redis_gitops.runtime.client import BrokerSettings, parse_addresses
 
     p = argparse.ArgumentParser()
     for flag in ("--key", "--out", "--sentinels", "--master-name", "--password-file", "--sentinel-password-file"):
         p.add_argument(flag, required=True)
     p.add_argument("--seconds", type=float, required=True)
     a = p.parse_args()
-    settings = BrokerSettings(sentinels=parse_addresses(a.sentinels, "--sentinels"), master_name=a.master_name,
-                              password=Path(a.password_file).read_text(),
-                              sentinel_password=Path(a.sentinel_password_file).read_text())
+    settings = BrokerSettings(
+        sentinels=parse_addresses(a.sentinels, "--sentinels"),
+        master_name=a.master_name,
+        password=Path(a.password_file).read_text(),
+        sentinel_password=Path(a.sentinel_password_file).read_text(),
+    )
     pool = RedisPool(settings)
     load = Load(pool, a.key)
     load.start()

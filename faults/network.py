@@ -3,14 +3,15 @@
 Their writers run as separate processes inside a namespace (`python -m faults.load`), so each side of a
 partition writes through the Sentinels it can reach; their logs come back as JSON and are judged here.
 """
+
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from faults.load import LoadLog, Sample
-from devcluster.netns import NetnsCluster, read_load
-from faults.scenarios import Run, Scenario, Watcher, figures, settle
+from redis_gitops.devcluster.netns import NetnsCluster, read_load
+from redis_gitops.faults.load import LoadLog, Sample
+from redis_gitops.faults.scenarios import Run, Scenario, Watcher, figures, settle
 
 CUT_SECONDS = 20
 LEAD_SECONDS = 3  # writes before the fault
@@ -19,8 +20,13 @@ TAIL_SECONDS = 11  # writes after the cut heals or the pod is back
 
 def load_log(path: Path) -> LoadLog:
     raw = read_load(path)
-    return LoadLog(samples=[Sample(**s) for s in raw["samples"]], acknowledged=raw["acknowledged"],
-                   confirmed=raw["confirmed"], started=raw["started"], stopped=raw["stopped"])
+    return LoadLog(
+        samples=[Sample(**s) for s in raw["samples"]],
+        acknowledged=raw["acknowledged"],
+        confirmed=raw["confirmed"],
+        started=raw["started"],
+        stopped=raw["stopped"],
+    )
 
 
 def _new_address(cluster: NetnsCluster, master: int) -> dict[str, float]:
@@ -72,15 +78,17 @@ def run(cluster: NetnsCluster, scenario: Scenario, workdir: Path) -> Run:
     logs = {side: load_log(workdir / f"{side}.json") for side in writers}
     stored = {side: {int(x) for x in cluster.redis(new).lrange(f"{key}:{side}", 0, -1)} for side in writers}
     cluster.redis(new).delete(*(f"{key}:{side}" for side in writers))
-    result = figures(scenario, logs["outside"], t0, cluster.state.nodes[old].host, watch, marks,
-                      stored["outside"], healthy)
+    result = figures(
+        scenario, logs["outside"], t0, cluster.state.nodes[old].host, watch, marks, stored["outside"], healthy
+    )
     if cut_off:
         inner, heal = logs["inside"], t0 + marks["cut healed"]
         after_cut = [s.start + s.latency - t0 for s in inner.samples if s.ok and t0 < s.start + s.latency < heal]
         lost = [n for n in inner.acknowledged if n not in stored["inside"]]
         confirmed = set(inner.confirmed)
         result.cut_off_side = {
-            "acknowledged": len(inner.acknowledged), "lost": len(lost),
+            "acknowledged": len(inner.acknowledged),
+            "lost": len(lost),
             "lost_confirmed": sum(1 for n in lost if n in confirmed),
             "took_writes_after_cut_s": round(max(after_cut, default=0.0), 3),
             "old_master_rejoined_as_replica": cluster.roles()[old] == "slave",
@@ -89,10 +97,23 @@ def run(cluster: NetnsCluster, scenario: Scenario, workdir: Path) -> Run:
     return result
 
 
-SCENARIOS = {s.name: s for s in (
-    Scenario("partition", f"the master's pod cut off from the others {CUT_SECONDS} s, a writer on each side "
-             "(figures: the clients' writer; the cut-off side's in cut_off_side)", _partition, True,
-             CUT_SECONDS + TAIL_SECONDS),
-    Scenario("new-address", "the master's pod rescheduled: preStop hand-over, back at a new IP, same DNS name",
-             _new_address, True, TAIL_SECONDS),
-)}
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario(
+            "partition",
+            f"the master's pod cut off from the others {CUT_SECONDS} s, a writer on each side "
+            "(figures: the clients' writer; the cut-off side's in cut_off_side)",
+            _partition,
+            True,
+            CUT_SECONDS + TAIL_SECONDS,
+        ),
+        Scenario(
+            "new-address",
+            "the master's pod rescheduled: preStop hand-over, back at a new IP, same DNS name",
+            _new_address,
+            True,
+            TAIL_SECONDS,
+        ),
+    )
+}

@@ -4,6 +4,7 @@ Figures per run: the write-unavailability window (longest time without an acknow
 the time to a new master (first Sentinel naming one), the time until every Sentinel gives clients the new
 master, and acknowledged writes lost, counted for plain writes and for writes confirmed with WAIT 1.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 
 import redis
 
-from faults.load import Load, LoadLog
-from runtime.client import RedisPool, direct_client
-from devcluster.local_cluster import LocalCluster, broker_settings
+from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings
+from redis_gitops.faults.load import Load, LoadLog
+from redis_gitops.runtime.client import RedisPool, direct_client
 
 BASELINE_SECONDS = 1.0
 
@@ -92,8 +93,13 @@ def sentinel_down_then_master_killed(cluster: LocalCluster, master: int) -> dict
     sentinel = _others(cluster, master)[0]
     cluster.stop_process(sentinel, "sentinel")
     cluster.stop_node(master, graceful=False, sentinel=False)
-    _later(10, lambda: (cluster.start_process(sentinel, "sentinel"), cluster.start_process(master, "redis")), marks,
-           "Redis and Sentinel restarted", t0)
+    _later(
+        10,
+        lambda: (cluster.start_process(sentinel, "sentinel"), cluster.start_process(master, "redis")),
+        marks,
+        "Redis and Sentinel restarted",
+        t0,
+    )
     return marks
 
 
@@ -153,19 +159,39 @@ def planned_hand_over(cluster: LocalCluster, master: int) -> dict[str, float]:
     return marks
 
 
-SCENARIOS = {s.name: s for s in (
-    Scenario("master-killed", "SIGKILL of the master's pod, restarted after 10 s", master_killed, True, 25),
-    Scenario("master-frozen", "master SIGSTOPped 15 s, then SIGCONT", master_frozen, True, 30),
-    Scenario("sentinel-down-master-killed", "one Sentinel down, then the master's Redis killed",
-             sentinel_down_then_master_killed, True, 25),
-    Scenario("two-sentinels-down", "two Sentinels down 10 s (no quorum)", two_sentinels_down, False, 15),
-    Scenario("replica-down", "one replica down 10 s", replica_down, False, 15),
-    Scenario("replicas-down", "both replicas down 10 s (min-replicas-to-write 1)", replicas_down, False, 25),
-    Scenario("planned-hand-over", "the master's pod updated: preStop hand-over, restart", planned_hand_over,
-             True, 8, min_runs=5),
-    Scenario("rolling-restart", "pods 2, 1, 0 restarted with preStop, next pod after Ready", rolling_restart,
-             True, 8, min_runs=5),
-)}
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("master-killed", "SIGKILL of the master's pod, restarted after 10 s", master_killed, True, 25),
+        Scenario("master-frozen", "master SIGSTOPped 15 s, then SIGCONT", master_frozen, True, 30),
+        Scenario(
+            "sentinel-down-master-killed",
+            "one Sentinel down, then the master's Redis killed",
+            sentinel_down_then_master_killed,
+            True,
+            25,
+        ),
+        Scenario("two-sentinels-down", "two Sentinels down 10 s (no quorum)", two_sentinels_down, False, 15),
+        Scenario("replica-down", "one replica down 10 s", replica_down, False, 15),
+        Scenario("replicas-down", "both replicas down 10 s (min-replicas-to-write 1)", replicas_down, False, 25),
+        Scenario(
+            "planned-hand-over",
+            "the master's pod updated: preStop hand-over, restart",
+            planned_hand_over,
+            True,
+            8,
+            min_runs=5,
+        ),
+        Scenario(
+            "rolling-restart",
+            "pods 2, 1, 0 restarted with preStop, next pod after Ready",
+            rolling_restart,
+            True,
+            8,
+            min_runs=5,
+        ),
+    )
+}
 
 
 # -- measurement ----------------------------------------------------------------------------------------------
@@ -224,8 +250,16 @@ def settle(cluster: LocalCluster, timeout: float = 90) -> tuple[bool, int]:
     return healthy, cluster.master()
 
 
-def figures(scenario: Scenario, log: LoadLog, t0: float, old: str, watch: Watcher, marks: dict[str, float],
-             stored: set[int], healthy: bool) -> Run:
+def figures(
+    scenario: Scenario,
+    log: LoadLog,
+    t0: float,
+    old: str,
+    watch: Watcher,
+    marks: dict[str, float],
+    stored: set[int],
+    healthy: bool,
+) -> Run:
     gap, _ = log.longest_gap(since=t0)
     per_pod = {}
     for name, stopping in marks.items():
@@ -233,13 +267,21 @@ def figures(scenario: Scenario, log: LoadLog, t0: float, old: str, watch: Watche
             pod = name.removesuffix(" stopping")
             per_pod[pod] = round(log.longest_gap(t0 + stopping, t0 + marks[f"{pod} ready"])[0], 3)
     return Run(
-        scenario=scenario.name, old_master=old, new_master=watch.new_master,
-        failover_expected=scenario.failover_expected, unavailable_s=round(gap, 3),
-        new_master_after_s=watch.new_master_after, sentinels_agree_after_s=watch.agree_after,
-        acknowledged=len(log.acknowledged), confirmed=len(log.confirmed),
+        scenario=scenario.name,
+        old_master=old,
+        new_master=watch.new_master,
+        failover_expected=scenario.failover_expected,
+        unavailable_s=round(gap, 3),
+        new_master_after_s=watch.new_master_after,
+        sentinels_agree_after_s=watch.agree_after,
+        acknowledged=len(log.acknowledged),
+        confirmed=len(log.confirmed),
         lost=sum(1 for n in log.acknowledged if n not in stored),
         lost_confirmed=sum(1 for n in log.confirmed if n not in stored),
-        errors=log.errors(), healthy_after=healthy, marks=marks, per_pod_unavailable_s=per_pod,
+        errors=log.errors(),
+        healthy_after=healthy,
+        marks=marks,
+        per_pod_unavailable_s=per_pod,
         timeline=[(round(s.start - t0, 4), round(s.latency, 4), s.ok) for s in log.samples],
     )
 
@@ -264,9 +306,14 @@ class Watcher:
 
     def _run(self) -> None:
         # Short timeouts and no retry: a Sentinel cut off by a partition must not stall the others' view.
-        clients = {n.ordinal: direct_client((self.cluster.address(n.ordinal), self.cluster.state.sentinel_port),
-                                            self.cluster.state.sentinel_password, 0.2)
-                   for n in self.cluster.state.nodes}
+        clients = {
+            n.ordinal: direct_client(
+                (self.cluster.address(n.ordinal), self.cluster.state.sentinel_port),
+                self.cluster.state.sentinel_password,
+                0.2,
+            )
+            for n in self.cluster.state.nodes
+        }
         while not self._stop.is_set():
             named, given = _sentinel_views(self.cluster, clients)
             now = round(time.monotonic() - self.t0, 3)

@@ -1,12 +1,13 @@
 """Autoscaling: KEDA's triggers read the queues of this broker, through its Sentinels, with Secret references."""
+
 from __future__ import annotations
 
 import fnmatch
 
-from contracts.paths import AIRFLOW_ACL_FILE
-from policies.manifests import Manifests
-from policies.model import rule
-from policies.quorum import monitors, sentinel_workloads
+from redis_gitops.contracts.paths import AIRFLOW_ACL_FILE
+from redis_gitops.policies.manifests import Manifests
+from redis_gitops.policies.model import Family, Hit, rule
+from redis_gitops.policies.quorum import monitors, sentinel_workloads
 
 SECRET_PARAMETERS = ("password", "sentinelPassword")
 
@@ -33,8 +34,11 @@ def expected_sentinels(m: Manifests) -> set[str] | None:
     return out or None
 
 
-@rule("keda-trigger-sentinels", "broker",
-      "KEDA's redis-sentinel triggers name only Sentinel pods of this broker, and its master name.")
+@rule(
+    "keda-trigger-sentinels",
+    Family.BROKER,
+    "KEDA's redis-sentinel triggers name only Sentinel pods of this broker, and its master name.",
+)
 def trigger_sentinels(m: Manifests):
     expected = expected_sentinels(m)
     names = {name for _, _, name, _ in monitors(m)}
@@ -44,17 +48,24 @@ def trigger_sentinels(m: Manifests):
             host, _, port = address.strip().rpartition(":")
             given.add(host.split(".svc.")[0] + ".svc.:" + port if ".svc." in host else address.strip())
         if expected is not None and not given <= expected:
-            yield (so.ref, ("spec", "triggers", i, "metadata", "addresses"),
-                   f"the trigger reads {', '.join(sorted(given))}, not this broker's Sentinels "
-                   f"({', '.join(sorted(expected))}): KEDA would scale on another queue or on nothing",
-                   "regenerate dist/ from the spec (make synth)")
+            yield Hit(
+                so.ref,
+                ("spec", "triggers", i, "metadata", "addresses"),
+                f"the trigger reads {', '.join(sorted(given))}, not this broker's Sentinels "
+                f"({', '.join(sorted(expected))}): KEDA would scale on another queue or on nothing",
+                "regenerate dist/ from the spec (make synth)",
+            )
         if names and meta.get("sentinelMaster") not in names:
-            yield (so.ref, ("spec", "triggers", i, "metadata", "sentinelMaster"),
-                   f"sentinelMaster {meta.get('sentinelMaster')!r} is not the name the Sentinels monitor "
-                   f"({', '.join(sorted(names))}): KEDA finds no master", "regenerate dist/ from the spec (make synth)")
+            yield Hit(
+                so.ref,
+                ("spec", "triggers", i, "metadata", "sentinelMaster"),
+                f"sentinelMaster {meta.get('sentinelMaster')!r} is not the name the Sentinels monitor "
+                f"({', '.join(sorted(names))}): KEDA finds no master",
+                "regenerate dist/ from the spec (make synth)",
+            )
 
 
-@rule("keda-trigger-queues", "broker", "KEDA's list names are queues Airflow's ACL user may use.")
+@rule("keda-trigger-queues", Family.BROKER, "KEDA's list names are queues Airflow's ACL user may use.")
 def trigger_queues(m: Manifests):
     patterns = []
     for cm in m.of_kind("ConfigMap"):
@@ -66,20 +77,32 @@ def trigger_queues(m: Manifests):
     for so, i, meta in sentinel_triggers(m):
         name = str(meta.get("listName", ""))
         if not any(fnmatch.fnmatchcase(name, p) for p in patterns):
-            yield (so.ref, ("spec", "triggers", i, "metadata", "listName"),
-                   f"listName {name!r} is none of Airflow's queues (the ACL user's keys: {', '.join(patterns)}): "
-                   "KEDA would watch a list no worker consumes", "list the queue in airflow.queues in the spec")
+            yield Hit(
+                so.ref,
+                ("spec", "triggers", i, "metadata", "listName"),
+                f"listName {name!r} is none of Airflow's queues (the ACL user's keys: {', '.join(patterns)}): "
+                "KEDA would watch a list no worker consumes",
+                "list the queue in airflow.queues in the spec",
+            )
 
 
-@rule("keda-secret-refs", "auth", "KEDA gets passwords only from Secret references, never in a trigger.")
+@rule("keda-secret-refs", Family.AUTH, "KEDA gets passwords only from Secret references, never in a trigger.")
 def trigger_secrets(m: Manifests):
     for so, i, meta in sentinel_triggers(m):
         for key in SECRET_PARAMETERS:
             if key in meta:
-                yield (so.ref, ("spec", "triggers", i, "metadata", key), f"a literal {key} in the trigger is "
-                       "committed to git", "reference the Secret from a TriggerAuthentication (secretTargetRef)")
+                yield Hit(
+                    so.ref,
+                    ("spec", "triggers", i, "metadata", key),
+                    f"a literal {key} in the trigger is committed to git",
+                    "reference the Secret from a TriggerAuthentication (secretTargetRef)",
+                )
     for ta in m.of_kind("TriggerAuthentication", "ClusterTriggerAuthentication"):
         for j, ref in enumerate((ta.doc.get("spec") or {}).get("configMapTargetRef") or []):
             if "password" in str(ref.get("parameter", "")).lower():
-                yield (ta.ref, ("spec", "configMapTargetRef", j), "a password read from a ConfigMap is stored "
-                       "unencrypted and usually committed", "use secretTargetRef for passwords")
+                yield Hit(
+                    ta.ref,
+                    ("spec", "configMapTargetRef", j),
+                    "a password read from a ConfigMap is stored unencrypted and usually committed",
+                    "use secretTargetRef for passwords",
+                )

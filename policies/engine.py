@@ -1,19 +1,30 @@
 """Run every rule over dist/ and apply the waivers the objects carry."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from policies import api_server, auth, broker, persistence, quorum, resources, security  # noqa: F401 (registers)
-from policies import autoscaling, airflow, tls  # noqa: F401,E402 (registers; they read quorum's helpers)
-from policies.manifests import Manifests
-from contracts.rules import CHECKOV_EQUIVALENT, CHECKOV_SKIP_PREFIX, WAIVER_PREFIX
-from policies.model import RULES, Finding, Rule, Waiver
+from redis_gitops.contracts.rules import CHECKOV_EQUIVALENT, CHECKOV_SKIP_PREFIX, WAIVER_PREFIX
+from redis_gitops.policies import (  # noqa: F401 (importing a rule module registers its rules)
+    airflow,
+    api_server,
+    auth,
+    autoscaling,
+    broker,
+    persistence,
+    quorum,
+    resources,
+    security,
+    tls,
+)
+from redis_gitops.policies.manifests import Manifests
+from redis_gitops.policies.model import RULES, Family, Finding, Rule, Waiver
 
-FAMILIES = ("quorum", "persistence", "auth", "resources", "broker", "security", "api-server", "policy")
+FAMILIES = tuple(Family)
 # Not waivable and not in RULES: it judges the waivers themselves.
-WAIVER_RULE = Rule("policy-waiver", "policy", "error", "A waiver names a known rule and gives a reason.",
-                   check=lambda m: iter(()))
+WAIVER_RULE = Rule(
+    "policy-waiver", Family.POLICY, "error", "A waiver names a known rule and gives a reason.", check=lambda m: iter(())
+)
 
 
 @dataclass
@@ -44,22 +55,45 @@ def waivers_of(m: Manifests) -> tuple[list[Waiver], list[Finding]]:
                 check, _, reason = str(value).partition("=")
                 rule_id = CHECKOV_EQUIVALENT.get(check.strip())
                 if rule_id and not reason.strip():
-                    problems.append(Finding(WAIVER_RULE.id, "error", o.ref, ("metadata", "annotations", key),
-                                            f"waiver of {rule_id} (checkov {check.strip()}) gives no reason",
-                                            f"write it as {check.strip()}=<why the check does not apply>"))
+                    problems.append(
+                        Finding(
+                            WAIVER_RULE.id,
+                            "error",
+                            o.ref,
+                            ("metadata", "annotations", key),
+                            f"waiver of {rule_id} (checkov {check.strip()}) gives no reason",
+                            f"write it as {check.strip()}=<why the check does not apply>",
+                        )
+                    )
                 elif rule_id:
                     waivers.append(Waiver(rule_id, o.ref, reason.strip()))
                 continue
             if not key.startswith(WAIVER_PREFIX):
                 continue
             reason = value
-            rule_id = key[len(WAIVER_PREFIX):]
+            rule_id = key[len(WAIVER_PREFIX) :]
             if rule_id not in RULES:
-                problems.append(Finding(WAIVER_RULE.id, "error", o.ref, ("metadata", "annotations", key),
-                                        f"waiver for unknown rule {rule_id!r}", f"use one of: {', '.join(RULES)}"))
+                problems.append(
+                    Finding(
+                        WAIVER_RULE.id,
+                        "error",
+                        o.ref,
+                        ("metadata", "annotations", key),
+                        f"waiver for unknown rule {rule_id!r}",
+                        f"use one of: {', '.join(RULES)}",
+                    )
+                )
             elif not str(reason).strip():
-                problems.append(Finding(WAIVER_RULE.id, "error", o.ref, ("metadata", "annotations", key),
-                                        f"waiver of {rule_id} gives no reason", "say why the rule does not apply"))
+                problems.append(
+                    Finding(
+                        WAIVER_RULE.id,
+                        "error",
+                        o.ref,
+                        ("metadata", "annotations", key),
+                        f"waiver of {rule_id} gives no reason",
+                        "say why the rule does not apply",
+                    )
+                )
             else:
                 waivers.append(Waiver(rule_id, o.ref, str(reason).strip()))
     return waivers, problems
@@ -68,8 +102,7 @@ def waivers_of(m: Manifests) -> tuple[list[Waiver], list[Finding]]:
 def evaluate(m: Manifests) -> PolicyReport:
     waivers, problems = waivers_of(m)
     by_key = {(w.rule, w.object): w for w in waivers}
-    report = PolicyReport(waivers=waivers, objects=len(m.objects),
-                          rules=[*RULES.values(), WAIVER_RULE])
+    report = PolicyReport(waivers=waivers, objects=len(m.objects), rules=[*RULES.values(), WAIVER_RULE])
     for r in RULES.values():
         for f in r.check(m):
             waiver = by_key.get((f.rule, f.object))
@@ -79,7 +112,3 @@ def evaluate(m: Manifests) -> PolicyReport:
                 report.findings.append(f)
     report.findings.extend(problems)
     return report
-
-
-def run_policies(dist: Path) -> PolicyReport:
-    return evaluate(Manifests.load(dist))

@@ -1,5 +1,6 @@
 """dist/ parsed once for the rules: every object with its file, the pod templates, their containers, and the
 redis.conf / sentinel.conf directives inside the ConfigMaps."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -10,9 +11,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
-from contracts.paths import AIRFLOW_HELM_VALUES
-from policies.model import ObjectRef
-from contracts.quantity import memory_bytes as parse
+from redis_gitops.contracts.paths import AIRFLOW_HELM_VALUES
+from redis_gitops.contracts.quantity import memory_bytes as parse
+from redis_gitops.policies.model import ObjectRef
 
 NOT_OBJECTS = {"kustomization.yaml", AIRFLOW_HELM_VALUES}
 WORKLOAD_KINDS = {"StatefulSet", "Deployment", "DaemonSet", "ReplicaSet", "Job"}
@@ -39,6 +40,7 @@ class Obj:
 @dataclass(frozen=True)
 class Directive:
     """One line of a redis.conf or sentinel.conf: its words and its 1-based line in the file."""
+
     words: tuple[str, ...]
     line: int
 
@@ -60,7 +62,7 @@ class ConfFile:
 
     def value(self, *prefix: str) -> str | None:
         d = self.last(*prefix)
-        return " ".join(d.words[len(prefix):]) if d else None
+        return " ".join(d.words[len(prefix) :]) if d else None
 
     def ports(self) -> set[str]:
         """Where the server listens: `port` and `tls-port`, except a port 0 (off)."""
@@ -137,10 +139,15 @@ def load_documents(rel: str, text: str, typ: str = "rt") -> list:
 
 
 class Manifests:
-    def __init__(self, objects: list[Obj], airflow_values: Obj | None = None):
+    def __init__(
+        self, objects: list[Obj], airflow_values: Obj | None = None, documents: list[tuple[str, Any]] | None = None
+    ):
         self.objects = objects
         # dist/airflow/helm-values.yaml (not a Kubernetes object; the airflow-* rules judge it)
         self.airflow_values = airflow_values
+        # Every document of the manifest files with its file, a kind-less one too (the schema check refuses it):
+        # what the gate's other checks read, so dist/ is parsed once.
+        self.documents = documents if documents is not None else [(o.ref.file, o.doc) for o in objects]
 
     @classmethod
     def load(cls, folder: Path) -> Manifests:
@@ -156,11 +163,13 @@ class Manifests:
     @classmethod
     def from_files(cls, files: dict[str, str]) -> Manifests:
         """Relative path -> text, as synth.output.read_tree gives it; non-YAML files are ignored."""
-        objects = []
+        objects, documents = [], []
         for rel, text in sorted(files.items()):
             if rel in NOT_OBJECTS or not rel.endswith((".yaml", ".yml")):
                 continue
             for doc in load_documents(rel, text):
+                if doc:
+                    documents.append((rel, doc))
                 if doc and "kind" in doc:
                     meta = doc.get("metadata") or {}
                     objects.append(Obj(ObjectRef(rel, doc["kind"], meta.get("name", "?"), meta.get("namespace")), doc))
@@ -168,7 +177,7 @@ class Manifests:
         if AIRFLOW_HELM_VALUES in files:
             docs = [d for d in load_documents(AIRFLOW_HELM_VALUES, files[AIRFLOW_HELM_VALUES]) if d]
             values = Obj(ObjectRef(AIRFLOW_HELM_VALUES, "HelmValues", "airflow"), docs[0]) if docs else None
-        return cls(objects, values)
+        return cls(objects, values, documents)
 
     def of_kind(self, *kinds: str) -> list[Obj]:
         return [o for o in self.objects if o.kind in kinds]
@@ -180,7 +189,7 @@ class Manifests:
             if template is not None:
                 out.append(PodTemplate(o, ("spec", "template"), template))
         for o in self.of_kind("CronJob"):
-            template = ((((o.doc.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}).get("template"))
+            template = (((o.doc.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}).get("template")
             if template is not None:
                 out.append(PodTemplate(o, ("spec", "jobTemplate", "spec", "template"), template))
         for o in self.of_kind("Pod"):
@@ -188,8 +197,11 @@ class Manifests:
         return out
 
     def conf_files(self, key: str) -> list[ConfFile]:
-        return [ConfFile(o, key, parse_conf(str(o.doc["data"][key])))
-                for o in self.of_kind("ConfigMap") if key in (o.doc.get("data") or {})]
+        return [
+            ConfFile(o, key, parse_conf(str(o.doc["data"][key])))
+            for o in self.of_kind("ConfigMap")
+            if key in (o.doc.get("data") or {})
+        ]
 
     def redis_servers(self) -> list[tuple[PodTemplate, Any, tuple]]:
         """(template, redis container, its path) of every workload that runs Redis."""

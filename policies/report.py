@@ -1,13 +1,14 @@
 """The policy report as a table for people, and as JSON, SARIF 2.1.0 (GitHub code scanning) or JUnit XML."""
+
 from __future__ import annotations
 
 import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from policies.engine import FAMILIES, PolicyReport
-from policies.manifests import Manifests
-from policies.model import Finding
+from redis_gitops.policies.engine import FAMILIES, PolicyReport
+from redis_gitops.policies.manifests import Manifests
+from redis_gitops.policies.model import Finding
 
 FORMATS = ("table", "json", "sarif", "junit")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -35,17 +36,42 @@ def locate(m: Manifests, f: Finding) -> int:
 
 
 def _finding(m: Manifests, f: Finding, dist: str) -> dict:
-    return {"rule": f.rule, "severity": f.severity, "file": f"{dist}/{f.object.file}", "line": locate(m, f),
-            "kind": f.object.kind, "name": f.object.name, "field": f.field, "message": f.message, "fix": f.fix}
+    return {
+        "rule": f.rule,
+        "severity": f.severity,
+        "file": f"{dist}/{f.object.file}",
+        "line": locate(m, f),
+        "kind": f.object.kind,
+        "name": f.object.name,
+        "field": f.field,
+        "message": f.message,
+        "fix": f.fix,
+    }
 
 
 def as_json(report: PolicyReport, m: Manifests, dist: str) -> str:
-    return json.dumps({
-        "ok": report.ok, "objects": report.objects, "rules": len(report.rules),
-        "findings": [_finding(m, f, dist) for f in report.findings],
-        "waivers": [{"rule": w.rule, "kind": w.object.kind, "name": w.object.name, "reason": w.reason,
-                     "waived_findings": sum(1 for _, x in report.waived if x == w)} for w in report.waivers],
-    }, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "ok": report.ok,
+                "objects": report.objects,
+                "rules": len(report.rules),
+                "findings": [_finding(m, f, dist) for f in report.findings],
+                "waivers": [
+                    {
+                        "rule": w.rule,
+                        "kind": w.object.kind,
+                        "name": w.object.name,
+                        "reason": w.reason,
+                        "waived_findings": sum(1 for _, x in report.waived if x == w),
+                    }
+                    for w in report.waivers
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def as_table(report: PolicyReport, m: Manifests, dist: str) -> str:
@@ -59,31 +85,62 @@ def as_table(report: PolicyReport, m: Manifests, dist: str) -> str:
         count = sum(1 for _, x in report.waived if x == w)
         lines.append(f"WAIVED  {w.rule:<34}{w.object} ({count} finding(s)): {w.reason}")
     errors, warnings = len(report.errors), len(report.findings) - len(report.errors)
-    lines.append(f"policies: {len(report.rules)} rules over {report.objects} objects: {errors} error(s), "
-                 f"{warnings} warning(s), {len(report.waivers)} waiver(s)")
+    lines.append(
+        f"policies: {len(report.rules)} rules over {report.objects} objects: {errors} error(s), "
+        f"{warnings} warning(s), {len(report.waivers)} waiver(s)"
+    )
     return "\n".join(lines) + "\n"
 
 
 def as_sarif(report: PolicyReport, m: Manifests, dist: str) -> str:
-    rules = [{"id": r.id, "name": r.id, "shortDescription": {"text": r.summary},
-              "properties": {"family": r.family},
-              "defaultConfiguration": {"level": r.severity}} for r in report.rules]
+    rules = [
+        {
+            "id": r.id,
+            "name": r.id,
+            "shortDescription": {"text": r.summary},
+            "properties": {"family": r.family},
+            "defaultConfiguration": {"level": r.severity},
+        }
+        for r in report.rules
+    ]
 
     def result(f: Finding, waiver=None) -> dict:
         d = _finding(m, f, dist)
-        out = {"ruleId": f.rule, "level": f.severity,
-               "message": {"text": f"{f.object} {d['field']}: {f.message}. Fix: {f.fix}"},
-               "locations": [{"physicalLocation": {"artifactLocation": {"uri": d["file"]},
-                                                   "region": {"startLine": d["line"]}}}]}
+        out = {
+            "ruleId": f.rule,
+            "level": f.severity,
+            "message": {"text": f"{f.object} {d['field']}: {f.message}. Fix: {f.fix}"},
+            "locations": [
+                {"physicalLocation": {"artifactLocation": {"uri": d["file"]}, "region": {"startLine": d["line"]}}}
+            ],
+        }
         if waiver is not None:
             out["suppressions"] = [{"kind": "inSource", "justification": waiver.reason}]
         return out
 
     results = [result(f) for f in report.findings] + [result(f, w) for f, w in report.waived]
-    return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
-        "tool": {"driver": {"name": "redis-gitops-policies", "informationUri":
-                            "https://github.com/example/airflow-redis", "rules": rules}},
-        "results": results}]}, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "$schema": SARIF_SCHEMA,
+                "version": "2.1.0",
+                "runs": [
+                    {
+                        "tool": {
+                            "driver": {
+                                "name": "redis-gitops-policies",
+                                "informationUri": "https://github.com/example/airflow-redis",
+                                "rules": rules,
+                            }
+                        },
+                        "results": results,
+                    }
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def as_junit(report: PolicyReport, m: Manifests, dist: str) -> str:
@@ -98,8 +155,10 @@ def as_junit(report: PolicyReport, m: Manifests, dist: str) -> str:
             found = [f for f in report.findings if f.rule == r.id]
             if found:
                 failures += 1
-                text = "\n".join(f"{_finding(m, f, dist)['file']}:{locate(m, f)} {f.object} {f.field}: {f.message}. "
-                                 f"Fix: {f.fix}" for f in found)
+                text = "\n".join(
+                    f"{_finding(m, f, dist)['file']}:{locate(m, f)} {f.object} {f.field}: {f.message}. Fix: {f.fix}"
+                    for f in found
+                )
                 ET.SubElement(case, "failure", message=found[0].message, type=found[0].severity).text = text
             waived = [w for w in report.waivers if w.rule == r.id]
             if waived:

@@ -1,6 +1,7 @@
 """The Sentinel-aware client: redis-py's `redis.sentinel.Sentinel` does discovery and failover; this module
 only configures it once (from the environment the smoke Job gets, or explicit arguments) and bounds retries.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,13 +17,12 @@ import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.connection import Connection, SSLConnection
 from redis.exceptions import ReadOnlyError
-from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 from redis.retry import Retry
+from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 
-from contracts.broker_url import tls_kwargs
-from contracts.client_acl import SMOKE_HEALTH_KEY_PREFIX
-from contracts.defaults import DEFAULT_MASTER_NAME
-
+from redis_gitops.contracts.broker_url import tls_kwargs
+from redis_gitops.contracts.client_acl import SMOKE_HEALTH_KEY_PREFIX
+from redis_gitops.contracts.defaults import DEFAULT_MASTER_NAME
 
 # Retry across a failover: measured write outages are ~1.3 s for a hand-over and ~6.5 s for a crash. Backoff
 # starts small (a hand-over ends within a second of the pause) and stays short (a 1 s cap added 0.3-1 s after
@@ -44,12 +44,20 @@ def address_text(a: Address) -> str:
     return f"{a[0]}:{a[1]}"
 
 
-def direct_client(address: Address, password: str | None, timeout: float, tls_ca_file: str | None = None,
-                  username: str | None = None) -> redis.Redis:
+def direct_client(
+    address: Address, password: str | None, timeout: float, tls_ca_file: str | None = None, username: str | None = None
+) -> redis.Redis:
     """One server, no Sentinel and no retry: checks and measurements report what they see, retrying hides it."""
-    return redis.Redis(*address, username=username, password=password, socket_timeout=timeout,
-                       socket_connect_timeout=timeout, decode_responses=True, retry=Retry(NoBackoff(), 0),
-                       **tls_kwargs(tls_ca_file))
+    return redis.Redis(
+        *address,
+        username=username,
+        password=password,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        decode_responses=True,
+        retry=Retry(NoBackoff(), 0),
+        **tls_kwargs(tls_ca_file),
+    )
 
 
 def parse_addresses(raw: str, what: str) -> tuple[tuple[str, int], ...]:
@@ -229,11 +237,15 @@ class BrokerSettings:
         except KeyError:
             raise ValueError("REDIS_SENTINELS is not set: give 'host:port,host:port,...' of the Sentinels") from None
         return cls(
-            sentinels=parse_addresses(raw, "REDIS_SENTINELS"), master_name=env.get("REDIS_MASTER_NAME", DEFAULT_MASTER_NAME),
-            password=_password(env, "REDIS_PASSWORD"), sentinel_password=_password(env, "REDIS_SENTINEL_PASSWORD"),
-            db=int(env.get("REDIS_DB", "0")), socket_timeout=float(env.get("REDIS_SOCKET_TIMEOUT", DEFAULT_SOCKET_TIMEOUT_SECONDS)),
+            sentinels=parse_addresses(raw, "REDIS_SENTINELS"),
+            master_name=env.get("REDIS_MASTER_NAME", DEFAULT_MASTER_NAME),
+            password=_password(env, "REDIS_PASSWORD"),
+            sentinel_password=_password(env, "REDIS_SENTINEL_PASSWORD"),
+            db=int(env.get("REDIS_DB", "0")),
+            socket_timeout=float(env.get("REDIS_SOCKET_TIMEOUT", DEFAULT_SOCKET_TIMEOUT_SECONDS)),
             tls_ca_file=env.get("REDIS_TLS_CA_FILE") or None,
-            username=env.get("REDIS_USERNAME") or None, sentinel_username=env.get("REDIS_SENTINEL_USERNAME") or None,
+            username=env.get("REDIS_USERNAME") or None,
+            sentinel_username=env.get("REDIS_SENTINEL_USERNAME") or None,
         )
 
 
@@ -260,19 +272,28 @@ class RedisPool:
             # Sentinel's own password must go through sentinel_kwargs, or discovery fails with "No master found".
             # No retry and a short connect timeout there: redis-py's default retries with backoff cost 0.7-4.6 s
             # per lookup on each dead Sentinel (measured), when the next Sentinel would answer at once.
-            sentinel_kwargs={"username": settings.sentinel_username, "password": settings.sentinel_password,
-                             "socket_timeout": settings.socket_timeout,
-                             "socket_connect_timeout": settings.socket_timeout, "retry": Retry(NoBackoff(), 0),
-                             **tls},
-            username=settings.username, password=settings.password, db=settings.db,
+            sentinel_kwargs={
+                "username": settings.sentinel_username,
+                "password": settings.sentinel_password,
+                "socket_timeout": settings.socket_timeout,
+                "socket_connect_timeout": settings.socket_timeout,
+                "retry": Retry(NoBackoff(), 0),
+                **tls,
+            },
+            username=settings.username,
+            password=settings.password,
+            db=settings.db,
             socket_timeout=settings.socket_timeout,
-            socket_connect_timeout=settings.socket_timeout, **server_tls,
+            socket_connect_timeout=settings.socket_timeout,
+            **server_tls,
         )
         retry = Retry(FailoverBackoff(cap=DEFAULT_BACKOFF_CAP, base=DEFAULT_BACKOFF_BASE), settings.retries)
-        self._master = self.sentinel.master_for(settings.master_name, retry=retry, decode_responses=True,
-                                                connection_class=connection_class)
-        self._replica = self.sentinel.slave_for(settings.master_name, retry=retry, decode_responses=True,
-                                                connection_class=connection_class)
+        self._master = self.sentinel.master_for(
+            settings.master_name, retry=retry, decode_responses=True, connection_class=connection_class
+        )
+        self._replica = self.sentinel.slave_for(
+            settings.master_name, retry=retry, decode_responses=True, connection_class=connection_class
+        )
 
     @contextmanager
     def get_connection(self, read_only: bool = False) -> Iterator[redis.Redis]:
@@ -293,19 +314,12 @@ class RedisPool:
                 value = r.get(key)
                 r.delete(key)
             elapsed = (time.perf_counter() - start) * 1000
-            return PoolHealth(value == "1", master, replicas, elapsed,
-                              None if value == "1" else "wrote 1, read back " + repr(value))
+            return PoolHealth(
+                value == "1", master, replicas, elapsed, None if value == "1" else "wrote 1, read back " + repr(value)
+            )
         except (redis.RedisError, MasterNotFoundError, OSError) as err:
             return PoolHealth(False, None, (), None, f"{type(err).__name__}: {err}")
 
     def close(self) -> None:
         for client in (self._master, self._replica):
             client.close()
-
-
-def get_redis_pool(settings: BrokerSettings | None = None, **overrides) -> RedisPool:
-    """A pool configured from the environment, or from `settings`, with any field overridden by keyword."""
-    base = settings or BrokerSettings.from_env()
-    if overrides:
-        base = BrokerSettings(**{**base.__dict__, **overrides})
-    return RedisPool(base)

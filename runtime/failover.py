@@ -5,6 +5,7 @@ There is one hand-over implementation, `contracts/pod_scripts/prestop-redis.sh` 
 check runs that very script against the live master (it needs only `sh` and `redis-cli`), so every rolling
 update is proven by what the smoke Job measures. The script's timestamped log gives the phase times.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,34 +16,30 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 
-from contracts import pod_scripts
-from contracts.paths import REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, TLS_CA_FILE
-from contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
-from runtime.client import Address, BrokerSettings, RedisPool, address_text as _addr, direct_client
-from runtime.writer import Reader, Writer, lost_writes
+from redis_gitops.contracts import pod_scripts
+from redis_gitops.contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
+from redis_gitops.contracts.events import (
+    FAILOVER_ASKED,
+    HANDED_OVER,
+    SENTINELS_AGREE,
+    WRITES_PAUSED,
+    first,
+    script_events,
+)
+from redis_gitops.contracts.paths import REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, TLS_CA_FILE
+from redis_gitops.contracts.pod_env import PodScriptEnv
+from redis_gitops.runtime.client import Address, BrokerSettings, RedisPool, direct_client
+from redis_gitops.runtime.client import address_text as _addr
+from redis_gitops.runtime.writer import Reader, Writer, lost_writes
 
 LOAD_BEFORE_SECONDS = 0.5
 LOAD_AFTER_SECONDS = 1.0
 # The preStop hook, shipped as package data beside runtime/ (the smoke image installs both packages).
 PRESTOP_SCRIPT = pod_scripts.FOLDER / "prestop-redis.sh"
-# Phases of the hand-over, as prestop-redis.sh logs them.
-PAUSED, HANDED_OVER, AGREED = "writes paused", "handed over to ", "Sentinels agree on "
-
-
-def script_events(log: str) -> dict[str, tuple[datetime, str]]:
-    """{phase: (time, rest of the line)} from the script's `<ISO time> <message>` lines (first of each)."""
-    events: dict[str, tuple[datetime, str]] = {}
-    for line in log.splitlines():
-        stamp, _, message = line.partition(" ")
-        for phase in (PAUSED, HANDED_OVER, AGREED):
-            if message.startswith(phase) and phase not in events:
-                when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-                events[phase] = (when, message[len(phase):])
-    return events
 
 
 class HandoverError(Exception):
@@ -77,11 +74,13 @@ class FailoverReport:
     def summary(self) -> str:
         if self.new_master is None:
             return f"no hand-over from {self.old_master}: " + "; ".join(self.problems)
-        text = (f"{self.old_master} -> {self.new_master} via Sentinel {self.sentinel_asked}: Sentinels agreed after "
-                f"{_ms(self.agreement_ms)}, write outage {_ms(self.write_outage_ms)}, "
-                f"{self.lost_writes} of {self.acknowledged_writes} acknowledged writes lost, "
-                f"{sum(self.writer_errors.values())} writer and {sum(self.reader_errors.values())} reader errors, "
-                f"old master a replica again after {_ms(self.rejoin_ms)}")
+        text = (
+            f"{self.old_master} -> {self.new_master} via Sentinel {self.sentinel_asked}: Sentinels agreed after "
+            f"{_ms(self.agreement_ms)}, write outage {_ms(self.write_outage_ms)}, "
+            f"{self.lost_writes} of {self.acknowledged_writes} acknowledged writes lost, "
+            f"{sum(self.writer_errors.values())} writer and {sum(self.reader_errors.values())} reader errors, "
+            f"old master a replica again after {_ms(self.rejoin_ms)}"
+        )
         return text + ("" if self.ok else "; PROBLEMS: " + "; ".join(self.problems))
 
 
@@ -102,9 +101,14 @@ def _wait(condition: Callable[[], bool], deadline: float, what: str, step: float
 
 
 class FailoverCheck:
-    def __init__(self, settings: BrokerSettings, sentinels: tuple[Address, ...], master_name: str,
-                 timeout: float = DEFAULT_HANDOVER_TIMEOUT_SECONDS,
-                 max_write_outage_seconds: float = DEFAULT_MAX_WRITE_OUTAGE_SECONDS):
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        sentinels: tuple[Address, ...],
+        master_name: str,
+        timeout: float = DEFAULT_HANDOVER_TIMEOUT_SECONDS,
+        max_write_outage_seconds: float = DEFAULT_MAX_WRITE_OUTAGE_SECONDS,
+    ):
         self.settings, self.sentinels, self.master_name = settings, sentinels, master_name
         self.timeout, self.max_write_outage = timeout, max_write_outage_seconds
         self._clients: dict[tuple[Address, str | None], redis.Redis] = {}
@@ -112,8 +116,9 @@ class FailoverCheck:
     def _client(self, address: Address, password: str | None) -> redis.Redis:
         if (address, password) not in self._clients:
             # Commands here wait on the paused master: allow longer than the clients' socket timeout.
-            self._clients[address, password] = direct_client(address, password, max(self.settings.socket_timeout, 2.0),
-                                                           self.settings.tls_ca_file)
+            self._clients[address, password] = direct_client(
+                address, password, max(self.settings.socket_timeout, 2.0), self.settings.tls_ca_file
+            )
         return self._clients[address, password]
 
     def _sentinel(self, address: Address) -> redis.Redis:
@@ -168,57 +173,74 @@ class FailoverCheck:
         if report.reader_errors:
             report.problems.append(f"reads through the pool failed: {report.reader_errors}")
         if report.write_outage_ms is not None and report.write_outage_ms > self.max_write_outage * 1000:
-            report.problems.append(f"write outage {_ms(report.write_outage_ms)} exceeds the "
-                                   f"{self.max_write_outage:g} s budget")
+            report.problems.append(
+                f"write outage {_ms(report.write_outage_ms)} exceeds the {self.max_write_outage:g} s budget"
+            )
 
     def prestop_env(self, old: Address, secrets_dir: str) -> dict[str, str]:
         """The pod scripts' environment (contracts/pod_scripts/lib.sh) as the master's own pod would have it;
         secrets_dir holds the password files, and over TLS the CA in its tls/ (see _run_prestop)."""
-        tls = {"TLS_DIR": os.path.join(secrets_dir, "tls")} if self.settings.tls_ca_file else {}
-        return {**tls,
-            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-            "SELF_HOST": old[0], "LOCAL_HOST": old[0], "REDIS_PORT": str(old[1]),
-            "PEER_HOSTS": " ".join(host for host, _ in self.sentinels),
-            "SENTINEL_PORT": str(self.sentinels[0][1]), "MASTER_NAME": self.master_name,
-            "SECRETS_DIR": secrets_dir,
-            "HANDOVER_TIMEOUT_SECONDS": str(int(self.timeout)),
-        }
+        env = PodScriptEnv(
+            self_host=old[0],
+            local_host=old[0],
+            peer_hosts=tuple(host for host, _ in self.sentinels),
+            redis_port=old[1],
+            sentinel_port=self.sentinels[0][1],
+            master_name=self.master_name,
+            secrets_dir=secrets_dir,
+            handover_timeout_seconds=int(self.timeout),
+            tls_dir=os.path.join(secrets_dir, "tls") if self.settings.tls_ca_file else None,
+        )
+        return {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), **env.variables()}
 
     def _run_prestop(self, old: Address) -> subprocess.CompletedProcess:
         """The preStop script reads passwords from files, as in the pod: write them to a private temporary
         folder (in the Job, its in-memory /tmp) for the run's duration."""
         with tempfile.TemporaryDirectory(prefix="redis-gitops-secrets-") as secrets_dir:
-            for name, value in ((REDIS_PASSWORD_FILE, self.settings.password),
-                                (SENTINEL_PASSWORD_FILE, self.settings.sentinel_password)):
+            for name, value in (
+                (REDIS_PASSWORD_FILE, self.settings.password),
+                (SENTINEL_PASSWORD_FILE, self.settings.sentinel_password),
+            ):
                 fd = os.open(os.path.join(secrets_dir, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as f:
                     f.write(value or "")
             if self.settings.tls_ca_file:  # lib.sh's rcli reads $TLS_DIR/ca.crt
                 os.mkdir(os.path.join(secrets_dir, "tls"), 0o700)
                 shutil.copyfile(self.settings.tls_ca_file, os.path.join(secrets_dir, "tls", TLS_CA_FILE))
-            return subprocess.run(["sh", str(PRESTOP_SCRIPT)], env=self.prestop_env(old, secrets_dir),
-                                  capture_output=True, text=True, timeout=self.timeout + 15)
+            return subprocess.run(
+                ["sh", str(PRESTOP_SCRIPT)],
+                env=self.prestop_env(old, secrets_dir),
+                capture_output=True,
+                text=True,
+                timeout=self.timeout + 15,
+            )
 
     def _hand_over(self, old: Address, report: FailoverReport) -> None:
         deadline = time.monotonic() + self.timeout
         master = self._client(old, self.settings.password)
         run = self._run_prestop(old)
         events = script_events(run.stderr)
-        if run.returncode != 0 or HANDED_OVER not in events:
-            said = [line.partition(" ")[2] for line in run.stderr.strip().splitlines()[-2:]] or ["no output"]
+        handed, asked = first(events, HANDED_OVER), first(events, FAILOVER_ASKED)
+        if run.returncode != 0 or handed is None:
+            said = [line.partition(" ")[2] for line in run.stderr.strip().splitlines() if " event=" not in line][
+                -2:
+            ] or ["no output"]
             raise HandoverError(f"hand-over from {_addr(old)} failed (exit {run.returncode}): {'; '.join(said)}")
-        paused_at = events[PAUSED][0]
-        report.sentinel_asked = next((line.split("Sentinel on ", 1)[1].split(" ", 1)[0]
-                                      for line in run.stderr.splitlines() if "asking the Sentinel on " in line), None)
-        new = (events[HANDED_OVER][1].split(";", 1)[0], old[1])
+        paused_at = [e for e in events if e.name == WRITES_PAUSED and e.time <= handed.time][-1].time
+        report.sentinel_asked = asked.fields.get("sentinel") if asked else None
+        new = (handed.fields["new"], old[1])
         report.new_master = _addr(new)
-        report.paused_ms = report.promotion_ms = _between(paused_at, events[HANDED_OVER][0])
-        if AGREED in events:
-            report.agreement_ms = _between(paused_at, events[AGREED][0])
-        start = time.monotonic() - (datetime.now(timezone.utc) - paused_at).total_seconds()  # the pause, in our clock
+        report.paused_ms = report.promotion_ms = _between(paused_at, handed.time)
+        agreed = first(events, SENTINELS_AGREE)
+        if agreed is not None:
+            report.agreement_ms = _between(paused_at, agreed.time)
+        start = time.monotonic() - (datetime.now(UTC) - paused_at).total_seconds()  # the pause, in our clock
         syncs_before = int(self._client(new, self.settings.password).info("stats")["sync_full"])
-        _wait(lambda: all(self._master_given_to_clients(s) == new for s in self.sentinels), deadline,
-              f"Sentinels did not all give clients {report.new_master} within {self.timeout:.0f} s")
+        _wait(
+            lambda: all(self._master_given_to_clients(s) == new for s in self.sentinels),
+            deadline,
+            f"Sentinels did not all give clients {report.new_master} within {self.timeout:.0f} s",
+        )
 
         def rejoined() -> bool:
             i = master.info("replication")

@@ -1,4 +1,5 @@
 """Health checks of a live cluster, each with pass/fail, a detail a person can act on, and its duration."""
+
 from __future__ import annotations
 
 import os
@@ -8,8 +9,9 @@ from dataclasses import asdict, dataclass, field
 
 import redis
 
-from contracts.defaults import DEFAULT_MASTER_NAME
-from runtime.client import RedisPool, address_text as _addr, direct_client, parse_addresses
+from redis_gitops.contracts.defaults import DEFAULT_MASTER_NAME
+from redis_gitops.runtime.client import RedisPool, direct_client, parse_addresses
+from redis_gitops.runtime.client import address_text as _addr
 
 MAX_REPLICA_LAG_SECONDS = 5
 
@@ -30,10 +32,12 @@ class Expectations:
         smoke Job's manifest sets from the spec."""
         if "REDIS_NODES" not in env:
             raise ValueError("REDIS_NODES is not set: give 'host:port,host:port,...' of every Redis")
-        return cls(redis=parse_addresses(env["REDIS_NODES"], "REDIS_NODES"),
-                   sentinels=parse_addresses(env.get("REDIS_SENTINELS", ""), "REDIS_SENTINELS"),
-                   master_name=env.get("REDIS_MASTER_NAME", DEFAULT_MASTER_NAME),
-                   maxmemory_policy=env.get("REDIS_MAXMEMORY_POLICY", "noeviction"))
+        return cls(
+            redis=parse_addresses(env["REDIS_NODES"], "REDIS_NODES"),
+            sentinels=parse_addresses(env.get("REDIS_SENTINELS", ""), "REDIS_SENTINELS"),
+            master_name=env.get("REDIS_MASTER_NAME", DEFAULT_MASTER_NAME),
+            maxmemory_policy=env.get("REDIS_MAXMEMORY_POLICY", "noeviction"),
+        )
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,13 @@ class HealthChecks:
     def __init__(self, pool: RedisPool, expect: Expectations, celery: bool = False):
         self.pool, self.expect, self.celery = pool, expect, celery
         s = pool.settings
-        self._redis = {a: direct_client(a, s.password, s.socket_timeout, s.tls_ca_file, s.username)
-                       for a in expect.redis}
-        self._sentinels = {a: direct_client(a, s.sentinel_password, s.socket_timeout, s.tls_ca_file,
-                                            s.sentinel_username) for a in expect.sentinels}
+        self._redis = {
+            a: direct_client(a, s.password, s.socket_timeout, s.tls_ca_file, s.username) for a in expect.redis
+        }
+        self._sentinels = {
+            a: direct_client(a, s.sentinel_password, s.socket_timeout, s.tls_ca_file, s.sentinel_username)
+            for a in expect.sentinels
+        }
 
     # -- the checks -----------------------------------------------------------------------------------
     def redis_reachable(self) -> str:
@@ -87,15 +94,20 @@ class HealthChecks:
                 named[_addr(a)] = f"error ({err})"
         wrong = {s: m for s, m in named.items() if m != _addr(masters[0])}
         if wrong:
-            raise CheckFailed(f"master is {_addr(masters[0])} but Sentinels disagree: "
-                              + ", ".join(f"{s} names {m}" for s, m in wrong.items()))
+            raise CheckFailed(
+                f"master is {_addr(masters[0])} but Sentinels disagree: "
+                + ", ".join(f"{s} names {m}" for s, m in wrong.items())
+            )
         return f"master {_addr(masters[0])}, named by all {len(named)} Sentinels"
 
     def replicas_linked(self) -> str:
         replicas = {a: i for a, c in self._redis.items() if (i := self._info(c)).get("role") == "slave"}
         expected = len(self.expect.redis) - 1
-        problems = [f"{_addr(a)} link {i.get('master_link_status')}" for a, i in replicas.items()
-                    if i.get("master_link_status") != "up"]
+        problems = [
+            f"{_addr(a)} link {i.get('master_link_status')}"
+            for a, i in replicas.items()
+            if i.get("master_link_status") != "up"
+        ]
         master = next((c for c in self._redis.values() if self._info(c).get("role") == "master"), None)
         lags = []
         if master is not None:
@@ -130,8 +142,10 @@ class HealthChecks:
         for a, c in self._sentinels.items():
             m = c.sentinel_master(self.expect.master_name)
             if int(m["num-slaves"]) != n - 1 or int(m["num-other-sentinels"]) != len(self._sentinels) - 1:
-                problems.append(f"{_addr(a)} sees {m['num-slaves']} replicas and {m['num-other-sentinels']} other "
-                                f"Sentinels (expected {n - 1} and {len(self._sentinels) - 1})")
+                problems.append(
+                    f"{_addr(a)} sees {m['num-slaves']} replicas and {m['num-other-sentinels']} other "
+                    f"Sentinels (expected {n - 1} and {len(self._sentinels) - 1})"
+                )
         if problems:
             raise CheckFailed("; ".join(problems))
         return f"every Sentinel sees {n - 1} replicas and {len(self._sentinels) - 1} other Sentinels"
@@ -152,11 +166,16 @@ class HealthChecks:
 
     def maxmemory_policy(self) -> str:
         # From INFO, not CONFIG GET: the smoke Job's user may not read the configuration (it holds passwords).
-        wrong = {_addr(a): p for a, c in self._redis.items()
-                 if (p := c.info("memory")["maxmemory_policy"]) != self.expect.maxmemory_policy}
+        wrong = {
+            _addr(a): p
+            for a, c in self._redis.items()
+            if (p := c.info("memory")["maxmemory_policy"]) != self.expect.maxmemory_policy
+        }
         if wrong:
-            raise CheckFailed(f"maxmemory-policy should be {self.expect.maxmemory_policy}: "
-                              + ", ".join(f"{a} has {p}" for a, p in wrong.items()))
+            raise CheckFailed(
+                f"maxmemory-policy should be {self.expect.maxmemory_policy}: "
+                + ", ".join(f"{a} has {p}" for a, p in wrong.items())
+            )
         return f"maxmemory-policy {self.expect.maxmemory_policy} everywhere"
 
     def round_trip_through_pool(self) -> str:
@@ -166,7 +185,7 @@ class HealthChecks:
         return f"write/read via master {_addr(health.master)} in {health.round_trip_ms:.1f} ms"
 
     def celery_round_trip(self) -> str:
-        from runtime.celery_check import RoundTripFailed, celery_round_trip
+        from redis_gitops.runtime.celery_check import RoundTripFailed, celery_round_trip
 
         try:
             return celery_round_trip(self.pool.settings)
@@ -177,10 +196,18 @@ class HealthChecks:
 
     # -- running --------------------------------------------------------------------------------------
     def all(self) -> list[Callable[[], str]]:
-        return [self.redis_reachable, self.sentinels_reachable, self.one_master_named_by_every_sentinel,
-                self.replicas_linked, self.ckquorum, self.sentinels_see_the_whole_cluster, self.persistence_on,
-                self.maxmemory_policy, self.round_trip_through_pool,
-                *([self.celery_round_trip] if self.celery else [])]
+        return [
+            self.redis_reachable,
+            self.sentinels_reachable,
+            self.one_master_named_by_every_sentinel,
+            self.replicas_linked,
+            self.ckquorum,
+            self.sentinels_see_the_whole_cluster,
+            self.persistence_on,
+            self.maxmemory_policy,
+            self.round_trip_through_pool,
+            *([self.celery_round_trip] if self.celery else []),
+        ]
 
     def run(self) -> list[CheckResult]:
         results = []

@@ -6,24 +6,23 @@
 2. Throughput of SET+GET through the pool (Sentinel discovery, retries, our connection class) against a bare
    redis-py client on the same master, alternating rounds (BENCH_ROUNDS, default 7). Goal: overhead < 5%.
 """
+
 from __future__ import annotations
 
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import redis
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings
+from redis_gitops.runtime.client import RedisPool
+from redis_gitops.runtime.failover import FailoverCheck
+from redis_gitops.synth.spec_loader import load_spec
 
-from runtime.client import RedisPool  # noqa: E402
-from runtime.failover import FailoverCheck  # noqa: E402
-from devcluster.local_cluster import LocalCluster, broker_settings  # noqa: E402
-from synth.spec_loader import load_spec  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FAILOVERS = int(os.environ.get("BENCH_FAILOVERS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
@@ -31,8 +30,9 @@ OPS = int(os.environ.get("BENCH_OPS", "5000"))
 
 
 def spread(name: str, values: list[float], unit: str = "s") -> None:
-    print(f"  {name:<34} median {statistics.median(values):8.2f} {unit}   min {min(values):8.2f}   "
-          f"max {max(values):8.2f}")
+    print(
+        f"  {name:<34} median {statistics.median(values):8.2f} {unit}   min {min(values):8.2f}   max {max(values):8.2f}"
+    )
 
 
 def ops_per_second(client: redis.Redis) -> float:
@@ -56,10 +56,12 @@ def main() -> None:
         spread("write outage (pool writer)", [r.write_outage_ms / 1000 for r in reports])
         spread("writes paused on old master", [r.paused_ms / 1000 for r in reports])
         spread("old master replicating again", [r.rejoin_ms / 1000 for r in reports])
-        print(f"  acknowledged writes lost: {sum(r.lost_writes for r in reports)} of "
-              f"{sum(r.acknowledged_writes for r in reports)}; writer errors: "
-              f"{sum(sum(r.writer_errors.values()) for r in reports)}; full resyncs: "
-              f"{sum(r.full_resyncs or 0 for r in reports)}; checks passed: {sum(r.ok for r in reports)}/{FAILOVERS}")
+        print(
+            f"  acknowledged writes lost: {sum(r.lost_writes for r in reports)} of "
+            f"{sum(r.acknowledged_writes for r in reports)}; writer errors: "
+            f"{sum(sum(r.writer_errors.values()) for r in reports)}; full resyncs: "
+            f"{sum(r.full_resyncs or 0 for r in reports)}; checks passed: {sum(r.ok for r in reports)}/{FAILOVERS}"
+        )
 
         pool = RedisPool(broker_settings(s))
         host, port = pool.master_address()

@@ -4,6 +4,7 @@ as users run them.
 Each run is a fresh process (it pays the ~0.3 s jsii/Node start-up), so the figures are what `make check`
 costs. Goal: check under 2 s on the 2-core CI machine. Prints the median and the spread of N runs.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,14 +21,21 @@ RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 
 def timed(args: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "synth", *args], cwd=ROOT, check=True, capture_output=True,
-                   env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
+    subprocess.run(
+        [sys.executable, "-m", "redis_gitops.synth", *args],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+    )
     return time.perf_counter() - start
 
 
 def report(name: str, samples: list[float]) -> None:
-    print(f"{name:<22} median {statistics.median(samples):.3f} s   min {min(samples):.3f} s   "
-          f"max {max(samples):.3f} s   ({len(samples)} runs)")
+    print(
+        f"{name:<22} median {statistics.median(samples):.3f} s   min {min(samples):.3f} s   "
+        f"max {max(samples):.3f} s   ({len(samples)} runs)"
+    )
 
 
 def main() -> None:

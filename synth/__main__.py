@@ -1,3 +1,3 @@
-from synth.cli import main
+from redis_gitops.synth.main import main
 
 main()

@@ -6,15 +6,16 @@ only). Passwords never appear here: Airflow's `_CMD` options run `redis_gitops_a
 Airflow image, see airflow_broker/) on password files mounted from the existing Secrets. Only the local
 cluster's config (`redis-gitops airflow-config --dir`) carries literal passwords, and it is never committed.
 """
+
 from __future__ import annotations
 
 import json
 import shlex
 
-from contracts.broker_url import sentinel_broker_url, tls_kwargs
-from contracts.paths import AIRFLOW_PASSWORD_FILE, TLS_CA_FILE
-from synth.naming import Names
-from synth.spec import ClusterSpec
+from redis_gitops.contracts.broker_url import sentinel_broker_url, tls_kwargs
+from redis_gitops.contracts.paths import AIRFLOW_PASSWORD_FILE, TLS_CA_FILE
+from redis_gitops.synth.naming import Names
+from redis_gitops.synth.spec import ClusterSpec
 
 PACKAGE = "redis_gitops_airflow"
 CELERY_CONFIG_OPTIONS = f"{PACKAGE}.celery_config.CELERY_CONFIG"
@@ -34,13 +35,30 @@ def sentinel_addresses(spec: ClusterSpec) -> list[str]:
 
 def _commands(spec: ClusterSpec, sentinels: list[str], mount: str, ca_file: str | None) -> tuple[str, str]:
     a = spec.airflow
-    url = [*BROKER_URL_COMMAND, "url", "--sentinels", ",".join(sentinels), "--db", str(a.database_index),
-           "--username", a.username, "--password-file", f"{mount}/{AIRFLOW_PASSWORD_FILE}"]
+    url = [
+        *BROKER_URL_COMMAND,
+        "url",
+        "--sentinels",
+        ",".join(sentinels),
+        "--db",
+        str(a.database_index),
+        "--username",
+        a.username,
+        "--password-file",
+        f"{mount}/{AIRFLOW_PASSWORD_FILE}",
+    ]
     # Airflow's own user on the Sentinels too (discovery only): the Sentinel password never reaches Airflow's pods.
-    kwargs = [*BROKER_URL_COMMAND, "sentinel-kwargs", "--username", a.username,
-              "--password-file", f"{mount}/{AIRFLOW_PASSWORD_FILE}",
-              "--socket-timeout", str(SENTINEL_SOCKET_TIMEOUT_SECONDS),
-              *(["--tls-ca-file", ca_file] if ca_file else [])]
+    kwargs = [
+        *BROKER_URL_COMMAND,
+        "sentinel-kwargs",
+        "--username",
+        a.username,
+        "--password-file",
+        f"{mount}/{AIRFLOW_PASSWORD_FILE}",
+        "--socket-timeout",
+        str(SENTINEL_SOCKET_TIMEOUT_SECONDS),
+        *(["--tls-ca-file", ca_file] if ca_file else []),
+    ]
     return shlex.join(url), shlex.join(kwargs)
 
 
@@ -56,18 +74,25 @@ def _plain_options(spec: ClusterSpec, ca_file: str | None) -> dict[str, dict[str
     a = spec.airflow
     tls = {"ssl_active": "True", "ssl_mutual_tls": "False", "ssl_cacert": ca_file} if ca_file else {}
     return {
-        "celery": {"celery_config_options": CELERY_CONFIG_OPTIONS, "worker_concurrency": str(a.worker_concurrency),
-                   # Each publish attempt ends at Airflow's 1 s operation_timeout; a timed-out task is re-sent,
-                   # so this many attempts ride out a master crash (~6 s) instead of failing the task.
-                   "task_publish_max_retries": str(PUBLISH_ATTEMPTS_THROUGH_A_FAILOVER), **tls},
-        "celery_broker_transport_options": {"master_name": spec.sentinel.master_name,
-                                            "visibility_timeout": str(a.visibility_timeout_seconds)},
+        "celery": {
+            "celery_config_options": CELERY_CONFIG_OPTIONS,
+            "worker_concurrency": str(a.worker_concurrency),
+            # Each publish attempt ends at Airflow's 1 s operation_timeout; a timed-out task is re-sent,
+            # so this many attempts ride out a master crash (~6 s) instead of failing the task.
+            "task_publish_max_retries": str(PUBLISH_ATTEMPTS_THROUGH_A_FAILOVER),
+            **tls,
+        },
+        "celery_broker_transport_options": {
+            "master_name": spec.sentinel.master_name,
+            "visibility_timeout": str(a.visibility_timeout_seconds),
+        },
         "operators": {"default_queue": a.queues[0]},
     }
 
 
-def cfg_sections(spec: ClusterSpec, sentinels: list[str] | None = None, mount: str | None = None,
-                 ca_file: str | None = None) -> dict[str, dict[str, str]]:
+def cfg_sections(
+    spec: ClusterSpec, sentinels: list[str] | None = None, mount: str | None = None, ca_file: str | None = None
+) -> dict[str, dict[str, str]]:
     """airflow.cfg sections; the secret options as `_cmd` options reading the mounted password files (and with
     TLS the CA, `ca_file` or ca.crt in the mount)."""
     mount = mount or spec.airflow.secrets_mount_path
@@ -79,23 +104,33 @@ def cfg_sections(spec: ClusterSpec, sentinels: list[str] | None = None, mount: s
     return sections
 
 
-def cfg_sections_with_passwords(spec: ClusterSpec, sentinels: list[str], airflow_password: str,
-                                ca_file: str | None = None) -> dict[str, dict[str, str]]:
+def cfg_sections_with_passwords(
+    spec: ClusterSpec, sentinels: list[str], airflow_password: str, ca_file: str | None = None
+) -> dict[str, dict[str, str]]:
     """Usable as is against a local cluster: the passwords written in (never for a real cluster)."""
     a = spec.airflow
     ca = ca_file if spec.tls.enabled else None
     sections = _plain_options(spec, ca)
     sections["celery"]["broker_url"] = sentinel_broker_url(sentinels, a.database_index, airflow_password, a.username)
     sections["celery_broker_transport_options"]["sentinel_kwargs"] = json.dumps(
-        {"username": a.username, "password": airflow_password, "socket_timeout": SENTINEL_SOCKET_TIMEOUT_SECONDS,
-         "socket_connect_timeout": SENTINEL_SOCKET_TIMEOUT_SECONDS, **tls_kwargs(ca)})
+        {
+            "username": a.username,
+            "password": airflow_password,
+            "socket_timeout": SENTINEL_SOCKET_TIMEOUT_SECONDS,
+            "socket_connect_timeout": SENTINEL_SOCKET_TIMEOUT_SECONDS,
+            **tls_kwargs(ca),
+        }
+    )
     return sections
 
 
 def environment(sections: dict[str, dict[str, str]]) -> dict[str, str]:
     """The same options as AIRFLOW__SECTION__KEY variables (Airflow reads `_cmd` ones as `..._CMD`)."""
-    return {f"AIRFLOW__{section.upper()}__{key.upper()}": value
-            for section, options in sections.items() for key, value in options.items()}
+    return {
+        f"AIRFLOW__{section.upper()}__{key.upper()}": value
+        for section, options in sections.items()
+        for key, value in options.items()
+    }
 
 
 def cfg_text(sections: dict[str, dict[str, str]]) -> str:
@@ -123,10 +158,19 @@ def helm_values(spec: ClusterSpec) -> dict:
         # The chart would otherwise set AIRFLOW__CELERY__BROKER_URL from its own Secret, which wins over _CMD.
         "enableBuiltInSecretEnvVars": {"AIRFLOW__CELERY__BROKER_URL": False},
         "env": [{"name": k, "value": v} for k, v in secret_options.items()],
-        "config": {section: {k: v for k, v in options.items() if not k.endswith("_cmd")}
-                   for section, options in sections.items()},
-        "volumes": [{"name": VOLUME, "projected": {"defaultMode": 0o440, "sources": [
-            {"secret": {"name": name, "items": its}} for name, its in sources.items()]}}],
+        "config": {
+            section: {k: v for k, v in options.items() if not k.endswith("_cmd")}
+            for section, options in sections.items()
+        },
+        "volumes": [
+            {
+                "name": VOLUME,
+                "projected": {
+                    "defaultMode": 0o440,
+                    "sources": [{"secret": {"name": name, "items": its}} for name, its in sources.items()],
+                },
+            }
+        ],
         "volumeMounts": [{"name": VOLUME, "mountPath": a.secrets_mount_path, "readOnly": True}],
         "workers": {"keda": {"enabled": False}},
     }

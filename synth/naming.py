@@ -3,11 +3,12 @@
 Selector labels are immutable once applied, so they are kept apart from descriptive labels (which may
 carry versions and change freely) and never include a version.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from synth.spec import ClusterSpec
+from redis_gitops.synth.spec import ClusterSpec
 
 MANAGED_BY = "redis-gitops"
 

@@ -1,4 +1,5 @@
 """dist/ on disk: read it, compare it with a fresh render, and replace it atomically."""
+
 from __future__ import annotations
 
 import difflib
@@ -21,8 +22,10 @@ class Changes:
         return not (self.added or self.changed or self.removed)
 
     def summary(self) -> str:
-        return (f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
-                f"{len(self.unchanged)} unchanged")
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged"
+        )
 
 
 def read_tree(folder: Path) -> dict[str, str]:
@@ -30,7 +33,8 @@ def read_tree(folder: Path) -> dict[str, str]:
         return {}
     return {
         p.relative_to(folder).as_posix(): p.read_text(errors="replace")
-        for p in sorted(folder.rglob("*")) if p.is_file()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -55,11 +59,14 @@ def unified_diff(expected: dict[str, str], actual: dict[str, str], folder: str) 
         a, b = actual.get(path), expected.get(path)
         if a == b:
             continue
-        out.extend(difflib.unified_diff(
-            (a or "").splitlines(keepends=True), (b or "").splitlines(keepends=True),
-            fromfile=f"{folder}/{path}" if a is not None else "/dev/null",
-            tofile=f"{folder}/{path} (from the spec)" if b is not None else "/dev/null",
-        ))
+        out.extend(
+            difflib.unified_diff(
+                (a or "").splitlines(keepends=True),
+                (b or "").splitlines(keepends=True),
+                fromfile=f"{folder}/{path}" if a is not None else "/dev/null",
+                tofile=f"{folder}/{path} (from the spec)" if b is not None else "/dev/null",
+            )
+        )
     return "".join(line if line.endswith("\n") else line + "\n" for line in out)
 
 
@@ -68,8 +75,10 @@ class ForeignFilesError(Exception):
 
     def __init__(self, folder: Path, foreign: list[str]):
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        super().__init__(f"{folder} holds files not written by redis-gitops ({shown}); nothing was changed. "
-                         "Give --out an empty or new folder, or the one synth wrote before.")
+        super().__init__(
+            f"{folder} holds files not written by redis-gitops ({shown}); nothing was changed. "
+            "Give --out an empty or new folder, or the one synth wrote before."
+        )
         self.foreign = foreign
 
 
@@ -108,7 +117,12 @@ def replace_tree(folder: Path, files: dict[str, str]) -> None:
         retired = folder.parent / f".{folder.name}-old-{os.getpid()}"
         if folder.exists():
             os.rename(folder, retired)
-        os.rename(staging, folder)
+        try:
+            os.rename(staging, folder)
+        except OSError:
+            if retired.exists():
+                os.rename(retired, folder)  # the old tree back, as the CLI promises
+            raise
         shutil.rmtree(retired, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

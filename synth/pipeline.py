@@ -2,21 +2,34 @@
 
 Both return a result object and print nothing, so tests call them directly; I/O stays at the edges.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-from policies.engine import PolicyReport, evaluate
-from policies.manifests import NOT_OBJECTS, Manifests, load_documents
-from synth.app import HEADER, WaiverTargetError, render_files
-from synth.output import Changes, ForeignFilesError, compare, foreign_files, read_tree, replace_tree, unified_diff
-from synth.spec import ClusterSpec
-from synth.spec_loader import SpecError, load_spec, problem_at
-from synth.promtool import PromtoolResult, check_rules
-from synth.validation import KubeconformResult, SchemaReport, default_crd_folder, run_kubeconform, validate_objects
-
+from redis_gitops.policies.engine import PolicyReport, evaluate
+from redis_gitops.policies.manifests import NOT_OBJECTS, Manifests, load_documents
+from redis_gitops.synth.app import HEADER, WaiverTargetError, render_files
+from redis_gitops.synth.output import (
+    Changes,
+    ForeignFilesError,
+    compare,
+    foreign_files,
+    read_tree,
+    replace_tree,
+    unified_diff,
+)
+from redis_gitops.synth.promtool import PromtoolResult, check_rules
+from redis_gitops.synth.spec import ClusterSpec
+from redis_gitops.synth.spec_loader import SpecError, load_spec, problem_at
+from redis_gitops.synth.validation import (
+    KubeconformResult,
+    SchemaReport,
+    default_crd_folder,
+    run_kubeconform,
+    validate_objects,
+)
 
 
 @dataclass
@@ -72,6 +85,13 @@ def synthesize(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Re
     return result
 
 
+def synth_command(spec_path: Path, out: Path) -> str:
+    """The command that renders this spec into this folder: `make synth` for the repository's own pair."""
+    if Path(spec_path) == Path("cluster_spec.yaml") and Path(out) == Path("dist"):
+        return "`make synth`"
+    return f"`redis-gitops synth --spec {spec_path} --out {out}`"
+
+
 def check(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
     """The pull-request gate: dist/ must be exactly what the spec renders, every object must be valid, and
     the policies must pass on dist/ as it is (so a hand edit is judged, not only the generator's output)."""
@@ -79,19 +99,22 @@ def check(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
     expected, actual = _render(spec, spec_path), read_tree(out)
     changes = compare(expected, actual)
     crds = crd_folder or default_crd_folder()
-    schema = validate_objects(objects_of(actual), spec.kubernetes_version, crds)
+    manifests = Manifests.from_files(actual)  # dist/ parsed once, for every check below
+    schema = validate_objects(manifests.documents, spec.kubernetes_version, crds)
     result = Result(spec, changes, schema, diff=unified_diff(expected, actual, out.as_posix()))
     result.kubeconform = run_kubeconform(out, spec.kubernetes_version, crds) if out.is_dir() else None
     if not changes.clean:
-        result.problems.append(f"{out} is stale or hand-edited ({changes.summary()}): run `make synth` and commit")
+        result.problems.append(
+            f"{out} is stale or hand-edited ({changes.summary()}): run {synth_command(spec_path, out)} and commit"
+        )
     result.problems.extend(str(e) for e in schema.errors)
     if result.kubeconform is not None:
         result.problems.extend(str(e) for e in result.kubeconform.errors)
-    result.promtool = check_rules(objects_of(actual))
+    result.promtool = check_rules(manifests.documents)
     if result.promtool is not None:
         result.problems.extend(result.promtool.errors)
-    result.manifests = Manifests.from_files(actual)
-    result.policy = evaluate(result.manifests)
+    result.manifests = manifests
+    result.policy = evaluate(manifests)
     if not result.policy.ok:
         result.problems.append(f"{len(result.policy.errors)} policy error(s) in {out}: see the findings above")
     return result

@@ -1,5 +1,6 @@
 """Prometheus's own judgement of the PrometheusRules in dist/: `promtool check rules` on each one's groups, so a
 rule Prometheus would refuse (a bad expression, a duplicate name) fails the gate, not the Prometheus reload."""
+
 from __future__ import annotations
 
 import shutil
@@ -32,7 +33,7 @@ def check_rules(objects: list[tuple[str, dict]]) -> PromtoolResult | None:
         for file, obj in rule_objects:
             path = Path(folder) / f"{obj['metadata']['name']}.yaml"
             with path.open("w") as f:
-                YAML(typ="safe").dump({"groups": (obj.get("spec") or {}).get("groups") or []}, f)
+                YAML().dump({"groups": (obj.get("spec") or {}).get("groups") or []}, f)  # plain or round-trip
             run = subprocess.run([binary, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
             if run.returncode != 0:
                 said = (run.stderr or run.stdout).replace(str(path), f"{file} (spec.groups)").strip()

@@ -3,16 +3,35 @@
 Per-pod values (the announced name, the role, passwords read from Secrets) are appended at start by
 the pod scripts, because only the pod knows them; everything the reviewer should see is here.
 """
+
 from __future__ import annotations
 
-from contracts.client_acl import (AIRFLOW_COMMANDS, EXPORTER_COMMANDS, EXPORTER_SENTINEL_COMMANDS, KEDA_COMMANDS,
-                                  KOMBU_KEYS, SENTINEL_DISCOVERY_CHANNELS, SENTINEL_DISCOVERY_COMMANDS,
-                                  SENTINEL_HELLO_CHANNEL, SENTINEL_MONITOR_COMMANDS, SENTINEL_MONITOR_USER,
-                                  SMOKE_CELERY_COMMANDS, SMOKE_CELERY_KEYS, SMOKE_COMMANDS, SMOKE_KEYS,
-                                  SMOKE_SENTINEL_COMMANDS)
-from contracts.paths import (AIRFLOW_ACL_FILE, EXPORTER_ACL_FILE, KEDA_ACL_FILE, SENTINEL_MONITOR_ACL_FILE,
-                             SMOKE_ACL_FILE, sentinel_acl_file)
-from synth.spec import ClusterSpec, smoke_user
+from redis_gitops.contracts.client_acl import (
+    AIRFLOW_COMMANDS,
+    EXPORTER_COMMANDS,
+    EXPORTER_SENTINEL_COMMANDS,
+    KEDA_COMMANDS,
+    KOMBU_KEYS,
+    SENTINEL_DISCOVERY_CHANNELS,
+    SENTINEL_DISCOVERY_COMMANDS,
+    SENTINEL_HELLO_CHANNEL,
+    SENTINEL_MONITOR_COMMANDS,
+    SENTINEL_MONITOR_USER,
+    SMOKE_CELERY_COMMANDS,
+    SMOKE_CELERY_KEYS,
+    SMOKE_COMMANDS,
+    SMOKE_KEYS,
+    SMOKE_SENTINEL_COMMANDS,
+)
+from redis_gitops.contracts.paths import (
+    AIRFLOW_ACL_FILE,
+    EXPORTER_ACL_FILE,
+    KEDA_ACL_FILE,
+    SENTINEL_MONITOR_ACL_FILE,
+    SMOKE_ACL_FILE,
+    sentinel_acl_file,
+)
+from redis_gitops.synth.spec import ClusterSpec, smoke_user
 
 MASTER_HOST_PLACEHOLDER = "__MASTER_HOST__"
 # A replica that comes back needs a full sync, and with min-replicas-to-write its master may refuse writes
@@ -27,10 +46,15 @@ def listen_lines(spec: ClusterSpec, port: int) -> list[str]:
     so Airflow and KEDA need only the CA)."""
     if not spec.tls.enabled:
         return [f"port {port}"]
-    return ["# TLS only: no plain port. start-redis.sh / start-sentinel.sh append tls-cert-file, tls-key-file and",
-            "# tls-ca-cert-file from TLS_DIR.", "port 0", f"tls-port {port}",
-            "# Replication (and Sentinel's links to Redis and to the other Sentinels) over TLS too",
-            "tls-replication yes", "tls-auth-clients no"]
+    return [
+        "# TLS only: no plain port. start-redis.sh / start-sentinel.sh append tls-cert-file, tls-key-file and",
+        "# tls-ca-cert-file from TLS_DIR.",
+        "port 0",
+        f"tls-port {port}",
+        "# Replication (and Sentinel's links to Redis and to the other Sentinels) over TLS too",
+        "tls-replication yes",
+        "tls-auth-clients no",
+    ]
 
 
 def redis_conf(spec: ClusterSpec) -> str:
@@ -81,12 +105,21 @@ def airflow_commands(spec: ClusterSpec) -> tuple[str, ...]:
     return (*AIRFLOW_COMMANDS, *((f"select|{db}",) if db else ()))
 
 
-def _user(name: str, keys: tuple[str, ...], channels: tuple[str, ...], commands: tuple[str, ...],
-          key_access: str = "") -> str:
+def _user(
+    name: str, keys: tuple[str, ...], channels: tuple[str, ...], commands: tuple[str, ...], key_access: str = ""
+) -> str:
     """A `user` directive that starts from nothing (reset: no command, key or channel) and grants only these
     (no password: the pod appends it)."""
-    words = ["user", name, "reset", "on", *(f"{key_access}~{k}" for k in keys), *(f"&{c}" for c in channels),
-             "-@all", *(f"+{c}" for c in commands)]
+    words = [
+        "user",
+        name,
+        "reset",
+        "on",
+        *(f"{key_access}~{k}" for k in keys),
+        *(f"&{c}" for c in channels),
+        "-@all",
+        *(f"+{c}" for c in commands),
+    ]
     return " ".join(words) + "\n"
 
 
@@ -114,8 +147,15 @@ def exporter_keys(spec: ClusterSpec) -> list[str]:
 
 def exporter_acl(spec: ClusterSpec) -> str:
     """`user` directive for the exporter: read-only, on the keys it measures (no password: the pod appends it)."""
-    words = ["user", spec.monitoring.exporter.username, "reset", "on", *(f"%R~{k}" for k in exporter_keys(spec)),
-             "resetchannels", EXPORTER_COMMANDS]
+    words = [
+        "user",
+        spec.monitoring.exporter.username,
+        "reset",
+        "on",
+        *(f"%R~{k}" for k in exporter_keys(spec)),
+        "resetchannels",
+        EXPORTER_COMMANDS,
+    ]
     return " ".join(words) + "\n"
 
 
@@ -133,32 +173,53 @@ def smoke_acl(spec: ClusterSpec) -> str:
     """The smoke Job's user: its health key and what its checks read; kombu's probe queue with the Celery round
     trip."""
     celery = spec.smoke.celery_round_trip
-    return _user(spec.smoke.username, (*SMOKE_KEYS, *(SMOKE_CELERY_KEYS if celery else ())), (),
-                 (*SMOKE_COMMANDS, *(SMOKE_CELERY_COMMANDS if celery else ())))
+    return _user(
+        spec.smoke.username,
+        (*SMOKE_KEYS, *(SMOKE_CELERY_KEYS if celery else ())),
+        (),
+        (*SMOKE_COMMANDS, *(SMOKE_CELERY_COMMANDS if celery else ())),
+    )
 
 
 def acl_files(spec: ClusterSpec) -> dict[str, str]:
     """The Redis ACL users' files in the config ConfigMap (contracts/paths.py: `<role>.acl`)."""
     exporter = spec.monitoring.exporter
-    return {SENTINEL_MONITOR_ACL_FILE: sentinel_monitor_acl(), **({AIRFLOW_ACL_FILE: airflow_acl(spec)} if spec.airflow.enabled else {}),
-            **({KEDA_ACL_FILE: keda_acl(spec)} if keda_enabled(spec) else {}),
-            **({EXPORTER_ACL_FILE: exporter_acl(spec)} if exporter.enabled and exporter.username else {}),
-            **({SMOKE_ACL_FILE: smoke_acl(spec)} if smoke_user(spec) else {})}
+    return {
+        SENTINEL_MONITOR_ACL_FILE: sentinel_monitor_acl(),
+        **({AIRFLOW_ACL_FILE: airflow_acl(spec)} if spec.airflow.enabled else {}),
+        **({KEDA_ACL_FILE: keda_acl(spec)} if keda_enabled(spec) else {}),
+        **({EXPORTER_ACL_FILE: exporter_acl(spec)} if exporter.enabled and exporter.username else {}),
+        **({SMOKE_ACL_FILE: smoke_acl(spec)} if smoke_user(spec) else {}),
+    }
 
 
 def sentinel_acl_files(spec: ClusterSpec) -> dict[str, str]:
     """The Sentinel ACL users' files (`<role>.sentinel-acl`): each client of the Sentinels (Airflow and KEDA
-    discover the master, the exporter and the smoke Job read their state) has a user there, with its Redis password; the Sentinel
-    password stays with the broker's pods."""
+    discover the master, the exporter and the smoke Job read their state) has a user there, with its Redis password;
+    the Sentinel password stays with the broker's pods."""
     exporter = spec.monitoring.exporter
-    return {**({sentinel_acl_file(AIRFLOW_ACL_FILE): sentinel_client_acl(spec.airflow.username)}
-               if spec.airflow.enabled else {}),
-            **({sentinel_acl_file(KEDA_ACL_FILE): sentinel_client_acl(spec.airflow.keda.username)}
-               if keda_enabled(spec) else {}),
-            **({sentinel_acl_file(EXPORTER_ACL_FILE): _user(exporter.username, (), (), EXPORTER_SENTINEL_COMMANDS)}
-               if exporter.enabled and exporter.username else {}),
-            **({sentinel_acl_file(SMOKE_ACL_FILE): _user(spec.smoke.username, (), (), SMOKE_SENTINEL_COMMANDS)}
-               if smoke_user(spec) else {})}
+    return {
+        **(
+            {sentinel_acl_file(AIRFLOW_ACL_FILE): sentinel_client_acl(spec.airflow.username)}
+            if spec.airflow.enabled
+            else {}
+        ),
+        **(
+            {sentinel_acl_file(KEDA_ACL_FILE): sentinel_client_acl(spec.airflow.keda.username)}
+            if keda_enabled(spec)
+            else {}
+        ),
+        **(
+            {sentinel_acl_file(EXPORTER_ACL_FILE): _user(exporter.username, (), (), EXPORTER_SENTINEL_COMMANDS)}
+            if exporter.enabled and exporter.username
+            else {}
+        ),
+        **(
+            {sentinel_acl_file(SMOKE_ACL_FILE): _user(spec.smoke.username, (), (), SMOKE_SENTINEL_COMMANDS)}
+            if smoke_user(spec)
+            else {}
+        ),
+    }
 
 
 def sentinel_conf(spec: ClusterSpec) -> str:
@@ -187,5 +248,9 @@ def sentinel_conf(spec: ClusterSpec) -> str:
 
 def config_files(spec: ClusterSpec) -> dict[str, str]:
     """The config ConfigMap's data: what the pods read at start (its hash rolls them when it changes)."""
-    return {"redis.conf": redis_conf(spec), "sentinel.conf": sentinel_conf(spec), **acl_files(spec),
-            **sentinel_acl_files(spec)}
+    return {
+        "redis.conf": redis_conf(spec),
+        "sentinel.conf": sentinel_conf(spec),
+        **acl_files(spec),
+        **sentinel_acl_files(spec),
+    }

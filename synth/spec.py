@@ -3,27 +3,54 @@
 Keys are camelCase in YAML (as in Kubernetes); unknown keys are refused. Rules that tie several
 fields together live in `cross_field_violations`, so each violation can name the exact field.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+import types
+from typing import Annotated, Literal, Union
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from contracts.bounds import (AUTO_MAXMEMORY_RATIO, DNS_LABEL, DNS_SUBDOMAIN, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS,
-                              IMAGE_TAG, MAX_MAXMEMORY_RATIO, MAX_REASON_CHARS, MAX_REPLICAS, MIN_UID, SAFE_AOF_FSYNC,
-                              percent)
-from contracts.client_acl import SENTINEL_MONITOR_USER
-from contracts.defaults import DEFAULT_HANDOVER_TIMEOUT_SECONDS, DEFAULT_MASTER_NAME, DEFAULT_MAX_WRITE_OUTAGE_SECONDS
-from contracts.quantity import QUANTITY, memory_bytes, parse_quantity
-from contracts.rules import CHECKOV_CHECK, RULE_IDS
+from redis_gitops.contracts.bounds import (
+    AUTO_MAXMEMORY_RATIO,
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    DOWN_AFTER_MS,
+    FAILOVER_TIMEOUT_MS,
+    IMAGE_TAG,
+    MAX_MAXMEMORY_RATIO,
+    MAX_REASON_CHARS,
+    MAX_REPLICAS,
+    MIN_UID,
+    SAFE_AOF_FSYNC,
+    failover_timeout_ok,
+    percent,
+    quorum_ok,
+    sentinel_count_ok,
+    strict_majority,
+)
+from redis_gitops.contracts.client_acl import SENTINEL_MONITOR_USER
+from redis_gitops.contracts.defaults import (
+    DEFAULT_HANDOVER_TIMEOUT_SECONDS,
+    DEFAULT_MASTER_NAME,
+    DEFAULT_MAX_WRITE_OUTAGE_SECONDS,
+)
+from redis_gitops.contracts.quantity import QUANTITY, memory_bytes, parse_quantity
+from redis_gitops.contracts.rules import CHECKOV_CHECK, RULE_IDS
 
 EVICTING_POLICIES = (
-    "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
 )
 SUPPORTED_KUBERNETES = (25, 37)  # minor versions whose schemas kubernetes-validate ships
 
@@ -43,12 +70,41 @@ class Model(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def no_bool_for_a_number(cls, value: object, info: ValidationInfo) -> object:
-        """YAML's true/false would pass as 1/0 (pydantic's lax mode): refuse them where a number is meant."""
-        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation in (int, float, int | None):
-            raise PydanticCustomError("bool_for_number", "expected a whole number, not {value}",
-                                      {"value": str(value).lower()})
+    def scalars_as_yaml_typed_them(cls, value: object, info: ValidationInfo) -> object:
+        """One strictness for every field: a number, a true/false and a text are taken as YAML typed them, never
+        converted (pydantic's lax mode would read "3" as 3, true as 1 and 1 as true)."""
+        wanted = _scalar_types(cls.model_fields[info.field_name].annotation)
+        if not wanted or value is None or isinstance(value, (dict, list, tuple)):
+            return value
+        if bool in wanted and not isinstance(value, bool):
+            raise PydanticCustomError("bool_strict", "expected true or false, not {value}", {"value": repr(value)})
+        numbers = wanted & {int, float}
+        what = "a number" if float in numbers else "a whole number"
+        if numbers and isinstance(value, bool):
+            raise PydanticCustomError(
+                "bool_for_number", "expected {what}, not {value}", {"what": what, "value": str(value).lower()}
+            )
+        if numbers and str not in wanted and isinstance(value, str) and NUMBER_TEXT.fullmatch(value.strip()):
+            raise PydanticCustomError(
+                "quoted_number",
+                "expected {what}, not the text {value}: write it without quotes",
+                {"what": what, "value": repr(value)},
+            )
         return value
+
+
+NUMBER_TEXT = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?")
+
+
+def _scalar_types(annotation: object) -> set[type]:
+    """The scalar types a field's annotation admits (int | None -> {int}); empty for models and collections."""
+    if annotation in (int, float, bool, str):
+        return {annotation}
+    if getattr(annotation, "__origin__", None) is Annotated:
+        return _scalar_types(annotation.__origin__)
+    if isinstance(annotation, types.UnionType) or getattr(annotation, "__origin__", None) is Union:
+        return set().union(*(_scalar_types(a) for a in annotation.__args__ if a is not type(None)))
+    return set()
 
 
 def _dns_label(value: str, what: str, max_len: int = 63) -> str:
@@ -76,11 +132,17 @@ def _dns_subdomain(value: str | None, what: str) -> str | None:
 class Image(Model):
     """A container image at an explicit version: `latest` or a missing tag makes rollouts unreproducible."""
 
-    repository: str
-    tag: str = Field(json_schema_extra={"pattern": f"^{IMAGE_TAG}$", "not": {"const": "latest"}})
-    digest: str | None = Field(None, pattern=r"^sha256:[a-f0-9]{64}$",
-                               description="Also pin the content: the image is pulled as tag@digest.")
-    pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    repository: str = Field(description="The image's registry and name.")
+    tag: str = Field(
+        json_schema_extra={"pattern": f"^{IMAGE_TAG}$", "not": {"const": "latest"}},
+        description="An explicit version (`latest` is refused).",
+    )
+    digest: str | None = Field(
+        None, pattern=r"^sha256:[a-f0-9]{64}$", description="Also pin the content: the image is pulled as tag@digest."
+    )
+    pull_policy: Literal["IfNotPresent", "Always", "Never"] = Field(
+        "IfNotPresent", description="IfNotPresent: a pod restarts without the registry (the gate warns on Always)."
+    )
 
     @field_validator("tag")
     @classmethod
@@ -97,8 +159,8 @@ class Image(Model):
 
 
 class CpuMemory(Model):
-    cpu: str = Field(json_schema_extra={"pattern": QUANTITY.pattern})
-    memory: str = Field(json_schema_extra={"pattern": QUANTITY.pattern})
+    cpu: str = Field(json_schema_extra={"pattern": QUANTITY.pattern}, description="A CPU quantity: 100m, 1.")
+    memory: str = Field(json_schema_extra={"pattern": QUANTITY.pattern}, description="A memory quantity: 256Mi, 1Gi.")
 
     @field_validator("cpu", "memory", mode="before")
     @classmethod
@@ -114,8 +176,8 @@ class CpuMemory(Model):
 class Resources(Model):
     """Requests and limits, both required: an unbounded broker is the first thing the OOM killer takes."""
 
-    requests: CpuMemory
-    limits: CpuMemory
+    requests: CpuMemory = Field(description="What the scheduler reserves.")
+    limits: CpuMemory = Field(description="The most the container may use (memory: the kernel kills above it).")
 
     @model_validator(mode="after")
     def requests_within_limits(self) -> Resources:
@@ -135,8 +197,11 @@ class Resources(Model):
 
 class RedisServer(Model):
     image: Image = Image(repository="redis", tag="7.2.7")
-    replicas: int = Field(3, description="Redis pods; each also runs a Sentinel, so this is the Sentinel count too.",
-                          json_schema_extra={"minimum": 3, "maximum": MAX_REPLICAS, "not": {"multipleOf": 2}})
+    replicas: int = Field(
+        3,
+        description="Redis pods; each also runs a Sentinel, so this is the Sentinel count too.",
+        json_schema_extra={"minimum": 3, "maximum": MAX_REPLICAS, "not": {"multipleOf": 2}},
+    )
     port: int = Field(6379, ge=1, le=65535)
     resources: Resources = Resources(
         requests=CpuMemory(cpu="250m", memory="1Gi"), limits=CpuMemory(cpu="1", memory="1Gi")
@@ -147,13 +212,15 @@ class RedisServer(Model):
     min_replicas_max_lag_seconds: int = Field(10, ge=1)
     startup_timeout_seconds: int = Field(600, ge=30, description="Time allowed for loading a large AOF at start.")
     handover_timeout_seconds: int = Field(
-        DEFAULT_HANDOVER_TIMEOUT_SECONDS, ge=5, description="Longest the preStop hand-over may pause writes and wait for a new master."
+        DEFAULT_HANDOVER_TIMEOUT_SECONDS,
+        ge=5,
+        description="Longest the preStop hand-over may pause writes and wait for a new master.",
     )
 
     @field_validator("replicas")
     @classmethod
     def odd_majority_possible(cls, replicas: int) -> int:
-        if replicas < 3 or replicas % 2 == 0 or replicas > MAX_REPLICAS:
+        if not sentinel_count_ok(replicas):
             raise PydanticCustomError(
                 "sentinel_count",
                 "{n} Redis pods means {n} Sentinels; Sentinels need an odd count of at least 3 so a majority "
@@ -194,13 +261,13 @@ class Sentinel(Model):
 class SecretRef(Model):
     """Where a password lives: the name and key of an existing Kubernetes Secret, never the value."""
 
-    secret_name: str
-    key: str = Field(pattern=r"^[-._a-zA-Z0-9]{1,253}$")
+    secret_name: str = Field(description="An existing Secret in the namespace (created outside git).")
+    key: str = Field(pattern=r"^[-._a-zA-Z0-9]{1,253}$", description="The key in that Secret's data.")
 
     @model_validator(mode="before")
     @classmethod
     def no_literal_passwords(cls, data: object) -> object:
-        if isinstance(data, dict) and {"password", "value"} & set(data):
+        if isinstance(data, (str, int, float)) or isinstance(data, dict) and {"password", "value"} & set(data):
             raise PydanticCustomError(
                 "secret_literal",
                 "passwords never go in the spec (it is committed to git): create a Secret in the cluster and "
@@ -248,12 +315,14 @@ class Persistence(Model):
     @classmethod
     def storage_class(cls, value: str) -> str:
         return _dns_subdomain(value, "storageClassName")
+
     access_mode: Literal["ReadWriteOnce", "ReadWriteOncePod"] = "ReadWriteOnce"
     rdb_save: tuple[RdbRule, ...] = (
-        RdbRule(seconds=3600, changes=1), RdbRule(seconds=300, changes=100), RdbRule(seconds=60, changes=10000)
+        RdbRule(seconds=3600, changes=1),
+        RdbRule(seconds=300, changes=100),
+        RdbRule(seconds=60, changes=10000),
     )
     aof: Aof = Aof()
-
 
 
 class Exporter(Model):
@@ -264,12 +333,17 @@ class Exporter(Model):
     image: Image = Image(repository="oliver006/redis_exporter", tag="v1.62.0")
     port: int = Field(9121, ge=1, le=65535, description="Redis's exporter.")
     sentinel_port: int = Field(9355, ge=1, le=65535, description="Sentinel's exporter.")
-    username: str | None = Field("exporter", pattern=r"^[a-z][a-z0-9_-]{0,31}$",
-                                 description="The exporter's own read-only ACL user on Redis (null: the default "
-                                 "user, which can do anything).")
+    username: str | None = Field(
+        "exporter",
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="The exporter's own read-only ACL user on Redis (null: the default user, which can do anything).",
+    )
     password: SecretRef = SecretRef.model_validate({"secretName": "redis-auth", "key": "exporter-password"})
-    extra_args: tuple[str, ...] = Field((), description="More redis_exporter flags, e.g. "
-                                        "--check-single-keys=db0=mylist (the ACL user must be able to read the keys).")
+    extra_args: tuple[str, ...] = Field(
+        (),
+        description="More redis_exporter flags, e.g. "
+        "--check-single-keys=db0=mylist (the ACL user must be able to read the keys).",
+    )
     resources: Resources = Resources(
         requests=CpuMemory(cpu="25m", memory="32Mi"), limits=CpuMemory(cpu="100m", memory="64Mi")
     )
@@ -285,14 +359,21 @@ class Alerts(Model):
     """The PrometheusRule. Thresholds the spec already holds (the replica lag bound, maxmemory) come from there."""
 
     enabled: bool = True
-    labels: dict[str, str] = Field({"release": "prometheus"}, description="The labels your Prometheus Operator "
-                                   "selects PrometheusRules by.")
+    labels: dict[str, str] = Field(
+        {"release": "prometheus"}, description="The labels your Prometheus Operator selects PrometheusRules by."
+    )
     memory_ratio: float = Field(0.9, gt=0, lt=1, description="Alert when used memory passes this share of maxmemory.")
-    queue_backlog: int = Field(100, ge=1, description="Alert when a Celery queue holds more tasks than this and "
-                               "keeps growing for queueBacklogFor.")
+    queue_backlog: int = Field(
+        100,
+        ge=1,
+        description="Alert when a Celery queue holds more tasks than this and keeps growing for queueBacklogFor.",
+    )
     queue_backlog_for: str = Field("10m", pattern=DURATION)
-    runbook_url: str = Field("https://github.com/example/airflow-redis/blob/main/README.md#alerts",
-                             description="Each alert's runbook_url: the README's alert table, or your own page.")
+    runbook_url: str = Field(
+        "https://github.com/example/airflow-redis/blob/main/docs/runbooks/",
+        description="Each alert's runbook_url: a folder ending in '/' holding one page per alert (`<Alert>.md`, "
+        "as docs/runbooks/ does), or one page of your own for every alert.",
+    )
 
 
 class Dashboard(Model):
@@ -319,8 +400,9 @@ class ClientPeer(Model):
     """Pods allowed to reach Redis and Sentinel; an empty namespaceSelector means the cluster's namespace."""
 
     namespace_selector: dict[str, str] = {}
-    pod_selector: dict[str, str] = Field(min_length=1, description="At least one label: an empty selector admits "
-                                         "every pod of the namespace.")
+    pod_selector: dict[str, str] = Field(
+        min_length=1, description="At least one label: an empty selector admits every pod of the namespace."
+    )
 
 
 class Network(Model):
@@ -362,17 +444,31 @@ class Smoke(Model):
 
     enabled: bool = True
     image: Image = Image(repository="ghcr.io/example/redis-gitops-smoke", tag="0.1.0")
-    failover: bool = Field(False, description="Also hand mastership over on every sync: ~1.5 s of write latency. "
-                           "The Job then holds the admin passwords (the hand-over needs them) instead of its user.")
-    username: str = Field("smoke", pattern=r"^[a-z][a-z0-9_-]{0,31}$",
-                          description="The Job's own ACL user on Redis (its health key, INFO, the probe queue) "
-                          "and on the Sentinels (discovery and CKQUORUM), unless `failover` is on.")
+    failover: bool = Field(
+        False,
+        description="Also hand mastership over on every sync: ~1.5 s of write latency. "
+        "The Job then holds the admin passwords (the hand-over needs them) instead of its user.",
+    )
+    username: str = Field(
+        "smoke",
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="The Job's own ACL user on Redis (its health key, INFO, the probe queue) "
+        "and on the Sentinels (discovery and CKQUORUM), unless `failover` is on.",
+    )
     password: SecretRef = SecretRef.model_validate({"secretName": "redis-auth", "key": "smoke-password"})
-    celery_round_trip: bool = Field(True, description="Also publish to a probe queue with kombu through Sentinel "
-                                    "and consume it back, as Airflow's Celery does.")
+    celery_round_trip: bool = Field(
+        True,
+        description="Also publish to a probe queue with kombu through Sentinel "
+        "and consume it back, as Airflow's Celery does.",
+    )
     max_write_outage_seconds: float = Field(DEFAULT_MAX_WRITE_OUTAGE_SECONDS, gt=0, le=60)
-    wait_seconds: int = Field(240, ge=0, le=3000, description="How long the checks wait for the broker to be "
-                              "healthy (under Flux the Job starts with the broker; under Argo CD it starts after).")
+    wait_seconds: int = Field(
+        240,
+        ge=0,
+        le=3000,
+        description="How long the checks wait for the broker to be "
+        "healthy (under Flux the Job starts with the broker; under Argo CD it starts after).",
+    )
     active_deadline_seconds: int = Field(300, ge=60, le=3600)
     backoff_limit: int = Field(0, ge=0, le=5, description="Retries; a failed check usually fails again.")
     ttl_seconds_after_finished: int = Field(86400, ge=0)
@@ -392,17 +488,22 @@ class PolicyWaiver(Model):
     rule: str
     kind: str = Field(pattern=r"^[A-Z][A-Za-z]+$")
     name: str
-    reason: str = Field(min_length=10, max_length=MAX_REASON_CHARS,
-                        description="Why the rule does not apply here; shown in every report.")
+    reason: str = Field(
+        min_length=10,
+        max_length=MAX_REASON_CHARS,
+        description="Why the rule does not apply here; shown in every report.",
+    )
 
     @field_validator("rule")
     @classmethod
     def known_rule(cls, value: str) -> str:
         if value not in RULE_IDS and not re.fullmatch(CHECKOV_CHECK.strip("^$"), value):
             close = [r for r in RULE_IDS if value.split("-")[0] == r.split("-")[0]] or list(RULE_IDS)
-            raise PydanticCustomError("unknown_rule", "unknown policy rule '{rule}': known rules include {known} "
-                                      "(or a checkov check such as CKV_K8S_15)",
-                                      {"rule": value, "known": ", ".join(close)})
+            raise PydanticCustomError(
+                "unknown_rule",
+                "unknown policy rule '{rule}': known rules include {known} (or a checkov check such as CKV_K8S_15)",
+                {"rule": value, "known": ", ".join(close)},
+            )
         return value
 
 
@@ -414,12 +515,16 @@ class S3Copy(Model):
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     prefix: str = Field("", pattern=r"^([A-Za-z0-9!_.*'()-]+/)*$", description="Folder in the bucket, ending in '/'.")
     region: str = Field("", pattern=r"^[a-z0-9-]*$", description="Empty: the endpoint's default.")
-    path_style: bool = Field(True, description="https://endpoint/bucket/key (MinIO, Ceph, most services); false "
-                             "for virtual-hosted buckets (https://bucket.endpoint/key, AWS S3's preferred style).")
+    path_style: bool = Field(
+        True,
+        description="https://endpoint/bucket/key (MinIO, Ceph, most services); false "
+        "for virtual-hosted buckets (https://bucket.endpoint/key, AWS S3's preferred style).",
+    )
     access_key_id: SecretRef
     secret_access_key: SecretRef
-    retention: int | None = Field(None, ge=1, le=10000, description="Snapshots kept in the bucket; default: "
-                                  "backup.retention.")
+    retention: int | None = Field(
+        None, ge=1, le=10000, description="Snapshots kept in the bucket; default: backup.retention."
+    )
     image: Image = Image(repository="rclone/rclone", tag="1.75.2")
     resources: Resources = Resources(
         requests=CpuMemory(cpu="50m", memory="64Mi"), limits=CpuMemory(cpu="500m", memory="256Mi")
@@ -437,12 +542,19 @@ class S3Copy(Model):
         except ValueError:
             address = None
         if parsed.scheme != "https":
-            raise PydanticCustomError("s3_endpoint", "endpoint {v} is not https: the S3 credentials and every "
-                                      "snapshot would cross the network in clear; use https://", {"v": value})
+            raise PydanticCustomError(
+                "s3_endpoint",
+                "endpoint {v} is not https: the S3 credentials and every "
+                "snapshot would cross the network in clear; use https://",
+                {"v": value},
+            )
         if address is not None and (address.is_link_local or address.is_loopback or address.is_unspecified):
-            raise PydanticCustomError("s3_endpoint", "endpoint {v} is a loopback or link-local address (the node "
-                                      "itself, or a cloud metadata service): give the storage service's name",
-                                      {"v": value})
+            raise PydanticCustomError(
+                "s3_endpoint",
+                "endpoint {v} is a loopback or link-local address (the node "
+                "itself, or a cloud metadata service): give the storage service's name",
+                {"v": value},
+            )
         return value
 
 
@@ -451,15 +563,24 @@ class Backup(Model):
     and, with `s3`, copied to a bucket."""
 
     enabled: bool = False
-    schedule: str = Field("17 */6 * * *", pattern=r"^\S+ \S+ \S+ \S+ \S+$",
-                          description="Cron schedule (five fields, the CronJob's timeZone is UTC).")
+    schedule: str = Field(
+        "17 */6 * * *",
+        pattern=r"^\S+ \S+ \S+ \S+ \S+$",
+        description="Cron schedule (five fields, the CronJob's timeZone is UTC).",
+    )
     retention: int = Field(7, ge=1, le=1000, description="How many snapshots to keep; older ones are deleted.")
     size: StorageSize = Field("20Gi", description="The backup volume: room for `retention` snapshots.")
-    storage_class_name: str | None = Field(None, json_schema_extra=SUBDOMAIN_SCHEMA,
-                                           description="Default: persistence.storageClassName.")
+    storage_class_name: str | None = Field(
+        None, json_schema_extra=SUBDOMAIN_SCHEMA, description="Default: persistence.storageClassName."
+    )
     timeout_seconds: int = Field(600, ge=30, description="Longest one snapshot transfer may take.")
-    wait_seconds: int = Field(60, ge=0, le=3600, description="How long to wait for a replica in sync (one may be "
-                              "restarting in a rolling update) before refusing to load the master.")
+    wait_seconds: int = Field(
+        60,
+        ge=0,
+        le=3600,
+        description="How long to wait for a replica in sync (one may be "
+        "restarting in a rolling update) before refusing to load the master.",
+    )
     resources: Resources = Resources(
         requests=CpuMemory(cpu="50m", memory="64Mi"), limits=CpuMemory(cpu="500m", memory="128Mi")
     )
@@ -474,10 +595,14 @@ class Backup(Model):
 class Restore(Model):
     """Bring every pod back to one snapshot on the backup volume, once: a Job named after `id` runs restore.sh."""
 
-    snapshot: str = Field(pattern=r"^dump-[0-9]{8}T[0-9]{6,9}Z\.rdb$",
-                          description="A file on the backup volume, as `backup now` or the backup Job printed it.")
-    id: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$",
-                    description="Names this restore: its Job, and the marker that keeps it from running twice.")
+    snapshot: str = Field(
+        pattern=r"^dump-[0-9]{8}T[0-9]{6,9}Z\.rdb$",
+        description="A file on the backup volume, as `backup now` or the backup Job printed it.",
+    )
+    id: str = Field(
+        pattern=r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$",
+        description="Names this restore: its Job, and the marker that keeps it from running twice.",
+    )
 
 
 class IssuerRef(Model):
@@ -496,8 +621,12 @@ class CertManager(Model):
 
     issuer_ref: IssuerRef
     duration: str = Field("2160h", pattern=r"^[0-9]+h$", description="Requested lifetime (hours).")
-    renew_before: str = Field("720h", pattern=r"^[0-9]+h$", description="Renew this long before expiry. The "
-                              "pods read their certificate at start: roll them within this window.")
+    renew_before: str = Field(
+        "720h",
+        pattern=r"^[0-9]+h$",
+        description="Renew this long before expiry. The "
+        "pods read their certificate at start: roll them within this window.",
+    )
 
 
 class Tls(Model):
@@ -505,10 +634,14 @@ class Tls(Model):
     Sentinel's own links use it, and every client of ours verifies the server against the CA."""
 
     enabled: bool = False
-    secret_name: str | None = Field(None, description="Secret with tls.crt, tls.key and ca.crt (cert-manager's "
-                                    "layout). Default: <name>-tls, which certManager fills when set.")
-    cert_manager: CertManager | None = Field(None, description="Render a cert-manager Certificate; without it "
-                                             "you provide the Secret.")
+    secret_name: str | None = Field(
+        None,
+        description="Secret with tls.crt, tls.key and ca.crt (cert-manager's "
+        "layout). Default: <name>-tls, which certManager fills when set.",
+    )
+    cert_manager: CertManager | None = Field(
+        None, description="Render a cert-manager Certificate; without it you provide the Secret."
+    )
 
     @field_validator("secret_name")
     @classmethod
@@ -537,18 +670,26 @@ class Keda(Model):
 
     enabled: bool = True
     workload: KedaWorkload = KedaWorkload()
-    username: str = Field("keda", pattern=r"^[a-z][a-z0-9_-]{0,31}$",
-                          description="KEDA's own ACL user on Redis (LLEN of the queues) and on the Sentinels "
-                          "(discovery only).")
+    username: str = Field(
+        "keda",
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="KEDA's own ACL user on Redis (LLEN of the queues) and on the Sentinels (discovery only).",
+    )
     password: SecretRef = SecretRef.model_validate({"secretName": "redis-auth", "key": "keda-password"})
-    min_replica_count: int = Field(1, ge=0, description="Keep >= 1: LLEN counts only waiting tasks, so a worker "
-                                   "busy with running ones would otherwise be scaled away.")
+    min_replica_count: int = Field(
+        1,
+        ge=0,
+        description="Keep >= 1: LLEN counts only waiting tasks, so a worker "
+        "busy with running ones would otherwise be scaled away.",
+    )
     max_replica_count: int = Field(10, ge=1)
     polling_interval: int = Field(15, ge=1, description="Seconds between two LLEN reads.")
-    cooldown_period: int = Field(300, ge=0, description="Seconds after the last active trigger before "
-                                 "scaling to minReplicaCount.")
-    operator_namespace: str = Field("keda", json_schema_extra=LABEL_SCHEMA,
-                                    description="Where the KEDA operator runs; the NetworkPolicy admits it.")
+    cooldown_period: int = Field(
+        300, ge=0, description="Seconds after the last active trigger before scaling to minReplicaCount."
+    )
+    operator_namespace: str = Field(
+        "keda", json_schema_extra=LABEL_SCHEMA, description="Where the KEDA operator runs; the NetworkPolicy admits it."
+    )
 
 
 class Airflow(Model):
@@ -556,27 +697,42 @@ class Airflow(Model):
     (Helm values, AIRFLOW__ variables, airflow.cfg sections, KEDA objects)."""
 
     enabled: bool = True
-    username: str = Field("airflow", pattern=r"^[a-z][a-z0-9_-]{0,31}$",
-                          description="Airflow's own ACL user on Redis: the queues, nothing dangerous.")
+    username: str = Field(
+        "airflow",
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="Airflow's own ACL user on Redis: the queues, nothing dangerous.",
+    )
     password: SecretRef = SecretRef.model_validate({"secretName": "redis-auth", "key": "airflow-password"})
-    queues: tuple[str, ...] = Field(("default",), min_length=1, description="Celery queues Airflow uses "
-                                    "(`[operators] default_queue` first); KEDA scales on their lengths.")
+    queues: tuple[str, ...] = Field(
+        ("default",),
+        min_length=1,
+        description="Celery queues Airflow uses (`[operators] default_queue` first); KEDA scales on their lengths.",
+    )
     database_index: int = Field(0, ge=0, le=15)
     worker_concurrency: int = Field(16, ge=1, le=256, description="Celery worker processes per pod.")
     visibility_timeout_seconds: int = Field(
-        21600, ge=60, description="After this long an unacknowledged task is delivered again: longer than "
-        "your longest task, short enough that a task held by a lost worker is not stuck for a day.")
-    secrets_mount_path: str = Field("/opt/airflow/secrets/redis-broker", pattern=r"^/[A-Za-z0-9._/-]+$",
-                                    description="Where the Airflow pods mount the broker passwords as files.")
+        21600,
+        ge=60,
+        description="After this long an unacknowledged task is delivered again: longer than "
+        "your longest task, short enough that a task held by a lost worker is not stuck for a day.",
+    )
+    secrets_mount_path: str = Field(
+        "/opt/airflow/secrets/redis-broker",
+        pattern=r"^/[A-Za-z0-9._/-]+$",
+        description="Where the Airflow pods mount the broker passwords as files.",
+    )
     keda: Keda = Keda()
 
     @field_validator("secrets_mount_path")
     @classmethod
     def plain_absolute_path(cls, value: str) -> str:
         if any(part in ("", ".", "..") for part in value.split("/")[1:]):
-            raise PydanticCustomError("mount_path", "secretsMountPath {v} must be a plain absolute path (no '.', "
-                                      "'..' or '//' parts): the Airflow pods mount the passwords exactly there",
-                                      {"v": value})
+            raise PydanticCustomError(
+                "mount_path",
+                "secretsMountPath {v} must be a plain absolute path (no '.', "
+                "'..' or '//' parts): the Airflow pods mount the passwords exactly there",
+                {"v": value},
+            )
         return value
 
     @field_validator("queues")
@@ -584,8 +740,11 @@ class Airflow(Model):
     def queue_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for q in value:
             if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", q):
-                raise PydanticCustomError("queue_name", "queue {q} is not a Celery queue name Airflow accepts: "
-                                          "use letters, digits, '_', '.' and '-'", {"q": repr(q)})
+                raise PydanticCustomError(
+                    "queue_name",
+                    "queue {q} is not a Celery queue name Airflow accepts: use letters, digits, '_', '.' and '-'",
+                    {"q": repr(q)},
+                )
         if len(set(value)) != len(value):
             raise PydanticCustomError("queue_dup", "queues are listed twice: {value}", {"value": list(value)})
         return value
@@ -597,18 +756,37 @@ class GitOps(Model):
     target_revision: str = "main"
     argocd_namespace: str = "argocd"
     project: str = "default"
-    flux_namespace: str = Field("flux-system", json_schema_extra=LABEL_SCHEMA,
-                                description="Where the Flux GitRepository and Kustomization in dist/flux/ go.")
+    flux_namespace: str = Field(
+        "flux-system",
+        json_schema_extra=LABEL_SCHEMA,
+        description="Where the Flux GitRepository and Kustomization in dist/flux/ go.",
+    )
 
 
 class ClusterSpec(Model):
     """One Redis Sentinel cluster serving as the Celery broker of Airflow."""
 
-    name: str = Field("redis", json_schema_extra={**LABEL_SCHEMA, "maxLength": 40})
-    namespace: str = Field("airflow", json_schema_extra=LABEL_SCHEMA)
-    kubernetes_version: str = Field("1.33", pattern=r"^1\.[0-9]+$", json_schema_extra={
-        "pattern": "^1\\.(" + "|".join(str(m) for m in range(SUPPORTED_KUBERNETES[0], SUPPORTED_KUBERNETES[1] + 1)) + ")$"})
-    cluster_domain: str = Field("cluster.local", json_schema_extra=SUBDOMAIN_SCHEMA)
+    name: str = Field(
+        "redis",
+        json_schema_extra={**LABEL_SCHEMA, "maxLength": 40},
+        description="Prefix of every object's name (redis-0, redis-headless, ...).",
+    )
+    namespace: str = Field(
+        "airflow", json_schema_extra=LABEL_SCHEMA, description="Where the broker runs: Airflow's namespace."
+    )
+    kubernetes_version: str = Field(
+        "1.33",
+        pattern=r"^1\.[0-9]+$",
+        json_schema_extra={
+            "pattern": "^1\\.("
+            + "|".join(str(m) for m in range(SUPPORTED_KUBERNETES[0], SUPPORTED_KUBERNETES[1] + 1))
+            + ")$"
+        },
+        description="The schemas every object is validated against (strict, offline).",
+    )
+    cluster_domain: str = Field(
+        "cluster.local", json_schema_extra=SUBDOMAIN_SCHEMA, description="The cluster's DNS domain, in pod names."
+    )
     redis: RedisServer = RedisServer()
     sentinel: Sentinel = Sentinel()
     auth: Auth
@@ -647,7 +825,8 @@ class ClusterSpec(Model):
         low, high = SUPPORTED_KUBERNETES
         if not low <= int(value.split(".")[1]) <= high:
             raise PydanticCustomError(
-                "k8s_version", "Kubernetes {v} has no schemas here: use 1.{low} to 1.{high}",
+                "k8s_version",
+                "Kubernetes {v} has no schemas here: use 1.{low} to 1.{high}",
                 {"v": value, "low": low, "high": high},
             )
         return value
@@ -657,7 +836,8 @@ class ClusterSpec(Model):
         violations = cross_field_violations(self)
         if violations:
             raise PydanticCustomError(
-                "spec_rules", "{summary}",
+                "spec_rules",
+                "{summary}",
                 {"summary": "; ".join(msg for _, msg in violations), "violations": violations},
             )
         return self
@@ -667,86 +847,170 @@ def cross_field_violations(spec: ClusterSpec) -> list[tuple[tuple[str, ...], str
     """Rules that tie several fields together, each reported at the field a user should change."""
     out: list[tuple[tuple[str, ...], str]] = []
     n = spec.redis.replicas
-    if not n // 2 < spec.sentinel.quorum <= n:
-        out.append((("sentinel", "quorum"),
-                    f"quorum {spec.sentinel.quorum} with {n} Sentinels is not a strict majority: "
-                    f"use {n // 2 + 1} (more than half of {n}, at most {n})"))
+    if not quorum_ok(spec.sentinel.quorum, n):
+        out.append(
+            (
+                ("sentinel", "quorum"),
+                f"quorum {spec.sentinel.quorum} with {n} Sentinels is not a strict majority: "
+                f"use {strict_majority(n)} (more than half of {n}, at most {n})",
+            )
+        )
     limit = spec.redis.resources.memory_limit_bytes
     if spec.redis.maxmemory_bytes > limit * MAX_MAXMEMORY_RATIO:
-        out.append((("redis", "maxmemory"),
-                    f"maxmemory {spec.redis.maxmemory} is above {percent(MAX_MAXMEMORY_RATIO)} of the redis memory limit "
-                    f"({spec.redis.resources.limits.memory}); the kernel kills Redis during a rewrite or a replica "
-                    f"sync: lower maxmemory to at most {int(limit * MAX_MAXMEMORY_RATIO)} bytes or use 'auto'"))
+        out.append(
+            (
+                ("redis", "maxmemory"),
+                f"maxmemory {spec.redis.maxmemory} is above {percent(MAX_MAXMEMORY_RATIO)} of the redis memory limit "
+                f"({spec.redis.resources.limits.memory}); the kernel kills Redis during a rewrite or a replica "
+                f"sync: lower maxmemory to at most {int(limit * MAX_MAXMEMORY_RATIO)} bytes or use 'auto'",
+            )
+        )
     if spec.redis.maxmemory_policy != "noeviction":
-        out.append((("redis", "maxmemoryPolicy"),
-                    f"maxmemoryPolicy {spec.redis.maxmemory_policy} lets Redis evict Celery's queues and bindings, "
-                    "silently dropping tasks: a broker must use noeviction"))
+        out.append(
+            (
+                ("redis", "maxmemoryPolicy"),
+                f"maxmemoryPolicy {spec.redis.maxmemory_policy} lets Redis evict Celery's queues and bindings, "
+                "silently dropping tasks: a broker must use noeviction",
+            )
+        )
     if spec.redis.min_replicas_to_write > n - 1:
-        out.append((("redis", "minReplicasToWrite"),
-                    f"minReplicasToWrite {spec.redis.min_replicas_to_write} needs more replicas than the "
-                    f"{n - 1} there are: every write would fail; use at most {n - 1}"))
-    if spec.sentinel.failover_timeout_milliseconds <= 2 * spec.sentinel.down_after_milliseconds:
-        out.append((("sentinel", "failoverTimeoutMilliseconds"),
-                    f"failoverTimeoutMilliseconds {spec.sentinel.failover_timeout_milliseconds} must exceed twice "
-                    f"downAfterMilliseconds ({spec.sentinel.down_after_milliseconds}) or failovers abort early"))
+        out.append(
+            (
+                ("redis", "minReplicasToWrite"),
+                f"minReplicasToWrite {spec.redis.min_replicas_to_write} needs more replicas than the "
+                f"{n - 1} there are: every write would fail; use at most {n - 1}",
+            )
+        )
+    if not failover_timeout_ok(spec.sentinel.failover_timeout_milliseconds, spec.sentinel.down_after_milliseconds):
+        out.append(
+            (
+                ("sentinel", "failoverTimeoutMilliseconds"),
+                f"failoverTimeoutMilliseconds {spec.sentinel.failover_timeout_milliseconds} must exceed twice "
+                f"downAfterMilliseconds ({spec.sentinel.down_after_milliseconds}) or failovers abort early",
+            )
+        )
     ports = {"redis.port": spec.redis.port, "sentinel.port": spec.sentinel.port}
     if spec.monitoring.exporter.enabled:
-        ports |= {"monitoring.exporter.port": spec.monitoring.exporter.port,
-                  "monitoring.exporter.sentinelPort": spec.monitoring.exporter.sentinel_port}
+        ports |= {
+            "monitoring.exporter.port": spec.monitoring.exporter.port,
+            "monitoring.exporter.sentinelPort": spec.monitoring.exporter.sentinel_port,
+        }
     for later, port in list(ports.items())[2:]:
         first = next(name for name, p in ports.items() if p == port)
         if first != later:
-            out.append((tuple(later.split(".")),
-                        f"{later} {port} is {first} too: every container of the pod needs its own port"))
+            out.append(
+                (
+                    tuple(later.split(".")),
+                    f"{later} {port} is {first} too: every container of the pod needs its own port",
+                )
+            )
     if spec.redis.port == spec.sentinel.port:
-        out.append((("sentinel", "port"), f"Sentinel's port {spec.sentinel.port} is Redis's port too: the pod "
-                                          "cannot listen on both; give Sentinel its own (26379 by default)"))
+        out.append(
+            (
+                ("sentinel", "port"),
+                f"Sentinel's port {spec.sentinel.port} is Redis's port too: the pod "
+                "cannot listen on both; give Sentinel its own (26379 by default)",
+            )
+        )
     waived = {w.rule for w in spec.policy.waivers}
     aof = spec.persistence.aof
     for field, bad, rule, why in (
-        ("enabled", not aof.enabled, "persistence-aof",
-         "without AOF a crash loses every write since the last RDB snapshot"),
-        ("fsync", aof.enabled and aof.fsync not in SAFE_AOF_FSYNC, "persistence-aof",
-         f"fsync {aof.fsync!r} lets a crash lose acknowledged writes: use one of {', '.join(SAFE_AOF_FSYNC)}"),
+        (
+            "enabled",
+            not aof.enabled,
+            "persistence-aof",
+            "without AOF a crash loses every write since the last RDB snapshot",
+        ),
+        (
+            "fsync",
+            aof.enabled and aof.fsync not in SAFE_AOF_FSYNC,
+            "persistence-aof",
+            f"fsync {aof.fsync!r} lets a crash lose acknowledged writes: use one of {', '.join(SAFE_AOF_FSYNC)}",
+        ),
     ):
         if bad and rule not in waived:
-            out.append((("persistence", "aof", field), f"{why}; the gate refuses it ({rule}): change it, or add "
-                                                       f"a policy waiver of {rule} with a reason"))
+            out.append(
+                (
+                    ("persistence", "aof", field),
+                    f"{why}; the gate refuses it ({rule}): change it, or add a policy waiver of {rule} with a reason",
+                )
+            )
     if spec.scheduling.pod_anti_affinity != "required" and "quorum-anti-affinity" not in waived:
-        out.append((("scheduling", "podAntiAffinity"), "with 'preferred' one node can hold a majority of the pods "
-                    "and its loss stops the broker; the gate refuses it (quorum-anti-affinity): use 'required', or "
-                    "add a policy waiver of quorum-anti-affinity with a reason"))
+        out.append(
+            (
+                ("scheduling", "podAntiAffinity"),
+                "with 'preferred' one node can hold a majority of the pods "
+                "and its loss stops the broker; the gate refuses it (quorum-anti-affinity): use 'required', or "
+                "add a policy waiver of quorum-anti-affinity with a reason",
+            )
+        )
     if spec.smoke.wait_seconds + 30 > spec.smoke.active_deadline_seconds:
-        out.append((("smoke", "waitSeconds"), f"waitSeconds {spec.smoke.wait_seconds} leaves the checks less than "
-                    f"30 s of the Job's activeDeadlineSeconds ({spec.smoke.active_deadline_seconds}): lower it, or "
-                    "raise activeDeadlineSeconds"))
+        out.append(
+            (
+                ("smoke", "waitSeconds"),
+                f"waitSeconds {spec.smoke.wait_seconds} leaves the checks less than "
+                f"30 s of the Job's activeDeadlineSeconds ({spec.smoke.active_deadline_seconds}): lower it, or "
+                "raise activeDeadlineSeconds",
+            )
+        )
     if spec.restore is not None and not spec.backup.enabled:
-        out.append((("restore",), "a restore reads its snapshot from the backup volume: enable backup (the PVC "
-                    "holding the snapshot) or remove the restore section"))
+        out.append(
+            (
+                ("restore",),
+                "a restore reads its snapshot from the backup volume: enable backup (the PVC "
+                "holding the snapshot) or remove the restore section",
+            )
+        )
     keda = spec.airflow.keda
     if spec.airflow.enabled and keda.enabled and keda.min_replica_count > keda.max_replica_count:
-        out.append((("airflow", "keda", "minReplicaCount"), f"minReplicaCount {keda.min_replica_count} is above "
-                    f"maxReplicaCount {keda.max_replica_count}"))
+        out.append(
+            (
+                ("airflow", "keda", "minReplicaCount"),
+                f"minReplicaCount {keda.min_replica_count} is above maxReplicaCount {keda.max_replica_count}",
+            )
+        )
     users: dict[str, str] = {}
-    for path, name in (("airflow.username", spec.airflow.username if spec.airflow.enabled else None),
-                       ("airflow.keda.username", keda.username if spec.airflow.enabled and keda.enabled else None),
-                       ("monitoring.exporter.username",
-                        spec.monitoring.exporter.username if spec.monitoring.exporter.enabled else None),
-                       ("smoke.username", spec.smoke.username if smoke_user(spec) else None)):
+    for path, name in (
+        ("airflow.username", spec.airflow.username if spec.airflow.enabled else None),
+        ("airflow.keda.username", keda.username if spec.airflow.enabled and keda.enabled else None),
+        (
+            "monitoring.exporter.username",
+            spec.monitoring.exporter.username if spec.monitoring.exporter.enabled else None,
+        ),
+        ("smoke.username", spec.smoke.username if smoke_user(spec) else None),
+    ):
         if name is None:
             continue
         if name == "default":
-            out.append((tuple(path.split(".")), f"{path} 'default' is Redis's and Sentinel's admin user, which the "
-                        "broker's own pods hold: give this client a user of its own"))
+            out.append(
+                (
+                    tuple(path.split(".")),
+                    f"{path} 'default' is Redis's and Sentinel's admin user, which the "
+                    "broker's own pods hold: give this client a user of its own",
+                )
+            )
         elif name == SENTINEL_MONITOR_USER:
-            out.append((tuple(path.split(".")), f"{path} {name!r} is the Sentinels' own user on Redis: give this "
-                        "client a user of its own"))
+            out.append(
+                (
+                    tuple(path.split(".")),
+                    f"{path} {name!r} is the Sentinels' own user on Redis: give this client a user of its own",
+                )
+            )
         elif name in users:
-            out.append((tuple(path.split(".")), f"{path} {name!r} is {users[name]} too: each client gets its own "
-                        "user, so that each holds only what it sends"))
+            out.append(
+                (
+                    tuple(path.split(".")),
+                    f"{path} {name!r} is {users[name]} too: each client gets its own "
+                    "user, so that each holds only what it sends",
+                )
+            )
         users.setdefault(name, path)
     if memory_bytes(spec.persistence.size) < 2 * spec.redis.maxmemory_bytes:
-        out.append((("persistence", "size"),
-                    f"persistence size {spec.persistence.size} cannot hold a dataset at maxmemory plus an AOF "
-                    f"rewrite: use at least {2 * spec.redis.maxmemory_bytes} bytes"))
+        out.append(
+            (
+                ("persistence", "size"),
+                f"persistence size {spec.persistence.size} cannot hold a dataset at maxmemory plus an AOF "
+                f"rewrite: use at least {2 * spec.redis.maxmemory_bytes} bytes",
+            )
+        )
     return out

@@ -1,4 +1,5 @@
 """Load `cluster_spec.yaml` with ruamel.yaml so every refusal names file, line, field and the fix."""
+
 from __future__ import annotations
 
 import difflib
@@ -11,8 +12,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from contracts.bounds import MAX_SPEC_BYTES
-from synth.spec import ClusterSpec
+from redis_gitops.contracts.bounds import MAX_SPEC_BYTES
+from redis_gitops.synth.spec import ClusterSpec
 
 
 @dataclass(frozen=True)
@@ -39,18 +40,29 @@ class SpecError(Exception):
 def load_spec(path: str | Path) -> ClusterSpec:
     path = Path(path)
     try:
-        if path.stat().st_size > 4 * MAX_SPEC_BYTES:  # never read a huge file whole (UTF-8: at most 4 bytes a character)
-            raise SpecError([Problem(str(path), 1, "", f"the spec is larger than {MAX_SPEC_BYTES:,} characters: a "
-                                                       "cluster spec is a page")])
+        if (
+            path.stat().st_size > 4 * MAX_SPEC_BYTES
+        ):  # never read a huge file whole (UTF-8: at most 4 bytes a character)
+            raise SpecError(
+                [
+                    Problem(
+                        str(path),
+                        1,
+                        "",
+                        f"the spec is larger than {MAX_SPEC_BYTES:,} characters: a cluster spec is a page",
+                    )
+                ]
+            )
         raw = path.read_bytes()
     except OSError as err:
         raise SpecError([Problem(str(path), 0, "", f"cannot read the spec: {err.strerror}")]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        line = raw[:err.start].count(b"\n") + 1
-        raise SpecError([Problem(str(path), line, "", f"not UTF-8 text (byte 0x{raw[err.start]:02x}): save the spec "
-                                                      "as UTF-8 YAML")]) from None
+        line = raw[: err.start].count(b"\n") + 1
+        raise SpecError(
+            [Problem(str(path), line, "", f"not UTF-8 text (byte 0x{raw[err.start]:02x}): save the spec as UTF-8 YAML")]
+        ) from None
     return parse_spec(text, str(path))
 
 
@@ -95,27 +107,99 @@ def problem_at(path: str | Path, loc: tuple, message: str) -> Problem:
 
 def parse_spec(text: str, filename: str = "cluster_spec.yaml") -> ClusterSpec:
     if len(text) > MAX_SPEC_BYTES:
-        raise SpecError([Problem(filename, 1, "", f"the spec is larger than {MAX_SPEC_BYTES:,} characters "
-                                 f"({len(text):,}): a cluster spec is a page; remove what is not the spec")])
+        raise SpecError(
+            [
+                Problem(
+                    filename,
+                    1,
+                    "",
+                    f"the spec is larger than {MAX_SPEC_BYTES:,} characters "
+                    f"({len(text):,}): a cluster spec is a page; remove what is not the spec",
+                )
+            ]
+        )
     depth, line = _flow_depth(text)
     if depth > MAX_FLOW_DEPTH:
-        raise SpecError([Problem(filename, line, "", f"brackets nested more than {MAX_FLOW_DEPTH} deep: a cluster "
-                                                     "spec is a few levels of sections")])
+        raise SpecError(
+            [
+                Problem(
+                    filename,
+                    line,
+                    "",
+                    f"brackets nested more than {MAX_FLOW_DEPTH} deep: a cluster spec is a few levels of sections",
+                )
+            ]
+        )
     try:
         data = YAML(typ="rt").load(text)
     except MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark else 0
-        raise SpecError([Problem(filename, line, "", f"not valid YAML: {err.problem or err}")]) from None
+        raise SpecError([_yaml_problem(err, filename, text.splitlines())]) from None
     except RecursionError:
-        raise SpecError([Problem(filename, 1, "", "nested too deeply to read: a cluster spec is a few levels of "
-                                                  "sections")]) from None
+        raise SpecError(
+            [Problem(filename, 1, "", "nested too deeply to read: a cluster spec is a few levels of sections")]
+        ) from None
     if not isinstance(data, dict):
         raise SpecError([Problem(filename, 1, "", "the spec must be a mapping of sections (name, redis, ...)")])
     try:
         return ClusterSpec.model_validate(data)
     except ValidationError as err:
         raise SpecError(_problems(err, data, filename, text.splitlines())) from None
+
+
+def _indentation_problem(filename: str, lines: list[str], line: int) -> Problem:
+    """The parser stops at the first line that fits no open section; the mistake is often the line above it."""
+
+    def indent(text: str) -> int:
+        return len(text) - len(text.lstrip(" "))
+
+    here = indent(lines[line - 1])
+    above = next(
+        (n for n in range(line - 1, 0, -1) if lines[n - 1].strip() and not lines[n - 1].lstrip().startswith("#")), 0
+    )
+    if above and indent(lines[above - 1]) > here and not lines[above - 1].split("#")[0].rstrip().endswith(":"):
+        return Problem(
+            filename,
+            above,
+            "",
+            f"lines {above} and {line} are keys of one section but start in "
+            f"different columns ({indent(lines[above - 1]) + 1} and {here + 1}): "
+            "align them",
+        )
+    return Problem(
+        filename,
+        line,
+        "",
+        f"this line (column {here + 1}) lines up with no section above it: indent "
+        "it like the other keys of its section",
+    )
+
+
+def _yaml_problem(err: MarkedYAMLError, filename: str, lines: list[str]) -> Problem:
+    """What a YAML error means for a spec's author, at the line to fix: the parser's words ("expected <block end>,
+    but found '<block mapping start>'") name its grammar and the token after the mistake."""
+    mark = err.problem_mark or err.context_mark
+    line = mark.line + 1 if mark else 0
+    problem = str(err.problem or err)
+    if "\t" in problem or "'\\t'" in problem:
+        return Problem(filename, line, "", "a tab character: YAML indents with spaces only")
+    if "expected <block end>" in problem and 0 < line <= len(lines):
+        return _indentation_problem(filename, lines, line)
+    if "mapping values are not allowed here" in problem:
+        return Problem(
+            filename,
+            line,
+            "",
+            "a ':' where a value was expected: is this line indented too far, or does a value need quotes?",
+        )
+    if "could not find expected ':'" in problem:
+        start = (err.context_mark.line + 1) if err.context_mark is not None else line
+        return Problem(
+            filename,
+            start,
+            "",
+            "a line without 'key: value' here: add the ':' or indent the line as part of the value above",
+        )
+    return Problem(filename, line, "", f"not valid YAML: {problem}")
 
 
 def _problems(err: ValidationError, data: Any, filename: str, lines: list[str]) -> list[Problem]:
@@ -129,8 +213,12 @@ def _problems(err: ValidationError, data: Any, filename: str, lines: list[str]) 
         problem = _problem(filename, data, loc, _message(e, loc))
         if e["type"] == "string_type" and isinstance(e.get("input"), (int, float)) and 0 < problem.line <= len(lines):
             written = lines[problem.line - 1].split(":", 1)[-1].split("#")[0].strip()
-            problem = Problem(problem.file, problem.line, problem.field,
-                              f"expected text, and YAML read {written} as a number: quote it: \"{written}\"")
+            problem = Problem(
+                problem.file,
+                problem.line,
+                problem.field,
+                f'expected text, and YAML read {written} as a number: quote it: "{written}"',
+            )
         problems.append(problem)
     return sorted(problems, key=lambda p: (p.line, p.field))
 

@@ -5,6 +5,7 @@ Built-in kinds use the strict Kubernetes schemas shipped inside the kubernetes-v
 datree CRD catalog layout `<group>/<kind>_<version>.json`; the schemas of the resources we emit ship in
 `synth/crd_schemas/`, so a fresh clone validates every object with no network and no folder beside it.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,16 +53,20 @@ def _builtin_validator(kubernetes_version: str, kind: str, api_version: str) -> 
     group = group_version[0].split(".")[0] if len(group_version) == 2 else ""
     version = group_version[-1]
     name = f"{kind.lower()}-{group}-{version}.json" if group else f"{kind.lower()}-{version}.json"
-    root = package_files.files("kubernetes_validate").joinpath("kubernetes-json-schema", _schema_dir(kubernetes_version))
+    root = package_files.files("kubernetes_validate").joinpath(
+        "kubernetes-json-schema", _schema_dir(kubernetes_version)
+    )
     try:
         schema = json.loads(root.joinpath(name).read_text())
     except FileNotFoundError:
         return None
     definitions = json.loads(root.joinpath("_definitions.json").read_text())
-    registry = Registry().with_resources([
-        (definitions["$id"], Resource.from_contents(definitions)),
-        (schema["$id"], Resource.from_contents(schema)),
-    ])
+    registry = Registry().with_resources(
+        [
+            (definitions["$id"], Resource.from_contents(definitions)),
+            (schema["$id"], Resource.from_contents(schema)),
+        ]
+    )
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
@@ -87,14 +92,17 @@ def default_crd_folder() -> Path:
     override = os.environ.get(CRD_SCHEMAS_ENV)
     if override:
         if not Path(override).is_dir():
-            raise SchemaFolderError(f"{CRD_SCHEMAS_ENV}={override} is not a folder; unset it to use the bundled "
-                                    f"schemas in {BUNDLED_CRD_SCHEMAS}")
+            raise SchemaFolderError(
+                f"{CRD_SCHEMAS_ENV}={override} is not a folder; unset it to use the bundled "
+                f"schemas in {BUNDLED_CRD_SCHEMAS}"
+            )
         return Path(override)
     return BUNDLED_CRD_SCHEMAS
 
 
-def validate_objects(objects: list[tuple[str, dict[str, Any]]], kubernetes_version: str,
-                     crd_folder: Path | None = None) -> SchemaReport:
+def validate_objects(
+    objects: list[tuple[str, dict[str, Any]]], kubernetes_version: str, crd_folder: Path | None = None
+) -> SchemaReport:
     """Validate (file, object) pairs against the schemas of `kubernetes_version` ('1.33')."""
     report = SchemaReport()
     for file, obj in objects:
@@ -107,8 +115,14 @@ def validate_objects(objects: list[tuple[str, dict[str, Any]]], kubernetes_versi
             if "." in api_version.split("/")[0]:
                 report.unchecked.append(label)
                 continue
-            report.errors.append(SchemaError(file, label, "", f"no schema for {api_version} {kind} in Kubernetes "
-                                                               f"{kubernetes_version}: unknown kind or version"))
+            report.errors.append(
+                SchemaError(
+                    file,
+                    label,
+                    "",
+                    f"no schema for {api_version} {kind} in Kubernetes {kubernetes_version}: unknown kind or version",
+                )
+            )
             continue
         report.validated += 1
         for err in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
@@ -131,8 +145,17 @@ def run_kubeconform(folder: Path, kubernetes_version: str, crd_folder: Path | No
     if binary is None:
         return KubeconformResult(False, note="kubeconform not on PATH")
     files = sorted(str(p) for p in folder.rglob("*.yaml") if p.name != "kustomization.yaml")
-    args = [binary, "-strict", "-summary", "-output", "json", "-kubernetes-version", f"{kubernetes_version}.0",
-            "-schema-location", "default"]
+    args = [
+        binary,
+        "-strict",
+        "-summary",
+        "-output",
+        "json",
+        "-kubernetes-version",
+        f"{kubernetes_version}.0",
+        "-schema-location",
+        "default",
+    ]
     # Custom resources: the local catalog when there is one, else the datree catalog kubeconform can fetch.
     base = str(crd_folder) if crd_folder is not None else DATREE_CATALOG
     args += ["-schema-location", base + "/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json"]

@@ -6,8 +6,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from synth.app import render_files, render_manifests  # noqa: E402
-from synth.spec_loader import load_spec  # noqa: E402
+from redis_gitops.synth.app import render_files, render_manifests  # noqa: E402
+from redis_gitops.synth.spec_loader import load_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "cluster_spec.yaml"

@@ -1,12 +1,14 @@
 """What Airflow is given: no password anywhere in it, the form kombu and Airflow read, one source (the spec)."""
+
 import json
 
 from kombu.utils.url import url_to_parts
 from ruamel.yaml import YAML
 
-from contracts.paths import AIRFLOW_HELM_VALUES
-from redis_gitops_airflow.broker_url import broker_url, main as broker_url_main
-from synth.airflow_config import cfg_sections, cfg_text, environment, helm_values, sentinel_addresses
+from redis_gitops.contracts.paths import AIRFLOW_HELM_VALUES
+from redis_gitops.synth.airflow_config import cfg_sections, cfg_text, environment, helm_values, sentinel_addresses
+from redis_gitops_airflow.broker_url import broker_url
+from redis_gitops_airflow.broker_url import main as broker_url_main
 
 
 def test_secret_options_are_commands_reading_mounted_files(spec):
@@ -19,7 +21,8 @@ def test_secret_options_are_commands_reading_mounted_files(spec):
     # Airflow's own user on the Sentinels too: the Sentinel password never reaches Airflow.
     assert env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SENTINEL_KWARGS_CMD"].endswith(
         f"--username {spec.airflow.username} --password-file {spec.airflow.secrets_mount_path}/airflow-password "
-        "--socket-timeout 0.5")
+        "--socket-timeout 0.5"
+    )
     assert env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__MASTER_NAME"] == spec.sentinel.master_name
     assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == "redis_gitops_airflow.celery_config.CELERY_CONFIG"
     assert env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] == spec.airflow.queues[0]
@@ -45,8 +48,10 @@ def test_helm_values_in_dist_carry_no_password_and_mount_the_secrets(spec, files
     assert values == helm_values(spec)
     assert values["redis"] == {"enabled": False}
     assert values["enableBuiltInSecretEnvVars"] == {"AIRFLOW__CELERY__BROKER_URL": False}
-    assert {e["name"] for e in values["env"]} == {"AIRFLOW__CELERY__BROKER_URL_CMD",
-                                                 "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SENTINEL_KWARGS_CMD"}
+    assert {e["name"] for e in values["env"]} == {
+        "AIRFLOW__CELERY__BROKER_URL_CMD",
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__SENTINEL_KWARGS_CMD",
+    }
     assert values["config"]["celery_broker_transport_options"]["master_name"] == spec.sentinel.master_name
     sources = values["volumes"][0]["projected"]["sources"]
     assert {i["key"] for s in sources for i in s["secret"]["items"]} == {spec.airflow.password.key}
@@ -61,7 +66,7 @@ def test_cfg_text_is_airflow_cfg(spec):
 
 def test_the_standalone_package_builds_the_same_url_as_the_project():
     """airflow_broker/ keeps its own copy (it installs alone into Airflow's image): the two must agree."""
-    from contracts.broker_url import sentinel_broker_url
+    from redis_gitops.contracts.broker_url import sentinel_broker_url
 
     args = (["h0:26379", "h1:26379", "h2:26379"], 2, "p@ss:w/rd;#%? ", "airflow")
     assert broker_url(*args) == sentinel_broker_url(*args)

@@ -3,12 +3,12 @@ variables (the `_CMD` options reading password files, Airflow's ACL user, acks l
 keeps consuming through a planned hand-over and a master crash, and Airflow's publish path sees no error.
 `make faults` runs 300 tasks, 3 times each (faults/airflow_worker.py); here one shorter run of each (the crash
 one under `make faults` only, for make test's time)."""
+
 import configparser
 import json
 import subprocess
 import sys
 import time
-
 from urllib.parse import unquote
 
 import pytest
@@ -16,9 +16,10 @@ import redis
 import redis.sentinel
 from kombu.utils.url import url_to_parts
 
+from redis_gitops.devcluster.local_cluster import LocalCluster
+from redis_gitops.faults.airflow_worker import run
+
 from conftest import ROOT
-from devcluster.local_cluster import LocalCluster
-from faults.airflow_worker import run
 
 TASKS = 80  # at 10/s, the fault after 3 s (make faults: 300, after 8 s)
 FAULT_AFTER = 3.0
@@ -32,16 +33,29 @@ def cluster(spec, tmp_path_factory):
 
 def as_airflow(cluster, ordinal):
     s = cluster.state
-    return redis.Redis(cluster.address(ordinal), s.redis_port, username=s.airflow_username,
-                       password=s.airflow_password, decode_responses=True, socket_timeout=2)
+    return redis.Redis(
+        cluster.address(ordinal),
+        s.redis_port,
+        username=s.airflow_username,
+        password=s.airflow_password,
+        decode_responses=True,
+        socket_timeout=2,
+    )
 
 
 def test_airflow_user_has_the_queues_and_nothing_dangerous(cluster):
     r = as_airflow(cluster, cluster.master())
     assert r.lpush("default", "x") == 1 and r.rpop("default") == "x"
     assert r.hset("unacked", "tag", "x") == 1 and r.hdel("unacked", "tag") == 1
-    for command in (("FLUSHALL",), ("FLUSHDB",), ("CONFIG", "GET", "maxmemory"), ("KEYS", "*"), ("SHUTDOWN",),
-                    ("REPLICAOF", "NO", "ONE"), ("MONITOR",)):
+    for command in (
+        ("FLUSHALL",),
+        ("FLUSHDB",),
+        ("CONFIG", "GET", "maxmemory"),
+        ("KEYS", "*"),
+        ("SHUTDOWN",),
+        ("REPLICAOF", "NO", "ONE"),
+        ("MONITOR",),
+    ):
         with pytest.raises(redis.exceptions.NoPermissionError):
             r.execute_command(*command)
     with pytest.raises(redis.exceptions.NoPermissionError):
@@ -91,24 +105,30 @@ def test_busy_worker_keeps_consuming_through_a_master_crash(cluster):
     cluster.wait_until_healthy(90)
 
 
-def test_the_keda_trigger_list_rises_while_tasks_wait_and_falls_when_a_worker_drains_it(cluster, spec, objects,
-                                                                                          tmp_path):
+def test_the_keda_trigger_list_rises_while_tasks_wait_and_falls_when_a_worker_drains_it(
+    cluster, spec, objects, tmp_path
+):
     """KEDA's read, done with the rendered trigger: its Sentinels (pod names mapped to the local pods), master
     name, list and database, and the TriggerAuthentication's user (KEDA's own, on the Sentinels too)."""
-    from faults.airflow_worker import Worker, airflow_env, publish
-    from synth.naming import Names
+    from redis_gitops.faults.airflow_worker import Worker, airflow_env, publish
+    from redis_gitops.synth.naming import Names
 
     meta = objects[("ScaledObject", "redis-airflow-workers")]["spec"]["triggers"][0]["metadata"]
-    local = dict(zip(Names(spec).pod_fqdns, (n.host for n in cluster.state.nodes)))
+    local = dict(zip(Names(spec).pod_fqdns, (n.host for n in cluster.state.nodes), strict=True))
     sentinels = [(local[a.rsplit(":", 1)[0]], int(a.rsplit(":", 1)[1])) for a in meta["addresses"].split(",")]
     s = cluster.state
 
     def list_length() -> int:
-        sentinel = redis.sentinel.Sentinel(sentinels, sentinel_kwargs={"username": s.keda_username,
-                                                                        "password": s.keda_password},
-                                           socket_timeout=2)
-        master = sentinel.master_for(meta["sentinelMaster"], username=s.keda_username,
-                                     password=s.keda_password, db=int(meta["databaseIndex"]), socket_timeout=2)
+        sentinel = redis.sentinel.Sentinel(
+            sentinels, sentinel_kwargs={"username": s.keda_username, "password": s.keda_password}, socket_timeout=2
+        )
+        master = sentinel.master_for(
+            meta["sentinelMaster"],
+            username=s.keda_username,
+            password=s.keda_password,
+            db=int(meta["databaseIndex"]),
+            socket_timeout=2,
+        )
         return master.llen(meta["listName"])
 
     env = airflow_env(cluster, tmp_path / "home", tmp_path / "executed", task_seconds=0.05)
@@ -133,8 +153,13 @@ def test_the_keda_trigger_list_rises_while_tasks_wait_and_falls_when_a_worker_dr
 def test_airflow_config_for_the_local_cluster_is_usable_as_is(cluster):
     """`airflow-config --local --dir` is filled in for the local cluster (addresses and passwords), in the form
     Airflow reads, and its URL and sentinel_kwargs reach the master as Airflow's user."""
-    out = subprocess.run([sys.executable, "-m", "synth", "airflow-config", "--local", "--dir", str(cluster.base)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "redis_gitops.synth", "airflow-config", "--local", "--dir", str(cluster.base)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     cfg = configparser.ConfigParser(interpolation=None)
     cfg.read_string(out.stdout)
@@ -143,8 +168,9 @@ def test_airflow_config_for_the_local_cluster_is_usable_as_is(cluster):
     url = url_to_parts(parts[0])
     kwargs = json.loads(cfg["celery_broker_transport_options"]["sentinel_kwargs"])
     assert kwargs["username"] == url.username  # Airflow's own user on the Sentinels, not the Sentinel password
-    sentinel = redis.Redis(url.hostname, url.port, username=kwargs["username"], password=kwargs["password"],
-                           decode_responses=True)
+    sentinel = redis.Redis(
+        url.hostname, url.port, username=kwargs["username"], password=kwargs["password"], decode_responses=True
+    )
     master = sentinel.sentinel_get_master_addr_by_name(cfg["celery_broker_transport_options"]["master_name"])
     r = redis.Redis(master[0], int(master[1]), username=url.username, password=unquote(url.password))
     key = f"default-probe-{time.time_ns()}"  # a queue name Airflow's user may use, not a real queue
@@ -154,7 +180,7 @@ def test_airflow_config_for_the_local_cluster_is_usable_as_is(cluster):
 def test_remote_control_works_as_airflows_user(cluster, tmp_path):
     """`celery inspect ping`, as the official chart's worker liveness probe runs it: pidbox broadcast and the reply
     queue, with Airflow's credentials and nothing refused."""
-    from faults.airflow_worker import Worker, _wait_ready, airflow_env
+    from redis_gitops.faults.airflow_worker import Worker, _wait_ready, airflow_env
 
     for o in range(len(cluster.state.nodes)):
         cluster.redis(o).acl_log_reset()
@@ -163,8 +189,24 @@ def test_remote_control_works_as_airflows_user(cluster, tmp_path):
     worker.start()
     try:
         _wait_ready(worker)
-        out = subprocess.run([sys.executable, "-m", "celery", "--app", "faults.airflow_app", "inspect", "ping",
-                              "--timeout", "5"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "--app",
+                "redis_gitops.faults.airflow_app",
+                "inspect",
+                "ping",
+                "--timeout",
+                "5",
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         worker.stop()
     assert out.returncode == 0, out.stdout + out.stderr
@@ -177,7 +219,7 @@ def test_a_sentinel_that_never_answers_does_not_hold_up_a_publish(cluster, tmp_p
     Airflow's publishes still go through within its 1 s operation_timeout instead of timing out every attempt."""
     import socket
 
-    from faults.airflow_worker import airflow_env, publish
+    from redis_gitops.faults.airflow_worker import airflow_env, publish
 
     silent = socket.socket()
     silent.bind(("127.0.81.99", cluster.state.sentinel_port))

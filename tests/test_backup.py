@@ -1,5 +1,6 @@
 """Backups on the local cluster: backup.sh (what the CronJob runs) takes the snapshot from a replica, never
 the master, verifies it with redis-check-rdb, keeps `retention` files, and refuses when no replica is in sync."""
+
 import os
 import shutil
 import socket
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from redis_gitops.devcluster.local_cluster import LocalCluster
+
 from conftest import ROOT
-from devcluster.local_cluster import LocalCluster
 from redis_process import unix_socket_redis
 
 
@@ -82,8 +84,24 @@ def test_without_a_replica_in_sync_the_backup_refuses_rather_than_load_the_maste
 def test_backup_now_on_the_local_cluster_prints_where_the_snapshot_went(cluster, tmp_path):
     import sys
 
-    run = subprocess.run([sys.executable, "-m", "synth", "backup", "now", "--local", "--dir", str(cluster.base),
-                          "--to", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "redis_gitops.synth",
+            "backup",
+            "now",
+            "--local",
+            "--dir",
+            str(cluster.base),
+            "--to",
+            str(tmp_path / "out"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     path = run.stdout.strip()
     assert path.startswith(str(tmp_path / "out") + "/dump-") and "snapshot verified" in run.stderr
@@ -92,8 +110,13 @@ def test_backup_now_on_the_local_cluster_prints_where_the_snapshot_went(cluster,
 def test_backup_now_without_local_says_how_the_cronjob_runs_it(tmp_path):
     import sys
 
-    run = subprocess.run([sys.executable, "-m", "synth", "backup", "now"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "redis_gitops.synth", "backup", "now"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2
     assert "kubectl -n airflow create job --from=cronjob/redis-backup redis-backup-now" in run.stderr
 
@@ -111,8 +134,11 @@ def s3_server(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([rclone, "serve", "s3", "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", "--addr",
-                               f"127.0.0.1:{port}", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [rclone, "serve", "s3", "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", "--addr", f"127.0.0.1:{port}", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
@@ -152,7 +178,10 @@ def test_with_s3_each_snapshot_is_copied_to_the_bucket_which_keeps_its_own_reten
 def test_an_upload_the_bucket_refuses_fails_the_backup_job(cluster, s3_server, tmp_path):
     endpoint, bucket = s3_server
     assert cluster.run_backup(tmp_path / "volume", retention=5).returncode == 0
-    run = cluster.run_upload(tmp_path / "volume", {"S3_ENDPOINT": endpoint, "S3_BUCKET": "backups", "S3_RETENTION": "2"},
-                             credentials(tmp_path / "creds", secret="wrong"))
+    run = cluster.run_upload(
+        tmp_path / "volume",
+        {"S3_ENDPOINT": endpoint, "S3_BUCKET": "backups", "S3_RETENTION": "2"},
+        credentials(tmp_path / "creds", secret="wrong"),
+    )
     assert run.returncode == 1 and "failed" in run.stderr and "403" in run.stderr
     assert list(bucket.iterdir()) == []

@@ -1,8 +1,9 @@
 """The backup CronJob as rendered: hardened, the pod scripts' contract, its own PVC and NetworkPolicy, and
 admitted to the broker's ports (it runs live in tests/test_backup.py)."""
-from contracts import pod_env
-from synth.app import render_manifests
-from synth.spec import ClusterSpec
+
+from redis_gitops.contracts import pod_env
+from redis_gitops.synth.app import render_manifests
+from redis_gitops.synth.spec import ClusterSpec
 
 
 def cronjob(objects):
@@ -15,8 +16,11 @@ def test_the_cronjob_runs_backup_sh_never_twice_at_once_with_the_spec_schedule(o
     [c] = cj["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert c["command"] == ["sh", "/scripts/backup.sh"] and c["image"] == spec.redis.image.reference
     names = {e["name"] for e in c["env"]}
-    required = set(pod_env.POD_SCRIPT_ENV) - set(pod_env.OPTIONAL_POD_SCRIPT_ENV) - {"CONFIG_DIR", "DATA_DIR",
-                                                                                    "HANDOVER_TIMEOUT_SECONDS"}
+    required = (
+        set(pod_env.POD_SCRIPT_ENV)
+        - set(pod_env.OPTIONAL_POD_SCRIPT_ENV)
+        - {"CONFIG_DIR", "DATA_DIR", "HANDOVER_TIMEOUT_SECONDS"}
+    )
     assert required | set(pod_env.BACKUP_ENV) == names
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["BACKUP_RETENTION"] == str(spec.backup.retention)
@@ -33,10 +37,13 @@ def test_snapshots_land_on_a_pvc_of_their_own_that_argo_cd_never_prunes(objects,
 def test_the_backup_pod_reaches_the_broker_and_nothing_reaches_it(objects):
     server = objects[("NetworkPolicy", "redis")]["spec"]["ingress"]
     backup_labels = cronjob(objects)["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
-    assert any(peer.get("podSelector", {}).get("matchLabels", {}).items() <= backup_labels.items()
-               and "app.kubernetes.io/name" in peer.get("podSelector", {}).get("matchLabels", {})
-               and peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "redis-backup"
-               for rule in server for peer in rule.get("from", []))
+    assert any(
+        peer.get("podSelector", {}).get("matchLabels", {}).items() <= backup_labels.items()
+        and "app.kubernetes.io/name" in peer.get("podSelector", {}).get("matchLabels", {})
+        and peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "redis-backup"
+        for rule in server
+        for peer in rule.get("from", [])
+    )
     own = objects[("NetworkPolicy", "redis-backup")]["spec"]
     assert own["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in own  # egress: the broker and DNS
 
@@ -49,9 +56,14 @@ def test_backups_off_render_nothing(spec):
     assert not [o for o in synced if "backup" in o["metadata"]["name"]]
 
 
-S3 = {"endpoint": "https://s3.eu-west-1.amazonaws.com", "bucket": "my-redis-backups", "prefix": "airflow/",
-      "pathStyle": False, "accessKeyId": {"secretName": "redis-backup-s3", "key": "access-key-id"},
-      "secretAccessKey": {"secretName": "redis-backup-s3", "key": "secret-access-key"}}
+S3 = {
+    "endpoint": "https://s3.eu-west-1.amazonaws.com",
+    "bucket": "my-redis-backups",
+    "prefix": "airflow/",
+    "pathStyle": False,
+    "accessKeyId": {"secretName": "redis-backup-s3", "key": "access-key-id"},
+    "secretAccessKey": {"secretName": "redis-backup-s3", "key": "secret-access-key"},
+}
 
 
 def with_s3(spec, **extra):
@@ -74,10 +86,13 @@ def test_with_s3_the_snapshot_is_taken_first_then_uploaded_by_rclone_with_creden
     assert env["S3_RETENTION"] == str(spec.backup.retention)  # the bucket keeps as many as the volume by default
     assert not any("valueFrom" in e for e in upload["env"])  # credentials never as environment variables
     [creds] = [v for v in pod["volumes"] if v["name"] == "s3-credentials"]
-    items = {i["path"]: (s["secret"]["name"], i["key"]) for s in creds["projected"]["sources"]
-             for i in s["secret"]["items"]}
-    assert items == {"s3-access-key-id": ("redis-backup-s3", "access-key-id"),
-                     "s3-secret-access-key": ("redis-backup-s3", "secret-access-key")}
+    items = {
+        i["path"]: (s["secret"]["name"], i["key"]) for s in creds["projected"]["sources"] for i in s["secret"]["items"]
+    }
+    assert items == {
+        "s3-access-key-id": ("redis-backup-s3", "access-key-id"),
+        "s3-secret-access-key": ("redis-backup-s3", "secret-access-key"),
+    }
     mounts = {m["name"]: m for m in upload["volumeMounts"]}
     assert mounts["s3-credentials"]["readOnly"] and mounts["backups"]["readOnly"]
     assert upload["securityContext"]["readOnlyRootFilesystem"] and upload["securityContext"]["runAsNonRoot"]

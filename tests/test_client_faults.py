@@ -1,4 +1,5 @@
 """The pool client under faults, on a real local cluster: dead Sentinels cost little, NOREPLICAS is waited out."""
+
 import subprocess
 import threading
 import time
@@ -8,9 +9,10 @@ import pytest
 import redis
 from redis.sentinel import MasterNotFoundError
 
+from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings
+from redis_gitops.runtime.client import RedisPool
+
 from conftest import ROOT
-from runtime.client import RedisPool
-from devcluster.local_cluster import LocalCluster, broker_settings
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +79,33 @@ def stale_sentinel(cluster, tmp_path):
     host, demoted = "127.0.73.9", "127.0.73.10"
     password, sentinel_password = cluster.state.redis_password, cluster.state.sentinel_password
     (tmp_path / "sentinel.conf").write_text(
-        f"port {cluster.state.sentinel_port}\nbind {host}\ndir {tmp_path}\nrequirepass \"{sentinel_password}\"\n"
+        f'port {cluster.state.sentinel_port}\nbind {host}\ndir {tmp_path}\nrequirepass "{sentinel_password}"\n'
         f"sentinel monitor {cluster.state.master_name} {demoted} {cluster.state.redis_port} 1\n"
-        f"sentinel auth-pass {cluster.state.master_name} \"{password}\"\n")
+        f'sentinel auth-pass {cluster.state.master_name} "{password}"\n'
+    )
     processes = [
-        subprocess.Popen(["redis-server", "--bind", demoted, "--port", str(cluster.state.redis_port), "--save", "",
-                          "--appendonly", "no", "--dir", str(tmp_path), "--requirepass", password,
-                          "--replicaof", "127.0.73.250", "6379"], stdout=subprocess.DEVNULL, cwd=tmp_path),
+        subprocess.Popen(
+            [
+                "redis-server",
+                "--bind",
+                demoted,
+                "--port",
+                str(cluster.state.redis_port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+                "--requirepass",
+                password,
+                "--replicaof",
+                "127.0.73.250",
+                "6379",
+            ],
+            stdout=subprocess.DEVNULL,
+            cwd=tmp_path,
+        ),
         subprocess.Popen(["redis-sentinel", str(tmp_path / "sentinel.conf")], stdout=subprocess.DEVNULL, cwd=tmp_path),
     ]
     try:

@@ -2,18 +2,30 @@
 (Airflow, KEDA, the exporter): what each may run equals its documented list, judged by the servers' own command
 tables (every command and subcommand, through ACL DRYRUN), Sentinel administration is refused, and a forged
 Sentinel hello can neither be sent nor survive a restart."""
+
 import time
 
 import pytest
 import redis
 
+from redis_gitops.contracts.client_acl import (
+    EXPORTER_SENTINEL_COMMANDS,
+    SENTINEL_MONITOR_COMMANDS,
+    SENTINEL_MONITOR_USER,
+    SMOKE_CELERY_COMMANDS,
+    SMOKE_COMMANDS,
+    SMOKE_SENTINEL_COMMANDS,
+)
+from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings, expectations
+from redis_gitops.runtime.cli import run_health
+from redis_gitops.synth.redis_config import (
+    EXPORTER_COMMANDS,
+    KEDA_COMMANDS,
+    SENTINEL_DISCOVERY_COMMANDS,
+    airflow_commands,
+)
+
 from conftest import ROOT
-from devcluster.local_cluster import LocalCluster
-from contracts.client_acl import (EXPORTER_SENTINEL_COMMANDS, SENTINEL_MONITOR_COMMANDS, SENTINEL_MONITOR_USER,
-                                  SMOKE_CELERY_COMMANDS, SMOKE_COMMANDS, SMOKE_SENTINEL_COMMANDS)
-from devcluster.local_cluster import broker_settings, expectations
-from runtime.cli import run_health
-from synth.redis_config import (EXPORTER_COMMANDS, KEDA_COMMANDS, SENTINEL_DISCOVERY_COMMANDS, airflow_commands)
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +75,9 @@ def always_allowed(admin: redis.Redis) -> set[str]:
 
 
 def as_user(cluster, ordinal, port, username, password) -> redis.Redis:
-    return redis.Redis(cluster.address(ordinal), port, username=username, password=password, decode_responses=True,
-                       socket_timeout=3)
+    return redis.Redis(
+        cluster.address(ordinal), port, username=username, password=password, decode_responses=True, socket_timeout=3
+    )
 
 
 def test_airflow_may_run_exactly_what_celery_sends(cluster, spec):
@@ -75,8 +88,9 @@ def test_airflow_may_run_exactly_what_celery_sends(cluster, spec):
 def test_keda_may_only_read_queue_lengths(cluster, spec):
     admin = cluster.redis(cluster.master())
     assert allowed_commands(admin, spec.airflow.keda.username) == set(KEDA_COMMANDS) | always_allowed(admin)
-    keda = as_user(cluster, cluster.master(), cluster.state.redis_port, spec.airflow.keda.username,
-                   cluster.state.keda_password)
+    keda = as_user(
+        cluster, cluster.master(), cluster.state.redis_port, spec.airflow.keda.username, cluster.state.keda_password
+    )
     assert keda.llen("default") == 0
     with pytest.raises(redis.exceptions.NoPermissionError):
         keda.lpush("default", "forged task")
@@ -91,26 +105,38 @@ def test_the_exporter_may_only_read_what_it_measures(cluster, spec):
 @pytest.mark.parametrize("client", ["airflow", "keda"])
 def test_a_client_may_only_discover_through_the_sentinels(cluster, spec, client):
     s = cluster.state
-    username, password = ((spec.airflow.username, s.airflow_password) if client == "airflow"
-                          else (spec.airflow.keda.username, s.keda_password))
+    username, password = (
+        (spec.airflow.username, s.airflow_password)
+        if client == "airflow"
+        else (spec.airflow.keda.username, s.keda_password)
+    )
     admin = cluster.sentinel(0)
     assert allowed_commands(admin, username) == set(SENTINEL_DISCOVERY_COMMANDS) | always_allowed(admin)
     sentinel = as_user(cluster, 0, s.sentinel_port, username, password)
-    assert sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.master_name)[0] == \
-        cluster.address(cluster.master())
-    for command in (("SENTINEL", "SET", s.master_name, "quorum", "1"), ("SENTINEL", "REMOVE", s.master_name),
-                    ("SENTINEL", "RESET", "*"), ("SENTINEL", "FAILOVER", s.master_name),
-                    ("SENTINEL", "CONFIG", "GET", "*"), ("SENTINEL", "DEBUG"), ("ACL", "LIST"),
-                    ("ACL", "SETUSER", username, "+@all"), ("SHUTDOWN",),
-                    ("PUBLISH", "__sentinel__:hello", "x")):
+    assert sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.master_name)[0] == cluster.address(
+        cluster.master()
+    )
+    for command in (
+        ("SENTINEL", "SET", s.master_name, "quorum", "1"),
+        ("SENTINEL", "REMOVE", s.master_name),
+        ("SENTINEL", "RESET", "*"),
+        ("SENTINEL", "FAILOVER", s.master_name),
+        ("SENTINEL", "CONFIG", "GET", "*"),
+        ("SENTINEL", "DEBUG"),
+        ("ACL", "LIST"),
+        ("ACL", "SETUSER", username, "+@all"),
+        ("SHUTDOWN",),
+        ("PUBLISH", "__sentinel__:hello", "x"),
+    ):
         with pytest.raises(redis.exceptions.NoPermissionError):
             sentinel.execute_command(*command)
 
 
 def test_the_exporter_may_only_read_the_sentinels_state(cluster, spec):
     admin = cluster.sentinel(0)
-    assert allowed_commands(admin, spec.monitoring.exporter.username) == \
-        set(EXPORTER_SENTINEL_COMMANDS) | always_allowed(admin)
+    assert allowed_commands(admin, spec.monitoring.exporter.username) == set(
+        EXPORTER_SENTINEL_COMMANDS
+    ) | always_allowed(admin)
 
 
 def test_the_sentinels_reach_redis_as_their_own_user(cluster, spec):
@@ -130,11 +156,18 @@ def test_the_sentinels_reach_redis_as_their_own_user(cluster, spec):
         assert cluster.state.redis_password not in state and cluster.state.sentinel_password in state
     old = cluster.master()
     cluster.sentinel(0).execute_command("SENTINEL", "FAILOVER", cluster.state.master_name)
-    cluster._wait(lambda: cluster.roles()[old] == "slave" and cluster.roles().count("master") == 1, 30,
-                  "the hand-over did not finish")
+    cluster._wait(
+        lambda: cluster.roles()[old] == "slave" and cluster.roles().count("master") == 1,
+        30,
+        "the hand-over did not finish",
+    )
     cluster.wait_until_healthy(60)
-    refused = [e for node in cluster.state.nodes for e in cluster.redis(node.ordinal).acl_log()
-               if e["username"] == SENTINEL_MONITOR_USER]
+    refused = [
+        e
+        for node in cluster.state.nodes
+        for e in cluster.redis(node.ordinal).acl_log()
+        if e["username"] == SENTINEL_MONITOR_USER
+    ]
     assert refused == []
 
 
@@ -143,21 +176,37 @@ def test_the_smoke_job_passes_every_check_as_its_own_user(cluster, spec):
     refusal in any ACL LOG), and that user can neither administer nor touch Airflow's queues."""
     s = cluster.state
     admin, sentinel_admin = cluster.redis(cluster.master()), cluster.sentinel(0)
-    assert allowed_commands(admin, spec.smoke.username) == \
-        set(SMOKE_COMMANDS + SMOKE_CELERY_COMMANDS) | always_allowed(admin)
-    assert allowed_commands(sentinel_admin, spec.smoke.username) == \
-        set(SMOKE_SENTINEL_COMMANDS) | always_allowed(sentinel_admin)
-    settings = broker_settings(s, username=spec.smoke.username, password=s.smoke_password,
-                               sentinel_username=spec.smoke.username, sentinel_password=s.smoke_password)
+    assert allowed_commands(admin, spec.smoke.username) == set(SMOKE_COMMANDS + SMOKE_CELERY_COMMANDS) | always_allowed(
+        admin
+    )
+    assert allowed_commands(sentinel_admin, spec.smoke.username) == set(SMOKE_SENTINEL_COMMANDS) | always_allowed(
+        sentinel_admin
+    )
+    settings = broker_settings(
+        s,
+        username=spec.smoke.username,
+        password=s.smoke_password,
+        sentinel_username=spec.smoke.username,
+        sentinel_password=s.smoke_password,
+    )
     results = run_health(settings, expectations(s), celery=True)
     assert [(r.name, r.ok) for r in results if not r.ok] == [], [r.detail for r in results if not r.ok]
     assert "celery_round_trip" in [r.name for r in results]
-    refused = [e for n in s.nodes for c in (cluster.redis(n.ordinal), cluster.sentinel(n.ordinal))
-               for e in c.acl_log() if e["username"] == spec.smoke.username]
+    refused = [
+        e
+        for n in s.nodes
+        for c in (cluster.redis(n.ordinal), cluster.sentinel(n.ordinal))
+        for e in c.acl_log()
+        if e["username"] == spec.smoke.username
+    ]
     assert refused == []
     smoke = as_user(cluster, cluster.master(), s.redis_port, spec.smoke.username, s.smoke_password)
-    for command in (("CONFIG", "GET", "requirepass"), ("LPUSH", "default", "forged task"), ("FLUSHALL",),
-                    ("PUBLISH", "__sentinel__:hello", "x")):
+    for command in (
+        ("CONFIG", "GET", "requirepass"),
+        ("LPUSH", "default", "forged task"),
+        ("FLUSHALL",),
+        ("PUBLISH", "__sentinel__:hello", "x"),
+    ):
         with pytest.raises(redis.exceptions.NoPermissionError):
             smoke.execute_command(*command)
     on_sentinel = as_user(cluster, 0, s.sentinel_port, spec.smoke.username, s.smoke_password)
@@ -176,19 +225,25 @@ def sentinel_views(cluster) -> list[tuple[str | None, int]]:
     for o in range(len(cluster.state.nodes)):
         sentinel = cluster.sentinel(o)
         master = sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", cluster.state.master_name)
-        out.append((master[0] if master else None,
-                    len(sentinel.execute_command("SENTINEL", "SENTINELS", cluster.state.master_name))))
+        out.append(
+            (
+                master[0] if master else None,
+                len(sentinel.execute_command("SENTINEL", "SENTINELS", cluster.state.master_name)),
+            )
+        )
     return out
 
 
 def test_airflow_cannot_forge_a_sentinel_hello(cluster, spec):
     cluster.wait_until_healthy(60)
     before = sentinel_views(cluster)
-    airflow = as_user(cluster, cluster.master(), cluster.state.redis_port, spec.airflow.username,
-                      cluster.state.airflow_password)
+    airflow = as_user(
+        cluster, cluster.master(), cluster.state.redis_port, spec.airflow.username, cluster.state.airflow_password
+    )
     for ordinal in range(len(cluster.state.nodes)):
-        airflow = as_user(cluster, ordinal, cluster.state.redis_port, spec.airflow.username,
-                          cluster.state.airflow_password)
+        airflow = as_user(
+            cluster, ordinal, cluster.state.redis_port, spec.airflow.username, cluster.state.airflow_password
+        )
         with pytest.raises(redis.exceptions.NoPermissionError):
             airflow.publish("__sentinel__:hello", forged_hello(cluster, "127.0.91.99", 1000))
     time.sleep(3)  # the report measured the takeover within 3 s
@@ -202,8 +257,10 @@ def test_a_phantom_sentinel_does_not_survive_a_restart(cluster):
     master = cluster.master()
     epoch = int(cluster.sentinel(0).sentinel_master(cluster.state.master_name)["config-epoch"])
     s = cluster.state
-    hello = (f"127.0.91.99,{s.sentinel_port},{'e' * 40},{epoch},{s.master_name},{cluster.address(master)},"
-             f"{s.redis_port},{epoch}")
+    hello = (
+        f"127.0.91.99,{s.sentinel_port},{'e' * 40},{epoch},{s.master_name},{cluster.address(master)},"
+        f"{s.redis_port},{epoch}"
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and sentinel_views(cluster)[0][1] < 3:
         cluster.redis(master).publish("__sentinel__:hello", hello)

@@ -1,12 +1,14 @@
 """The environment contracts (contracts/pod_env.py) hold everywhere they are spelled: the StatefulSet, the local
 cluster, lib.sh's header and its required variables, the smoke Job and what runtime/ reads."""
+
 import re
 
+from redis_gitops.contracts import pod_env, pod_scripts
+from redis_gitops.contracts.rules import RULE_IDS
+from redis_gitops.devcluster.local_cluster import LocalCluster, Node
+from redis_gitops.policies.engine import RULES
+
 from conftest import ROOT
-from contracts import pod_env, pod_scripts
-from contracts.rules import RULE_IDS
-from devcluster.local_cluster import LocalCluster, Node
-from policies.engine import RULES
 
 REQUIRED = set(pod_env.POD_SCRIPT_ENV) - set(pod_env.OPTIONAL_POD_SCRIPT_ENV)
 
@@ -25,9 +27,17 @@ def test_the_statefulset_sets_the_pod_scripts_contract(sts):
 
 def test_the_local_cluster_sets_the_same_contract(spec, tmp_path):
     cluster = LocalCluster(spec, ROOT / "dist", tmp_path)
-    cluster.state = type("State", (), {"redis_port": 6379, "sentinel_port": 26379, "master_name": "m",
-                                       "password_file": str(tmp_path / "secrets" / "redis-password"),
-                                       "tls_dir": str(tmp_path / "tls")})()
+    cluster.state = type(
+        "State",
+        (),
+        {
+            "redis_port": 6379,
+            "sentinel_port": 26379,
+            "master_name": "m",
+            "password_file": str(tmp_path / "secrets" / "redis-password"),
+            "tls_dir": str(tmp_path / "tls"),
+        },
+    )()
     names = set(cluster.env(Node(0, "127.0.0.1"), "redis")) - {"PATH"}
     assert "TLS_DIR" in names  # a cluster with TLS hands its certificates to the pod scripts
     assert names <= set(pod_env.POD_SCRIPT_ENV), names - set(pod_env.POD_SCRIPT_ENV)
@@ -63,7 +73,12 @@ def test_the_exporter_init_container_gets_exactly_what_its_script_requires_and_d
 
 
 def test_the_scripts_read_the_password_files_the_pods_mount():
-    from contracts.paths import AIRFLOW_PASSWORD_FILE, REDIS_PASSWORD_FILE, SENTINEL_PASSWORD_FILE, acl_password_file
+    from redis_gitops.contracts.paths import (
+        AIRFLOW_PASSWORD_FILE,
+        REDIS_PASSWORD_FILE,
+        SENTINEL_PASSWORD_FILE,
+        acl_password_file,
+    )
 
     lib, start = pod_scripts.text("lib.sh"), pod_scripts.text("start-redis.sh")
     assert f"$(secret {REDIS_PASSWORD_FILE})" in lib and f"$(secret {SENTINEL_PASSWORD_FILE})" in lib
@@ -87,7 +102,7 @@ def test_the_gate_registers_exactly_the_rule_ids_the_spec_knows():
 
 
 def test_every_acl_file_in_the_config_map_has_its_password_file_in_the_redis_container(objects, sts):
-    from contracts.paths import SECRETS_DIR, acl_password_file
+    from redis_gitops.contracts.paths import SECRETS_DIR, acl_password_file
 
     acls = [k for k in objects[("ConfigMap", "redis-config")]["data"] if k.endswith(".acl")]
     assert sorted(acls) == ["airflow.acl", "exporter.acl", "keda.acl", "sentinel.acl", "smoke.acl"]
@@ -98,8 +113,12 @@ def test_every_acl_file_in_the_config_map_has_its_password_file_in_the_redis_con
     files = {i["path"] for s in volume["projected"]["sources"] for i in s["secret"]["items"]}
     assert {acl_password_file(a) for a in acls} <= files
     sentinel_acls = [k for k in objects[("ConfigMap", "redis-config")]["data"] if k.endswith(".sentinel-acl")]
-    assert sorted(sentinel_acls) == ["airflow.sentinel-acl", "exporter.sentinel-acl", "keda.sentinel-acl",
-                                    "smoke.sentinel-acl"]
+    assert sorted(sentinel_acls) == [
+        "airflow.sentinel-acl",
+        "exporter.sentinel-acl",
+        "keda.sentinel-acl",
+        "smoke.sentinel-acl",
+    ]
     sentinel = next(c for c in pod["containers"] if c["name"] == "sentinel")
     mount = next(m for m in sentinel["volumeMounts"] if m["mountPath"] == SECRETS_DIR)
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])

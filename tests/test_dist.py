@@ -1,4 +1,5 @@
 """dist/ is deterministic, validated, replaced atomically, and the gate catches drift and hand edits."""
+
 import json
 import shutil
 import subprocess
@@ -7,13 +8,14 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from redis_gitops.synth.app import HEADER
+from redis_gitops.synth.cli import app
+from redis_gitops.synth.output import read_tree
+from redis_gitops.synth.pipeline import objects_of
+from redis_gitops.synth.spec import ClusterSpec
+from redis_gitops.synth.validation import BUNDLED_CRD_SCHEMAS, CRD_SCHEMAS_ENV, default_crd_folder, validate_objects
+
 from conftest import ROOT, SPEC
-from synth.cli import app
-from synth.app import HEADER
-from synth.output import read_tree
-from synth.pipeline import objects_of
-from synth.spec import ClusterSpec
-from synth.validation import BUNDLED_CRD_SCHEMAS, CRD_SCHEMAS_ENV, default_crd_folder, validate_objects
 
 runner = CliRunner()
 
@@ -43,14 +45,24 @@ def test_every_object_passes_strict_schema_validation_with_the_schemas_the_repos
     report = validate_objects(objects_of(files), spec.kubernetes_version, default_crd_folder())
     assert report.errors == []
     assert report.unchecked == []  # ServiceMonitor and Application validated against their CRD schemas
-    assert report.validated == len(objects_of(files)) == 23  # with the backup CronJob, PVC and policy, the PrometheusRule and dashboard, Flux's GitRepository and Kustomization, KEDA's two objects
+    assert (
+        report.validated == len(objects_of(files)) == 23
+    )  # with the backup CronJob, PVC and policy, the PrometheusRule and dashboard, Flux's GitRepository and
+    # Kustomization, KEDA's two objects
 
 
 def test_without_a_crd_folder_the_custom_resources_would_go_unchecked(files, spec):
     """The counterpart of the test above: it is the bundled folder that makes the difference."""
     report = validate_objects(objects_of(files), spec.kubernetes_version, None)
-    assert {label.split("/")[0] for label in report.unchecked} == {"ServiceMonitor", "PrometheusRule", "Application", "GitRepository", "ScaledObject", "TriggerAuthentication",
-                                                                    "Kustomization"}
+    assert {label.split("/")[0] for label in report.unchecked} == {
+        "ServiceMonitor",
+        "PrometheusRule",
+        "Application",
+        "GitRepository",
+        "ScaledObject",
+        "TriggerAuthentication",
+        "Kustomization",
+    }
 
 
 def test_default_synth_and_check_print_no_missing_schema(workdir, monkeypatch):
@@ -92,8 +104,20 @@ def test_schema_validation_reports_every_error_of_a_document(files, spec):
 def test_synth_is_byte_identical_across_processes(tmp_path):
     outputs = []
     for n in (1, 2):
-        subprocess.run([sys.executable, "-m", "synth", "synth", "--spec", str(SPEC), "--out", str(tmp_path / f"d{n}")],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "redis_gitops.synth",
+                "synth",
+                "--spec",
+                str(SPEC),
+                "--out",
+                str(tmp_path / f"d{n}"),
+            ],
+            check=True,
+            capture_output=True,
+        )
         outputs.append(read_tree(tmp_path / f"d{n}"))
     assert outputs[0] == outputs[1] == read_tree(ROOT / "dist")
 
@@ -107,13 +131,16 @@ def test_synth_removes_stale_files_and_reports_changes(workdir):
     assert read_tree(workdir / "dist") == read_tree(ROOT / "dist")
 
 
-@pytest.mark.parametrize("breakage", [
-    ("cluster_spec.yaml", "  replicas: 3 ", "  replicas: 4 "),
-    ("cluster_spec.yaml", "  quorum: 2 ", "  quorum: 1 "),
-    ("cluster_spec.yaml", "  maxmemory: auto ", "  maxmemory: 1000Mi "),
-    ("cluster_spec.yaml", "  downAfterMilliseconds:", "  downAfterMs:"),
-    ("cluster_spec.yaml", "    secretName: redis-auth\n    key: sentinel-password\n", ""),
-])
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        ("cluster_spec.yaml", "  replicas: 3 ", "  replicas: 4 "),
+        ("cluster_spec.yaml", "  quorum: 2 ", "  quorum: 1 "),
+        ("cluster_spec.yaml", "  maxmemory: auto ", "  maxmemory: 1000Mi "),
+        ("cluster_spec.yaml", "  downAfterMilliseconds:", "  downAfterMs:"),
+        ("cluster_spec.yaml", "    secretName: redis-auth\n    key: sentinel-password\n", ""),
+    ],
+)
 def test_bad_spec_exits_2_and_leaves_dist_byte_identical(workdir, breakage):
     name, old, new = breakage
     path = workdir / name
@@ -138,7 +165,9 @@ def test_check_fails_with_a_diff_after_a_hand_edit(workdir):
     assert result.exit_code == 1
     assert "-    maxmemory-policy allkeys-lru" in result.output
     assert "+    maxmemory-policy noeviction" in result.output
-    assert "stale or hand-edited" in result.output and "make synth" in result.output
+    # The command that renders this spec into this folder, not the repository's `make synth`.
+    assert "stale or hand-edited" in result.output
+    assert f"run `redis-gitops synth --spec {workdir / 'cluster_spec.yaml'} --out {workdir / 'dist'}`" in result.output
 
 
 def test_check_fails_when_a_file_was_deleted(workdir):
@@ -164,7 +193,9 @@ def test_check_exits_2_on_a_bad_spec(workdir):
 
 def test_kustomization_lists_every_synced_object_but_not_the_bootstrap_ones(files):
     kustomization = files["kustomization.yaml"]
-    objects = [p for p in files if p not in ("kustomization.yaml",) and not p.startswith(("argocd/", "flux/", "airflow/"))]
+    objects = [
+        p for p in files if p not in ("kustomization.yaml",) and not p.startswith(("argocd/", "flux/", "airflow/"))
+    ]
     for path in objects:
         assert f"- {path}" in kustomization
     assert "argocd/" not in kustomization and "flux/" not in kustomization
@@ -208,8 +239,12 @@ def test_a_spec_that_is_not_utf8_text_is_one_clear_line(workdir):
 @pytest.mark.parametrize("command", ["check", "policy"])
 def test_unparseable_yaml_in_dist_is_named_with_its_line(workdir, command):
     (workdir / "dist" / "broken.yaml").write_text("kind: ConfigMap\nmetadata: [unclosed\n")
-    args = ["--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist"] if command == "check" \
-        else ["--dist", workdir / "dist"]
+    # One name for the rendered folder on every command: --out.
+    args = (
+        ["--spec", workdir / "cluster_spec.yaml", "--out", workdir / "dist"]
+        if command == "check"
+        else ["--out", workdir / "dist"]
+    )
     result = run(command, *args)
     assert result.exit_code == 2, result.output
     assert "broken.yaml:" in result.output and "not valid YAML" in result.output
@@ -220,9 +255,23 @@ def test_unparseable_yaml_in_dist_is_named_with_its_line(workdir, command):
 def test_without_nodejs_synth_and_check_say_how_to_install_it(workdir, command):
     """cdk8s runs its generator on Node.js; one that disappeared after the install is one clear line."""
     before = read_tree(workdir / "dist")
-    run = subprocess.run([sys.executable, "-m", "synth", command, "--spec", str(workdir / "cluster_spec.yaml"),
-                          "--out", str(workdir / "dist")], cwd=ROOT, capture_output=True, text=True,
-                         env={"PATH": str(workdir / "no-node-here")}, timeout=60)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "redis_gitops.synth",
+            command,
+            "--spec",
+            str(workdir / "cluster_spec.yaml"),
+            "--out",
+            str(workdir / "dist"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": str(workdir / "no-node-here")},
+        timeout=60,
+    )
     assert run.returncode == 2, run.stderr
     assert "Node.js" in run.stderr and "apt-get install -y nodejs" in run.stderr
     assert "Traceback" not in run.stderr
@@ -240,3 +289,26 @@ def test_an_unreadable_spec_is_not_reported_at_line_0(workdir):
     result = run("synth", "--spec", workdir / "missing.yaml", "--out", workdir / "dist")
     assert result.exit_code == 2
     assert "missing.yaml: cannot read the spec" in result.output and ":0:" not in result.output
+
+
+def test_a_failed_swap_puts_the_old_tree_back(tmp_path, monkeypatch):
+    """The second rename of replace_tree (staging -> dist) fails: dist/ is the old tree again, never missing."""
+    import os
+
+    from redis_gitops.synth import output
+
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "old.yaml").write_text("old\n")
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if ".dist-new-" in str(src):
+            raise OSError(28, "No space left on device")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(output.os, "rename", rename)
+    with pytest.raises(OSError):
+        output.replace_tree(dist, {"new.yaml": "new\n"})
+    assert read_tree(dist) == {"old.yaml": "old\n"}
+    assert [p.name for p in tmp_path.iterdir()] == ["dist"]  # no staging or retired folder left behind

@@ -1,14 +1,16 @@
 """The failover check hands mastership over safely on a real cluster, with a writer and a reader going
 through the pool, and reports what clients saw."""
+
 import json
 import subprocess
 import sys
 
 import pytest
 
+from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings
+from redis_gitops.runtime.failover import FailoverCheck
+
 from conftest import ROOT
-from runtime.failover import FailoverCheck
-from devcluster.local_cluster import LocalCluster, broker_settings
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +49,23 @@ def test_a_write_outage_over_budget_fails_the_check(cluster):
 
 
 def test_smoke_with_failover_reports_its_times_as_json(cluster):
-    run = subprocess.run([sys.executable, "-m", "synth", "smoke", "--local", "--dir", cluster.state.base_dir, "--failover",
-                          "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "redis_gitops.synth",
+            "smoke",
+            "--local",
+            "--dir",
+            cluster.state.base_dir,
+            "--failover",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     report = json.loads(run.stdout)
     assert run.returncode == 0, run.stdout
     [check] = [c for c in report["checks"] if c["name"] == "failover"]
@@ -61,8 +78,22 @@ def test_no_failover_is_attempted_on_an_unhealthy_cluster(cluster):
     replica = cluster.roles().index("slave")
     cluster.stop_process(replica, "redis")
     try:
-        run = subprocess.run([sys.executable, "-m", "synth", "smoke", "--local", "--dir", cluster.state.base_dir,
-                              "--failover"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "redis_gitops.synth",
+                "smoke",
+                "--local",
+                "--dir",
+                cluster.state.base_dir,
+                "--failover",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert run.returncode == 1
         assert "FAIL  failover" in run.stdout and "not attempted: the cluster is not healthy" in run.stdout
         assert cluster.roles().count("master") == 1

@@ -1,13 +1,15 @@
 """The fault suite (faults/), one run of each scenario on the rendered cluster under continuous writes, held to
 the bounds the README states. `make faults` runs three of each and writes the report and timelines; the
 scenarios marked `faults` (a Sentinel or replicas down) run only there, to keep `make test` within its time."""
+
 import statistics
 
 import pytest
 
+from redis_gitops.devcluster.local_cluster import LocalCluster
+from redis_gitops.faults.scenarios import SCENARIOS, run
+
 from conftest import ROOT
-from faults.scenarios import SCENARIOS, run
-from devcluster.local_cluster import LocalCluster
 
 RESULTS = {}
 

@@ -1,15 +1,18 @@
 """Faults that need a network: pods in their own network namespaces, the headless Service's DNS names in each,
 clients in a namespace of their own (devcluster/netns.py). A partition, and a pod that comes back at a new address."""
+
 import os
 import time
 
 import pytest
+from test_handover_contract import sentinel_sees_priority
+
+from redis_gitops.devcluster.netns import NetnsCluster, unusable_reason
+from redis_gitops.faults import network
+from redis_gitops.runtime.client import DEFAULT_SOCKET_TIMEOUT_SECONDS
 
 from conftest import ROOT
-from faults import network
-from devcluster.netns import NetnsCluster, unusable_reason
-from runtime.client import DEFAULT_SOCKET_TIMEOUT_SECONDS
-from test_handover_contract import sentinel_sees_priority
+
 
 @pytest.fixture(scope="module")
 def cluster(spec, tmp_path_factory):
@@ -51,11 +54,13 @@ def test_pods_find_each_other_by_their_dns_names(cluster):
 def test_a_cut_off_master_stops_taking_writes_within_min_replicas_max_lag_and_rejoins(cluster, spec, tmp_path):
     r = network.run(cluster, network.SCENARIOS["partition"], tmp_path)
     side, lag = r.cut_off_side, spec.redis.min_replicas_max_lag_seconds
-    print(f"partition {network.CUT_SECONDS} s: cut-off master took writes for {side['took_writes_after_cut_s']:.2f} s "
-          f"after the cut (bound min-replicas-max-lag {lag} s); {side['lost']} of its {side['acknowledged']} "
-          f"acknowledged writes lost, {side['lost_confirmed']} confirmed with WAIT 1; the clients' side: "
-          f"unavailable {r.unavailable_s:.2f} s (new master named after {r.new_master_after_s} s, every Sentinel "
-          f"agrees after {r.sentinels_agree_after_s} s), lost {r.lost} of {r.acknowledged}, errors {r.errors}")
+    print(
+        f"partition {network.CUT_SECONDS} s: cut-off master took writes for {side['took_writes_after_cut_s']:.2f} s "
+        f"after the cut (bound min-replicas-max-lag {lag} s); {side['lost']} of its {side['acknowledged']} "
+        f"acknowledged writes lost, {side['lost_confirmed']} confirmed with WAIT 1; the clients' side: "
+        f"unavailable {r.unavailable_s:.2f} s (new master named after {r.new_master_after_s} s, every Sentinel "
+        f"agrees after {r.sentinels_agree_after_s} s), lost {r.lost} of {r.acknowledged}, errors {r.errors}"
+    )
     sentinels_see_every_pod_up(cluster)
     assert r.healthy_after and r.new_master and side["old_master_rejoined_as_replica"]
     # Writes acknowledged by the cut-off master after the cut are lost when it rejoins, but only inside the

@@ -4,19 +4,21 @@ implementation; the smoke Job's failover check runs the same script (tests/test_
 Whatever happens, the hand-over ends with writes unpaused and every setting it changed restored; it never
 lets Sentinel promote a replica that misses a write; it waits for a replica that is still syncing; it
 returns at once when no replica is left (a full stop)."""
+
 import os
 import signal
 import time
 from contextlib import contextmanager
-from datetime import datetime
 
 import pytest
 import redis
 
+from redis_gitops.contracts import events
+from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings
+from redis_gitops.runtime.client import RedisPool
+from redis_gitops.runtime.writer import Writer, lost_writes
+
 from conftest import ROOT
-from runtime.client import RedisPool
-from devcluster.local_cluster import LocalCluster, broker_settings
-from runtime.writer import Writer, lost_writes
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +44,13 @@ def sentinel_sees_priority(cluster, replica: int, priority: int, timeout: float 
     host = cluster.state.nodes[replica].host
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        views = [r for n in range(3) if cluster.state.nodes[n].sentinel_pid
-                 for r in cluster.sentinel(n).sentinel_slaves(cluster.state.master_name) if r["ip"] == host]
+        views = [
+            r
+            for n in range(3)
+            if cluster.state.nodes[n].sentinel_pid
+            for r in cluster.sentinel(n).sentinel_slaves(cluster.state.master_name)
+            if r["ip"] == host
+        ]
         if views and all(int(r["slave-priority"]) == priority for r in views):
             return
         time.sleep(0.2)
@@ -69,21 +76,14 @@ def no_replica_promotable(cluster):
             sentinel_sees_priority(cluster, o, 100)
 
 
+def names(run) -> list[str]:
+    """The hand-over's events, by name, in order."""
+    return [e.name for e in events.script_events(run.stderr)]
+
+
 def pauses(stderr: str) -> list[float]:
-    """How long each pause of writes lasted, from the hand-over's log: "writes paused" to the next line that
-    ends it (handed over, writes resume, abandoned)."""
-    out, start = [], None
-    for line in stderr.splitlines():
-        stamp, _, text = line.partition(" ")
-        if not stamp.endswith("Z"):
-            continue
-        t = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
-        if "writes paused" in text:
-            start = t
-        elif start is not None and any(w in text for w in ("handed over", "writes resume", "abandoned")):
-            out.append(t - start)
-            start = None
-    return out
+    """How long each pause of writes lasted, from the hand-over's events."""
+    return events.pauses(events.script_events(stderr))
 
 
 def assert_paused_shorter_than_down_after(cluster, run) -> None:
@@ -140,7 +140,7 @@ def test_with_no_replica_sentinel_may_promote_writes_are_never_paused(healthy):
         run = cluster.run_prestop(old, timeout=3)
     assert run.returncode != 0
     assert "no replica it may promote" in run.stderr, run.stderr
-    assert "writes paused" not in run.stderr, run.stderr
+    assert events.WRITES_PAUSED not in names(run), run.stderr
     assert cluster.master() == old
     assert_unpaused_and_restored(cluster, old)
     assert cluster.redis(old).set("after-refusal", "1")
@@ -197,8 +197,11 @@ def test_the_hand_over_asks_a_sentinel_that_knows_every_replica(healthy):
     new = cluster.state.nodes[cluster.master()].host
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        followers = [cluster.redis(o).info("replication").get("master_host") for o in range(3)
-                     if cluster.state.nodes[o].host != new]
+        followers = [
+            cluster.redis(o).info("replication").get("master_host")
+            for o in range(3)
+            if cluster.state.nodes[o].host != new
+        ]
         if followers == [new, new]:
             break
         time.sleep(0.1)
@@ -217,7 +220,8 @@ def test_a_step_failing_after_the_pause_ends_unpaused_with_every_setting_restore
     finally:
         os.kill(cluster.state.nodes[frozen].redis_pid, signal.SIGCONT)
     assert run.returncode != 0, run.stderr
-    assert "writes paused" in run.stderr and "hand-over abandoned" in run.stderr, run.stderr
+    assert names(run)[:1] == [events.WRITES_PAUSED] and names(run)[-1] == events.WRITES_RESUMED, run.stderr
+    assert events.script_events(run.stderr)[-1].fields == {"why": "abandoned"}
     assert_paused_shorter_than_down_after(cluster, run)  # else the Sentinels fail over on their own (seen)
     assert cluster.master() == old
     assert_unpaused_and_restored(cluster, old)
@@ -269,7 +273,7 @@ def test_a_failover_already_in_progress_is_left_to_finish(healthy):
     run = cluster.run_prestop(old)
     took = time.monotonic() - start
     assert run.returncode == 0, run.stderr
-    assert "writes paused" not in run.stderr
+    assert events.WRITES_PAUSED not in names(run)
     assert took < 15, f"the preStop took {took:.1f} s"
     cluster.wait_until_healthy(40)
     assert cluster.master() != old

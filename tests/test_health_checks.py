@@ -1,10 +1,12 @@
 """Every health check passes on a healthy local cluster, and fails with a clear reason when broken."""
+
 import pytest
 
+from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings, expectations
+from redis_gitops.runtime.client import RedisPool
+from redis_gitops.runtime.health import HealthChecks
+
 from conftest import ROOT
-from runtime.client import RedisPool
-from runtime.health import HealthChecks
-from devcluster.local_cluster import LocalCluster, broker_settings, expectations
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +102,6 @@ def test_stopped_sentinel_fails_sentinel_checks(cluster, spec):
     finally:
         cluster.start_process(1, "sentinel")
         cluster.wait_until_healthy(30)
-
 
 
 def test_read_only_connections_use_a_replica_and_fall_back_to_the_master(cluster):

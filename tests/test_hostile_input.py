@@ -1,14 +1,16 @@
 """Hostile specs are refused fast and cleanly: file:line, no traceback, within 2 s, dist/ untouched (the CLI's
 atomic write is tested in test_local_cli/test_dist). Each case was accepted, hung or crashed before issue 21."""
+
 import subprocess
 import sys
 import time
 
 import pytest
+from test_spec_rules import edit
+
+from redis_gitops.synth.spec_loader import SpecError, parse_spec
 
 from conftest import ROOT
-from synth.spec_loader import SpecError, parse_spec
-from test_spec_rules import edit
 
 S3 = """
   s3:
@@ -29,22 +31,25 @@ def refused(text: str) -> list[str]:
     return [str(p) for p in problems]
 
 
-@pytest.mark.parametrize("old, new", [
-    ("name: redis ", 'name: "redis\\n" '),
-    ("namespace: airflow ", 'namespace: "airflow\\n" '),
-    ("clusterDomain: cluster.local", 'clusterDomain: "cluster.local\\n"'),
-    ('tag: "7.2.7"', 'tag: "7.2.7\\n"'),
-    ("secretName: redis-auth\n    key: redis-password", 'secretName: "redis-auth\\n"\n    key: redis-password'),
-    ("key: redis-password", 'key: "redis-password\\n"'),
-    ("masterName: mymaster", 'masterName: "mymaster\\n"'),
-])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("name: redis ", 'name: "redis\\n" '),
+        ("namespace: airflow ", 'namespace: "airflow\\n" '),
+        ("clusterDomain: cluster.local", 'clusterDomain: "cluster.local\\n"'),
+        ('tag: "7.2.7"', 'tag: "7.2.7\\n"'),
+        ("secretName: redis-auth\n    key: redis-password", 'secretName: "redis-auth\\n"\n    key: redis-password'),
+        ("key: redis-password", 'key: "redis-password\\n"'),
+        ("masterName: mymaster", 'masterName: "mymaster\\n"'),
+    ],
+)
 def test_a_trailing_newline_is_refused(spec_text, old, new):
     """A newline inside a name would reach the pod scripts (a host name in the election, a sed program)."""
     refused(edit(spec_text, old, new))
 
 
 def test_a_queue_name_with_a_newline_is_refused(spec_text):
-    text = spec_text.replace("\nnetwork:", "\nairflow:\n  queues: [\"default\\n\"]\nnetwork:", 1)
+    text = spec_text.replace("\nnetwork:", '\nairflow:\n  queues: ["default\\n"]\nnetwork:', 1)
     assert any("queue" in p for p in refused(text))
 
 
@@ -75,16 +80,19 @@ def test_a_client_selector_that_admits_every_pod_is_refused(spec_text):
     assert any("podSelector" in p for p in refused(text))
 
 
-@pytest.mark.parametrize("endpoint", ["http://minio.storage:9000", "https://169.254.169.254",
-                                      "https://[fe80::1]:9000", "https://127.0.0.1:9000"])
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://minio.storage:9000", "https://169.254.169.254", "https://[fe80::1]:9000", "https://127.0.0.1:9000"],
+)
 def test_an_s3_endpoint_must_be_https_and_not_link_local_or_loopback(spec_text, endpoint):
     text = edit(spec_text, "  size: 20Gi\n", "  size: 20Gi\n" + S3.format(endpoint=endpoint))
     assert any("endpoint" in p for p in refused(text))
 
 
 def test_an_s3_endpoint_on_https_is_accepted(spec_text):
-    parse_spec(edit(spec_text, "  size: 20Gi\n", "  size: 20Gi\n" + S3.format(
-        endpoint="https://s3.eu-west-1.amazonaws.com")))
+    parse_spec(
+        edit(spec_text, "  size: 20Gi\n", "  size: 20Gi\n" + S3.format(endpoint="https://s3.eu-west-1.amazonaws.com"))
+    )
 
 
 @pytest.mark.parametrize("path", ["/opt/airflow/../../etc", "/opt/./x", "/opt//x"])
@@ -96,8 +104,13 @@ def test_a_secrets_mount_path_must_be_a_plain_absolute_path(spec_text, path):
 def test_the_cli_refuses_a_hostile_spec_without_a_traceback(spec_text, tmp_path):
     spec = tmp_path / "cluster_spec.yaml"
     spec.write_text(edit(spec_text, "namespace: airflow ", 'namespace: "airflow\\n" '))
-    out = subprocess.run([sys.executable, "-m", "synth", "synth", "--spec", str(spec), "--out", str(tmp_path / "dist")],
-                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "redis_gitops.synth", "synth", "--spec", str(spec), "--out", str(tmp_path / "dist")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert out.returncode != 0
     assert "Traceback" not in out.stderr + out.stdout
     assert f"{spec}:" in out.stderr + out.stdout
@@ -106,9 +119,25 @@ def test_the_cli_refuses_a_hostile_spec_without_a_traceback(spec_text, tmp_path)
 
 @pytest.mark.parametrize("restore_id", ["a b", "../x", "x;rm", "A"])
 def test_a_restore_id_is_validated(restore_id, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "synth", "restore", "--local", "--dir", str(tmp_path), "--id", restore_id,
-                          "--snapshot", str(tmp_path / "dump-20261207T000000Z.rdb")],
-                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "redis_gitops.synth",
+            "restore",
+            "--local",
+            "--dir",
+            str(tmp_path),
+            "--id",
+            restore_id,
+            "--snapshot",
+            str(tmp_path / "dump-20261207T000000Z.rdb"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert out.returncode != 0
     assert "Traceback" not in out.stderr + out.stdout
     assert "--id" in out.stderr + out.stdout

@@ -1,4 +1,5 @@
 """`redis-gitops local up|status|down` and `smoke --local`, driven as a user would, in separate processes."""
+
 import json
 import os
 import signal
@@ -6,12 +7,20 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT
 
 
-def cli(*args, check=True):
-    return subprocess.run([sys.executable, "-m", "synth", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, check=check, timeout=120)
+def cli(*args, check=True, cwd=ROOT):
+    return subprocess.run(
+        [sys.executable, "-m", "redis_gitops.synth", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=120,
+    )
 
 
 def test_local_cluster_lifecycle_and_smoke(tmp_path):
@@ -100,25 +109,55 @@ def test_version_and_short_help():
 
 
 def test_smoke_with_no_environment_suggests_the_local_cluster():
-    run = subprocess.run([sys.executable, "-m", "synth", "smoke"], cwd=ROOT, capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin"}, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "redis_gitops.synth", "smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
     assert run.returncode == 2
     assert "REDIS_SENTINELS is not set" in run.stderr and "--local" in run.stderr
 
 
 def test_policy_on_a_folder_without_the_broker_is_an_error(tmp_path):
     (tmp_path / "other.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
-    run = cli("policy", "--dist", tmp_path, check=False)
+    run = cli("policy", "--out", tmp_path, check=False)
     assert run.returncode == 2
     assert "no StatefulSet" in run.stderr
 
 
-def test_the_local_cluster_folder_has_one_name_and_one_default_everywhere():
-    """`--dir`, default .local-cluster, on `local` and on `smoke --local` and `monitor --local` alike."""
+def test_the_local_cluster_folder_has_one_name_and_one_default_everywhere(tmp_path):
+    """`--dir`, default .local-cluster, on `local` and on `smoke --local` and `monitor --local` alike. Run in an
+    empty folder: a user's own `local up` in the checkout must not change what this test sees."""
     for args in (("smoke", "--local"), ("monitor", "export", "--local"), ("local", "status")):
-        run = cli(*args, check=False)
+        run = cli(*args, check=False, cwd=tmp_path)
         assert run.returncode == 2, (args, run.stderr)
         assert "no local cluster in .local-cluster" in run.stderr, (args, run.stderr)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        (),
+        ("synth",),
+        ("check",),
+        ("policy",),
+        ("docs",),
+        ("schema",),
+        ("airflow-config",),
+        ("smoke",),
+        ("monitor", "export"),
+        ("local", "up"),
+        ("backup", "now"),
+        ("restore",),
+    ],
+)
+def test_every_help_is_free_of_placeholder_noise(command):
+    """`-h, --help` and flags without a `<bool>` value placeholder (typer's rich help printed `-h <bool>`)."""
+    text = cli(*command, "--help").stdout
+    assert "<bool>" not in text and "-h, --help" in text, text
 
 
 def test_flags_show_no_value_placeholder_in_help():
@@ -126,4 +165,3 @@ def test_flags_show_no_value_placeholder_in_help():
         text = cli(*args).stdout
         flag_lines = [line for line in text.splitlines() if "--json" in line or "--local " in line]
         assert flag_lines and not any("<bool>" in line for line in flag_lines), flag_lines
-

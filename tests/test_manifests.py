@@ -1,8 +1,10 @@
 """The synthesised objects have the shape an HA, hardened Sentinel broker needs."""
+
 import re
 
+from redis_gitops.synth.naming import Names
+
 from conftest import SPEC, pod_specs, without_policy
-from synth.naming import Names
 
 
 def containers(sts):
@@ -62,7 +64,9 @@ def test_passwords_come_only_from_secret_references(sts, files):
             if "PASSWORD" in env["name"]:
                 assert env["name"].endswith("_FILE") and env["value"].startswith("/"), env
     assert not any("kind: Secret\n" in text for text in files.values())
-    assert not any(re.search(r"^\s*(requirepass|masterauth|sentinel auth-pass)\s", text, re.M) for text in files.values())
+    assert not any(
+        re.search(r"^\s*(requirepass|masterauth|sentinel auth-pass)\s", text, re.M) for text in files.values()
+    )
 
 
 def test_redis_pods_never_share_a_node_and_spread_over_zones(sts):
@@ -145,11 +149,15 @@ def test_network_policy_admits_only_airflow_the_cluster_monitoring_keda_the_smok
     assert {"podSelector": {"matchLabels": {"tier": "airflow"}}} in sources
     assert {"podSelector": sts["spec"]["selector"]} in sources
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in sources
-    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "redis",
-                                            "app.kubernetes.io/name": "redis-smoke"}}} in sources
+    assert {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/instance": "redis", "app.kubernetes.io/name": "redis-smoke"}}
+    } in sources
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}} in sources
-    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "redis",
-                                            "app.kubernetes.io/name": "redis-backup"}}} in sources
+    assert {
+        "podSelector": {
+            "matchLabels": {"app.kubernetes.io/instance": "redis", "app.kubernetes.io/name": "redis-backup"}
+        }
+    } in sources
     assert len(sources) == 6
 
 
@@ -158,15 +166,18 @@ def test_keda_scales_the_airflow_workers_on_every_queue_through_every_sentinel(o
     assert so["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "airflow-worker"}
     assert [t["metadata"]["listName"] for t in so["triggers"]] == list(spec.airflow.queues)
     meta = so["triggers"][0]["metadata"]
-    assert meta["addresses"].split(",") == [f"redis-{i}.redis-headless.airflow.svc.cluster.local:26379"
-                                            for i in range(3)]
+    assert meta["addresses"].split(",") == [
+        f"redis-{i}.redis-headless.airflow.svc.cluster.local:26379" for i in range(3)
+    ]
     assert meta["sentinelMaster"] == "mymaster" and meta["listLength"] == str(spec.airflow.worker_concurrency)
     assert so["minReplicaCount"] >= 1  # LLEN cannot see running tasks: never scale busy workers to zero
     auth = objects[("TriggerAuthentication", "redis-airflow-workers")]["spec"]
     # KEDA's own user on Redis and on the Sentinels: never Airflow's, never the Sentinel admin password.
     keda_password = {"name": "redis-auth", "key": "keda-password"}
     assert {r["parameter"]: {"name": r["name"], "key": r["key"]} for r in auth["secretTargetRef"]} == {
-        "password": keda_password, "sentinelPassword": keda_password}
+        "password": keda_password,
+        "sentinelPassword": keda_password,
+    }
     assert {r["parameter"] for r in auth["configMapTargetRef"]} == {"username", "sentinelUsername"}
     assert objects[("ConfigMap", "redis-airflow-workers")]["data"] == {"username": "keda"}
 
@@ -177,7 +188,8 @@ def test_service_monitor_scrapes_both_exporters_and_labels_which_server_they_wat
     endpoints = {e["port"]: e["relabelings"] for e in sm["spec"]["endpoints"]}
     assert endpoints == {
         "metrics": [{"action": "replace", "targetLabel": "server", "replacement": "redis"}],
-        "sentinel-metrics": [{"action": "replace", "targetLabel": "server", "replacement": "sentinel"}]}
+        "sentinel-metrics": [{"action": "replace", "targetLabel": "server", "replacement": "sentinel"}],
+    }
     headless_labels = objects[("Service", "redis-headless")]["metadata"]["labels"]
     assert sm["spec"]["selector"]["matchLabels"].items() <= headless_labels.items()
 
@@ -192,6 +204,7 @@ def test_argocd_application_syncs_dist_with_prune_and_self_heal(objects, spec):
 def test_sync_waves_put_config_before_the_statefulset(objects):
     def wave(kind, name):
         return int(objects[(kind, name)]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+
     assert wave("ConfigMap", "redis-config") < wave("StatefulSet", "redis")
     assert wave("ConfigMap", "redis-scripts") < wave("StatefulSet", "redis")
     assert wave("Namespace", "airflow") < wave("Service", "redis-headless") < wave("StatefulSet", "redis")
@@ -199,26 +212,33 @@ def test_sync_waves_put_config_before_the_statefulset(objects):
 
 
 def test_a_config_change_rolls_the_pods(spec):
-    from synth.components.statefulset import config_checksum
+    from redis_gitops.synth.components.statefulset import config_checksum
+
     changed = spec.model_copy(update={"sentinel": spec.sentinel.model_copy(update={"down_after_milliseconds": 6000})})
     assert config_checksum(Names(spec)) != config_checksum(Names(changed))
 
 
 def test_a_changed_acl_rolls_the_pods_too(spec):
     """The ACL files are read at start like redis.conf: a new queue must reach Redis."""
-    from synth.components.statefulset import config_checksum
+    from redis_gitops.synth.components.statefulset import config_checksum
+
     changed = spec.model_copy(update={"airflow": spec.airflow.model_copy(update={"queues": ("default", "etl")})})
     assert config_checksum(Names(spec)) != config_checksum(Names(changed))
 
 
 def test_disabling_the_exporter_removes_it_everywhere(spec):
-    from synth.app import render_files
-    monitoring = spec.monitoring.model_copy(update={"exporter": spec.monitoring.exporter.model_copy(update={"enabled": False})})
+    from redis_gitops.synth.app import render_files
+
+    monitoring = spec.monitoring.model_copy(
+        update={"exporter": spec.monitoring.exporter.model_copy(update={"enabled": False})}
+    )
     files = render_files(spec.model_copy(update={"monitoring": monitoring}))
     assert "redis-servicemonitor.yaml" not in files
     assert "redis_exporter" not in files["redis-statefulset.yaml"]
     assert "9121" not in files["redis-networkpolicy.yaml"] and "9355" not in files["redis-networkpolicy.yaml"]
-    assert "exporter" not in files["redis-statefulset.yaml"] and "exporter.acl" not in files["redis-config-configmap.yaml"]
+    assert (
+        "exporter" not in files["redis-statefulset.yaml"] and "exporter.acl" not in files["redis-config-configmap.yaml"]
+    )
 
 
 def test_argo_cd_keeps_the_statefulset_in_sync(objects, sts):
@@ -249,8 +269,16 @@ def test_the_namespace_carries_pod_security_admission_labels(objects, spec):
     assert {labels[f"pod-security.kubernetes.io/{m}-version"] for m in ("warn", "audit", "enforce")} == {version}
 
 
-RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
-                      "projected", "secret"}
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
 
 
 def test_every_pod_meets_the_restricted_pod_security_standard(objects):
@@ -267,7 +295,9 @@ def test_every_pod_meets_the_restricted_pod_security_standard(objects):
             assert sc.get("allowPrivilegeEscalation") is False, c["name"]
             assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, c["name"]
             assert sc.get("privileged") in (None, False) and not c.get("ports", [{}])[0].get("hostPort")
-            assert sc["capabilities"]["drop"] == ["ALL"] and set(sc["capabilities"].get("add", [])) <= {"NET_BIND_SERVICE"}
+            assert sc["capabilities"]["drop"] == ["ALL"] and set(sc["capabilities"].get("add", [])) <= {
+                "NET_BIND_SERVICE"
+            }
             seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {})).get("type")
             assert seccomp in ("RuntimeDefault", "Localhost"), c["name"]
 
@@ -291,8 +321,11 @@ def test_the_exporter_answers_its_probe_path(sts, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen(["prometheus-redis-exporter", "-web.listen-address", f"127.0.0.1:{port}",
-                             "-redis.addr", "redis://127.0.0.1:1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["prometheus-redis-exporter", "-web.listen-address", f"127.0.0.1:{port}", "-redis.addr", "redis://127.0.0.1:1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -332,13 +365,15 @@ def test_flux_gets_a_git_repository_and_a_kustomization_from_the_gitops_section(
 
 def test_a_spec_waiver_of_a_checkov_check_becomes_its_skip_annotation(spec):
     """checkov reads `checkov.io/skipN: CHECK=reason` on the object; the gate ignores checks it does not own."""
-    from synth.app import render_manifests
-    from synth.spec_loader import parse_spec
+    from redis_gitops.synth.app import render_manifests
+    from redis_gitops.synth.spec_loader import parse_spec
 
     text = without_policy(SPEC.read_text()) + (
         "\npolicy:\n  waivers:\n"
-        "    - {rule: CKV_K8S_15, kind: StatefulSet, name: redis, reason: 'IfNotPresent: restarts never wait on a registry'}\n"
-        "    - {rule: CKV_K8S_43, kind: StatefulSet, name: redis, reason: 'pinned by tag; see image.digest'}\n")
+        "    - {rule: CKV_K8S_15, kind: StatefulSet, name: redis,\n"
+        "       reason: 'IfNotPresent: restarts never wait on a registry'}\n"
+        "    - {rule: CKV_K8S_43, kind: StatefulSet, name: redis, reason: 'pinned by tag; see image.digest'}\n"
+    )
     synced, _ = render_manifests(parse_spec(text))
     sts = next(o for o in synced if o["kind"] == "StatefulSet")
     annotations = sts["metadata"]["annotations"]
@@ -347,8 +382,8 @@ def test_a_spec_waiver_of_a_checkov_check_becomes_its_skip_annotation(spec):
 
 
 def test_an_image_may_be_pinned_by_digest(spec):
-    from synth.app import render_manifests
-    from synth.spec_loader import parse_spec
+    from redis_gitops.synth.app import render_manifests
+    from redis_gitops.synth.spec_loader import parse_spec
 
     digest = "sha256:" + "a" * 64
     text = SPEC.read_text().replace('    tag: "7.2.7" ', f'    tag: "7.2.7"\n    digest: "{digest}" ', 1)
@@ -382,15 +417,18 @@ def test_every_pod_of_ours_may_connect_only_to_the_broker_and_dns(objects, spec)
         assert policy["policyTypes"] == ["Ingress", "Egress"], name
         assert policy["egress"] == [
             {"to": [broker], "ports": [{"protocol": "TCP", "port": 6379}, {"protocol": "TCP", "port": 26379}]},
-            {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}], name
+            {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+        ], name
 
 
 def test_the_backup_upload_may_also_reach_the_s3_endpoints_port(spec_text, tmp_path):
-    from synth.app import render_manifests
-    from synth.spec_loader import parse_spec
+    from redis_gitops.synth.app import render_manifests
+    from redis_gitops.synth.spec_loader import parse_spec
 
-    s3 = ("  size: 20Gi\n  s3:\n    endpoint: https://minio.storage.svc:9000\n    bucket: my-redis-backups\n"
-          "    accessKeyId: {secretName: s3, key: id}\n    secretAccessKey: {secretName: s3, key: secret}\n")
+    s3 = (
+        "  size: 20Gi\n  s3:\n    endpoint: https://minio.storage.svc:9000\n    bucket: my-redis-backups\n"
+        "    accessKeyId: {secretName: s3, key: id}\n    secretAccessKey: {secretName: s3, key: secret}\n"
+    )
     synced, _ = render_manifests(parse_spec(spec_text.replace("  size: 20Gi\n", s3, 1)))
     policy = next(o for o in synced if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "redis-backup")
     assert policy["spec"]["egress"][-1] == {"ports": [{"protocol": "TCP", "port": 9000}]}

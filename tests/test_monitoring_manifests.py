@@ -1,12 +1,14 @@
 """What dist/ carries for monitoring: both exporters' configuration, the alerts, the dashboard, and the README
 that explains them (their live behaviour: tests/test_monitoring_live.py)."""
+
 import json
 
+from redis_gitops.synth.alerts import markdown_table
+from redis_gitops.synth.app import render_manifests
+from redis_gitops.synth.naming import Names
+from redis_gitops.synth.spec import ClusterSpec
+
 from conftest import ROOT
-from synth.alerts import markdown_table
-from synth.app import render_manifests
-from synth.naming import Names
-from synth.spec import ClusterSpec
 
 
 def containers(objects, spec, group="containers"):
@@ -82,4 +84,4 @@ def test_the_dashboard_is_a_config_map_the_grafana_sidecar_loads(objects, spec):
 
 
 def test_the_readme_lists_every_alert_as_rendered(spec):
-    assert markdown_table(Names(spec)) in (ROOT / "README.md").read_text()
+    assert markdown_table(Names(spec)) in (ROOT / "docs/operate/monitoring.md").read_text()

@@ -1,6 +1,7 @@
 """Passwords reach every process as files from mounted Secrets, never as environment variables (checkov
 CKV_K8S_35, the Bitnami chart's usePasswordFiles): an env var leaks into `kubectl describe`, crash dumps and
 every child process."""
+
 import json
 import socket
 import subprocess
@@ -11,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from contracts.paths import REDIS_PASSWORD_FILE, SCRIPTS_DIR, SECRETS_DIR, SENTINEL_PASSWORD_FILE
-from contracts.pod_scripts import FOLDER as SCRIPTS
+from redis_gitops.contracts.paths import REDIS_PASSWORD_FILE, SCRIPTS_DIR, SECRETS_DIR, SENTINEL_PASSWORD_FILE
+from redis_gitops.contracts.pod_scripts import FOLDER as SCRIPTS
 
-HOSTILE = 'p"a\\ss \'$(x) w#rd'
+HOSTILE = "p\"a\\ss '$(x) w#rd"
 
 
 def pod_specs(objects):
@@ -68,13 +69,22 @@ def test_redis_and_sentinel_read_their_passwords_from_a_read_only_secret_mount(s
     exporter = (spec.monitoring.exporter.password.secret_name, spec.monitoring.exporter.password.key)
     smoke = (spec.smoke.password.secret_name, spec.smoke.password.key)
     assert mounted_secret_files(pod, containers["redis"], SECRETS_DIR) == {
-        REDIS_PASSWORD_FILE: redis_auth, SENTINEL_PASSWORD_FILE: sentinel_auth, "airflow-password": airflow,
-        "keda-password": keda, "exporter-password": exporter, "smoke-password": smoke}
+        REDIS_PASSWORD_FILE: redis_auth,
+        SENTINEL_PASSWORD_FILE: sentinel_auth,
+        "airflow-password": airflow,
+        "keda-password": keda,
+        "exporter-password": exporter,
+        "smoke-password": smoke,
+    }
     # Sentinel reads the passwords of its clients' users (Airflow and KEDA discover, the exporter and the smoke Job
     # read state), and never Redis's admin password: it reaches Redis as its own user, with the Sentinel password.
     assert mounted_secret_files(pod, containers["sentinel"], SECRETS_DIR) == {
-        SENTINEL_PASSWORD_FILE: sentinel_auth, "airflow-password": airflow, "keda-password": keda,
-        "exporter-password": exporter, "smoke-password": smoke}
+        SENTINEL_PASSWORD_FILE: sentinel_auth,
+        "airflow-password": airflow,
+        "keda-password": keda,
+        "exporter-password": exporter,
+        "smoke-password": smoke,
+    }
     for volume in pod["volumes"]:
         if "projected" in volume:
             assert volume["projected"]["defaultMode"] == 0o440
@@ -121,7 +131,8 @@ def _metrics(url: str, deadline: float) -> str:
 
 
 def test_the_exporters_authenticate_to_redis_and_sentinel_with_the_file_their_init_container_writes(
-        sts, files, spec, tmp_path):
+    sts, files, spec, tmp_path
+):
     """The init container's script and Debian's redis_exporter, run with the rendered environment (paths moved
     under tmp_path, ports moved to free ones), against a real Redis (with the rendered exporter ACL user) and a
     real Sentinel, all with hostile passwords."""
@@ -132,8 +143,9 @@ def test_the_exporters_authenticate_to_redis_and_sentinel_with_the_file_their_in
     redis_port, sentinel_port = _free_port(), _free_port()
 
     def local(value: str) -> str:
-        value = value.replace(f":{spec.redis.port}", f":{redis_port}").replace(f":{spec.sentinel.port}",
-                                                                              f":{sentinel_port}")
+        value = value.replace(f":{spec.redis.port}", f":{redis_port}").replace(
+            f":{spec.sentinel.port}", f":{sentinel_port}"
+        )
         return str(tmp_path) + value if value.startswith("/") else value
 
     secrets = tmp_path / SECRETS_DIR.lstrip("/")
@@ -144,8 +156,13 @@ def test_the_exporters_authenticate_to_redis_and_sentinel_with_the_file_their_in
         (tmp_path / mount["mountPath"].lstrip("/")).mkdir(parents=True, exist_ok=True)
     assert init["command"][:2] == ["sh", f"{SCRIPTS_DIR}/exporter-auth.sh"]
     init_env = {k: local(v) for k, v in env(init).items()}
-    run = subprocess.run(["sh", str(SCRIPTS / "exporter-auth.sh")], env={"PATH": "/usr/bin:/bin", **init_env},
-                         capture_output=True, text=True, timeout=10)
+    run = subprocess.run(
+        ["sh", str(SCRIPTS / "exporter-auth.sh")],
+        env={"PATH": "/usr/bin:/bin", **init_env},
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     assert run.returncode == 0, run.stderr
     written = Path(init_env["EXPORTER_PASSWORD_FILE"])
     assert oct(written.stat().st_mode & 0o777) == "0o600"
@@ -156,22 +173,33 @@ def test_the_exporters_authenticate_to_redis_and_sentinel_with_the_file_their_in
     def conf_string(value: str) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    (tmp_path / "redis.conf").write_text(f"port {redis_port}\nbind 127.0.0.1\nsave \"\"\nrequirepass admin-pw\n"
-                                         f"{config['exporter.acl'].strip()} {conf_string('>' + HOSTILE)}\n")
-    (tmp_path / "sentinel.conf").write_text(f"port {sentinel_port}\nbind 127.0.0.1\nrequirepass sentinel-admin-pw\n"
-                                            f"{config['exporter.sentinel-acl'].strip()} {conf_string('>' + HOSTILE)}\n"
-                                            f"sentinel monitor m 127.0.0.1 {redis_port} 1\nsentinel auth-pass m admin-pw\n")
-    procs = [subprocess.Popen(["redis-server", str(tmp_path / "redis.conf")], stdout=subprocess.DEVNULL, cwd=tmp_path),
-             subprocess.Popen(["redis-sentinel", str(tmp_path / "sentinel.conf")], stdout=subprocess.DEVNULL)]
+    (tmp_path / "redis.conf").write_text(
+        f'port {redis_port}\nbind 127.0.0.1\nsave ""\nrequirepass admin-pw\n'
+        f"{config['exporter.acl'].strip()} {conf_string('>' + HOSTILE)}\n"
+    )
+    (tmp_path / "sentinel.conf").write_text(
+        f"port {sentinel_port}\nbind 127.0.0.1\nrequirepass sentinel-admin-pw\n"
+        f"{config['exporter.sentinel-acl'].strip()} {conf_string('>' + HOSTILE)}\n"
+        f"sentinel monitor m 127.0.0.1 {redis_port} 1\nsentinel auth-pass m admin-pw\n"
+    )
+    procs = [
+        subprocess.Popen(["redis-server", str(tmp_path / "redis.conf")], stdout=subprocess.DEVNULL, cwd=tmp_path),
+        subprocess.Popen(["redis-sentinel", str(tmp_path / "sentinel.conf")], stdout=subprocess.DEVNULL),
+    ]
     try:
         scraped = {}
         for name in ("exporter", "sentinel-exporter"):
             c, web_port = containers[name], _free_port()
             exporter_env = {k: local(v) for k, v in env(c).items()}
             exporter_env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] = f"127.0.0.1:{web_port}"
-            procs.append(subprocess.Popen(["prometheus-redis-exporter", *c.get("args", [])],
-                                          env={"PATH": "/usr/bin:/bin", **exporter_env},
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    ["prometheus-redis-exporter", *c.get("args", [])],
+                    env={"PATH": "/usr/bin:/bin", **exporter_env},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
             deadline = time.monotonic() + 15
             while "redis_up 1" not in (text := _metrics(f"http://127.0.0.1:{web_port}/metrics", deadline)):
                 assert time.monotonic() < deadline, [line for line in text.splitlines() if "redis_up" in line]
@@ -190,10 +218,18 @@ def test_a_password_json_cannot_carry_as_written_costs_the_metrics_not_the_pod(t
     """An init container that fails keeps Redis from starting: the broker matters more than its metrics."""
     (tmp_path / REDIS_PASSWORD_FILE).write_text(password)
     (tmp_path / SENTINEL_PASSWORD_FILE).write_text("fine")
-    run = subprocess.run(["sh", str(SCRIPTS / "exporter-auth.sh")], capture_output=True, text=True, timeout=10,
-                         env={"PATH": "/usr/bin:/bin", "SECRETS_DIR": str(tmp_path),
-                              "EXPORTER_TARGETS": f"redis://a:1={REDIS_PASSWORD_FILE} redis://a:2={SENTINEL_PASSWORD_FILE}",
-                              "EXPORTER_PASSWORD_FILE": str(tmp_path / "out.json")})
+    run = subprocess.run(
+        ["sh", str(SCRIPTS / "exporter-auth.sh")],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SECRETS_DIR": str(tmp_path),
+            "EXPORTER_TARGETS": f"redis://a:1={REDIS_PASSWORD_FILE} redis://a:2={SENTINEL_PASSWORD_FILE}",
+            "EXPORTER_PASSWORD_FILE": str(tmp_path / "out.json"),
+        },
+    )
     assert run.returncode == 0, run.stderr
     assert f"{tmp_path}/{REDIS_PASSWORD_FILE}" in run.stderr and "control character" in run.stderr
     assert json.loads((tmp_path / "out.json").read_text()) == {"redis://a:2": "fine"}

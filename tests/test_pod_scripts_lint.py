@@ -1,11 +1,12 @@
 """The scripts that run inside the pods pass ShellCheck as POSIX sh (the image's /bin/sh is dash)."""
+
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from contracts.pod_scripts import NAMES as POD_SCRIPTS
+from redis_gitops.contracts.pod_scripts import NAMES as POD_SCRIPTS
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "contracts" / "pod_scripts"
 
@@ -27,6 +28,9 @@ def test_no_sed_program_is_built_from_a_value(script):
     -v or ENVIRON instead. Issue 21 found a master host name pasted into start-sentinel.sh's sed program."""
     import re
 
-    spliced = [line.strip() for line in (SCRIPTS / script).read_text().splitlines()
-               if re.search(r"\bsed\s+(-\w+\s+)*\"[^\"]*\$", line) and not line.lstrip().startswith("#")]
+    spliced = [
+        line.strip()
+        for line in (SCRIPTS / script).read_text().splitlines()
+        if re.search(r"\bsed\s+(-\w+\s+)*\"[^\"]*\$", line) and not line.lstrip().startswith("#")
+    ]
     assert spliced == []

@@ -1,13 +1,15 @@
 """The rendered redis.conf, sentinel.conf and pod scripts, run for real on Redis 7.0 (Debian's packages)."""
+
 import time
 
 import pytest
 import redis
 from redis.sentinel import Sentinel
 
+from redis_gitops.devcluster.local_cluster import LocalCluster
+from redis_gitops.runtime.writer import Writer, lost_writes
+
 from conftest import ROOT
-from devcluster.local_cluster import LocalCluster
-from runtime.writer import Writer, lost_writes
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +20,12 @@ def cluster(spec, tmp_path_factory):
 
 def sentinel_client(cluster):
     s = cluster.state
-    return Sentinel(s.sentinel_addresses, socket_timeout=0.2, password=s.redis_password,
-                    sentinel_kwargs={"password": s.sentinel_password, "socket_timeout": 0.2})
+    return Sentinel(
+        s.sentinel_addresses,
+        socket_timeout=0.2,
+        password=s.redis_password,
+        sentinel_kwargs={"password": s.sentinel_password, "socket_timeout": 0.2},
+    )
 
 
 def test_fresh_cluster_starts_with_one_master_and_agreeing_sentinels(cluster):
@@ -68,5 +74,7 @@ def test_prestop_hands_mastership_over_without_losing_acknowledged_writes(cluste
     cluster.start_node(old)  # the old master comes back, asks the Sentinels, and follows the new master
     cluster.wait_until_healthy(30)
     assert cluster.roles()[old] == "slave"
-    print(f"hand-over: {len(log.acknowledged)} writes acknowledged, outage {log.outage_seconds:.2f} s, "
-          f"errors {log.errors}")
+    print(
+        f"hand-over: {len(log.acknowledged)} writes acknowledged, outage {log.outage_seconds:.2f} s, "
+        f"errors {log.errors}"
+    )

@@ -1,5 +1,6 @@
 """The gate as users meet it: waivers, the report formats, and `check` refusing a hand-edited dist/ with
 a message that says what to fix."""
+
 import json
 import os
 import shutil
@@ -9,18 +10,24 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from redis_gitops.contracts.rules import RULE_IDS, WAIVER_PREFIX
+from redis_gitops.policies.engine import evaluate
+from redis_gitops.policies.manifests import Manifests
+from redis_gitops.policies.report import as_json, as_junit, as_sarif, as_table
+from redis_gitops.synth.app import render_manifests
+from redis_gitops.synth.spec_loader import SpecError, parse_spec
+
 from conftest import ROOT, without_policy
-from policies.engine import evaluate
-from policies.manifests import Manifests
-from contracts.rules import RULE_IDS, WAIVER_PREFIX
-from policies.report import as_json, as_junit, as_sarif, as_table
-from synth.app import render_manifests
-from synth.spec_loader import SpecError, parse_spec
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "synth", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "redis_gitops.synth", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -38,16 +45,41 @@ def edit(dist, file, old, new):
 
 
 HAND_EDITS = [
-    ("redis-config-configmap.yaml", "mymaster __MASTER_HOST__ 6379 2", "mymaster __MASTER_HOST__ 6379 1",
-     "quorum-majority", "set the quorum to 2"),
-    ("redis-statefulset.yaml", "      volumes:\n", "      volumes:\n        - emptyDir: {}\n          name: data\n",
-     "persistence-data-volume", "/data is on volume 'data' (emptyDir)"),
-    ("redis-config-configmap.yaml", "maxmemory-policy noeviction", "maxmemory-policy allkeys-lru",
-     "broker-noeviction", "set redis.maxmemoryPolicy: noeviction"),
-    ("redis-config-configmap.yaml", "    protected-mode yes\n", "    protected-mode yes\n    requirepass s3cret\n",
-     "auth-no-secret-literals", "the pod scripts add passwords at start from Secret references"),
-    ("redis-statefulset.yaml", "              cpu: '1'\n              memory: 1Gi\n", "              cpu: '1'\n",
-     "resources-requests-limits", "container redis has no limits.memory"),
+    (
+        "redis-config-configmap.yaml",
+        "mymaster __MASTER_HOST__ 6379 2",
+        "mymaster __MASTER_HOST__ 6379 1",
+        "quorum-majority",
+        "set the quorum to 2",
+    ),
+    (
+        "redis-statefulset.yaml",
+        "      volumes:\n",
+        "      volumes:\n        - emptyDir: {}\n          name: data\n",
+        "persistence-data-volume",
+        "/data is on volume 'data' (emptyDir)",
+    ),
+    (
+        "redis-config-configmap.yaml",
+        "maxmemory-policy noeviction",
+        "maxmemory-policy allkeys-lru",
+        "broker-noeviction",
+        "set redis.maxmemoryPolicy: noeviction",
+    ),
+    (
+        "redis-config-configmap.yaml",
+        "    protected-mode yes\n",
+        "    protected-mode yes\n    requirepass s3cret\n",
+        "auth-no-secret-literals",
+        "the pod scripts add passwords at start from Secret references",
+    ),
+    (
+        "redis-statefulset.yaml",
+        "              cpu: '1'\n              memory: 1Gi\n",
+        "              cpu: '1'\n",
+        "resources-requests-limits",
+        "container redis has no limits.memory",
+    ),
 ]
 
 
@@ -62,7 +94,7 @@ def test_check_refuses_a_hand_edit_that_breaks_a_rule(dist_copy, file, old, new,
 
 def test_policy_command_reports_json_and_exits_one_on_errors(dist_copy):
     edit(dist_copy, "redis-config-configmap.yaml", "appendonly yes", "appendonly no")
-    run = cli("policy", "--dist", dist_copy, "--format", "json")
+    run = cli("policy", "--out", dist_copy, "--format", "json")
     report = json.loads(run.stdout)
     assert run.returncode == 1 and report["ok"] is False
     [finding] = report["findings"]
@@ -97,10 +129,23 @@ def test_junit_has_a_case_per_rule_and_fails_the_broken_one(dist_copy):
     assert suites.find("testsuite[@name='quorum']").get("failures") == "1"
 
 
+def test_a_rule_of_an_unknown_family_cannot_register():
+    """A family is a Family member: a string one (a new `"tls"` family once) would vanish from the JUnit report,
+    which lists the families it knows."""
+    from redis_gitops.policies.model import rule
+
+    with pytest.raises(TypeError, match="is not a Family"):
+        rule("quorum-majority", "tls", "a rule in a family no report knows")
+
+
 def test_an_annotation_waives_a_rule_on_its_object_and_every_report_lists_it(dist_copy):
     edit(dist_copy, "redis-statefulset.yaml", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false")
-    edit(dist_copy, "redis-statefulset.yaml", "  annotations:\n",
-         f"  annotations:\n    {WAIVER_PREFIX}security-read-only-root: redis_exporter 1.45 writes a PID file\n")
+    edit(
+        dist_copy,
+        "redis-statefulset.yaml",
+        "  annotations:\n",
+        f"  annotations:\n    {WAIVER_PREFIX}security-read-only-root: redis_exporter 1.45 writes a PID file\n",
+    )
     m = Manifests.load(dist_copy)
     report = evaluate(m)
     assert report.ok and report.findings == []
@@ -109,17 +154,26 @@ def test_an_annotation_waives_a_rule_on_its_object_and_every_report_lists_it(dis
     assert "WAIVED  security-read-only-root" in as_table(report, m, "dist")
     [listed] = [w for w in json.loads(as_json(report, m, "dist"))["waivers"] if w["rule"] == "security-read-only-root"]
     assert listed["waived_findings"] == 1
-    [result] = [r for r in json.loads(as_sarif(report, m, "dist"))["runs"][0]["results"]
-                if r["ruleId"] == "security-read-only-root"]
+    [result] = [
+        r
+        for r in json.loads(as_sarif(report, m, "dist"))["runs"][0]["results"]
+        if r["ruleId"] == "security-read-only-root"
+    ]
     assert result["suppressions"][0]["justification"] == "redis_exporter 1.45 writes a PID file"
 
 
 def test_a_waiver_without_a_reason_or_rule_is_itself_an_error(dist_copy):
-    edit(dist_copy, "redis-statefulset.yaml", "  annotations:\n",
-         f"  annotations:\n    {WAIVER_PREFIX}security-read-only-root: ''\n    {WAIVER_PREFIX}no-such-rule: because\n")
+    edit(
+        dist_copy,
+        "redis-statefulset.yaml",
+        "  annotations:\n",
+        f"  annotations:\n    {WAIVER_PREFIX}security-read-only-root: ''\n    {WAIVER_PREFIX}no-such-rule: because\n",
+    )
     findings = evaluate(Manifests.load(dist_copy)).findings
-    assert sorted(f.message for f in findings) == ["waiver for unknown rule 'no-such-rule'",
-                                                   "waiver of security-read-only-root gives no reason"]
+    assert sorted(f.message for f in findings) == [
+        "waiver for unknown rule 'no-such-rule'",
+        "waiver of security-read-only-root gives no reason",
+    ]
 
 
 WAIVER = """
@@ -137,15 +191,18 @@ def test_a_waiver_in_the_spec_becomes_the_annotation(spec_text):
     spec = parse_spec(spec_text + WAIVER.format(kind="StatefulSet", name="redis"))
     synced, _ = render_manifests(spec)
     [sts] = [o for o in synced if o["kind"] == "StatefulSet"]
-    assert sts["metadata"]["annotations"][WAIVER_PREFIX + "security-read-only-root"] == \
-        "the exporter image writes to /tmp"
+    assert (
+        sts["metadata"]["annotations"][WAIVER_PREFIX + "security-read-only-root"] == "the exporter image writes to /tmp"
+    )
 
 
 def test_a_spec_waiver_for_an_unknown_rule_or_object_is_refused(spec_text, tmp_path):
     spec_text = without_policy(spec_text)
     with pytest.raises(SpecError, match=r"policy\.waivers\.0\.rule: unknown policy rule 'security-read-only'"):
-        parse_spec(spec_text + WAIVER.format(kind="StatefulSet", name="redis").replace(
-            "security-read-only-root", "security-read-only"))
+        parse_spec(
+            spec_text
+            + WAIVER.format(kind="StatefulSet", name="redis").replace("security-read-only-root", "security-read-only")
+        )
     bad = tmp_path / "spec.yaml"
     bad.write_text(spec_text + WAIVER.format(kind="StatefulSet", name="rediss"))
     before = sorted(p.name for p in (ROOT / "dist").iterdir())
@@ -177,9 +234,22 @@ exit 1
 """)
     fake.chmod(0o755)
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    run = subprocess.run([sys.executable, "-m", "synth", "check"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120, env={**os.environ, **env})
+    run = subprocess.run(
+        [sys.executable, "-m", "redis_gitops.synth", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
     assert run.returncode == 1
     assert "redis-statefulset.yaml: StatefulSet/redis: <root>: kubeconform: problem validating schema" in run.stderr
     args = (tmp_path / "args").read_text()
     assert "-strict" in args and "-kubernetes-version 1.33.0" in args and "-output json" in args
+
+
+def test_the_cli_offers_exactly_the_report_formats():
+    from redis_gitops.policies.report import FORMATS
+    from redis_gitops.synth.cli import ReportFormat
+
+    assert tuple(ReportFormat) == FORMATS

@@ -1,11 +1,13 @@
 """Readiness as the kubelet probes it (probe.sh, on real Redis and Sentinel): a replica is Ready only when it
 serves the master's data, so a rolling update never moves on while a replica is still syncing."""
+
 import time
 
 import pytest
 
+from redis_gitops.devcluster.local_cluster import LocalCluster
+
 from conftest import ROOT
-from devcluster.local_cluster import LocalCluster
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Faults a Kubernetes cluster really has, on the rendered config and pod scripts (real Redis 7.0 and Sentinel):
 a full restart of every pod, Sentinels restarted while the master is down, passwords with shell-hostile
 characters. Each scenario prints its figures."""
+
 import shutil
 import time
 from pathlib import Path
@@ -8,10 +9,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings
+from redis_gitops.runtime.client import RedisPool
+from redis_gitops.runtime.writer import Writer, lost_writes
+
 from conftest import ROOT
-from runtime.client import RedisPool
-from devcluster.local_cluster import LocalCluster, broker_settings
-from runtime.writer import Writer, lost_writes
 
 # A password dash's `echo` would mangle (backslash escapes) and that a shell would split or expand.
 HOSTILE_PASSWORD = r"p\cw$HOME 'q\"#x\n\\"
@@ -73,8 +75,10 @@ def test_full_restart_keeps_every_acknowledged_write_and_elects_the_newest_membe
     assert elected == master  # the member with the newest data
     for node in range(3):
         assert lost_writes(missed, cluster.redis(node).lrange("missed", 0, -1)) == [], f"pod-{node}"
-    print(f"full restart, start order {start_order}: pod-0 down before the stop, master was pod-{master}, "
-          f"elected pod-{elected}, {len(missed.acknowledged)} writes pod-0 missed, 0 lost on any member")
+    print(
+        f"full restart, start order {start_order}: pod-0 down before the stop, master was pod-{master}, "
+        f"elected pod-{elected}, {len(missed.acknowledged)} writes pod-0 missed, 0 lost on any member"
+    )
 
 
 def test_full_restart_with_hand_overs_on_the_way_down_keeps_every_write(cluster):
@@ -107,8 +111,10 @@ def test_a_last_master_whose_volume_was_replaced_is_not_crowned(cluster):
     assert elected != master
     assert lost_writes(before, cluster.redis(elected).lrange("replaced", 0, -1)) == []
     assert lost_writes(before, cluster.redis(master).lrange("replaced", 0, -1)) == []  # resynced from it
-    print(f"full restart with pod-{master}'s volume replaced: pod-{elected} elected, "
-          f"{len(before.acknowledged)} writes, 0 lost")
+    print(
+        f"full restart with pod-{master}'s volume replaced: pod-{elected} elected, "
+        f"{len(before.acknowledged)} writes, 0 lost"
+    )
 
 
 def test_sentinels_restarted_while_the_master_is_down_still_fail_over(cluster, spec):
@@ -144,6 +150,5 @@ def test_a_password_with_shell_hostile_characters_works_everywhere(spec, tmp_pat
         assert cluster.redis(0).ping()
         assert cluster.sentinel(0).ping()
         with pytest.raises(redis.AuthenticationError):
-            redis.Redis(cluster.state.nodes[0].host, cluster.state.redis_port, password="p",
-                        socket_timeout=2).ping()
+            redis.Redis(cluster.state.nodes[0].host, cluster.state.redis_port, password="p", socket_timeout=2).ping()
         hand_over_to_another_pod(cluster)  # the preStop's own redis-cli calls authenticate too

@@ -1,6 +1,7 @@
 """A restore on the local cluster: restore.sh (what a restore Job runs) brings every pod back to exactly the
 snapshot, leaves a healthy cluster that keeps the data through a full restart, never runs twice, and refuses a
 snapshot redis-check-rdb refuses without touching the cluster."""
+
 import subprocess
 import sys
 import time
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from redis_gitops.devcluster.local_cluster import LocalCluster
+
 from conftest import ROOT
-from devcluster.local_cluster import LocalCluster
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +25,13 @@ def data_of(client) -> dict[str, str]:
 
 
 def smoke(cluster) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "synth", "smoke", "--local", "--dir", str(cluster.base)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "redis_gitops.synth", "smoke", "--local", "--dir", str(cluster.base)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +75,25 @@ def test_the_same_restore_never_runs_twice(cluster, snapshot):
     path, _ = snapshot
     master = cluster.redis(cluster.master(), decode_responses=True)
     master.set("restore-test:after", "kept")
-    run = subprocess.run([sys.executable, "-m", "synth", "restore", "--local", "--dir", str(cluster.base),
-                          "--snapshot", str(path), "--id", "first"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "redis_gitops.synth",
+            "restore",
+            "--local",
+            "--dir",
+            str(cluster.base),
+            "--snapshot",
+            str(path),
+            "--id",
+            "first",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0 and "already ran" in run.stderr, run.stderr
     assert master.get("restore-test:after") == "kept"
     master.delete("restore-test:after")
@@ -91,8 +114,13 @@ def test_a_full_restart_after_the_restore_keeps_exactly_the_snapshot(cluster, sn
 
 
 def test_restore_without_local_says_a_restore_is_a_commit():
-    run = subprocess.run([sys.executable, "-m", "synth", "restore", "--snapshot", "x.rdb", "--id", "a"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "redis_gitops.synth", "restore", "--snapshot", "x.rdb", "--id", "a"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2 and "a restore is a commit" in run.stderr
 
 

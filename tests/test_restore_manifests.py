@@ -1,14 +1,15 @@
 """A restore is a commit: the spec's `restore` section renders a Job named after its id, in a sync wave after
 the StatefulSet, that runs restore.sh with the snapshot from the backup volume (it runs live in
 tests/test_restore.py)."""
+
 import pytest
 from pydantic import ValidationError
 
-from contracts import pod_env
-from policies.engine import evaluate
-from policies.manifests import Manifests
-from synth.app import render_files
-from synth.spec import ClusterSpec
+from redis_gitops.contracts import pod_env
+from redis_gitops.policies.engine import evaluate
+from redis_gitops.policies.manifests import Manifests
+from redis_gitops.synth.app import render_files
+from redis_gitops.synth.spec import ClusterSpec
 
 SNAPSHOT = "dump-20261126T161200123Z.rdb"
 
@@ -30,13 +31,16 @@ def test_the_restore_job_runs_restore_sh_after_the_statefulset_with_the_snapshot
     objects, _ = restored
     job = objects[("Job", "redis-restore-incident-42")]
     assert int(job["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) > int(
-        objects[("StatefulSet", "redis")]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+        objects[("StatefulSet", "redis")]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+    )
     [c] = job["spec"]["template"]["spec"]["containers"]
     assert c["command"] == ["sh", "/scripts/restore.sh"]
     env = {e["name"]: e for e in c["env"]}
     assert env["RESTORE_SNAPSHOT"]["value"] == f"/backups/{SNAPSHOT}" and env["RESTORE_ID"]["value"] == "incident-42"
     assert env["SELF_HOST"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"  # the pods replicate from it
-    required = set(pod_env.POD_SCRIPT_ENV) - set(pod_env.OPTIONAL_POD_SCRIPT_ENV) - {"DATA_DIR", "HANDOVER_TIMEOUT_SECONDS"}
+    required = (
+        set(pod_env.POD_SCRIPT_ENV) - set(pod_env.OPTIONAL_POD_SCRIPT_ENV) - {"DATA_DIR", "HANDOVER_TIMEOUT_SECONDS"}
+    )
     assert required | set(pod_env.RESTORE_ENV) == set(env)
 
 
@@ -46,8 +50,11 @@ def test_only_the_redis_pods_reach_the_restore_pod_and_it_reaches_them(restored)
     [rule] = own["ingress"]
     assert rule["from"] == [{"podSelector": objects[("StatefulSet", "redis")]["spec"]["selector"]}]
     server = objects[("NetworkPolicy", "redis")]["spec"]["ingress"]
-    assert any(p.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") == "redis-restore"
-               for r in server for p in r["from"])
+    assert any(
+        p.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") == "redis-restore"
+        for r in server
+        for p in r["from"]
+    )
 
 
 def test_the_gate_passes_a_spec_with_a_restore(restored):

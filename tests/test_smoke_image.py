@@ -1,5 +1,6 @@
 """What the smoke image runs: `redis-gitops-smoke smoke` and `monitor` from the REDIS_* environment the Job
 sets, with only the image's packages (runtime/, contracts/) and dependencies (redis-py, typer) importable."""
+
 import json
 import re
 import subprocess
@@ -11,23 +12,24 @@ from pathlib import Path
 
 import pytest
 
+from redis_gitops.contracts.paths import SMOKE_PASSWORD_FILE
+from redis_gitops.devcluster.local_cluster import LocalCluster
+
 from conftest import ROOT
-from contracts.paths import SMOKE_PASSWORD_FILE
-from devcluster.local_cluster import LocalCluster
 
 # Run the image's entry point with everything the image lacks made unimportable: the generator, the gate, the
 # development harness and their dependencies.
 IMAGE_LIKE = """
 import sys
-BLOCKED = ("synth", "policies", "devcluster", "faults", "cdk8s", "cdk8s_plus_33", "constructs", "jsii",
-           "ruamel", "jsonschema", "kubernetes_validate", "matplotlib", "airflow", "celery",
-           "redis_gitops_airflow")  # (pydantic comes with typer 0.29; kombu is in the image)
+BLOCKED = ("redis_gitops.synth", "redis_gitops.policies", "redis_gitops.devcluster", "redis_gitops.faults",
+           "cdk8s", "cdk8s_plus_33", "constructs", "jsii", "ruamel", "jsonschema", "kubernetes_validate",
+           "matplotlib", "airflow", "celery", "redis_gitops_airflow")  # (pydantic comes with typer; kombu is in)
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
+        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
             raise ImportError(f"{name} is not in the smoke image")
 sys.meta_path.insert(0, Block())
-from runtime.cli import main
+from redis_gitops.runtime.cli import main
 sys.argv = ["redis-gitops-smoke", *sys.argv[1:]]
 main()
 """
@@ -44,17 +46,24 @@ def job_env(cluster):
     cluster."""
     s = cluster.state
     smoke_password_file = str(Path(s.password_file).parent / SMOKE_PASSWORD_FILE)
-    return {"PATH": "/usr/bin:/bin", "REDIS_MASTER_NAME": s.master_name, "REDIS_MAXMEMORY_POLICY": "noeviction",
-            "REDIS_SENTINELS": ",".join(f"{h}:{p}" for h, p in s.sentinel_addresses),
-            "REDIS_NODES": ",".join(f"{h}:{p}" for h, p in s.redis_addresses),
-            # The Job's mounted Secret file, as the local cluster keeps it.
-            "REDIS_USERNAME": "smoke", "REDIS_SENTINEL_USERNAME": "smoke",
-            "REDIS_PASSWORD_FILE": smoke_password_file, "REDIS_SENTINEL_PASSWORD_FILE": smoke_password_file}
+    return {
+        "PATH": "/usr/bin:/bin",
+        "REDIS_MASTER_NAME": s.master_name,
+        "REDIS_MAXMEMORY_POLICY": "noeviction",
+        "REDIS_SENTINELS": ",".join(f"{h}:{p}" for h, p in s.sentinel_addresses),
+        "REDIS_NODES": ",".join(f"{h}:{p}" for h, p in s.redis_addresses),
+        # The Job's mounted Secret file, as the local cluster keeps it.
+        "REDIS_USERNAME": "smoke",
+        "REDIS_SENTINEL_USERNAME": "smoke",
+        "REDIS_PASSWORD_FILE": smoke_password_file,
+        "REDIS_SENTINEL_PASSWORD_FILE": smoke_password_file,
+    }
 
 
 def image_cli(env, *args):
-    return subprocess.run([sys.executable, "-c", IMAGE_LIKE, *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", IMAGE_LIKE, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_smoke_passes_from_the_job_environment_without_synth_dependencies(cluster, objects):
@@ -80,7 +89,9 @@ def test_smoke_with_a_wrong_password_fails_and_says_so(cluster, tmp_path):
 def test_by_hand_a_password_may_come_from_the_environment(cluster):
     env = {k: v for k, v in job_env(cluster).items() if not k.endswith(("_FILE", "USERNAME"))}
     s = cluster.state
-    run = image_cli({**env, "REDIS_PASSWORD": s.redis_password, "REDIS_SENTINEL_PASSWORD": s.sentinel_password}, "smoke")
+    run = image_cli(
+        {**env, "REDIS_PASSWORD": s.redis_password, "REDIS_SENTINEL_PASSWORD": s.sentinel_password}, "smoke"
+    )
     assert run.returncode == 0, run.stdout
 
 
@@ -125,7 +136,7 @@ def test_monitor_dashboard_shows_a_stopped_sentinel(cluster):
 
 def test_the_image_pins_what_pyproject_pins():
     pins = dict(d.split("==") for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
-    image = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (ROOT / "docker/smoke-requirements.txt").read_text(), re.M))
+    image = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (ROOT / "docker/smoke/requirements.txt").read_text(), re.M))
     assert image["redis"] == pins["redis"] and image["typer"] == pins["typer"] and image["kombu"] == pins["kombu"]
     assert not {"cdk8s", "ruamel.yaml", "jsonschema", "kubernetes-validate"} & set(image)
 
@@ -154,6 +165,32 @@ def test_the_image_holds_the_runtime_and_the_contracts_only():
     copied = re.findall(r"^COPY (\S+) \./", (ROOT / "Dockerfile").read_text(), re.M)
     packages = {c for c in copied if (ROOT / c / "__init__.py").exists()}
     assert packages == {"runtime", "contracts"}, copied
+    assert "docker/smoke/pyproject.toml" in copied  # its own distribution, not the root project
+
+
+def test_the_smoke_distribution_installs_the_runtime_the_contracts_and_one_script(tmp_path):
+    """Built as the Dockerfile builds it (its pyproject.toml beside copies of runtime/ and contracts/)."""
+    import shutil
+    import zipfile
+
+    shutil.copy(ROOT / "docker/smoke/pyproject.toml", tmp_path)
+    for package in ("runtime", "contracts"):
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    run = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "w"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    [wheel] = (tmp_path / "w").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    packages = {"/".join(n.split("/")[:2]) for n in names if n.startswith("redis_gitops/")}
+    assert tops == {"redis_gitops"} and packages == {"redis_gitops/runtime", "redis_gitops/contracts"}, names
+    assert "redis_gitops/contracts/pod_scripts/prestop-redis.sh" in names  # the failover check runs it
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert re.findall(r"^(\S+) = ", entry_points, re.M) == ["redis-gitops-smoke"]
 
 
 def test_the_workflow_publishes_the_image_the_job_pulls():
@@ -163,7 +200,7 @@ def test_the_workflow_publishes_the_image_the_job_pulls():
     job = YAML(typ="safe").load((ROOT / ".github/workflows/ci.yml").read_text())["jobs"]["smoke-image"]
     assert job["permissions"]["packages"] == "write"
     steps = " ".join(s.get("run", "") for s in job["steps"])
-    assert 'image=$(.venv/bin/redis-gitops smoke-image)' in steps and 'docker build -t "$image"' in steps
+    assert "image=$(.venv/bin/redis-gitops smoke-image)" in steps and 'docker build -t "$image"' in steps
     push = next(s for s in job["steps"] if "docker push" in s.get("run", ""))
     assert "refs/heads/main" in push["if"] and "redis-gitops smoke-image" in push["run"]
     assert "docker login ghcr.io" in push["run"]

@@ -1,6 +1,7 @@
 """The PostSync smoke Job in dist/: an Argo CD hook, bounded, hardened, configured from the spec."""
-from synth.app import render_manifests
-from synth.spec import ClusterSpec
+
+from redis_gitops.synth.app import render_manifests
+from redis_gitops.synth.spec import ClusterSpec
 
 
 def job_of(objects, spec):
@@ -13,10 +14,13 @@ def env_of(job):
 
 
 def test_the_job_is_a_post_sync_hook_replaced_on_the_next_sync(objects, spec):
-    annotations = {k: v for k, v in job_of(objects, spec)["metadata"]["annotations"].items()
-                   if k.startswith("argocd.argoproj.io/")}
-    assert annotations == {"argocd.argoproj.io/hook": "PostSync",
-                           "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}
+    annotations = {
+        k: v for k, v in job_of(objects, spec)["metadata"]["annotations"].items() if k.startswith("argocd.argoproj.io/")
+    }
+    assert annotations == {
+        "argocd.argoproj.io/hook": "PostSync",
+        "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+    }
 
 
 def test_the_job_is_bounded_in_time_and_retries(objects, spec):
@@ -41,8 +45,9 @@ def test_passwords_come_from_secret_references_and_addresses_from_the_spec(objec
     """The Job's own user on Redis and on the Sentinels, one password file (mounted: test_password_files.py)."""
     env = env_of(job_of(objects, spec))
     assert env["REDIS_USERNAME"]["value"] == env["REDIS_SENTINEL_USERNAME"]["value"] == spec.smoke.username
-    assert env["REDIS_PASSWORD_FILE"]["value"] == env["REDIS_SENTINEL_PASSWORD_FILE"]["value"] == \
-        "/secrets/smoke-password"
+    assert (
+        env["REDIS_PASSWORD_FILE"]["value"] == env["REDIS_SENTINEL_PASSWORD_FILE"]["value"] == "/secrets/smoke-password"
+    )
     assert env["REDIS_SENTINELS"]["value"].split(",")[0] == "redis-0.redis-headless.airflow.svc.cluster.local:26379"
     assert len(env["REDIS_NODES"]["value"].split(",")) == spec.redis.replicas
     assert env["REDIS_MAXMEMORY_POLICY"]["value"] == "noeviction"
@@ -85,9 +90,15 @@ def test_the_smoke_pod_is_never_counted_as_a_redis_pod(objects, spec, sts):
 def test_the_smoke_pod_may_reach_both_ports_and_is_itself_isolated(objects, spec):
     pod_labels = job_of(objects, spec)["spec"]["template"]["metadata"]["labels"]
     server = objects[("NetworkPolicy", spec.name)]["spec"]
-    allowed = [r for r in server["ingress"]
-               if any(p.get("podSelector", {}).get("matchLabels", {}).items() <= pod_labels.items()
-                      and "namespaceSelector" not in p for p in r["from"])]
+    allowed = [
+        r
+        for r in server["ingress"]
+        if any(
+            p.get("podSelector", {}).get("matchLabels", {}).items() <= pod_labels.items()
+            and "namespaceSelector" not in p
+            for p in r["from"]
+        )
+    ]
     assert {p["port"] for r in allowed for p in r["ports"]} == {6379, 26379}
     own = objects[("NetworkPolicy", f"{spec.name}-smoke")]["spec"]
     assert own["podSelector"]["matchLabels"].items() <= pod_labels.items()

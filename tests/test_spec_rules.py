@@ -1,10 +1,12 @@
 """Each spec rule refuses a bad spec with file, line, field and what to fix."""
+
 import re
 
 import pytest
 
+from redis_gitops.synth.spec_loader import SpecError, parse_spec
+
 from conftest import without_policy
-from synth.spec_loader import SpecError, parse_spec
 
 
 def problems_of(text: str) -> list[str]:
@@ -30,7 +32,9 @@ def test_default_spec_is_valid(spec):
 def test_unknown_key_is_refused_with_did_you_mean(spec_text):
     text = edit(spec_text, "  downAfterMilliseconds:", "  downAfterMiliseconds:")
     [problem] = problems_of(text)
-    assert problem.startswith(f"cluster_spec.yaml:{line_of(text, 'downAfterMiliseconds')}: sentinel.downAfterMiliseconds:")
+    assert problem.startswith(
+        f"cluster_spec.yaml:{line_of(text, 'downAfterMiliseconds')}: sentinel.downAfterMiliseconds:"
+    )
     assert "did you mean 'downAfterMilliseconds'?" in problem
 
 
@@ -128,13 +132,24 @@ def test_broken_yaml_names_the_line():
     assert problem.startswith("cluster_spec.yaml:") and "not valid YAML" in problem
 
 
-@pytest.mark.parametrize("old, new, field, rule", [
-    ("    fsync: everysec ", "    fsync: \"no\" ", "persistence.aof.fsync", "persistence-aof"),
-    ("    enabled: true            # AOF", "    enabled: false           # AOF", "persistence.aof.enabled",
-     "persistence-aof"),
-    ("  podAntiAffinity: required ", "  podAntiAffinity: preferred ", "scheduling.podAntiAffinity",
-     "quorum-anti-affinity"),
-])
+@pytest.mark.parametrize(
+    "old, new, field, rule",
+    [
+        ("    fsync: everysec ", '    fsync: "no" ', "persistence.aof.fsync", "persistence-aof"),
+        (
+            "    enabled: true            # AOF",
+            "    enabled: false           # AOF",
+            "persistence.aof.enabled",
+            "persistence-aof",
+        ),
+        (
+            "  podAntiAffinity: required ",
+            "  podAntiAffinity: preferred ",
+            "scheduling.podAntiAffinity",
+            "quorum-anti-affinity",
+        ),
+    ],
+)
 def test_what_the_gate_refuses_the_spec_refuses_unless_waived(spec_text, old, new, field, rule):
     """One owner per bound: a value the gate would refuse after rendering is refused here, at its line, and
     the message names the waiver that would allow it."""
@@ -145,9 +160,10 @@ def test_what_the_gate_refuses_the_spec_refuses_unless_waived(spec_text, old, ne
 
 
 def test_a_waiver_in_the_spec_allows_what_the_gate_would_refuse(spec_text):
-    text = edit(without_policy(spec_text), "    fsync: everysec ", "    fsync: \"no\" ") + (
+    text = edit(without_policy(spec_text), "    fsync: everysec ", '    fsync: "no" ') + (
         "\npolicy:\n  waivers:\n    - rule: persistence-aof\n      kind: ConfigMap\n      name: redis-config\n"
-        "      reason: a throw-away test cluster; losing a second of tasks is fine\n")
+        "      reason: a throw-away test cluster; losing a second of tasks is fine\n"
+    )
     assert parse_spec(text).persistence.aof.fsync == "no"
 
 
@@ -168,39 +184,56 @@ def test_a_bad_name_is_quoted_in_the_message(spec_text):
     assert "'Airflow'" in problem and "{value" not in problem
 
 
-@pytest.mark.parametrize("old, new, field", [
-    ("clusterDomain: cluster.local", "clusterDomain: Cluster_Local", "clusterDomain"),
-    ("  namespace: monitoring ", "  namespace: Monitoring ", "monitoring.namespace"),
-    ("storageClassName: local-path", "storageClassName: Local Path", "persistence.storageClassName"),
-    ("  podAntiAffinity: required ", "  podAntiAffinity: required\n  priorityClassName: high_priority ",
-     "scheduling.priorityClassName"),
-])
+@pytest.mark.parametrize(
+    "old, new, field",
+    [
+        ("clusterDomain: cluster.local", "clusterDomain: Cluster_Local", "clusterDomain"),
+        ("  namespace: monitoring ", "  namespace: Monitoring ", "monitoring.namespace"),
+        ("storageClassName: local-path", "storageClassName: Local Path", "persistence.storageClassName"),
+        (
+            "  podAntiAffinity: required ",
+            "  podAntiAffinity: required\n  priorityClassName: high_priority ",
+            "scheduling.priorityClassName",
+        ),
+    ],
+)
 def test_kubernetes_names_in_the_spec_are_validated(spec_text, old, new, field):
     text = edit(spec_text, old, new)
     [problem] = problems_of(text)
     assert f": {field}:" in problem and "not a valid Kubernetes name" in problem
 
 
-@pytest.mark.parametrize("old, new, says", [
-    ('kubernetesVersion: "1.33"', "kubernetesVersion: 1.30", 'quote it: "1.30"'),
-    ("  replicas: 3 ", "  replicas: true ", "a whole number, not true"),
-    ("  quorum: 2 ", "  quorum: two ", "a whole number, not 'two'"),
-])
+@pytest.mark.parametrize(
+    "old, new, says",
+    [
+        ('kubernetesVersion: "1.33"', "kubernetesVersion: 1.30", 'quote it: "1.30"'),
+        ("  replicas: 3 ", "  replicas: true ", "a whole number, not true"),
+        ("  quorum: 2 ", "  quorum: two ", "a whole number, not 'two'"),
+        # One strictness for every field: a value is taken as YAML typed it (these were converted silently).
+        ("  replicas: 3 ", '  replicas: "3" ', "expected a whole number, not the text '3': write it without quotes"),
+        ("  failover: false", '  failover: "false"', "expected true or false, not 'false'"),
+        ("  failover: false", "  failover: 0", "expected true or false, not 0"),
+        ("  maxWriteOutageSeconds: 5", '  maxWriteOutageSeconds: "5"', "expected a number, not the text '5'"),
+    ],
+)
 def test_type_mistakes_say_how_to_fix_them(spec_text, old, new, says):
     text = edit(spec_text, old, new)
     [problem] = problems_of(text)
     assert says in problem, problem
 
 
-@pytest.mark.parametrize("path, bad", [
-    (("redis", "replicas"), 4),
-    (("redis", "image", "tag"), "latest"),
-    (("security", "runAsUser"), 0),
-    (("namespace",), "Airflow"),
-    (("kubernetesVersion",), "1.20"),
-    (("redis", "resources", "limits", "memory"), "1 GB"),
-    (("persistence", "storageClassName"), "Local Path"),
-])
+@pytest.mark.parametrize(
+    "path, bad",
+    [
+        (("redis", "replicas"), 4),
+        (("redis", "image", "tag"), "latest"),
+        (("security", "runAsUser"), 0),
+        (("namespace",), "Airflow"),
+        (("kubernetesVersion",), "1.20"),
+        (("redis", "resources", "limits", "memory"), "1 GB"),
+        (("persistence", "storageClassName"), "Local Path"),
+    ],
+)
 def test_the_editor_schema_refuses_what_the_loader_refuses(spec, path, bad):
     """cluster_spec.schema.json carries the loader's validators, so an editor shows the same errors."""
     import json
@@ -224,3 +257,37 @@ def test_the_editor_schema_refuses_what_the_loader_refuses(spec, path, bad):
 def test_an_image_tag_message_quotes_the_tag(spec_text):
     [problem] = problems_of(edit(spec_text, 'tag: "7.2.7"', "tag: latest"))
     assert "'latest'" in problem and "{tag" not in problem
+
+
+def test_a_literal_password_says_passwords_never_go_in_the_spec(spec_text):
+    """A new user's first try: the password itself where a Secret reference belongs."""
+    text = edit(
+        spec_text,
+        "  redisPassword:\n    secretName: redis-auth\n    key: redis-password\n",
+        '  redisPassword: "S3cret"\n',
+    )
+    [problem] = problems_of(text)
+    assert problem.startswith(
+        f"cluster_spec.yaml:{line_of(text, 'S3cret')}: auth.redisPassword: passwords never go in the spec"
+    ), problem
+    assert "S3cret" not in problem
+
+
+def test_a_misindented_key_is_named_at_its_own_line_in_plain_words(spec_text):
+    text = edit(
+        spec_text,
+        "  sentinelPassword:\n    secretName: redis-auth\n",
+        "  sentinelPassword:\n     secretName: redis-auth\n",
+    )
+    [problem] = problems_of(text)
+    first = line_of(text, "     secretName: redis-auth")
+    assert problem == (
+        f"cluster_spec.yaml:{first}: <root>: lines {first} and {first + 1} are keys of one section "
+        "but start in different columns (6 and 5): align them"
+    )
+
+
+def test_a_tab_in_the_indentation_is_named(spec_text):
+    text = edit(spec_text, "  replicas: 3 ", "\treplicas: 3 ")
+    [problem] = problems_of(text)
+    assert "a tab character: YAML indents with spaces only" in problem

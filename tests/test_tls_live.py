@@ -3,6 +3,7 @@ the test makes (openssl): Redis and Sentinel answer TLS only, replication and Se
 probes, the smoke checks, the failover check, backup and restore, the real exporters and a real Celery worker
 configured as Airflow's provider configures it all work over TLS, and a client that does not trust the CA is
 refused."""
+
 import subprocess
 
 import pytest
@@ -10,14 +11,14 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from devcluster.certs import make_certificates
-from devcluster.local_cluster import LocalCluster, broker_settings, expectations
-from devcluster.monitoring import LocalMonitoring
-from faults.airflow_worker import run as run_worker
-from runtime.cli import run_failover, run_health
-from runtime.client import tls_kwargs
-from synth.alerts import rule_groups
-from synth.naming import Names
+from redis_gitops.devcluster.certs import make_certificates
+from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings, expectations
+from redis_gitops.devcluster.monitoring import LocalMonitoring
+from redis_gitops.faults.airflow_worker import run as run_worker
+from redis_gitops.runtime.cli import run_failover, run_health
+from redis_gitops.runtime.client import tls_kwargs
+from redis_gitops.synth.alerts import rule_groups
+from redis_gitops.synth.naming import Names
 
 SUBNET = 89
 
@@ -39,8 +40,9 @@ def cluster(tls_spec, tls_dist, tmp_path_factory):
 
 def client(host, port, password, **tls):
     """No retry: a refusal is the answer, not a reason to try again."""
-    return redis.Redis(host, port, password=password, socket_timeout=2, socket_connect_timeout=2,
-                       retry=Retry(NoBackoff(), 0), **tls)
+    return redis.Redis(
+        host, port, password=password, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0), **tls
+    )
 
 
 def test_redis_and_sentinel_answer_tls_only_and_only_to_clients_that_trust_the_ca(cluster, tmp_path):
@@ -59,16 +61,22 @@ def test_redis_and_sentinel_answer_tls_only_and_only_to_clients_that_trust_the_c
     for i in range(3):
         assert cluster.probe(i, "redis-ready").returncode == 0
         assert cluster.probe(i, "sentinel-ready").returncode == 0
-    cli = subprocess.run(["redis-cli", "-h", cluster.hosts[0], "-p", str(s.redis_port), "PING"],
-                         capture_output=True, text=True, timeout=10, env={"REDISCLI_AUTH": s.redis_password})
+    cli = subprocess.run(
+        ["redis-cli", "-h", cluster.hosts[0], "-p", str(s.redis_port), "PING"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        env={"REDISCLI_AUTH": s.redis_password},
+    )
     assert "PONG" not in cli.stdout
 
 
 def test_the_smoke_checks_and_the_failover_check_pass_over_tls(cluster):
     results = run_health(broker_settings(cluster.state), expectations(cluster.state), celery=True)
     assert [r.name for r in results if not r.ok] == [], [r.detail for r in results if not r.ok]
-    failover = run_failover(broker_settings(cluster.state), expectations(cluster.state), 5.0,
-                            cluster.spec.redis.handover_timeout_seconds)
+    failover = run_failover(
+        broker_settings(cluster.state), expectations(cluster.state), 5.0, cluster.spec.redis.handover_timeout_seconds
+    )
     assert failover.ok, failover.detail
     assert failover.metrics["lost_writes"] == 0 and failover.metrics["acknowledged_writes"] > 0
     print(failover.detail)
@@ -101,8 +109,12 @@ def test_backup_and_restore_run_over_tls(cluster, tmp_path):
 
 def test_the_exporters_scrape_redis_and_sentinel_over_tls(cluster, tls_objects, tls_spec):
     """Debian's redis_exporter with the rendered environment (rediss://, the CA), verifying the certificate."""
-    monitoring = LocalMonitoring(cluster, tls_objects[("StatefulSet", "redis")],
-                                 tls_objects[("ServiceMonitor", "redis")], rule_groups(Names(tls_spec)))
+    monitoring = LocalMonitoring(
+        cluster,
+        tls_objects[("StatefulSet", "redis")],
+        tls_objects[("ServiceMonitor", "redis")],
+        rule_groups(Names(tls_spec)),
+    )
     try:
         monitoring.start_exporters()
         scraped = monitoring.scrape()

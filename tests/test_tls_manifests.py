@@ -1,20 +1,23 @@
 """`tls.enabled` renders a broker that speaks TLS only, and every client of ours that speaks it too: the
 servers' configs, the certificate (cert-manager), the pods' mounts and TLS_DIR, the exporters, the smoke Job,
 KEDA and Airflow. The gate passes on it, and refuses a plain port left open or a client left plain."""
+
 import copy
 import subprocess
 import sys
 
 import pytest
 
+from redis_gitops.policies.engine import evaluate
+from redis_gitops.policies.manifests import Manifests
+from redis_gitops.synth.naming import Names
+
 from conftest import ROOT, SPEC, TLS_SECTION, pod_specs
-from policies.engine import evaluate
-from policies.manifests import Manifests
-from synth.naming import Names
 
 
 def conf(files, key):
     from ruamel.yaml import YAML
+
     return YAML(typ="safe").load(files["redis-config-configmap.yaml"])["data"][key]
 
 
@@ -53,8 +56,11 @@ def test_every_container_that_dials_the_broker_mounts_the_certificate_and_says_s
         for c in pod["containers"]:
             env = {e["name"]: e.get("value") for e in c.get("env", [])}
             mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
-            wanted = {"TLS_DIR": "/tls", "REDIS_EXPORTER_TLS_CA_CERT_FILE": "/tls/ca.crt",
-                      "REDIS_TLS_CA_FILE": "/tls/ca.crt"}
+            wanted = {
+                "TLS_DIR": "/tls",
+                "REDIS_EXPORTER_TLS_CA_CERT_FILE": "/tls/ca.crt",
+                "REDIS_TLS_CA_FILE": "/tls/ca.crt",
+            }
             if "SECRETS_DIR" in env and "REDIS_PORT" in env or "REDIS_ADDR" in env or "REDIS_SENTINELS" in env:
                 assert any(env.get(k) == v for k, v in wanted.items()), (name, c["name"])
                 assert mounts["tls"]["mountPath"] == "/tls" and mounts["tls"]["readOnly"], (name, c["name"])
@@ -69,10 +75,12 @@ def test_the_exporters_password_file_is_keyed_by_their_tls_addresses(tls_objects
     sts = tls_objects[("StatefulSet", "redis")]["spec"]["template"]["spec"]
     [auth] = sts["initContainers"]
     targets = next(e["value"] for e in auth["env"] if e["name"] == "EXPORTER_TARGETS")
-    assert targets.split() == ["rediss://127.0.0.1:6379=exporter-password",
-                               "rediss://exporter@127.0.0.1:6379=exporter-password",
-                               "rediss://127.0.0.1:26379=exporter-password",
-                               "rediss://exporter@127.0.0.1:26379=exporter-password"]
+    assert targets.split() == [
+        "rediss://127.0.0.1:6379=exporter-password",
+        "rediss://exporter@127.0.0.1:6379=exporter-password",
+        "rediss://127.0.0.1:26379=exporter-password",
+        "rediss://exporter@127.0.0.1:26379=exporter-password",
+    ]
 
 
 def test_keda_and_airflow_verify_the_broker_with_the_ca(tls_objects, tls_files, tls_spec):
@@ -80,11 +88,14 @@ def test_keda_and_airflow_verify_the_broker_with_the_ca(tls_objects, tls_files, 
     assert trigger["enableTLS"] == "true" and trigger["unsafeSsl"] == "false"
     auth = tls_objects[("TriggerAuthentication", "redis-airflow-workers")]["spec"]["secretTargetRef"]
     assert {"parameter": "ca", "name": "redis-tls", "key": "ca.crt"} in auth
-    from synth.airflow_config import helm_values
+    from redis_gitops.synth.airflow_config import helm_values
+
     values = helm_values(tls_spec)
     mount = tls_spec.airflow.secrets_mount_path
-    assert values["config"]["celery"].items() >= {"ssl_active": "True", "ssl_mutual_tls": "False",
-                                                  "ssl_cacert": f"{mount}/ca.crt"}.items()
+    assert (
+        values["config"]["celery"].items()
+        >= {"ssl_active": "True", "ssl_mutual_tls": "False", "ssl_cacert": f"{mount}/ca.crt"}.items()
+    )
     sources = values["volumes"][0]["projected"]["sources"]
     assert {"secret": {"name": "redis-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]}} in sources
     kwargs_cmd = next(e["value"] for e in values["env"] if e["name"].endswith("SENTINEL_KWARGS_CMD"))
@@ -93,16 +104,35 @@ def test_keda_and_airflow_verify_the_broker_with_the_ca(tls_objects, tls_files, 
 
 def test_the_sentinel_kwargs_command_adds_tls_for_airflow(tmp_path):
     (tmp_path / "pw").write_text("s3cret\n")
-    out = subprocess.run([sys.executable, "-m", "redis_gitops_airflow.broker_url", "sentinel-kwargs", "--password-file",
-                          str(tmp_path / "pw"), "--tls-ca-file", "/ca.crt"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "redis_gitops_airflow.broker_url",
+            "sentinel-kwargs",
+            "--password-file",
+            str(tmp_path / "pw"),
+            "--tls-ca-file",
+            "/ca.crt",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     import json
-    assert json.loads(out.stdout) == {"password": "s3cret", "ssl": True, "ssl_ca_certs": "/ca.crt",
-                                      "ssl_cert_reqs": "required"}
+
+    assert json.loads(out.stdout) == {
+        "password": "s3cret",
+        "ssl": True,
+        "ssl_ca_certs": "/ca.crt",
+        "ssl_cert_reqs": "required",
+    }
 
 
 def test_the_airflow_package_and_the_generator_agree_on_sentinel_tls():
-    from contracts.broker_url import tls_kwargs as ours
+    from redis_gitops.contracts.broker_url import tls_kwargs as ours
     from redis_gitops_airflow.broker_url import sentinel_tls_kwargs as theirs
+
     assert ours("/x/ca.crt") == theirs("/x/ca.crt") and ours(None) == theirs(None) == {}
 
 
@@ -112,8 +142,12 @@ def test_synth_and_the_gate_pass_on_a_tls_spec(tmp_path):
     spec.write_text(SPEC.read_text() + TLS_SECTION)
     cli = [str(ROOT / ".venv" / "bin" / "redis-gitops")] if (ROOT / ".venv").exists() else ["redis-gitops"]
     for step in ("synth", "check"):
-        run = subprocess.run([*cli, step, "--spec", str(spec), "--out", str(tmp_path / "dist")], capture_output=True,
-                             text=True, cwd=tmp_path)
+        run = subprocess.run(
+            [*cli, step, "--spec", str(spec), "--out", str(tmp_path / "dist")],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "0 error(s)" in run.stdout and (tmp_path / "dist" / "redis-certificate.yaml").exists()
 
@@ -135,28 +169,55 @@ def sts_container(m, name):
 
 
 TLS_MUTATIONS = {
-    "plain port left open": ("security-tls-only", lambda m: edit(m, "redis.conf", "port 0\n", "port 6379\n"),
-                             "redis.conf enables TLS (tls-port 6379) but leaves the plain port 6379 open"),
-    "sentinel plain": ("security-tls-only", lambda m: edit(m, "sentinel.conf", "port 0\n", ""),
-                       "sentinel.conf enables TLS (tls-port 26379) but leaves the plain port"),
-    "replication plain": ("security-tls-only", lambda m: edit(m, "redis.conf", "tls-replication yes", "tls-replication no"),
-                          "not for replication"),
-    "pod scripts plain": ("security-tls-clients", lambda m: sts_container(m, "sentinel").update(
-        env=[e for e in sts_container(m, "sentinel")["env"] if e["name"] != "TLS_DIR"]),
-        "container sentinel runs the pod scripts without TLS_DIR"),
-    "exporter plain": ("security-tls-clients", lambda m: next(
-        e for e in sts_container(m, "exporter")["env"] if e["name"] == "REDIS_ADDR").update(value="redis://127.0.0.1:6379"),
-        "container exporter scrapes redis://127.0.0.1:6379 without TLS"),
-    "keda plain": ("security-tls-clients", lambda m: next(o.doc for o in m.objects if o.kind == "ScaledObject")[
-        "spec"]["triggers"][0]["metadata"].pop("enableTLS"), "KEDA's trigger reads the queues without TLS"),
-    "airflow plain": ("security-tls-clients", lambda m: m.airflow_values.doc["config"]["celery"].pop("ssl_active"),
-                      "Airflow's Celery reaches the broker without TLS"),
+    "plain port left open": (
+        "security-tls-only",
+        lambda m: edit(m, "redis.conf", "port 0\n", "port 6379\n"),
+        "redis.conf enables TLS (tls-port 6379) but leaves the plain port 6379 open",
+    ),
+    "sentinel plain": (
+        "security-tls-only",
+        lambda m: edit(m, "sentinel.conf", "port 0\n", ""),
+        "sentinel.conf enables TLS (tls-port 26379) but leaves the plain port",
+    ),
+    "replication plain": (
+        "security-tls-only",
+        lambda m: edit(m, "redis.conf", "tls-replication yes", "tls-replication no"),
+        "not for replication",
+    ),
+    "pod scripts plain": (
+        "security-tls-clients",
+        lambda m: sts_container(m, "sentinel").update(
+            env=[e for e in sts_container(m, "sentinel")["env"] if e["name"] != "TLS_DIR"]
+        ),
+        "container sentinel runs the pod scripts without TLS_DIR",
+    ),
+    "exporter plain": (
+        "security-tls-clients",
+        lambda m: next(e for e in sts_container(m, "exporter")["env"] if e["name"] == "REDIS_ADDR").update(
+            value="redis://127.0.0.1:6379"
+        ),
+        "container exporter scrapes redis://127.0.0.1:6379 without TLS",
+    ),
+    "keda plain": (
+        "security-tls-clients",
+        lambda m: next(o.doc for o in m.objects if o.kind == "ScaledObject")["spec"]["triggers"][0]["metadata"].pop(
+            "enableTLS"
+        ),
+        "KEDA's trigger reads the queues without TLS",
+    ),
+    "airflow plain": (
+        "security-tls-clients",
+        lambda m: m.airflow_values.doc["config"]["celery"].pop("ssl_active"),
+        "Airflow's Celery reaches the broker without TLS",
+    ),
 }
 
 
 def test_the_tls_rendering_passes_every_rule(tls_base):
-    assert [(f.rule, f.message) for f in evaluate(Manifests(copy.deepcopy(tls_base.objects),
-                                                             copy.deepcopy(tls_base.airflow_values))).findings] == []
+    assert [
+        (f.rule, f.message)
+        for f in evaluate(Manifests(copy.deepcopy(tls_base.objects), copy.deepcopy(tls_base.airflow_values))).findings
+    ] == []
 
 
 @pytest.mark.parametrize("case", sorted(TLS_MUTATIONS))

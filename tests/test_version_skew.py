@@ -1,13 +1,15 @@
 """Production runs the image the spec names (redis:7.2.x); the tests run Debian's redis-server (7.0.x). Every
 directive we render and every command the pod scripts send must exist in the Redis the tests run, or the
 proof would be of something else: fail loudly, naming it."""
+
 import re
 
 import pytest
 
-from contracts import pod_scripts
+from redis_gitops.contracts import pod_scripts
+from redis_gitops.synth.redis_config import redis_conf
+
 from redis_process import unix_socket_redis
-from synth.redis_config import redis_conf
 
 # What start-redis.sh appends to the rendered redis.conf.
 ADDED_AT_START = ("dir", "requirepass", "masterauth", "replica-announce-ip", "replicaof", "bind")
@@ -20,8 +22,9 @@ def server(tmp_path_factory):
 
 
 def test_every_rendered_directive_is_known_to_the_redis_the_tests_run(server, spec):
-    directives = {line.split()[0] for line in redis_conf(spec).splitlines()
-                  if line.strip() and not line.startswith("#")} | set(ADDED_AT_START)
+    directives = {
+        line.split()[0] for line in redis_conf(spec).splitlines() if line.strip() and not line.startswith("#")
+    } | set(ADDED_AT_START)
     unknown = sorted(d for d in directives if not server.config_get(d))
     version = server.info("server")["redis_version"]
     assert not unknown, f"redis-server {version} does not know {unknown}: the tests would not prove them"

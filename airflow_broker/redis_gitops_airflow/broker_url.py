@@ -9,6 +9,7 @@
 Passwords are percent-encoded (kombu decodes them); every part repeats scheme, credentials and db, the only
 form kombu and the Airflow image's entrypoint both read (see the README's Airflow section).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,9 @@ def sentinel_tls_kwargs(ca_file: str | None) -> dict:
     return {"ssl": True, "ssl_ca_certs": ca_file, "ssl_cert_reqs": "required"} if ca_file else {}
 
 
-def sentinel_kwargs(password: str, username: str = "", tls_ca_file: str | None = None,
-                    socket_timeout: float | None = None) -> str:
+def sentinel_kwargs(
+    password: str, username: str = "", tls_ca_file: str | None = None, socket_timeout: float | None = None
+) -> str:
     """JSON, as Airflow requires for `sentinel_kwargs` (a Python dict string is refused). With sentinel_kwargs set,
     redis-py gives Sentinel connections no timeout of their own: `socket_timeout` bounds connect and reply."""
     kwargs: dict = {"password": password}

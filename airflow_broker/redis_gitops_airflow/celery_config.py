@@ -4,6 +4,7 @@ Name it in Airflow's configuration: `[celery] celery_config_options =
 redis_gitops_airflow.celery_config.CELERY_CONFIG` (env: `AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS`). Airflow's
 scheduler (which publishes) and its workers (which consume) both import it.
 """
+
 from __future__ import annotations
 
 from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
@@ -18,5 +19,4 @@ install()
 # timed-out task at its next heartbeat (up to `[celery] task_publish_max_retries`) instead of failing it.
 PUBLISH_RETRY_POLICY = {"max_retries": 60, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.25}
 
-CELERY_CONFIG = {**DEFAULT_CELERY_CONFIG, "task_publish_retry": True,
-                 "task_publish_retry_policy": PUBLISH_RETRY_POLICY}
+CELERY_CONFIG = {**DEFAULT_CELERY_CONFIG, "task_publish_retry": True, "task_publish_retry_policy": PUBLISH_RETRY_POLICY}

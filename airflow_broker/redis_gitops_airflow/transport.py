@@ -14,6 +14,7 @@ master change (UPSTREAM.md beside this package has the reproduction and the upst
   and the AttributeError that follows is not one kombu treats as a connection error, so the worker exits.
 The classes below change exactly those steps; everything else is kombu's own transport.
 """
+
 from __future__ import annotations
 
 import time
@@ -164,6 +165,7 @@ class QoS(kombu_redis.QoS):
                 raise redis.exceptions.ConnectionError("the channel is closed and never had a pool")
             pipe = redis.Redis(connection_pool=self.channel.last_pool).pipeline()
             return self._remove_from_indices(delivery_tag, pipe).execute()
+
         _retrying(remove)
 
     def ack(self, delivery_tag):
@@ -184,8 +186,11 @@ class QoS(kombu_redis.QoS):
 
 # redis-py's own retries for Sentinel connections, less the retries of a timeout: a refused or reset connection
 # is tried again as before (a Sentinel restarting), a Sentinel that does not answer within socket_timeout is not.
-SENTINEL_RETRY = Retry(ExponentialWithJitterBackoff(base=DEFAULT_RETRY_BASE, cap=DEFAULT_RETRY_CAP),
-                       DEFAULT_RETRY_COUNT, supported_errors=(redis.exceptions.ConnectionError,))
+SENTINEL_RETRY = Retry(
+    ExponentialWithJitterBackoff(base=DEFAULT_RETRY_BASE, cap=DEFAULT_RETRY_CAP),
+    DEFAULT_RETRY_COUNT,
+    supported_errors=(redis.exceptions.ConnectionError,),
+)
 
 
 class SentinelChannel(kombu_redis.SentinelChannel):

@@ -46,6 +46,14 @@ log() {
   echo "$(date -u '+%Y-%m-%dT%H:%M:%S.%3NZ') $*" >&2
 }
 
+# event NAME [KEY=VALUE...]: one line for programs, beside the log lines for people:
+# "<time> event=NAME key=value ...", values without spaces (contracts/events.py reads them).
+event() {
+  _event=$1
+  shift
+  echo "$(date -u '+%Y-%m-%dT%H:%M:%S.%3NZ') event=$_event $*" >&2
+}
+
 # rcli HOST PORT PASSWORD ARGS...: the password goes through the environment, never the command line. With
 # TLS_DIR, over TLS, the server verified against the CA (every probe, hand-over, backup and restore goes here).
 rcli() {

@@ -87,7 +87,8 @@ now_ms() {
 }
 on_exit() {
   restore
-  [ -n "$demoted" ] || log "hand-over abandoned: $SELF_HOST is still master, writes resumed"
+  [ -n "$demoted" ] || { log "hand-over abandoned: $SELF_HOST is still master, writes resumed"
+    event writes-resumed why=abandoned; }
 }
 
 # Steps 2-5 run again when Sentinel refuses for want of a replica it may promote (its view of a replica that
@@ -172,6 +173,7 @@ while :; do
   # The failover itself (SENTINEL FAILOVER until the promotion) must start with this much of the window left.
   ask_by=$((paused_at + window_ms * 2 / 3))
   log "writes paused; waiting for the replicas to hold every write"
+  event writes-paused window_ms="$window_ms"
 
   # 4. Sentinel promotes its own choice (priority, then its cached offset, then run id), not the replica we
   #    watched: every replica it may pick must hold every write. Give the replicas a short while to catch up;
@@ -199,6 +201,7 @@ while :; do
     fi
     log "no replica caught up within the pause; writes resume, trying again"
     unpause
+    event writes-resumed why=no-replica-caught-up
     sleep 0.5
     continue
   fi
@@ -226,10 +229,13 @@ while :; do
   if [ -n "$unseen" ] || [ "$(now_ms)" -ge "$ask_by" ]; then
     if [ -n "$unseen" ]; then
       log "the Sentinel on $leader has not seen$unseen ineligible yet; writes resume meanwhile"
+      why=sentinel-has-not-seen-ineligible
     else
       log "the pause is nearly over before the failover could start; writes resume, trying again"
+      why=pause-nearly-over
     fi
     unpause  # the ineligible replicas stay so: the EXIT trap restores them on any way out
+    event writes-resumed why="$why"
     for h in $unseen; do
       while [ "$(sentinel_replica_field "$leader" "$h" slave-priority)" != 0 ]; do
         if past_deadline; then
@@ -244,12 +250,14 @@ while :; do
 
   # 5. Fail over, and check that the new master holds every write before writes resume.
   log "replicas hold offset $offset; asking the Sentinel on $leader (knows $known replicas) to fail over"
+  event failover-asked sentinel="$leader" offset="$offset"
   reply=$(sentinel_cli "$leader" SENTINEL FAILOVER "$MASTER_NAME" 2>&1) || reply=""
   case $reply in
     NOGOODSLAVE*)
       if [ "$(($(date +%s) + 2))" -lt "$deadline" ]; then
         log "SENTINEL FAILOVER on $leader refused: $reply; writes resume, trying again"
         restore
+        event writes-resumed why=failover-refused
         trap - EXIT
         sleep 0.5
         continue
@@ -280,6 +288,7 @@ expect_ok "REPLICAOF $new" "$(redis_cli "$LOCAL_HOST" REPLICAOF "$new" "$REDIS_P
 demoted=yes
 expect_ok "CLIENT UNPAUSE" "$(redis_cli "$LOCAL_HOST" CLIENT UNPAUSE 2>&1)" || true
 log "handed over to $new; now its replica"
+event handed-over new="$new"
 
 # Stay until every other Sentinel gives clients the new master (failover finished), so none is sent back here.
 while ! past_deadline; do
@@ -293,3 +302,4 @@ while ! past_deadline; do
   sleep 0.1
 done
 log "Sentinels agree on $new"
+event sentinels-agree master="$new"

@@ -1,9 +1,10 @@
 """Metadata shared by every object: explicit name, namespace, labels and the Argo CD sync wave."""
+
 from __future__ import annotations
 
 from cdk8s_plus_33 import k8s
 
-from synth.naming import Names
+from redis_gitops.synth.naming import Names
 
 # Argo CD applies lower waves first: config before the pods that read it, pods before their monitors.
 WAVE_FOUNDATION = -1  # Namespace, ServiceAccount, ConfigMaps
@@ -15,8 +16,15 @@ WAVE_RESTORE = 3  # a restore Job: after the StatefulSet is healthy
 MISSING_CRD_OK = {"argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true"}
 
 
-def meta_fields(names: Names, name: str, component: str, wave: int | None, namespaced: bool = True,
-                annotations: dict[str, str] | None = None, labels: dict[str, str] | None = None) -> dict:
+def meta_fields(
+    names: Names,
+    name: str,
+    component: str,
+    wave: int | None,
+    namespaced: bool = True,
+    annotations: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict:
     """wave=None for Argo CD hooks, which run in their own phase and take no sync wave."""
     waves = {} if wave is None else {"argocd.argoproj.io/sync-wave": str(wave)}
     return {
@@ -33,7 +41,10 @@ def meta(names: Names, name: str, component: str, wave: int, namespaced: bool = 
 
 def resources(r) -> k8s.ResourceRequirements:
     return k8s.ResourceRequirements(
-        requests={"cpu": k8s.Quantity.from_string(r.requests.cpu), "memory": k8s.Quantity.from_string(r.requests.memory)},
+        requests={
+            "cpu": k8s.Quantity.from_string(r.requests.cpu),
+            "memory": k8s.Quantity.from_string(r.requests.memory),
+        },
         limits={"cpu": k8s.Quantity.from_string(r.limits.cpu), "memory": k8s.Quantity.from_string(r.limits.memory)},
     )
 
@@ -53,6 +64,7 @@ def broker_egress(names: Names) -> list[k8s.NetworkPolicyEgressRule]:
     return [
         k8s.NetworkPolicyEgressRule(
             to=[k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=names.selector_labels))],
-            ports=[tcp_port(spec.redis.port), tcp_port(spec.sentinel.port)]),
+            ports=[tcp_port(spec.redis.port), tcp_port(spec.sentinel.port)],
+        ),
         k8s.NetworkPolicyEgressRule(ports=[tcp_port(DNS_PORT, "UDP"), tcp_port(DNS_PORT)]),
     ]

@@ -1,28 +1,38 @@
 """What syncs dist/, applied once by hand and not part of dist/'s own kustomization: the Argo CD Application,
 or for Flux a GitRepository and a Kustomization."""
+
 from __future__ import annotations
 
 from constructs import Construct
 
-from synth.components.custom import custom_resource
-from synth.naming import Names
+from redis_gitops.synth.components.custom import custom_resource
+from redis_gitops.synth.naming import Names
 
 
 def application(scope: Construct, names: Names) -> None:
     spec, g = names.spec, names.spec.gitops
     custom_resource(
-        scope, "application", "argoproj.io/v1alpha1", "Application",
+        scope,
+        "application",
+        "argoproj.io/v1alpha1",
+        "Application",
         {"name": names.application, "namespace": g.argocd_namespace, "labels": names.labels("gitops")},
         {
             "project": g.project,
             "source": {"repoURL": g.repo_url, "path": g.path, "targetRevision": g.target_revision},
             "destination": {"server": "https://kubernetes.default.svc", "namespace": spec.namespace},
             # What the API server adds to volumeClaimTemplates on its own (Argo CD #4126, #11143, #16707).
-            "ignoreDifferences": [{
-                "group": "apps", "kind": "StatefulSet", "name": names.statefulset,
-                "jqPathExpressions": [".spec.volumeClaimTemplates[]?.status",
-                                      ".spec.volumeClaimTemplates[]?.metadata.creationTimestamp"],
-            }],
+            "ignoreDifferences": [
+                {
+                    "group": "apps",
+                    "kind": "StatefulSet",
+                    "name": names.statefulset,
+                    "jqPathExpressions": [
+                        ".spec.volumeClaimTemplates[]?.status",
+                        ".spec.volumeClaimTemplates[]?.metadata.creationTimestamp",
+                    ],
+                }
+            ],
             "syncPolicy": {
                 "automated": {"prune": True, "selfHeal": True},
                 "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}},
@@ -41,14 +51,27 @@ def flux(scope: Construct, names: Names) -> None:
     and `wait` makes the Kustomization report the broker's health."""
     g = names.spec.gitops
     metadata = {"name": names.application, "namespace": g.flux_namespace, "labels": names.labels("gitops")}
-    custom_resource(scope, "flux-source", "source.toolkit.fluxcd.io/v1", "GitRepository", metadata,
-                    {"interval": FLUX_INTERVAL, "url": g.repo_url, "ref": {"branch": g.target_revision}})
-    custom_resource(scope, "flux-kustomization", "kustomize.toolkit.fluxcd.io/v1", "Kustomization", metadata, {
-        "interval": FLUX_INTERVAL,
-        "sourceRef": {"kind": "GitRepository", "name": names.application},
-        "path": f"./{g.path}",
-        "prune": True,
-        "force": True,
-        "wait": True,
-        "timeout": "10m",
-    })
+    custom_resource(
+        scope,
+        "flux-source",
+        "source.toolkit.fluxcd.io/v1",
+        "GitRepository",
+        metadata,
+        {"interval": FLUX_INTERVAL, "url": g.repo_url, "ref": {"branch": g.target_revision}},
+    )
+    custom_resource(
+        scope,
+        "flux-kustomization",
+        "kustomize.toolkit.fluxcd.io/v1",
+        "Kustomization",
+        metadata,
+        {
+            "interval": FLUX_INTERVAL,
+            "sourceRef": {"kind": "GitRepository", "name": names.application},
+            "path": f"./{g.path}",
+            "prune": True,
+            "force": True,
+            "wait": True,
+            "timeout": "10m",
+        },
+    )

@@ -1,0 +1,60 @@
+"""The documentation: the generated pages are current, the site builds with no warning, each alert's
+runbook_url reaches a page, and the README stays a page, not a manual."""
+
+import re
+import subprocess
+import sys
+
+from redis_gitops.policies.engine import evaluate
+from redis_gitops.policies.manifests import Manifests
+from redis_gitops.synth.alerts import alerts, runbook_url
+from redis_gitops.synth.docs import generated_pages
+from redis_gitops.synth.naming import Names
+
+from conftest import ROOT
+
+
+def test_the_generated_pages_are_current(spec):
+    """`make synth` (`redis-gitops docs`) writes them; a spec field, a rule or an alert changed without it fails."""
+    for rel, text in generated_pages(spec).items():
+        assert (ROOT / "docs" / rel).read_text() == text, f"docs/{rel} is stale: run `make synth`"
+
+
+def test_every_alert_points_at_its_own_runbook_page(spec):
+    base = "https://github.com/example/airflow-redis/blob/main/"
+    for a in alerts(Names(spec)):
+        url = runbook_url(spec, a.name)
+        assert url.startswith(base), url
+        page = ROOT / url.removeprefix(base)
+        assert page.is_file() and f"\n# {a.name}\n" in page.read_text(), url
+
+
+def test_the_site_builds_strict_with_no_warning(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "WARNING" not in run.stderr, run.stderr
+    assert (tmp_path / "site" / "runbooks" / "RedisNoMaster" / "index.html").is_file()
+
+
+def test_the_readme_is_a_page_and_links_only_to_what_exists():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.encode()) < 8 * 1024
+    for target in re.findall(r"\]\(([^)#]+)\)", text):
+        if not target.startswith("http"):
+            assert (ROOT / target).is_file(), target
+
+
+def test_the_gate_figures_in_the_docs_are_the_gates():
+    """The policy page quotes what the gate reports on the committed dist/ (it once said 2 waivers for 3)."""
+    report = evaluate(Manifests.load(ROOT / "dist"))
+    page = (ROOT / "docs/review/policies.md").read_text()
+    quoted = re.search(r"`(\d+) error\(s\), (\d+) warning\(s\), (\d+) waiver\(s\)`", page)
+    assert quoted, "docs/review/policies.md quotes the gate's summary line"
+    warnings = len(report.findings) - len(report.errors)
+    assert tuple(map(int, quoted.groups())) == (len(report.errors), warnings, len(report.waivers))
