@@ -70,9 +70,11 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
     rows = []
     for name, field in model.model_fields.items():
         key = f"{prefix}{field.alias or name}"
-        description = _cell(field.description or "")
-        rows.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")
         nested = _model_of(field.annotation)
+        # A section without a description of its own says what its model's docstring says.
+        described = field.description or (nested.__doc__ or "").strip().split("\n\n")[0] if nested else ""
+        description = _cell(" ".join((field.description or described or "").split()))
+        rows.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")
         if nested is not None and get_origin(field.annotation) not in (tuple, list):
             rows += _rows(nested, f"{key}.")
     return rows

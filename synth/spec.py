@@ -202,14 +202,20 @@ class RedisServer(Model):
         description="Redis pods; each also runs a Sentinel, so this is the Sentinel count too.",
         json_schema_extra={"minimum": 3, "maximum": MAX_REPLICAS, "not": {"multipleOf": 2}},
     )
-    port: int = Field(6379, ge=1, le=65535)
+    port: int = Field(6379, ge=1, le=65535, description="Redis's port (TLS-only when tls.enabled).")
     resources: Resources = Resources(
         requests=CpuMemory(cpu="250m", memory="1Gi"), limits=CpuMemory(cpu="1", memory="1Gi")
     )
     maxmemory: str = Field("auto", description="'auto' (75% of the memory limit) or a quantity such as 768Mi.")
-    maxmemory_policy: Literal["noeviction", *EVICTING_POLICIES] = "noeviction"  # type: ignore[valid-type]
-    min_replicas_to_write: int = Field(1, ge=0)
-    min_replicas_max_lag_seconds: int = Field(10, ge=1)
+    maxmemory_policy: Literal["noeviction", *EVICTING_POLICIES] = Field(  # type: ignore[valid-type]
+        "noeviction", description="Must be noeviction: an evicting broker silently drops queued tasks."
+    )
+    min_replicas_to_write: int = Field(
+        1, ge=0, description="A master with fewer replicas in sync refuses writes: bounds what a partition can lose."
+    )
+    min_replicas_max_lag_seconds: int = Field(
+        10, ge=1, description="A replica older than this does not count for minReplicasToWrite."
+    )
     startup_timeout_seconds: int = Field(600, ge=30, description="Time allowed for loading a large AOF at start.")
     handover_timeout_seconds: int = Field(
         DEFAULT_HANDOVER_TIMEOUT_SECONDS,
@@ -247,12 +253,31 @@ class RedisServer(Model):
 
 
 class Sentinel(Model):
-    master_name: str = Field(DEFAULT_MASTER_NAME, pattern=r"^[A-Za-z0-9._-]{1,64}$")
-    quorum: int = Field(2, ge=1)
-    port: int = Field(26379, ge=1, le=65535)
-    down_after_milliseconds: int = Field(5000, ge=DOWN_AFTER_MS[0], le=DOWN_AFTER_MS[1])
-    failover_timeout_milliseconds: int = Field(60_000, ge=FAILOVER_TIMEOUT_MS[0], le=FAILOVER_TIMEOUT_MS[1])
-    parallel_syncs: int = Field(1, ge=1)
+    master_name: str = Field(
+        DEFAULT_MASTER_NAME,
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="The name the Sentinels monitor the master under; clients ask for it.",
+    )
+    quorum: int = Field(
+        2, ge=1, description="Sentinels that must agree the master is down: a strict majority of the pods."
+    )
+    port: int = Field(26379, ge=1, le=65535, description="Sentinel's port.")
+    down_after_milliseconds: int = Field(
+        5000,
+        ge=DOWN_AFTER_MS[0],
+        le=DOWN_AFTER_MS[1],
+        description="How long a master may not answer before it is judged down (5000: ~6 s of write outage "
+        "on a crash).",
+    )
+    failover_timeout_milliseconds: int = Field(
+        60_000,
+        ge=FAILOVER_TIMEOUT_MS[0],
+        le=FAILOVER_TIMEOUT_MS[1],
+        description="Longest a failover may take; more than twice downAfterMilliseconds.",
+    )
+    parallel_syncs: int = Field(
+        1, ge=1, description="Replicas resyncing at once after a failover (1: the others keep serving)."
+    )
     resources: Resources = Resources(
         requests=CpuMemory(cpu="50m", memory="64Mi"), limits=CpuMemory(cpu="200m", memory="128Mi")
     )
@@ -292,8 +317,11 @@ class RdbRule(Model):
 
 
 class Aof(Model):
-    enabled: bool = True
-    fsync: Literal["always", "everysec", "no"] = "everysec"
+    enabled: bool = Field(True, description="Keep the append-only file (the gate requires it).")
+    fsync: Literal["always", "everysec", "no"] = Field(
+        "everysec",
+        description="everysec loses at most about a second on a node crash; always loses nothing and is slower.",
+    )
 
 
 def _storage_quantity(value: str) -> str:
@@ -308,28 +336,39 @@ StorageSize = Annotated[str, AfterValidator(_storage_quantity)]  # a volume size
 
 
 class Persistence(Model):
-    size: StorageSize = "10Gi"
-    storage_class_name: str = Field("local-path", json_schema_extra=SUBDOMAIN_SCHEMA)
+    size: StorageSize = Field(
+        "10Gi",
+        description="The data volume: room for the dataset at maxmemory, a snapshot and an AOF rewrite "
+        "(at least 2 x maxmemory).",
+    )
+    storage_class_name: str = Field(
+        "local-path", json_schema_extra=SUBDOMAIN_SCHEMA, description="The StorageClass of the data volumes."
+    )
 
     @field_validator("storage_class_name")
     @classmethod
     def storage_class(cls, value: str) -> str:
         return _dns_subdomain(value, "storageClassName")
 
-    access_mode: Literal["ReadWriteOnce", "ReadWriteOncePod"] = "ReadWriteOnce"
-    rdb_save: tuple[RdbRule, ...] = (
-        RdbRule(seconds=3600, changes=1),
-        RdbRule(seconds=300, changes=100),
-        RdbRule(seconds=60, changes=10000),
+    access_mode: Literal["ReadWriteOnce", "ReadWriteOncePod"] = Field(
+        "ReadWriteOnce", description="ReadWriteOnce (or ReadWriteOncePod): one pod per volume."
     )
-    aof: Aof = Aof()
+    rdb_save: tuple[RdbRule, ...] = Field(
+        (
+            RdbRule(seconds=3600, changes=1),
+            RdbRule(seconds=300, changes=100),
+            RdbRule(seconds=60, changes=10000),
+        ),
+        description="RDB snapshot rules: after `changes` writes within `seconds`.",
+    )
+    aof: Aof = Field(Aof(), description="The append-only file: every acknowledged task survives a restart.")
 
 
 class Exporter(Model):
     """redis_exporter, twice per pod: one for Redis (with the Celery queue lengths), one for Sentinel (whose
     metrics need the Sentinel port and password)."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Run the two redis_exporter sidecars (Redis's and Sentinel's).")
     image: Image = Image(repository="oliver006/redis_exporter", tag="v1.62.0")
     port: int = Field(9121, ge=1, le=65535, description="Redis's exporter.")
     sentinel_port: int = Field(9355, ge=1, le=65535, description="Sentinel's exporter.")
@@ -350,15 +389,17 @@ class Exporter(Model):
 
 
 class ServiceMonitorSpec(Model):
-    enabled: bool = True
-    interval: str = Field("30s", pattern=DURATION)
-    labels: dict[str, str] = {"release": "prometheus"}
+    enabled: bool = Field(True, description="Render the ServiceMonitor.")
+    interval: str = Field("30s", pattern=DURATION, description="Scrape interval.")
+    labels: dict[str, str] = Field(
+        {"release": "prometheus"}, description="The labels your Prometheus Operator selects ServiceMonitors by."
+    )
 
 
 class Alerts(Model):
     """The PrometheusRule. Thresholds the spec already holds (the replica lag bound, maxmemory) come from there."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Render the PrometheusRule.")
     labels: dict[str, str] = Field(
         {"release": "prometheus"}, description="The labels your Prometheus Operator selects PrometheusRules by."
     )
@@ -368,7 +409,11 @@ class Alerts(Model):
         ge=1,
         description="Alert when a Celery queue holds more tasks than this and keeps growing for queueBacklogFor.",
     )
-    queue_backlog_for: str = Field("10m", pattern=DURATION)
+    queue_backlog_for: str = Field(
+        "10m",
+        pattern=DURATION,
+        description="How long a queue must keep growing past queueBacklog before the alert fires.",
+    )
     runbook_url: str = Field(
         "https://github.com/example/airflow-redis/blob/main/docs/runbooks/",
         description="Each alert's runbook_url: a folder ending in '/' holding one page per alert (`<Alert>.md`, "
@@ -379,16 +424,22 @@ class Alerts(Model):
 class Dashboard(Model):
     """Grafana dashboard in a ConfigMap, for kube-prometheus-stack's Grafana sidecar."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Render the Grafana dashboard ConfigMap.")
     labels: dict[str, str] = Field({"grafana_dashboard": "1"}, description="The label the sidecar looks for.")
 
 
 class Monitoring(Model):
     exporter: Exporter = Exporter()
-    service_monitor: ServiceMonitorSpec = ServiceMonitorSpec()
+    service_monitor: ServiceMonitorSpec = Field(
+        ServiceMonitorSpec(), description="A Prometheus Operator ServiceMonitor over both exporters."
+    )
     alerts: Alerts = Alerts()
     dashboard: Dashboard = Dashboard()
-    namespace: str = Field("monitoring", json_schema_extra=LABEL_SCHEMA)
+    namespace: str = Field(
+        "monitoring",
+        json_schema_extra=LABEL_SCHEMA,
+        description="Where Prometheus runs: the NetworkPolicy lets it scrape the exporters.",
+    )
 
     @field_validator("namespace")
     @classmethod
@@ -410,10 +461,20 @@ class Network(Model):
 
 
 class Scheduling(Model):
-    pod_anti_affinity: Literal["required", "preferred"] = "required"
-    zone_spread: Literal["DoNotSchedule", "ScheduleAnyway"] = "ScheduleAnyway"
-    node_selector: dict[str, str] = {}
-    priority_class_name: str | None = Field(None, json_schema_extra=SUBDOMAIN_SCHEMA)
+    pod_anti_affinity: Literal["required", "preferred"] = Field(
+        "required",
+        description="required: never two Redis pods on one node (the gate requires it); preferred: best effort.",
+    )
+    zone_spread: Literal["DoNotSchedule", "ScheduleAnyway"] = Field(
+        "ScheduleAnyway",
+        description="Spread the pods across zones: DoNotSchedule refuses to place a pod that would unbalance them.",
+    )
+    node_selector: dict[str, str] = Field({}, description="Run the broker's pods only on nodes with these labels.")
+    priority_class_name: str | None = Field(
+        None,
+        json_schema_extra=SUBDOMAIN_SCHEMA,
+        description="A PriorityClass for the broker's pods (a broker outage stops every task).",
+    )
 
     @field_validator("priority_class_name")
     @classmethod
@@ -422,12 +483,20 @@ class Scheduling(Model):
 
 
 class Security(Model):
-    run_as_user: int = Field(10001, json_schema_extra=UID_SCHEMA)
-    run_as_group: int = Field(10001, json_schema_extra=UID_SCHEMA)
-    fs_group: int = Field(10001, json_schema_extra=UID_SCHEMA)
+    run_as_user: int = Field(
+        10001,
+        json_schema_extra=UID_SCHEMA,
+        description="The UID every container runs as (at least 10000: above host users).",
+    )
+    run_as_group: int = Field(10001, json_schema_extra=UID_SCHEMA, description="The GID every container runs as.")
+    fs_group: int = Field(10001, json_schema_extra=UID_SCHEMA, description="The group that owns the volumes.")
     # Pod Security Admission level enforced on the namespace (warn and audit are always `restricted`, which
     # our pods meet). The namespace is Airflow's: `restricted` would also refuse Airflow's pods that fall short.
-    pod_security_enforce: Literal["restricted", "baseline", "privileged"] = "baseline"
+    pod_security_enforce: Literal["restricted", "baseline", "privileged"] = Field(
+        "baseline",
+        description="The Pod Security level enforced on the namespace (Airflow's pods share it); warn and audit "
+        "are restricted.",
+    )
 
     @field_validator("run_as_user", "run_as_group", "fs_group")
     @classmethod
@@ -442,7 +511,9 @@ class Security(Model):
 class Smoke(Model):
     """The PostSync hook Job: after every sync it runs `redis-gitops smoke` from this image."""
 
-    enabled: bool = True
+    enabled: bool = Field(
+        True, description="Render the smoke Job (Argo CD's PostSync hook; applied with the broker by Flux)."
+    )
     image: Image = Image(repository="ghcr.io/example/redis-gitops-smoke", tag="0.1.0")
     failover: bool = Field(
         False,
@@ -461,7 +532,12 @@ class Smoke(Model):
         description="Also publish to a probe queue with kombu through Sentinel "
         "and consume it back, as Airflow's Celery does.",
     )
-    max_write_outage_seconds: float = Field(DEFAULT_MAX_WRITE_OUTAGE_SECONDS, gt=0, le=60)
+    max_write_outage_seconds: float = Field(
+        DEFAULT_MAX_WRITE_OUTAGE_SECONDS,
+        gt=0,
+        le=60,
+        description="With failover: the check fails when writers wait longer than this.",
+    )
     wait_seconds: int = Field(
         240,
         ge=0,
@@ -469,9 +545,9 @@ class Smoke(Model):
         description="How long the checks wait for the broker to be "
         "healthy (under Flux the Job starts with the broker; under Argo CD it starts after).",
     )
-    active_deadline_seconds: int = Field(300, ge=60, le=3600)
+    active_deadline_seconds: int = Field(300, ge=60, le=3600, description="The Job's time limit.")
     backoff_limit: int = Field(0, ge=0, le=5, description="Retries; a failed check usually fails again.")
-    ttl_seconds_after_finished: int = Field(86400, ge=0)
+    ttl_seconds_after_finished: int = Field(86400, ge=0, description="How long the finished Job (and its logs) stays.")
     resources: Resources = Resources(
         requests=CpuMemory(cpu="50m", memory="64Mi"), limits=CpuMemory(cpu="500m", memory="128Mi")
     )
@@ -512,7 +588,9 @@ class S3Copy(Model):
     off the cluster: the backup volume still holds the copies a restore reads."""
 
     endpoint: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$", description="The S3 API endpoint URL.")
-    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    bucket: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="The bucket the snapshots are copied to."
+    )
     prefix: str = Field("", pattern=r"^([A-Za-z0-9!_.*'()-]+/)*$", description="Folder in the bucket, ending in '/'.")
     region: str = Field("", pattern=r"^[a-z0-9-]*$", description="Empty: the endpoint's default.")
     path_style: bool = Field(
@@ -562,7 +640,7 @@ class Backup(Model):
     """Scheduled RDB snapshots taken from a replica (never the master), verified, kept on a PVC of their own
     and, with `s3`, copied to a bucket."""
 
-    enabled: bool = False
+    enabled: bool = Field(False, description="Render the backup CronJob, its volume and its NetworkPolicy.")
     schedule: str = Field(
         "17 */6 * * *",
         pattern=r"^\S+ \S+ \S+ \S+ \S+$",
@@ -606,9 +684,11 @@ class Restore(Model):
 
 
 class IssuerRef(Model):
-    name: str
-    kind: Literal["Issuer", "ClusterIssuer"] = "Issuer"
-    group: str = "cert-manager.io"
+    name: str = Field(description="The issuer's name.")
+    kind: Literal["Issuer", "ClusterIssuer"] = Field(
+        "Issuer", description="Issuer (in the namespace) or ClusterIssuer."
+    )
+    group: str = Field("cert-manager.io", description="The issuer's API group.")
 
     @field_validator("name")
     @classmethod
@@ -619,7 +699,7 @@ class IssuerRef(Model):
 class CertManager(Model):
     """A cert-manager Certificate rendered into dist/, naming every pod, both Services and the loopback address."""
 
-    issuer_ref: IssuerRef
+    issuer_ref: IssuerRef = Field(description="The cert-manager issuer that signs the broker's certificate.")
     duration: str = Field("2160h", pattern=r"^[0-9]+h$", description="Requested lifetime (hours).")
     renew_before: str = Field(
         "720h",
@@ -633,7 +713,9 @@ class Tls(Model):
     """TLS on every connection: Redis and Sentinel listen on TLS only (their plain ports are off), replication and
     Sentinel's own links use it, and every client of ours verifies the server against the CA."""
 
-    enabled: bool = False
+    enabled: bool = Field(
+        False, description="TLS only on every port: Redis, Sentinel, replication and every rendered client."
+    )
     secret_name: str | None = Field(
         None,
         description="Secret with tls.crt, tls.key and ca.crt (cert-manager's "
@@ -656,8 +738,12 @@ class Policy(Model):
 class KedaWorkload(Model):
     """The Airflow worker workload KEDA scales (the official chart: StatefulSet `<release>-worker`)."""
 
-    kind: Literal["StatefulSet", "Deployment"] = "StatefulSet"
-    name: str = "airflow-worker"
+    kind: Literal["StatefulSet", "Deployment"] = Field(
+        "StatefulSet", description="The kind of Airflow's worker workload."
+    )
+    name: str = Field(
+        "airflow-worker", description="The name of Airflow's worker workload (the official chart: airflow-worker)."
+    )
 
     @field_validator("name")
     @classmethod
@@ -668,7 +754,7 @@ class KedaWorkload(Model):
 class Keda(Model):
     """Scale Airflow's Celery workers on the length of their queues (KEDA's redis-sentinel scaler)."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Render the ScaledObject and TriggerAuthentication for Airflow's workers.")
     workload: KedaWorkload = KedaWorkload()
     username: str = Field(
         "keda",
@@ -682,7 +768,7 @@ class Keda(Model):
         description="Keep >= 1: LLEN counts only waiting tasks, so a worker "
         "busy with running ones would otherwise be scaled away.",
     )
-    max_replica_count: int = Field(10, ge=1)
+    max_replica_count: int = Field(10, ge=1, description="The most workers KEDA scales to.")
     polling_interval: int = Field(15, ge=1, description="Seconds between two LLEN reads.")
     cooldown_period: int = Field(
         300, ge=0, description="Seconds after the last active trigger before scaling to minReplicaCount."
@@ -696,7 +782,7 @@ class Airflow(Model):
     """Airflow's side of the broker: its ACL user, queues and worker settings, and what is generated for it
     (Helm values, AIRFLOW__ variables, airflow.cfg sections, KEDA objects)."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="Render Airflow's side: its users, its configuration, KEDA.")
     username: str = Field(
         "airflow",
         pattern=r"^[a-z][a-z0-9_-]{0,31}$",
@@ -708,7 +794,9 @@ class Airflow(Model):
         min_length=1,
         description="Celery queues Airflow uses (`[operators] default_queue` first); KEDA scales on their lengths.",
     )
-    database_index: int = Field(0, ge=0, le=15)
+    database_index: int = Field(
+        0, ge=0, le=15, description="The Redis database Celery uses (its ACL user may select only it)."
+    )
     worker_concurrency: int = Field(16, ge=1, le=256, description="Celery worker processes per pod.")
     visibility_timeout_seconds: int = Field(
         21600,
@@ -751,11 +839,13 @@ class Airflow(Model):
 
 
 class GitOps(Model):
-    repo_url: str = Field(pattern=r"^(https://|ssh://|git@).+")
-    path: str = "dist"
-    target_revision: str = "main"
-    argocd_namespace: str = "argocd"
-    project: str = "default"
+    repo_url: str = Field(
+        pattern=r"^(https://|ssh://|git@).+", description="The Git repository Argo CD or Flux reads dist/ from."
+    )
+    path: str = Field("dist", description="The folder of the rendered manifests in that repository.")
+    target_revision: str = Field("main", description="The branch, tag or commit to sync.")
+    argocd_namespace: str = Field("argocd", description="Where Argo CD runs (the Application goes there).")
+    project: str = Field("default", description="The Argo CD project of the Application.")
     flux_namespace: str = Field(
         "flux-system",
         json_schema_extra=LABEL_SCHEMA,
