@@ -10,8 +10,9 @@ from pathlib import Path
 
 from redis_gitops.policies.engine import PolicyReport, evaluate
 from redis_gitops.policies.manifests import NOT_OBJECTS, Manifests, load_documents
-from redis_gitops.synth.app import HEADER, WaiverTargetError, render_files
+from redis_gitops.synth import render_cache
 from redis_gitops.synth.output import (
+    HEADER,
     Changes,
     ForeignFilesError,
     compare,
@@ -62,10 +63,20 @@ def objects_of(files: dict[str, str]) -> list[tuple[str, dict]]:
 
 
 def _render(spec: ClusterSpec, spec_path: Path) -> dict[str, str]:
+    """The rendering of this spec: from the cache when these inputs were rendered before (render_cache.py),
+    else by cdk8s (imported only then: it starts Node.js)."""
+    key = render_cache.rendering_key(Path(spec_path).read_text())
+    files = render_cache.load(key)
+    if files is not None:
+        return files
+    from redis_gitops.synth.app import WaiverTargetError, render_files
+
     try:
-        return render_files(spec)
+        files = render_files(spec)
     except WaiverTargetError as err:
         raise SpecError([problem_at(spec_path, ("policy", "waivers", err.index, "name"), str(err))]) from None
+    render_cache.store(key, files)
+    return files
 
 
 def synthesize(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:

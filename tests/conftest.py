@@ -1,6 +1,13 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# The rendering cache of this test run (and of every CLI it starts): its own, removed at the end.
+_RENDER_CACHE = tempfile.mkdtemp(prefix="redis-gitops-render-cache-")
+os.environ["REDIS_GITOPS_CACHE"] = _RENDER_CACHE
+atexit.register(shutil.rmtree, _RENDER_CACHE, True)
 
 from pathlib import Path  # noqa: E402
 

@@ -8,9 +8,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from redis_gitops.synth.app import HEADER
 from redis_gitops.synth.cli import app
-from redis_gitops.synth.output import read_tree
+from redis_gitops.synth.output import HEADER, read_tree
 from redis_gitops.synth.pipeline import objects_of
 from redis_gitops.synth.spec import ClusterSpec
 from redis_gitops.synth.validation import BUNDLED_CRD_SCHEMAS, CRD_SCHEMAS_ENV, default_crd_folder, validate_objects
