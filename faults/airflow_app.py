@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 
 from airflow.configuration import conf
 from airflow.utils.providers_configuration_loader import providers_configuration_loaded
 from celery import Celery
+from celery.signals import task_received
 
 
 @providers_configuration_loaded
@@ -31,9 +33,29 @@ app = _airflow_celery_app()
 PROBE_TASK = "redis_gitops_probe"
 
 
+@task_received.connect
+def _record_reception(request, **_) -> None:
+    """In the worker's main process, once kombu has recorded the message in `unacked`: which publish of which
+    probe reached this worker (the task id carries both), so a task that never ran can be placed."""
+    path = os.environ.get("PROBE_RECEIVED")
+    if path and request.name == PROBE_TASK:
+        with open(path, "a") as f:
+            f.write(f"{request.id} {time.time():.3f}\n")
+
+
 @app.task(name=PROBE_TASK, ignore_result=True)
 def probe(n: int) -> None:
     """Work for a while (so the worker holds unacked tasks when the master changes), then record `n`."""
     time.sleep(float(os.environ.get("PROBE_TASK_SECONDS", "0.15")))
     with open(os.environ["PROBE_RECORD"], "a") as f:
         f.write(f"{n} {time.time():.3f} {os.getppid()}\n")
+
+
+def task_id(n: int, attempt: int) -> str:
+    """Probe `n`, publish attempt `attempt`: a re-sent publish and a redelivery tell apart in the records."""
+    return f"probe-{n}-{attempt}-{uuid.uuid4().hex[:12]}"
+
+
+def parse_task_id(task_id: str) -> tuple[int, int]:
+    _, n, attempt, _ = task_id.split("-")
+    return int(n), int(attempt)

@@ -23,29 +23,33 @@ def main(argv: list[str] | None = None) -> None:
     from airflow.exceptions import AirflowTaskTimeout
     from airflow.utils.timeout import timeout
 
-    from redis_gitops.faults.airflow_app import probe
+    from redis_gitops.faults.airflow_app import probe, task_id
 
     operation_timeout = conf.getfloat("celery", "operation_timeout")
 
     retries = conf.getint("celery", "task_publish_max_retries", fallback=3)
     published, errors, timeouts, latencies, first_trace = [], [], 0, [], ""
+    attempts = []  # [n, attempt, started, ended, outcome]: where each publish sat against the fault
     t0 = time.monotonic()
     print(json.dumps({"started": time.time()}), flush=True)
     for n in range(args.count):
         time.sleep(max(0.0, t0 + n / args.rate - time.monotonic()))
         for attempt in range(retries + 1):
-            start = time.monotonic()
+            start, started = time.monotonic(), time.time()
             try:
                 with timeout(seconds=operation_timeout):
-                    probe.apply_async(args=[n], queue=args.queue)
+                    probe.apply_async(args=[n], queue=args.queue, task_id=task_id(n, attempt))
                 published.append(n)
                 latencies.append(time.monotonic() - start)
+                attempts.append([n, attempt, started, time.time(), "ok"])
                 break
             except AirflowTaskTimeout:
                 timeouts += 1
+                attempts.append([n, attempt, started, time.time(), "timeout"])
                 if attempt == retries:
                     errors.append(f"{n}: timed out {retries + 1} times")
             except Exception as err:  # noqa: BLE001 - Airflow fails the task on any of them
+                attempts.append([n, attempt, started, time.time(), "error"])
                 errors.append(f"{n}: {type(err).__name__}: {err}")
                 first_trace = first_trace or traceback.format_exc()
                 break
@@ -58,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
                 "finished": time.time(),
                 "max_latency": max(latencies, default=0.0),
                 "first_trace": first_trace,
+                "attempts": attempts,
             }
         ),
         flush=True,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from redis_gitops.contracts.events import script_events
 from redis_gitops.devcluster.local_cluster import LocalCluster
 from redis_gitops.synth.airflow_config import cfg_sections, environment
 
@@ -49,6 +52,7 @@ def airflow_env(
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "PROBE_RECORD": str(record),
+        "PROBE_RECEIVED": str(record.with_name("received")),
         "PROBE_TASK_SECONDS": str(task_seconds),
         **env,
     }
@@ -119,6 +123,14 @@ class Worker:
         return obeyed
 
 
+def receptions(record: Path) -> list[tuple[str, float]]:
+    """(task id, time) of every probe message the worker's main process took in (airflow_app's signal)."""
+    path = record.with_name("received")
+    if not path.exists():
+        return []
+    return [(i, float(t)) for i, t in (line.split() for line in path.read_text().splitlines())]
+
+
 def executions(record: Path) -> list[tuple[int, float]]:
     if not record.exists():
         return []
@@ -147,12 +159,30 @@ class WorkerRun:
     # Entries left in kombu's `unacked` hash once every task ran: acks that never reached the master; each
     # such task runs again after visibility_timeout (a late duplicate).
     left_unacked: int = 0
+    # For each task never run: its publish attempts [attempt, started, ended, outcome] and receptions [task id,
+    # time], times relative to the fault's start, so a loss can be placed against the hand-over.
+    missing_detail: dict[int, dict] = field(default_factory=dict)
+    # Where the never-run tasks' messages are, if anywhere: "<node>:<key>" -> task ids found there.
+    missing_found: dict[str, list[str]] = field(default_factory=dict)
+    fault_window_s: tuple[float, float] | None = None
+    fault_events: list[tuple[float, str]] = field(default_factory=list)  # the hand-over's, from the fault's start
 
 
-def _fault(cluster: LocalCluster, fault: str) -> None:
+def _fault(cluster: LocalCluster, fault: str, window: list[float] | None = None, events: list | None = None) -> None:
+    if window is not None:
+        window.append(time.time())
+    try:
+        _inject(cluster, fault, events if events is not None else [])
+    finally:
+        if window is not None:
+            window.append(time.time())
+
+
+def _inject(cluster: LocalCluster, fault: str, events: list) -> None:
     master = cluster.master()
     if fault == "handover":  # the preStop hand-over alone: the demoted master stays up as a replica
         result = cluster.run_prestop(master)
+        events.extend(script_events(result.stderr))
         if result.returncode != 0:
             raise RuntimeError(f"the hand-over failed: {result.stderr[-1000:]}")
     elif fault == "rolling":  # a rolling update of the master's pod: hand-over, stop, start again
@@ -200,6 +230,7 @@ def run(
     fault_after: float = 8.0,
     fixed_transport: bool = True,
     drain_timeout: float = 60.0,
+    keep: Path | None = None,
 ) -> WorkerRun:
     """Start a worker, publish `count` tasks at `rate`/s, inject `fault` after `fault_after` s, and wait for
     every published task to run (at most `drain_timeout` s after the last publish)."""
@@ -212,7 +243,9 @@ def run(
         try:
             _wait_ready(worker)
             pid = worker.proc.pid
-            injector = threading.Timer(fault_after, _fault, args=(cluster, fault))
+            window: list[float] = []
+            events: list = []
+            injector = threading.Timer(fault_after, _fault, args=(cluster, fault, window, events))
             injector.start()
             try:
                 result = publish(env, count, rate)
@@ -223,20 +256,27 @@ def run(
             while time.time() < deadline and not published <= {n for n, _ in executions(record)}:
                 time.sleep(0.2)
             left_unacked = _settled_unacked(cluster)
+            found = _find_messages(cluster, published - {n for n, _ in executions(record)})
             runs = executions(record)
+            taken = receptions(record)
             ran = [n for n, _ in runs]
             last_run = max((t for _, t in runs), default=None)
             survived = worker.alive and worker.proc.pid == pid
         finally:
             obeyed = worker.stop()
         log = worker.log()
+        missing = sorted(published - set(ran))
+        if keep is not None:  # the worker's log and records, for reading a run afterwards
+            shutil.copytree(tmp_path, keep, ignore=shutil.ignore_patterns("home"), dirs_exist_ok=True)
+            (keep / "publisher.json").write_text(json.dumps(result) + "\n")
+        t0 = window[0] if window else 0.0
         return WorkerRun(
             fault=fault,
             published=len(published),
             publish_errors=result["errors"],
             publish_timeouts=result["timeouts"],
             executed=len(set(ran) & published),
-            missing=sorted(published - set(ran)),
+            missing=missing,
             duplicates=len(ran) - len(set(ran)),
             worker_survived=survived,
             worker_obeyed_sigterm=obeyed,
@@ -245,7 +285,42 @@ def run(
             errors_in_worker_log=worker_errors(log),
             first_publish_error_trace=result.get("first_trace", ""),
             left_unacked=left_unacked,
+            missing_detail={n: _account(n, result.get("attempts", []), taken, t0) for n in missing},
+            missing_found=found,
+            fault_events=[(round(e.time.timestamp() - t0, 3), e.name) for e in events],
+            fault_window_s=(0.0, round(window[1] - t0, 3)) if len(window) == 2 else None,
         )
+
+
+def _account(n: int, attempts: list, taken: list[tuple[str, float]], t0: float) -> dict:
+    from redis_gitops.faults.airflow_app import parse_task_id
+
+    return {
+        "attempts": [[a, round(s - t0, 3), round(e - t0, 3), out] for m, a, s, e, out in attempts if m == n],
+        "received": [[i, round(t - t0, 3)] for i, t in taken if parse_task_id(i)[0] == n],
+    }
+
+
+def _find_messages(cluster: LocalCluster, missing: set[int]) -> dict[str, list[str]]:
+    """Search every key of every node for the messages of tasks that never ran (lists and hashes)."""
+    from redis_gitops.faults.airflow_app import parse_task_id
+
+    out: dict[str, list[str]] = {}
+    if not missing:
+        return out
+    for node in range(len(cluster.state.nodes)):
+        try:
+            r = cluster.redis(node)
+            for key in r.scan_iter(count=1000):
+                kind = r.type(key)
+                values = r.lrange(key, 0, -1) if kind == "list" else r.hvals(key) if kind == "hash" else []
+                for value in values:
+                    for task in re.findall(r"probe-\d+-\d+-[0-9a-f]+", value):
+                        if parse_task_id(task)[0] in missing:
+                            out.setdefault(f"{node}:{key}", []).append(task)
+        except Exception as err:  # noqa: BLE001 - a diagnosis: say what failed, keep the rest
+            out[f"{node}:error"] = [repr(err)]
+    return out
 
 
 def _settled_unacked(cluster: LocalCluster, timeout: float = 5.0) -> int:
@@ -300,20 +375,35 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tasks", type=int, default=300)
     parser.add_argument("--faults", nargs="*", default=["handover", "crash"], choices=["handover", "rolling", "crash"])
+    parser.add_argument("--rate", type=float, default=10.0, help="tasks published per second")
+    parser.add_argument("--fault-after", type=float, default=8.0, help="seconds after the worker is ready")
     parser.add_argument("--stock", action="store_true")
+    parser.add_argument("--keep", type=Path, help="keep each run's worker log and records in KEEP/<fault>-<n>")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "faults" / "airflow.json")
     parser.add_argument("--subnet", type=int, default=83)
+    parser.add_argument("--spec", type=Path, default=ROOT / "cluster_spec.yaml")
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="the rendering of --spec")
     args = parser.parse_args()
-    spec = load_spec(ROOT / "cluster_spec.yaml")
+    # Stopped with SIGTERM (a timeout, a CI cancel): unwind, so the cluster's processes are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    spec = load_spec(args.spec)
     results = []
     with (
         tempfile.TemporaryDirectory(prefix="airflow-faults-") as tmp,
-        LocalCluster(spec, ROOT / "dist", Path(tmp), subnet=args.subnet) as cluster,
+        LocalCluster(spec, args.dist, Path(tmp), subnet=args.subnet) as cluster,
     ):
         for fault in args.faults:
             for i in range(args.runs):
                 cluster.wait_until_healthy(120)
-                r = run(cluster, fault, count=args.tasks, fixed_transport=not args.stock)
+                r = run(
+                    cluster,
+                    fault,
+                    count=args.tasks,
+                    rate=args.rate,
+                    fault_after=args.fault_after,
+                    fixed_transport=not args.stock,
+                    keep=args.keep / f"{fault}-{i + 1}" if args.keep else None,
+                )
                 results.append(asdict(r))
                 print(
                     f"{fault} #{i + 1}: published {r.published}, publish errors {len(r.publish_errors)} "
@@ -322,6 +412,10 @@ def main() -> None:
                     f"{r.done_after_last_publish_s} s after the last publish",
                     flush=True,
                 )
+                for n, detail in r.missing_detail.items():
+                    print(f"  never ran: {n} {json.dumps(detail)} (fault from 0 to {r.fault_window_s})", flush=True)
+                if r.missing:
+                    print(f"  found: {json.dumps(r.missing_found)}; hand-over: {r.fault_events}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(

@@ -11,19 +11,26 @@ master change (UPSTREAM.md beside this package has the reproduction and the upst
 - the worker's blocked BRPOP gets "-UNBLOCKED" when its master is demoted, a ResponseError that ends the
   worker (kombu recovers only from connection errors);
 - master crash: closing the channel twice reaches `_connparams` after the transport let go of its client,
-  and the AttributeError that follows is not one kombu treats as a connection error, so the worker exits.
+  and the AttributeError that follows is not one kombu treats as a connection error, so the worker exits;
+- a message BRPOP took off its queue just before the master changed is recorded in `unacked` by a second
+  command; when that one fails (the master demoted, or paused then demoted, in between) kombu drops the
+  message: taken from its queue, in no hash, never run;
+- right after a failover the new master refuses writes with NOREPLICAS until a replica links to it; kombu
+  takes that for a fatal error (a publish Airflow marks FAILED, a lost record, a worker's BRPOP).
 The classes below change exactly those steps; everything else is kombu's own transport.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from contextlib import contextmanager
 
 import redis
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 from redis._defaults import DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP, DEFAULT_RETRY_COUNT
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ConstantBackoff, ExponentialWithJitterBackoff
 from redis.retry import Retry
 from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
 
@@ -33,6 +40,8 @@ from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnecti
 ACK_RETRY_SECONDS = 15.0
 ACK_RETRY_INTERVAL = 0.1
 RETRIED = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+logger = logging.getLogger(__name__)
 
 ALIAS = "sentinel"
 TRANSPORT = f"{__name__}:SentinelTransport"
@@ -124,13 +133,24 @@ class _ReconnectThroughSentinel:
                 _mark_demoted(self.connection_pool, (self.host, int(self.port)))
             raise
         except redis.exceptions.ResponseError as err:
+            if not self.connection_pool.is_master:
+                raise
             # Redis answers every client blocked on a master it demotes with "-UNBLOCKED ... (master ->
             # replica?)"; kombu lets a ResponseError from BRPOP end the worker. Reconnect through Sentinel.
-            if self.connection_pool.is_master and str(err).startswith("UNBLOCKED"):
+            if str(err).startswith("UNBLOCKED"):
                 _mark_demoted(self.connection_pool, (self.host, int(self.port)))
                 self.disconnect()
                 raise redis.exceptions.ConnectionError(f"the master was demoted: {err}") from err
+            # min-replicas-to-write: no replica linked yet (just after a failover) or none reachable (a master
+            # cut off, where asking Sentinel again finds the new one). Retried like a lost connection.
+            if str(err).startswith("NOREPLICAS"):
+                self.disconnect()
+                raise NoReplicasError(str(err)) from err
             raise
+
+
+class NoReplicasError(redis.exceptions.ConnectionError):
+    """NOREPLICAS from the master: a connection error to kombu, so publishes, records and acks are retried."""
 
 
 class SentinelConnection(_ReconnectThroughSentinel, SentinelManagedConnection):
@@ -153,20 +173,33 @@ def _retrying(action) -> None:
 
 
 class QoS(kombu_redis.QoS):
-    """Acknowledgements retried across a master change, also when the task's channel was closed meanwhile (the
-    `unacked` hash is shared, so any connection to the master may remove the tag), and the prefetch slot freed
-    even if they fail (the task then stays in `unacked` and runs again after visibility_timeout)."""
+    """Records and acknowledgements retried across a master change, also when the task's channel was closed
+    meanwhile (the `unacked` hash is shared, so any connection to the master may write it); a message is
+    delivered even if its record fails, and the prefetch slot freed even if its ack fails (the task then stays
+    in `unacked` and runs again after visibility_timeout)."""
+
+    @contextmanager
+    def pipe_or_acquire(self, pipe=None, client=None):
+        if pipe is not None or client is not None or not self.channel._closing_or_closed():
+            with super().pipe_or_acquire(pipe, client) as p:
+                yield p
+            return
+        if self.channel.last_pool is None:
+            raise redis.exceptions.ConnectionError("the channel is closed and never had a pool")
+        yield redis.Redis(connection_pool=self.channel.last_pool).pipeline()
+
+    def append(self, message, delivery_tag):
+        """BRPOP has already taken the message off its queue: its record must reach whichever server is master
+        by now. One that cannot be written within the retries is delivered all the same: it runs, unrecorded
+        (a crash before its ack would lose it), rather than never."""
+        try:
+            _retrying(lambda: kombu_redis.QoS.append(self, message, delivery_tag))
+        except RETRIED as err:
+            logger.warning("message %s runs without its record in unacked: %s", delivery_tag, err)
+            virtual.QoS.append(self, message, delivery_tag)
 
     def _forget(self, delivery_tag) -> None:
-        def remove():
-            if not self.channel._closing_or_closed():
-                return self._remove_from_indices(delivery_tag).execute()
-            if self.channel.last_pool is None:
-                raise redis.exceptions.ConnectionError("the channel is closed and never had a pool")
-            pipe = redis.Redis(connection_pool=self.channel.last_pool).pipeline()
-            return self._remove_from_indices(delivery_tag, pipe).execute()
-
-        _retrying(remove)
+        _retrying(lambda: self._remove_from_indices(delivery_tag).execute())
 
     def ack(self, delivery_tag):
         try:
@@ -191,6 +224,12 @@ SENTINEL_RETRY = Retry(
     DEFAULT_RETRY_COUNT,
     supported_errors=(redis.exceptions.ConnectionError,),
 )
+
+
+# NOREPLICAS is retried by redis-py inside the command, paced, for up to 3 s: left to kombu, a publish is
+# retried in a tight loop that runs out within milliseconds, and a retry of the declaration that precedes a
+# publish replaces the channel under the publish, which then fails on the closed one (kombu 5.7).
+NO_REPLICAS_RETRY = Retry(ConstantBackoff(0.1), 30, supported_errors=(NoReplicasError,))
 
 
 class SentinelChannel(kombu_redis.SentinelChannel):
@@ -228,7 +267,7 @@ class SentinelChannel(kombu_redis.SentinelChannel):
         """A channel whose connection is gone says so with a connection error, which kombu recovers from."""
         if self._connection_gone():
             raise redis.exceptions.ConnectionError("the broker connection is already closed")
-        return super()._connparams(asynchronous)
+        return {**super()._connparams(asynchronous), "retry": NO_REPLICAS_RETRY}
 
 
 class SentinelTransport(kombu_redis.SentinelTransport):
