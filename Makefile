@@ -90,11 +90,12 @@ test: install-test deb-packages lint
 
 ## The fault suite alone: the tests marked `faults` (left out of make test for time), then three runs of each
 ## scenario (five of the hand-over and the rolling restart), the network ones (partition, new address) included,
-## into build/faults/report.json, report.md and a PNG each.
+## into build/faults/report.json, report.md and a PNG each; then docs/design/fault-results.md (and .json) from them.
 faults: install-test deb-packages
 	$(BIN)/pytest -m faults
 	$(BIN)/python -m redis_gitops.faults --runs 3 --network
 	$(BIN)/python -m redis_gitops.faults.airflow_worker --runs 3 --tasks 300
+	$(BIN)/python -m redis_gitops.faults.report
 
 bench: install-test deb-packages
 	$(BIN)/python scripts/bench_synth.py

@@ -10,6 +10,17 @@ import json
 import sys
 import time
 import traceback
+import uuid
+
+
+def task_id(n: int, attempt: int) -> str:
+    """Probe `n`, publish attempt `attempt`: a re-sent publish and a redelivery tell apart in the records."""
+    return f"probe-{n}-{attempt}-{uuid.uuid4().hex[:12]}"
+
+
+def parse_task_id(task_id: str) -> tuple[int, int]:
+    _, n, attempt, _ = task_id.split("-")
+    return int(n), int(attempt)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     from airflow.exceptions import AirflowTaskTimeout
     from airflow.utils.timeout import timeout
 
-    from redis_gitops.faults.airflow_app import probe, task_id
+    from redis_gitops.faults.airflow_app import probe
 
     operation_timeout = conf.getfloat("celery", "operation_timeout")
 

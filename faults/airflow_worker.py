@@ -22,6 +22,7 @@ from pathlib import Path
 
 from redis_gitops.contracts.events import script_events
 from redis_gitops.devcluster.local_cluster import LocalCluster
+from redis_gitops.faults.airflow_publish import parse_task_id
 from redis_gitops.synth.airflow_config import cfg_sections, environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -293,8 +294,6 @@ def run(
 
 
 def _account(n: int, attempts: list, taken: list[tuple[str, float]], t0: float) -> dict:
-    from redis_gitops.faults.airflow_app import parse_task_id
-
     return {
         "attempts": [[a, round(s - t0, 3), round(e - t0, 3), out] for m, a, s, e, out in attempts if m == n],
         "received": [[i, round(t - t0, 3)] for i, t in taken if parse_task_id(i)[0] == n],
@@ -303,8 +302,6 @@ def _account(n: int, attempts: list, taken: list[tuple[str, float]], t0: float) 
 
 def _find_messages(cluster: LocalCluster, missing: set[int]) -> dict[str, list[str]]:
     """Search every key of every node for the messages of tasks that never ran (lists and hashes)."""
-    from redis_gitops.faults.airflow_app import parse_task_id
-
     out: dict[str, list[str]] = {}
     if not missing:
         return out

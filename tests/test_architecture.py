@@ -74,3 +74,23 @@ def test_every_import_of_ours_goes_through_the_one_namespace():
             )
             bare += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in PACKAGES]
     assert not bare, "\n".join(bare)
+
+
+def test_the_airflow_package_admits_only_the_minor_versions_the_suite_runs():
+    """redis_gitops_airflow overrides private kombu and redis-py methods: its range holds the versions the suite
+    pins (and so runs) and no other minor version, older or newer."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pins = {
+        r.name: next(iter(r.specifier)).version
+        for r in map(Requirement, tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    }
+    ranges = tomllib.loads((ROOT / "airflow_broker" / "pyproject.toml").read_text())["project"]["dependencies"]
+    for requirement in map(Requirement, ranges):
+        tested = Version(pins[requirement.name])
+        assert requirement.specifier.contains(tested), requirement
+        for other in (f"{tested.major}.{tested.minor + 1}.0", f"{tested.major}.{tested.minor - 1}.99"):
+            assert not requirement.specifier.contains(other), f"{requirement} admits {other}, never run here"

@@ -1,6 +1,7 @@
 """The documentation: the generated pages are current, the site builds with no warning, each alert's
 runbook_url reaches a page, and the README stays a page, not a manual."""
 
+import json
 import re
 import subprocess
 import sys
@@ -70,3 +71,15 @@ def test_every_field_of_the_spec_says_what_it_is_for():
         if row.startswith("| `") and row.rstrip().endswith("|  |")
     ]
     assert blank == []
+
+
+def test_the_fault_results_page_is_made_from_the_committed_results():
+    """docs/design/fault-results.md is `make faults`' output, never edited by hand: it is exactly what the
+    generator makes of fault-results.json, which holds a run of every scenario and of the Airflow worker."""
+    from redis_gitops.faults.report import SCENARIOS, results_page
+
+    folder = ROOT / "docs" / "design"
+    results = json.loads((folder / "fault-results.json").read_text())
+    assert (folder / "fault-results.md").read_text() == results_page(results)
+    assert {r["scenario"] for r in results["report"]["runs"]} == set(SCENARIOS)
+    assert {r["fault"] for r in results["airflow"]["runs"]} >= {"handover", "crash"}

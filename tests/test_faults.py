@@ -34,6 +34,7 @@ def test_master_killed_fails_over_within_down_after_plus_a_second_and_a_half(clu
     assert r.unavailable_s <= spec.sentinel.down_after_milliseconds / 1000 + 1.5
 
 
+@pytest.mark.faults  # make faults: the crash above covers a master lost; this one kept make test over 15 min
 def test_a_frozen_master_loses_nothing_and_rejoins(cluster):
     r = scenario(cluster, "master-frozen")
     assert r.new_master is not None

@@ -93,6 +93,7 @@ def test_full_restart_with_hand_overs_on_the_way_down_keeps_every_write(cluster)
     print(f"full restart after stops 0,1,2: elected pod-{elected}, {len(before.acknowledged)} writes, 0 lost")
 
 
+@pytest.mark.faults  # make faults: ~35 s, kept make test over 15 min
 def test_a_last_master_whose_volume_was_replaced_is_not_crowned(cluster):
     """Full restart in which the last master's PersistentVolumeClaim came back empty (replaced): the others'
     Sentinel records still name it, but as master it would wipe every replica. It starts as a replica, a
