@@ -50,12 +50,14 @@ synth: install deb-packages-gate
 	$(BIN)/redis-gitops synth
 	$(BIN)/redis-gitops schema --out cluster_spec.schema.json
 	$(BIN)/redis-gitops docs --out docs
-	$(BIN)/redis-gitops check
+	$(BIN)/redis-gitops check $(if $(BASE),--base $(BASE))
 
 ## The pull-request gate: dist/ matches the spec, every object is schema-valid (and kubeconform-valid when it is
-## on PATH), and the policies in policies/ pass on dist/ as it is; then the code's own checks (lint).
+## on PATH), and the policies in policies/ pass on dist/ as it is; then the code's own checks (lint). With
+## BASE=origin/main it also plans the change from that commit and stops what is refused or disruptive unless the
+## spec acknowledges it (docs/review/plan.md).
 check: install deb-packages-gate lint
-	$(BIN)/redis-gitops check
+	$(BIN)/redis-gitops check $(if $(BASE),--base $(BASE))
 
 ## ruff (lint and format), the import contracts, actionlint on the workflow.
 lint: $(LINT_STAMP)

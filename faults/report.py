@@ -9,6 +9,7 @@ from pathlib import Path
 
 from redis_gitops.faults import network, scenarios
 from redis_gitops.faults.scenarios import Run
+from redis_gitops.plan import measured
 
 SCENARIOS = {**scenarios.SCENARIOS, **network.SCENARIOS}
 
@@ -116,6 +117,8 @@ def publish(build: Path, docs: Path) -> Path:
     (docs / "fault-results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     page = docs / "fault-results.md"
     page.write_text(results_page(results))
+    # The plan's write-pause figures, from the same runs (plan/measured.py).
+    measured.FIGURES.write_text(json.dumps(measured.from_fault_runs(results["report"]["runs"]), indent=2) + "\n")
     return page
 
 

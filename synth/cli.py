@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from redis_gitops.plan.report import PlanFormat
 from redis_gitops.runtime.cli import DEFAULT_LOCAL_DIR, EXIT_BAD_INPUT, EXIT_FAILED, LocalHooks, local_hooks, register
 
 if TYPE_CHECKING:
@@ -114,8 +115,21 @@ def synth(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
     typer.echo(_schema_line(result))
 
 
-def check(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("dist")) -> None:
-    """Fail when OUT differs from what the spec renders, or holds an invalid object."""
+def check(
+    spec: SpecOption = Path("cluster_spec.yaml"),
+    out: OutOption = Path("dist"),
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Also plan the change from this commit's rendered folder (e.g. origin/main) and fail on a "
+            "refused, disruptive or data-losing change the spec does not acknowledge (policy.acknowledge).",
+        ),
+    ] = None,
+    base_dist: Annotated[Path | None, typer.Option("--base-dist", help="As --base, from this rendered folder.")] = None,
+) -> None:
+    """Fail when OUT differs from what the spec renders, or holds an invalid object; with --base, also when the
+    change from what runs is refused or disruptive and not acknowledged."""
     _need_nodejs()
     from redis_gitops.policies.manifests import ManifestError
     from redis_gitops.synth.pipeline import check as run_check
@@ -147,10 +161,71 @@ def check(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
     typer.echo(as_table(result.policy, result.manifests, out.as_posix()), nl=False)
     for problem in result.problems:  # after the findings they point at
         typer.echo(f"error: {problem}", err=True)
-    if not result.ok:
+    transition_ok = True
+    if base is not None or base_dist is not None:
+        transition_ok = _transition_gate(spec, base, base_dist, out)
+    if not result.ok or not transition_ok:
         typer.echo("check FAILED", err=True)
         raise typer.Exit(EXIT_FAILED)
     typer.echo("check passed")
+
+
+def _transition_gate(spec: Path, base: str | None, base_dist: Path | None, out: Path) -> bool:
+    """The plan from what runs: refused, disruptive or data-losing changes pass only when acknowledged."""
+    from redis_gitops.plan.report import text
+
+    plan = _plan_or_exit(spec, base, base_dist, None, out)
+    typer.echo(text(plan), nl=False)
+    for f in plan.unacknowledged:
+        typer.echo(
+            f"error: {f.verdict} change {f.object}: {f.field}: follow the procedure above, then acknowledge it in "
+            f"the spec (policy.acknowledge: [{{change: {f.code}, reason: ...}}])",
+            err=True,
+        )
+    return not plan.unacknowledged
+
+
+def plan(
+    spec: SpecOption = Path("cluster_spec.yaml"),
+    base: Annotated[
+        str | None, typer.Option("--base", help="What runs: this git commit's rendered folder (default origin/main).")
+    ] = None,
+    base_dist: Annotated[Path | None, typer.Option("--base-dist", help="What runs: this rendered folder.")] = None,
+    base_spec: Annotated[Path | None, typer.Option("--base-spec", help="What runs: what this spec renders.")] = None,
+    out: OutOption = Path("dist"),
+    fmt: Annotated[
+        PlanFormat, typer.Option("--format", help="text, markdown (a PR comment) or json.")
+    ] = PlanFormat.TEXT,
+    output: Annotated[Path | None, typer.Option("--output", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Say what merging SPEC does to the running broker: objects, pods that roll and their hand-overs, what
+    Kubernetes refuses, which clients must change and when, what data is at risk. Exit 0 whatever the verdict
+    (the gate is `check --base`)."""
+    if sum(x is not None for x in (base, base_dist, base_spec)) > 1:
+        typer.echo("error: give one of --base, --base-dist, --base-spec", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    result = _plan_or_exit(spec, base, base_dist, base_spec, out)
+    from redis_gitops.plan.report import render
+
+    text = render(result, fmt)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        typer.echo(f"plan: {result.verdict}; {fmt} written to {output}")
+
+
+def _plan_or_exit(spec: Path, base: str | None, base_dist: Path | None, base_spec: Path | None, out: Path):
+    from redis_gitops.synth.pipeline import plan_change
+    from redis_gitops.synth.spec_loader import SpecError
+
+    try:
+        return plan_change(spec, base, base_dist, base_spec, out)
+    except SpecError as err:
+        _fail_on_bad_spec(err)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def policy(
@@ -283,6 +358,7 @@ def load_or_exit(spec: Path) -> ClusterSpec:
 COMMANDS = {
     "synth": synth,
     "check": check,
+    "plan": plan,
     "policy": policy,
     "docs": docs,
     "schema": schema,

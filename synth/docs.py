@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from redis_gitops.contracts.transitions import ACKNOWLEDGEABLE
 from redis_gitops.policies.engine import FAMILIES, WAIVER_RULE
 from redis_gitops.policies.model import RULES
 from redis_gitops.synth.alerts import alerts, runbook_url
@@ -130,6 +131,21 @@ def rules_page() -> str:
     return "\n".join(out)
 
 
+def plan_changes_page() -> str:
+    """The changes `check --base` stops at, by the code `policy.acknowledge` names them with."""
+    out = [
+        GENERATED,
+        "# Changes the transition gate stops at\n",
+        "`redis-gitops check --base <ref>` fails on each of these until the spec acknowledges it "
+        "(`policy.acknowledge: [{change: <code>, reason: ...}]`); the plan gives the procedure for each "
+        "([the plan](plan.md)).\n",
+        "| code | the change |",
+        "|---|---|",
+    ]
+    out += [f"| `{code}` | {_cell(what)} |" for code, what in ACKNOWLEDGEABLE.items()]
+    return "\n".join(out) + "\n"
+
+
 def runbook_pages(spec: ClusterSpec) -> dict[str, str]:
     """One page per alert (the default spec's names and thresholds), and an index."""
     names = Names(spec)
@@ -177,4 +193,9 @@ def runbook_pages(spec: ClusterSpec) -> dict[str, str]:
 
 def generated_pages(spec: ClusterSpec) -> dict[str, str]:
     """Path under docs/ -> text."""
-    return {"reference/spec.md": spec_reference(), "review/rules.md": rules_page(), **runbook_pages(spec)}
+    return {
+        "reference/spec.md": spec_reference(),
+        "review/rules.md": rules_page(),
+        "review/plan-changes.md": plan_changes_page(),
+        **runbook_pages(spec),
+    }

@@ -96,6 +96,49 @@ def synthesize(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Re
     return result
 
 
+def git_tree(ref: str, folder: Path) -> dict[str, str]:
+    """A rendered folder as the commit `ref` holds it (relative path -> text), read with git."""
+    import subprocess
+
+    prefix = folder.as_posix().strip("/") + "/"
+    listing = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", ref, "--", prefix], capture_output=True, text=True, check=False
+    )
+    if listing.returncode != 0:
+        raise ValueError(f"git cannot read {ref}: {listing.stderr.strip()}")
+    files = {}
+    for path in listing.stdout.splitlines():
+        shown = subprocess.run(["git", "show", f"{ref}:{path}"], capture_output=True, text=True, check=True)
+        files[path[len(prefix) :]] = shown.stdout
+    if not files:
+        raise ValueError(f"{ref} holds no {prefix}: give --base-dist or --base-spec")
+    return files
+
+
+def plan_change(
+    spec_path: Path,
+    base_ref: str | None = None,
+    base_dist: Path | None = None,
+    base_spec: Path | None = None,
+    out: Path = Path("dist"),
+):
+    """The plan from what runs (a commit's rendered folder, a folder, or what a spec renders) to what this
+    spec renders. Both renderings come from one process: at most one Node.js start."""
+    from redis_gitops.plan.planner import make_plan
+
+    spec = load_spec(spec_path)
+    if base_spec is not None:
+        base = _render(load_spec(base_spec), base_spec)
+    elif base_dist is not None:
+        if not base_dist.is_dir():
+            raise ValueError(f"{base_dist} is not a folder")
+        base = read_tree(base_dist)
+    else:
+        base = git_tree(base_ref or "origin/main", out)
+    head = _render(spec, spec_path)
+    return make_plan(base, head, {a.change: a.reason for a in spec.policy.acknowledge})
+
+
 def synth_command(spec_path: Path, out: Path) -> str:
     """The command that renders this spec into this folder: `make synth` for the repository's own pair."""
     if Path(spec_path) == Path("cluster_spec.yaml") and Path(out) == Path("dist"):

@@ -42,6 +42,7 @@ from redis_gitops.contracts.defaults import (
 )
 from redis_gitops.contracts.quantity import QUANTITY, memory_bytes, parse_quantity
 from redis_gitops.contracts.rules import CHECKOV_CHECK, RULE_IDS
+from redis_gitops.contracts.transitions import ACKNOWLEDGEABLE
 
 EVICTING_POLICIES = (
     "allkeys-lru",
@@ -731,8 +732,35 @@ class Tls(Model):
         return None if value is None else _dns_label(value, "tls.secretName", 253)
 
 
+class Acknowledgement(Model):
+    """A change `plan` stops at (`check --base`), acknowledged: the gate passes it and prints its procedure."""
+
+    change: str = Field(description="The change's code, as the plan names it (docs/review/plan.md lists them).")
+    reason: str = Field(
+        min_length=10,
+        max_length=MAX_REASON_CHARS,
+        description="Why, and that the procedure the plan gives is followed; shown in every plan.",
+    )
+
+    @field_validator("change")
+    @classmethod
+    def known_change(cls, value: str) -> str:
+        if value not in ACKNOWLEDGEABLE:
+            raise PydanticCustomError(
+                "unknown_change",
+                "unknown change '{change}': the plan stops at {known}",
+                {"change": value, "known": ", ".join(ACKNOWLEDGEABLE)},
+            )
+        return value
+
+
 class Policy(Model):
     waivers: tuple[PolicyWaiver, ...] = ()
+    acknowledge: tuple[Acknowledgement, ...] = Field(
+        (),
+        description="Changes from the running broker that `check --base` refuses unless acknowledged here: "
+        "remove them once merged.",
+    )
 
 
 class KedaWorkload(Model):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import ROOT
 
-PACKAGES = ("contracts", "synth", "policies", "runtime", "devcluster", "faults")
+PACKAGES = ("contracts", "synth", "policies", "runtime", "devcluster", "faults", "plan")
 NAMESPACE = "redis_gitops"  # every package is installed as redis_gitops.<folder> (pyproject.toml's package-dir)
 
 

@@ -1,0 +1,360 @@
+"""`plan` on the transitions users make, from the default spec: what Kubernetes, Argo CD/Flux and the broker do."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+from typer.testing import CliRunner
+
+from redis_gitops.plan.model import Verdict
+from redis_gitops.synth.cli import app
+from redis_gitops.synth.pipeline import plan_change
+
+from conftest import ROOT
+
+SPEC = ROOT / "cluster_spec.yaml"
+ALL_PODS = ("redis-2", "redis-1", "redis-0")
+
+
+def _set(*path, value):
+    def edit(doc):
+        node = doc
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+
+    return edit
+
+
+def _both(*edits):
+    def edit(doc):
+        for e in edits:
+            e(doc)
+
+    return edit
+
+
+def _five_pods(doc):
+    doc["redis"]["replicas"] = 5
+    doc["sentinel"]["quorum"] = 3
+
+
+def _no_backup(doc):
+    doc["backup"]["enabled"] = False
+    doc["policy"]["waivers"] = [w for w in doc["policy"]["waivers"] if w["kind"] != "CronJob"]
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    edit: object
+    verdict: Verdict
+    replaced: tuple[str, ...] = ()
+    clients: frozenset[str] = frozenset()
+    codes: frozenset[str] = frozenset()
+    data_loss_risk: bool = False
+    base_edit: object = None
+    created: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict)
+
+
+TRANSITIONS = [
+    Transition("no-op", lambda doc: None, Verdict.NO_OP),
+    Transition(
+        "volume grown",
+        _set("persistence", "size", value="20Gi"),
+        Verdict.REFUSED,
+        codes=frozenset({"volume-claim-template"}),
+    ),
+    Transition(
+        "volume shrunk",
+        _set("persistence", "size", value="5Gi"),
+        Verdict.REFUSED,
+        codes=frozenset({"volume-claim-template"}),
+        data_loss_risk=True,
+    ),
+    Transition(
+        "namespace renamed",
+        _set("namespace", value="airflow-prod"),
+        Verdict.DISRUPTIVE,
+        clients=frozenset({"airflow", "keda", "smoke", "exporter"}),
+        codes=frozenset({"namespace-or-name", "backup-removed"}),  # the old namespace's backup claim is pruned
+        data_loss_risk=True,
+    ),
+    Transition(
+        "a Celery queue added",
+        _set("airflow", "queues", value=["default", "reports"]),
+        Verdict.ROLLING,
+        ALL_PODS,
+        clients=frozenset({"keda"}),
+    ),
+    Transition(
+        "TLS on",
+        _set(
+            "tls", value={"enabled": True, "certManager": {"issuerRef": {"name": "redis-ca", "kind": "ClusterIssuer"}}}
+        ),
+        Verdict.DISRUPTIVE,
+        ALL_PODS,
+        clients=frozenset({"airflow", "keda", "exporter", "smoke"}),
+        codes=frozenset({"tls-switch"}),
+    ),
+    Transition(
+        "replicas 3 -> 5",
+        _five_pods,
+        Verdict.ROLLING,
+        ALL_PODS,
+        clients=frozenset({"airflow", "smoke"}),
+        created=("redis-3", "redis-4"),
+    ),
+    Transition(
+        "replicas 5 -> 3",
+        lambda doc: None,
+        Verdict.DISRUPTIVE,
+        ALL_PODS,
+        clients=frozenset({"airflow", "smoke"}),
+        codes=frozenset({"replicas-down"}),
+        base_edit=_five_pods,
+        deleted=("redis-4", "redis-3"),
+    ),
+    Transition(
+        "image 7.2.7 -> 7.0.15 (an older RDB format)",
+        _set("redis", "image", "tag", value="7.0.15"),
+        Verdict.DISRUPTIVE,
+        ALL_PODS,
+        codes=frozenset({"engine-version"}),
+        data_loss_risk=True,
+    ),
+    Transition(
+        "image 7.0.15 -> 7.2.7",
+        lambda doc: None,
+        Verdict.ROLLING,
+        ALL_PODS,
+        base_edit=_set("redis", "image", "tag", value="7.0.15"),
+    ),
+    Transition(
+        "Redis 7.2.7 -> Valkey 8.1.1 (same RDB format)",
+        _both(
+            _set("redis", "image", "repository", value="valkey/valkey"), _set("redis", "image", "tag", value="8.1.1")
+        ),
+        Verdict.ROLLING,
+        ALL_PODS,
+    ),
+    Transition(
+        "Redis 7.4.2 -> Valkey 8.1.1 (RDB 12 to 11)",
+        _both(
+            _set("redis", "image", "repository", value="valkey/valkey"), _set("redis", "image", "tag", value="8.1.1")
+        ),
+        Verdict.DISRUPTIVE,
+        ALL_PODS,
+        codes=frozenset({"engine-version"}),
+        data_loss_risk=True,
+        base_edit=_set("redis", "image", "tag", value="7.4.2"),
+    ),
+    Transition("backup schedule only", _set("backup", "schedule", value="5 */4 * * *"), Verdict.IN_PLACE),
+    Transition("an alert threshold only", _set("monitoring", "alerts", "memoryRatio", value=0.8), Verdict.IN_PLACE),
+    Transition(
+        "smoke image only",
+        _set("smoke", "image", "tag", value="0.2.0"),
+        Verdict.IN_PLACE,
+        clients=frozenset({"smoke"}),
+    ),
+    Transition(
+        "exporter image only",
+        _set("monitoring", "exporter", "image", "tag", value="v1.63.0"),
+        Verdict.ROLLING,
+        ALL_PODS,
+        clients=frozenset({"exporter"}),
+    ),
+    Transition(
+        "master name",
+        _set("sentinel", "masterName", value="broker"),
+        Verdict.DISRUPTIVE,
+        ALL_PODS,
+        clients=frozenset({"airflow", "keda", "smoke"}),
+        codes=frozenset({"client-endpoint"}),
+    ),
+    Transition(
+        "Redis port",
+        _set("redis", "port", value=6380),
+        Verdict.DISRUPTIVE,
+        ALL_PODS,
+        clients=frozenset({"exporter", "smoke"}),  # Airflow and KEDA learn the port from Sentinel
+        codes=frozenset({"client-endpoint"}),
+    ),
+    Transition(
+        "a restore section added",
+        _set("restore", value={"snapshot": "dump-20261201T000000Z.rdb", "id": "first"}),
+        Verdict.IN_PLACE,
+    ),
+    Transition(
+        "backup turned off (its volume pruned)",
+        _no_backup,
+        Verdict.DISRUPTIVE,
+        codes=frozenset({"backup-removed"}),
+        data_loss_risk=True,
+    ),
+    Transition(
+        "Airflow's database",
+        _set("airflow", "databaseIndex", value=1),
+        Verdict.DISRUPTIVE,
+        ALL_PODS,
+        clients=frozenset({"airflow", "keda", "exporter"}),
+        codes=frozenset({"database"}),
+        data_loss_risk=True,
+    ),
+    Transition(
+        "worker concurrency (Airflow only)",
+        _set("airflow", "workerConcurrency", value=8),
+        Verdict.IN_PLACE,
+        clients=frozenset({"airflow"}),
+    ),
+    Transition(
+        "Sentinel's down-after", _set("sentinel", "downAfterMilliseconds", value=8000), Verdict.ROLLING, ALL_PODS
+    ),
+]
+
+
+def _write(tmp: Path, name: str, edit) -> Path:
+    yaml = YAML()
+    doc = yaml.load(SPEC.read_text())
+    if edit is not None:
+        edit(doc)
+    path = tmp / f"{name}.yaml"
+    with path.open("w") as f:
+        yaml.dump(doc, f)
+    return path
+
+
+@pytest.mark.parametrize("t", TRANSITIONS, ids=[t.name for t in TRANSITIONS])
+def test_the_plan_of_each_transition(t: Transition, tmp_path):
+    base = _write(tmp_path, "base", t.base_edit)
+    head = _write(tmp_path, "head", t.edit)
+    start = time.monotonic()
+    plan = plan_change(head, base_spec=base)
+    elapsed = time.monotonic() - start
+    print(f"{t.name}: {plan.verdict} in {elapsed:.2f} s")
+    assert plan.verdict == t.verdict, plan.reasons
+    assert {f.code for f in plan.findings} == t.codes, plan.reasons
+    assert plan.data_loss_risk == t.data_loss_risk
+    broker = [r for r in plan.rolls if r.workload == "StatefulSet/redis"]
+    assert (broker[0].pods if broker else ()) == t.replaced
+    assert (broker[0].created if broker else ()) == t.created
+    assert (broker[0].deleted if broker else ()) == t.deleted
+    assert {c.client for c in plan.clients} >= t.clients, plan.clients
+    assert elapsed < 3
+
+
+def test_a_roll_hands_over_once_with_the_master_on_pod_0_and_at_most_once_per_pod():
+    plan = plan_change(_write_tmp("queue", _set("airflow", "queues", value=["default", "x"])), base_spec=SPEC)
+    (roll,) = plan.rolls
+    assert (roll.handovers_best, roll.handovers) == (1, 3)
+    assert roll.write_pause_best_s <= roll.write_pause_s
+    assert all(step.ok for step in roll.quorum)
+    assert [s.step for s in roll.quorum] == [f"replace {p}" for p in ALL_PODS]
+
+
+def _write_tmp(name, edit):
+    import tempfile
+
+    return _write(Path(tempfile.mkdtemp()), name, edit)
+
+
+def test_the_json_has_the_documented_keys():
+    plan = plan_change(_write_tmp("tls", TRANSITIONS[5].edit), base_spec=SPEC)
+    data = plan.as_json()
+    assert {"verdict", "objects", "rolls", "immutable", "clients", "data_loss_risk", "reasons"} <= set(data)
+    assert {"kind", "name", "action"} <= set(data["objects"][0])
+    assert {"workload", "pods", "handovers", "write_pause_s"} <= set(data["rolls"][0])
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_an_acknowledged_change_says_so_and_keeps_its_procedure(tmp_path):
+    ack = {"change": "volume-claim-template", "reason": "claims resized by hand first, as the plan says"}
+    head = _write(
+        tmp_path, "head", _both(_set("persistence", "size", value="20Gi"), _set("policy", "acknowledge", value=[ack]))
+    )
+    plan = plan_change(head, base_spec=SPEC)
+    (finding,) = plan.immutable
+    assert finding.acknowledged == ack["reason"]
+    assert not plan.unacknowledged
+    assert "--cascade=orphan" in finding.procedure
+
+
+def test_an_unknown_acknowledgement_is_refused_with_the_known_codes(tmp_path):
+    head = _write(
+        tmp_path, "head", _set("policy", "acknowledge", value=[{"change": "everything", "reason": "just merge it"}])
+    )
+    result = CliRunner().invoke(app, ["plan", "--spec", str(head), "--base-spec", str(SPEC)])
+    assert result.exit_code == 2
+    assert "unknown change 'everything'" in result.output and "volume-claim-template" in result.output
+
+
+def test_markdown_starts_with_the_verdict_and_ends_with_the_diff(tmp_path):
+    head = _write(tmp_path, "head", _set("persistence", "size", value="20Gi"))
+    result = CliRunner().invoke(app, ["plan", "--spec", str(head), "--base-spec", str(SPEC), "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "<!-- redis-gitops plan -->"
+    assert lines[1].startswith("### redis-gitops plan: `refused`")
+    assert lines[-1] == "</details>" and "```diff" in result.output
+
+
+def test_the_base_may_be_a_commit_of_this_repository():
+    result = CliRunner().invoke(app, ["plan", "--base", "HEAD", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["verdict"] in {v.value for v in Verdict}
+
+
+def _rendered(tmp_path: Path, name: str, edit) -> tuple[Path, Path]:
+    from redis_gitops.synth.pipeline import synthesize
+
+    spec = _write(tmp_path, name, edit)
+    out = tmp_path / f"{name}-dist"
+    assert synthesize(spec, out).ok
+    return spec, out
+
+
+def test_check_with_a_base_refuses_an_unacknowledged_refused_change_and_names_the_procedure(tmp_path):
+    spec, out = _rendered(tmp_path, "grown", _set("persistence", "size", value="20Gi"))
+    result = CliRunner().invoke(
+        app, ["check", "--spec", str(spec), "--out", str(out), "--base-dist", str(ROOT / "dist")]
+    )
+    assert result.exit_code == 1
+    assert "refused change StatefulSet/redis" in result.output
+    assert "--cascade=orphan" in result.output and "change: volume-claim-template" in result.output
+    assert "check FAILED" in result.output
+
+
+def test_check_with_a_base_passes_it_once_acknowledged(tmp_path):
+    ack = [{"change": "volume-claim-template", "reason": "claims resized by hand first, as the plan says"}]
+    spec, out = _rendered(
+        tmp_path, "acked", _both(_set("persistence", "size", value="20Gi"), _set("policy", "acknowledge", value=ack))
+    )
+    result = CliRunner().invoke(
+        app, ["check", "--spec", str(spec), "--out", str(out), "--base-dist", str(ROOT / "dist")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "acknowledged in the spec: claims resized by hand first" in result.output
+
+
+def test_check_with_a_base_lets_a_rolling_change_through(tmp_path):
+    spec, out = _rendered(tmp_path, "queue", _set("airflow", "queues", value=["default", "reports"]))
+    result = CliRunner().invoke(
+        app, ["check", "--spec", str(spec), "--out", str(out), "--base-dist", str(ROOT / "dist")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "plan: rolling" in result.output
+
+
+def test_the_write_pause_figures_come_from_the_committed_fault_results():
+    """plan/measured.json is written by the fault report from the runs docs/design/fault-results.json holds."""
+    from redis_gitops.plan import measured
+
+    results = json.loads((ROOT / "docs" / "design" / "fault-results.json").read_text())
+    assert json.loads(measured.FIGURES.read_text()) == measured.from_fault_runs(results["report"]["runs"])
