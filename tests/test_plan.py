@@ -215,6 +215,12 @@ TRANSITIONS = [
         clients=frozenset({"airflow"}),
     ),
     Transition(
+        "the admin password's Secret renamed (a rotation by a new Secret)",
+        _set("auth", "redisPassword", "secretName", value="redis-auth-v2"),
+        Verdict.ROLLING,
+        ALL_PODS,
+    ),
+    Transition(
         "Sentinel's down-after", _set("sentinel", "downAfterMilliseconds", value=8000), Verdict.ROLLING, ALL_PODS
     ),
 ]
