@@ -244,7 +244,7 @@ def test_the_plan_of_each_transition(t: Transition, tmp_path):
     start = time.monotonic()
     plan = plan_change(head, base_spec=base)
     elapsed = time.monotonic() - start
-    print(f"{t.name}: {plan.verdict} in {elapsed:.2f} s")
+    print(f"{t.name}: {plan.verdict} in {elapsed:.2f} s")  # scripts/bench_synth.py times the command
     assert plan.verdict == t.verdict, plan.reasons
     assert {f.code for f in plan.findings} == t.codes, plan.reasons
     assert plan.data_loss_risk == t.data_loss_risk
@@ -253,7 +253,6 @@ def test_the_plan_of_each_transition(t: Transition, tmp_path):
     assert (broker[0].created if broker else ()) == t.created
     assert (broker[0].deleted if broker else ()) == t.deleted
     assert {c.client for c in plan.clients} >= t.clients, plan.clients
-    assert elapsed < 3
 
 
 def test_a_roll_hands_over_once_with_the_master_on_pod_0_and_at_most_once_per_pod():
