@@ -18,11 +18,13 @@ RUN apt-get update \
 WORKDIR /app
 COPY docker/smoke/requirements.txt /tmp/smoke-requirements.txt
 RUN pip install -r /tmp/smoke-requirements.txt
-# Its own distribution (docker/smoke/pyproject.toml): runtime/ and contracts/, one script.
+# Its own distribution (docker/smoke/pyproject.toml): runtime/ and contracts/, one script; and the connections
+# that follow a master change, shared with Airflow's transport (airflow_broker/, its own distribution).
 COPY docker/smoke/pyproject.toml ./
 COPY contracts ./contracts
 COPY runtime ./runtime
-RUN pip install --no-deps . && rm -rf /app/build /app/*.egg-info
+COPY airflow_broker ./airflow_broker
+RUN pip install --no-deps ./airflow_broker . && rm -rf /app/build /app/*.egg-info /app/airflow_broker
 
 # The Job's securityContext runs it as 10001 with a read-only root filesystem; match it here too.
 USER 10001:10001

@@ -22,14 +22,15 @@ CRD_DIR := synth/crd_schemas
 
 .PHONY: install install-test lint synth check test faults bench schema crd-schemas deb-packages deb-packages-gate clean
 
-$(STAMP): pyproject.toml
+# The project and airflow_broker/ (the runtime's Sentinel connections are shared with Airflow's transport).
+$(STAMP): pyproject.toml airflow_broker/pyproject.toml
 	@command -v node >/dev/null 2>&1 || { \
 	  echo "Node.js is missing: cdk8s runs its generator on Node.js (18 or newer)."; \
 	  echo "On Debian: apt-get update && apt-get install -y nodejs"; exit 1; }
 	@command -v python3 >/dev/null 2>&1 || { echo "python3 is missing: apt-get install -y python3 python3-venv"; exit 1; }
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e . -e ./airflow_broker
 	@touch $@
 
 $(TEST_STAMP): $(STAMP) airflow_broker/pyproject.toml

@@ -135,6 +135,9 @@ def config_maps(dist: Path, names: Names) -> tuple[dict[str, str], dict[str, str
     return config, scripts
 
 
+RUNNING_DIST = "dist"  # under the cluster's folder: the rendering it runs
+
+
 class LocalCluster:
     """A cluster of real processes built from dist/; usable as a context manager that always cleans up."""
 
@@ -148,7 +151,7 @@ class LocalCluster:
     def attach(cls, spec: ClusterSpec, base_dir: Path) -> LocalCluster:
         """The cluster already running in base_dir (NoClusterError when there is none)."""
         state = ClusterState.load(base_dir)
-        cluster = cls(spec, Path(base_dir) / "dist", Path(base_dir))
+        cluster = cls(spec, Path(base_dir) / RUNNING_DIST, Path(base_dir))
         cluster.state, cluster.hosts = state, [n.host for n in state.nodes]
         return cluster
 
@@ -169,13 +172,7 @@ class LocalCluster:
                 "stop it with `redis-gitops local down --dir ...` or pick another --subnet)"
             )
         self.base.mkdir(parents=True, exist_ok=True)
-        config, scripts = config_maps(self.dist, self.names)
-        for folder, files, mode in (("config", config, 0o444), ("scripts", scripts, 0o555)):
-            (self.base / folder).mkdir(exist_ok=True)
-            for name, text in files.items():
-                path = self.base / folder / name
-                path.write_text(text)
-                path.chmod(mode)
+        self.sync_config_maps(self.dist)
         secrets_dir = self.base / "secrets"
         secrets_dir.mkdir(mode=0o700, exist_ok=True)
         for name in (
@@ -212,6 +209,26 @@ class LocalCluster:
         self.start_nodes([node.ordinal for node in self.state.nodes], timeout=timeout)
         self.wait_until_healthy(timeout)
         return self.state
+
+    @property
+    def running_dist(self) -> Path:
+        """The rendering the cluster runs, as `up` or `local apply` last wrote it (what `plan` compares with)."""
+        return self.base / RUNNING_DIST
+
+    def sync_config_maps(self, dist: Path) -> None:
+        """Write the ConfigMaps' files from `dist`, as the kubelet updates a mounted ConfigMap: every pod sees
+        the new files, and no running process re-reads them. The rendering is kept beside them."""
+        config, scripts = config_maps(dist, self.names)
+        for folder, files, mode in (("config", config, 0o444), ("scripts", scripts, 0o555)):
+            (self.base / folder).mkdir(exist_ok=True)
+            for name, text in files.items():
+                path = self.base / folder / name
+                path.unlink(missing_ok=True)  # read-only files: replaced, not rewritten
+                path.write_text(text)
+                path.chmod(mode)
+        if Path(dist).resolve() != self.running_dist.resolve():
+            shutil.rmtree(self.running_dist, ignore_errors=True)
+            shutil.copytree(dist, self.running_dist)
 
     def _busy_ports(self) -> list[str]:
         return [

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,7 +170,7 @@ class WorkerRun:
     fault_events: list[tuple[float, str]] = field(default_factory=list)  # the hand-over's, from the fault's start
 
 
-def _fault(cluster: LocalCluster, fault: str, window: list[float] | None = None, events: list | None = None) -> None:
+def _fault(cluster: LocalCluster, fault, window: list[float] | None = None, events: list | None = None) -> None:
     if window is not None:
         window.append(time.time())
     try:
@@ -179,7 +180,10 @@ def _fault(cluster: LocalCluster, fault: str, window: list[float] | None = None,
             window.append(time.time())
 
 
-def _inject(cluster: LocalCluster, fault: str, events: list) -> None:
+def _inject(cluster: LocalCluster, fault: str | Callable[[LocalCluster], object], events: list) -> None:
+    if callable(fault):  # a change applied to the running cluster (`local apply`)
+        fault(cluster)
+        return
     master = cluster.master()
     if fault == "handover":  # the preStop hand-over alone: the demoted master stays up as a replica
         result = cluster.run_prestop(master)
@@ -225,7 +229,7 @@ def publish(env: dict[str, str], count: int, rate: float = 50.0, queue: str = "d
 
 def run(
     cluster: LocalCluster,
-    fault: str,
+    fault: str | Callable[[LocalCluster], object],
     count: int = 300,
     rate: float = 10.0,
     fault_after: float = 8.0,
@@ -272,7 +276,7 @@ def run(
             (keep / "publisher.json").write_text(json.dumps(result) + "\n")
         t0 = window[0] if window else 0.0
         return WorkerRun(
-            fault=fault,
+            fault=fault if isinstance(fault, str) else getattr(fault, "__name__", "change"),
             published=len(published),
             publish_errors=result["errors"],
             publish_timeouts=result["timeouts"],

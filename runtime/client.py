@@ -1,11 +1,12 @@
-"""The Sentinel-aware client: redis-py's `redis.sentinel.Sentinel` does discovery and failover; this module
-only configures it once (from the environment the smoke Job gets, or explicit arguments) and bounds retries.
+"""The Sentinel-aware client: redis-py's `redis.sentinel.Sentinel` does discovery and failover, with the
+connections that follow a master change from redis_gitops_airflow.sentinel_failover (the same code as Airflow's
+transport); this module only configures it once (from the environment the smoke Job gets, or explicit
+arguments) and bounds retries.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -14,15 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-from redis.backoff import ExponentialBackoff, NoBackoff
-from redis.connection import Connection, SSLConnection
-from redis.exceptions import ReadOnlyError
+from redis.backoff import NoBackoff
 from redis.retry import Retry
-from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
+from redis.sentinel import MasterNotFoundError
 
 from redis_gitops.contracts.broker_url import tls_kwargs
 from redis_gitops.contracts.client_acl import SMOKE_HEALTH_KEY_PREFIX
 from redis_gitops.contracts.defaults import DEFAULT_MASTER_NAME
+from redis_gitops_airflow.sentinel_failover import (
+    FailoverBackoff,
+    FailoverConnection,
+    FailoverSentinel,
+    FailoverSSLConnection,
+)
 
 # Retry across a failover: measured write outages are ~1.3 s for a hand-over and ~6.5 s for a crash. Backoff
 # starts small (a hand-over ends within a second of the pause) and stays short (a 1 s cap added 0.3-1 s after
@@ -35,9 +40,6 @@ DEFAULT_SOCKET_TIMEOUT_SECONDS = 0.5
 
 
 Address = tuple[str, int]
-
-# Set by a connection, in the thread that runs the retry loop, when a server it never saw demoted answers READONLY.
-_moved = threading.local()
 
 
 def address_text(a: Address) -> str:
@@ -71,130 +73,6 @@ def parse_addresses(raw: str, what: str) -> tuple[tuple[str, int], ...]:
     if not out:
         raise ValueError(f"{what} is empty: give 'host:port,host:port,...'")
     return tuple(out)
-
-
-class NoReplicasError(redis.ConnectionError):
-    """NOREPLICAS: the master has no replica in sync (min-replicas-to-write). Retried like a lost connection.
-
-    It happens right after a failover (until Sentinel links a replica to the new master, up to ~11 s measured),
-    while both replicas restart, and on an old master cut off from its replicas, where asking Sentinel again
-    finds the new master. Retrying within the pool's budget turns a brief window into latency; a longer one
-    still reaches the application, as this error, once the budget is spent.
-    """
-
-
-class FailoverBackoff(ExponentialBackoff):
-    """Exponential backoff, except right after a master answered READONLY for the first time: the master has
-    moved and a Sentinel names the new one, so the retry goes at once (measured: the capped backoff added
-    0.1 s to half the hand-overs). A second READONLY from the same server backs off as usual."""
-
-    def reset(self) -> None:
-        _moved.now = False  # a READONLY seen by an earlier call (not retried) must not shorten this call's waits
-        super().reset()
-
-    def compute(self, failures: int) -> float:
-        if getattr(_moved, "now", False):
-            _moved.now = False
-            return 0.0
-        return super().compute(failures)
-
-
-class FailoverAwareConnection(SentinelManagedConnection):
-    """Ask Sentinel for the master on *every* reconnect, including a retried command's.
-
-    redis-py 8.1 reconnects a retried command straight to the host it last used (redis/redis-py#3874): after
-    a hand-over each retry hits the demoted master ("The previous master is now a slave") until the retries
-    run out. Measured here: 8.5 s without an acknowledged write instead of ~1.3 s.
-    """
-
-    _resolving = False
-
-    def read_response(self, *args, **kwargs):
-        try:
-            # redis-py's own READONLY handling (in the parent) is redone here, so the demoted address is noted.
-            return Connection.read_response(self, *args, **kwargs)
-        except ReadOnlyError as err:
-            if not self.connection_pool.is_master:
-                raise
-            _moved.now = self.connection_pool.sentinel_manager.demoted((self.host, int(self.port)))
-            self.disconnect()  # the next attempt asks Sentinel again
-            raise redis.ConnectionError(f"{self.host}:{self.port} is a replica now (READONLY)") from err
-        except redis.ResponseError as err:
-            if str(err).startswith("NOREPLICAS"):
-                self.disconnect()  # the next attempt asks Sentinel again: the master may have moved
-                raise NoReplicasError(str(err)) from err
-            raise
-
-    def connect_check_health(self, check_health: bool = True, retry_socket_connect: bool = True):
-        if self._sock or self._resolving:
-            return super().connect_check_health(check_health, retry_socket_connect)
-        self._resolving = True
-        try:
-            self._connect_retry()  # resolves the address through Sentinel, then connects (back through here)
-        finally:
-            self._resolving = False
-
-
-class FailoverAwareSSLConnection(FailoverAwareConnection, SSLConnection):
-    """The same, over TLS (as redis-py's SentinelManagedSSLConnection pairs its Sentinel connection with TLS)."""
-
-
-class ClientSentinel(Sentinel):
-    """Follow a failover from the Sentinel that runs it.
-
-    The leading Sentinel keeps the old master in SENTINEL MASTER until the failover ends (1-6 s after the
-    promotion, measured), and its peers learn the new master from it only then; but its
-    get-master-addr-by-name names the promoted replica as soon as the promotion is seen. So: a Sentinel that
-    is mid-failover gives the promoted replica once it names one, and is skipped before that.
-
-    Its peers name the demoted master for ~0.1 s more (until the leader's hello reaches them): a server that
-    has answered READONLY is passed over while another Sentinel names someone else (measured: 0.1 s more
-    write outage in half the hand-overs when the first Sentinel asked was not the leader).
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._demoted: set[Address] = set()
-
-    def demoted(self, address: Address) -> bool:
-        """`address` answered READONLY: it is a replica now, whatever a slow Sentinel still says. True the first
-        time (since a Sentinel last named another master)."""
-        first = address not in self._demoted
-        self._demoted.add(address)
-        return first
-
-    def discover_master(self, service_name: str) -> tuple[str, int]:
-        errors, fallback = [], None
-        for number, sentinel in enumerate(self.sentinels):
-            try:
-                state = sentinel.sentinel_masters().get(service_name)
-                if not state:
-                    continue
-                address = (state["ip"], int(state["port"]))
-                if "failover_in_progress" in state["flags"]:
-                    named = sentinel.sentinel_get_master_addr_by_name(service_name)
-                    if not named:
-                        continue
-                    host = named[0].decode() if isinstance(named[0], bytes) else named[0]  # raw reply: bytes
-                    if (host, int(named[1])) == address:
-                        continue  # not promoted yet: its answer would be the old master
-                    address = (host, int(named[1]))
-                elif not self.check_master_state(state, service_name):
-                    continue
-            except (redis.ConnectionError, redis.TimeoutError) as err:
-                where = sentinel.connection_pool.connection_kwargs
-                errors.append(f"{where.get('host')}:{where.get('port')}: {err}")
-                continue
-            if address in self._demoted:
-                fallback = fallback or address  # every Sentinel may still name it: then it is the answer
-                continue
-            self._demoted.clear()
-            self.sentinels[0], self.sentinels[number] = sentinel, self.sentinels[0]  # ask it first next time
-            return address
-        if fallback:
-            return fallback
-        detail = f": {'; '.join(errors)}" if errors else ""
-        raise MasterNotFoundError(f"No master found for {service_name!r}{detail}")
 
 
 def read_password_file(path: str | os.PathLike) -> str:
@@ -266,8 +144,8 @@ class RedisPool:
         tls = tls_kwargs(settings.tls_ca_file)
         # The master and replica pools take TLS from their connection class, not from `ssl`.
         server_tls = {k: v for k, v in tls.items() if k != "ssl"}
-        connection_class = FailoverAwareSSLConnection if tls else FailoverAwareConnection
-        self.sentinel = ClientSentinel(
+        connection_class = FailoverSSLConnection if tls else FailoverConnection
+        self.sentinel = FailoverSentinel(
             list(settings.sentinels),
             # Sentinel's own password must go through sentinel_kwargs, or discovery fails with "No master found".
             # No retry and a short connect timeout there: redis-py's default retries with backoff cost 0.7-4.6 s

@@ -73,6 +73,36 @@ def local_up(
     )
 
 
+@local_app.command("apply")
+def local_apply(
+    spec: SpecOption = Path("cluster_spec.yaml"),
+    out: OutOption = Path("dist"),
+    dir: LocalDir = DEFAULT_LOCAL_DIR,
+) -> None:
+    """Apply OUT to the running local cluster as Kubernetes would: ConfigMaps first, then the pods the plan
+    says roll, one at a time (preStop hand-over, restart, Ready by the rendered probes)."""
+    from redis_gitops.devcluster.apply import ApplyRefused, apply
+    from redis_gitops.plan.report import text
+
+    cluster_spec = load_or_exit(spec)
+    cluster = _local_cluster(cluster_spec, dir)
+    try:
+        applied = apply(cluster, cluster_spec, out)
+    except ApplyRefused as err:
+        typer.echo(f"error: refused: {err}; nothing was changed", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    except (OSError, RuntimeError, TimeoutError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    typer.echo(text(applied.plan), nl=False)
+    for step in applied.steps:
+        how = "handed over, then replaced" if step.handed_over else "replaced"
+        typer.echo(f"  {step.pod}: {how}; Ready after {step.ready_after_s} s")
+    predicted = [r for r in applied.plan.rolls if r.pods]
+    bounds = f" (plan: {predicted[0].handovers_best}-{predicted[0].handovers})" if predicted else ""
+    typer.echo(f"applied: {len(applied.steps)} pod(s) replaced, {applied.handovers} hand-over(s){bounds}")
+
+
 @local_app.command("status")
 def local_status(dir: LocalDir = DEFAULT_LOCAL_DIR, as_json: JsonOption = False) -> None:
     """Addresses, processes and roles; --json for other tools (passwords are given as files, never values)."""

@@ -94,3 +94,20 @@ def test_the_airflow_package_admits_only_the_minor_versions_the_suite_runs():
         assert requirement.specifier.contains(tested), requirement
         for other in (f"{tested.major}.{tested.minor + 1}.0", f"{tested.major}.{tested.minor - 1}.99"):
             assert not requirement.specifier.contains(other), f"{requirement} admits {other}, never run here"
+
+
+def test_a_master_change_is_followed_by_one_implementation():
+    """redis-py's Sentinel connections are changed in one module, sentinel_failover.py, which the Airflow
+    transport and the smoke Job's pool both use (redis/redis-py#3874 was worked around twice)."""
+    from redis_gitops.runtime import client
+    from redis_gitops_airflow import sentinel_failover, transport
+
+    hooks = {"read_response", "connect_check_health", "_connect_retry", "send_packed_command", "discover_master"}
+    overriding = []
+    for path in [*(p for f in PACKAGES for p in (ROOT / f).rglob("*.py")), *(ROOT / "airflow_broker").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and node.name in hooks and path.name != "sentinel_failover.py":
+                overriding.append(f"{path.relative_to(ROOT)}: {node.name}")
+    assert not overriding, overriding
+    assert issubclass(transport.SentinelConnection, sentinel_failover.FailoverConnection)
+    assert client.FailoverConnection is sentinel_failover.FailoverConnection

@@ -1,5 +1,6 @@
 """What the smoke image runs: `redis-gitops-smoke smoke` and `monitor` from the REDIS_* environment the Job
-sets, with only the image's packages (runtime/, contracts/) and dependencies (redis-py, typer) importable."""
+sets, with only the image's packages (runtime/, contracts/, redis_gitops_airflow) and dependencies (redis-py,
+kombu, typer) importable."""
 
 import json
 import re
@@ -23,7 +24,7 @@ IMAGE_LIKE = """
 import sys
 BLOCKED = ("redis_gitops.synth", "redis_gitops.policies", "redis_gitops.devcluster", "redis_gitops.faults",
            "cdk8s", "cdk8s_plus_33", "constructs", "jsii", "ruamel", "jsonschema", "kubernetes_validate",
-           "matplotlib", "airflow", "celery", "redis_gitops_airflow")  # (pydantic comes with typer; kombu is in)
+           "matplotlib", "airflow", "celery")  # (pydantic comes with typer; kombu and redis_gitops_airflow are in)
 class Block:
     def find_spec(self, name, path=None, target=None):
         if any(name == b or name.startswith(b + ".") for b in BLOCKED):
@@ -166,6 +167,8 @@ def test_the_image_holds_the_runtime_and_the_contracts_only():
     packages = {c for c in copied if (ROOT / c / "__init__.py").exists()}
     assert packages == {"runtime", "contracts"}, copied
     assert "docker/smoke/pyproject.toml" in copied  # its own distribution, not the root project
+    assert "airflow_broker" in copied  # the Sentinel connections shared with Airflow's transport, installed apart
+    assert "pip install --no-deps ./airflow_broker ." in (ROOT / "Dockerfile").read_text()
 
 
 def test_the_smoke_distribution_installs_the_runtime_the_contracts_and_one_script(tmp_path):

@@ -1,4 +1,8 @@
-"""The Airflow side of the redis-gitops broker (installed into the Airflow image, not into the smoke image).
+"""The client side of the redis-gitops broker: installed into the Airflow image, and into the smoke image for
+`sentinel_failover` (the smoke Job's pool uses the same connections as Airflow's transport).
+
+- `sentinel_failover`: Sentinel-managed redis-py connections that follow a master change (redis/redis-py#3874
+  and its neighbours), for every client of the broker.
 
 - `transport`: a kombu Sentinel transport whose busy workers survive a master change (kombu 5.7 + redis-py 8
   hang on a planned hand-over and die on a master crash; see UPSTREAM.md beside this package).

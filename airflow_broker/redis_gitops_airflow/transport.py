@@ -4,7 +4,8 @@ With kombu 5.7 and redis-py 8, a busy Celery worker (acks late, Airflow's defaul
 master change (UPSTREAM.md beside this package has the reproduction and the upstream issue text):
 - planned hand-over: restoring unacked messages runs a WATCH/MULTI transaction that redis-py retries without
   limit; every retry reconnects with the plain `_connect()` to the stored address, the demoted master,
-  bypassing `SentinelManagedConnection.connect()`, the only path that asks Sentinel (redis/redis-py#3874);
+  bypassing `SentinelManagedConnection.connect()`, the only path that asks Sentinel (redis/redis-py#3874;
+  sentinel_failover.py, shared with the smoke Job's client, follows the master for every connection);
 - once that is fixed, the worker still stalls: the acknowledgements of the tasks it was running fail with
   READONLY on the demoted master, kombu keeps their tags in its prefetch window, and with Airflow's
   prefetch (worker_concurrency x 1) a full window means the worker never asks for another task;
@@ -17,7 +18,8 @@ master change (UPSTREAM.md beside this package has the reproduction and the upst
   message: taken from its queue, in no hash, never run;
 - right after a failover the new master refuses writes with NOREPLICAS until a replica links to it; kombu
   takes that for a fatal error (a publish Airflow marks FAILED, a lost record, a worker's BRPOP).
-The classes below change exactly those steps; everything else is kombu's own transport.
+The connections come from sentinel_failover.py; the classes below change kombu's steps; everything else is
+kombu's own transport.
 """
 
 from __future__ import annotations
@@ -32,7 +34,13 @@ from kombu.transport import virtual
 from redis._defaults import DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP, DEFAULT_RETRY_COUNT
 from redis.backoff import ConstantBackoff, ExponentialWithJitterBackoff
 from redis.retry import Retry
-from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
+
+from redis_gitops_airflow.sentinel_failover import (
+    FailoverConnection,
+    FailoverSSLConnection,
+    NoReplicasError,
+    answering_sentinel_first,
+)
 
 # How long an acknowledgement keeps trying to reach the new master: a hand-over pauses writes about 1.2 s, a
 # crash takes down-after (5 s rendered) plus about 1.5 s to fail over (README, "Proven under faults"). An ack
@@ -47,117 +55,11 @@ ALIAS = "sentinel"
 TRANSPORT = f"{__name__}:SentinelTransport"
 
 
-# After a READONLY from the master, how long a reconnect waits for a Sentinel to name another master.
-DEMOTED_WAIT_SECONDS = 5.0
-DEMOTED_POLL_SECONDS = 0.05
-# service name -> (demoted address, until when to avoid it). Process-wide, not per pool: kombu replaces the
-# channel, and with it the pool, on every reconnect, and a fresh pool would ask the stale Sentinel again.
-_demoted: dict[str, tuple[tuple[str, int], float]] = {}
+class SentinelConnection(FailoverConnection):
+    """Every reconnect through Sentinel, READONLY/UNBLOCKED/NOREPLICAS retried (sentinel_failover.py)."""
 
 
-def _mark_demoted(pool, address: tuple[str, int]) -> None:
-    _demoted[pool.service_name] = (address, time.monotonic() + DEMOTED_WAIT_SECONDS)
-
-
-def _avoid(pool) -> tuple[str, int] | None:
-    entry = _demoted.get(pool.service_name)
-    if entry is None or time.monotonic() > entry[1]:
-        _demoted.pop(pool.service_name, None)
-        return None
-    return entry[0]
-
-
-# service name -> the Sentinel that answered the last lookup. Process-wide for the same reason: a fresh pool
-# would otherwise start again with the first Sentinel of the URL, however long it takes to answer.
-_answered: dict[str, tuple[str, int]] = {}
-
-
-def _sentinel_address(client) -> tuple[str, int]:
-    kwargs = client.connection_pool.connection_kwargs
-    return kwargs["host"], int(kwargs["port"])
-
-
-def _remember_answering_sentinel(pool) -> None:
-    """redis-py moves the Sentinel that answered to the front of its own list; keep that for every pool."""
-    _answered[pool.service_name] = _sentinel_address(pool.sentinel_manager.sentinels[0])
-
-
-def _answering_sentinel_first(manager, service: str) -> None:
-    first = _answered.get(service)
-    if first is not None:
-        manager.sentinels.sort(key=lambda client: _sentinel_address(client) != first)
-
-
-def _every_sentinels_master(manager, service: str):
-    """The master address each Sentinel gives out, in the manager's order (unreachable ones skipped)."""
-    for sentinel in manager.sentinels:
-        try:
-            state = sentinel.sentinel_masters().get(service)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-            continue
-        if state and manager.check_master_state(state, service):
-            yield state["ip"], state["port"]
-
-
-class _ReconnectThroughSentinel:
-    """Every reconnect asks Sentinel where the master is, instead of reusing the address it last had; after
-    the master answered READONLY, it waits (bounded) for a Sentinel that names another one, instead of
-    reconnecting to the demoted server while the first Sentinel asked still names it; a blocked BRPOP that
-    the demotion unblocks is a lost connection, not a fatal error."""
-
-    def send_packed_command(self, command, check_health=True):
-        if not self._sock:
-            self.connect()
-        return super().send_packed_command(command, check_health)
-
-    def _connect_retry(self):
-        pool = self.connection_pool
-        if self._sock or not pool.is_master or _avoid(pool) is None:
-            result = super()._connect_retry()
-            _remember_answering_sentinel(pool)
-            return result
-        while (demoted := _avoid(pool)) is not None:
-            for address in _every_sentinels_master(pool.sentinel_manager, pool.service_name):
-                if (address[0], int(address[1])) != demoted:
-                    # The mark stays until it expires: the next connection would otherwise ask the stale
-                    # Sentinel first again (redis-py keeps the Sentinel that answered last in front).
-                    return self.connect_to(address)
-            time.sleep(DEMOTED_POLL_SECONDS)
-        return super()._connect_retry()  # no Sentinel named another master in time: it may be master again
-
-    def read_response(self, *args, **kwargs):
-        try:
-            return super().read_response(*args, **kwargs)
-        except redis.exceptions.ConnectionError as err:
-            if isinstance(err.__context__, redis.exceptions.ReadOnlyError):  # redis-py: "now a slave"
-                _mark_demoted(self.connection_pool, (self.host, int(self.port)))
-            raise
-        except redis.exceptions.ResponseError as err:
-            if not self.connection_pool.is_master:
-                raise
-            # Redis answers every client blocked on a master it demotes with "-UNBLOCKED ... (master ->
-            # replica?)"; kombu lets a ResponseError from BRPOP end the worker. Reconnect through Sentinel.
-            if str(err).startswith("UNBLOCKED"):
-                _mark_demoted(self.connection_pool, (self.host, int(self.port)))
-                self.disconnect()
-                raise redis.exceptions.ConnectionError(f"the master was demoted: {err}") from err
-            # min-replicas-to-write: no replica linked yet (just after a failover) or none reachable (a master
-            # cut off, where asking Sentinel again finds the new one). Retried like a lost connection.
-            if str(err).startswith("NOREPLICAS"):
-                self.disconnect()
-                raise NoReplicasError(str(err)) from err
-            raise
-
-
-class NoReplicasError(redis.exceptions.ConnectionError):
-    """NOREPLICAS from the master: a connection error to kombu, so publishes, records and acks are retried."""
-
-
-class SentinelConnection(_ReconnectThroughSentinel, SentinelManagedConnection):
-    pass
-
-
-class SentinelSSLConnection(_ReconnectThroughSentinel, SentinelManagedSSLConnection):
+class SentinelSSLConnection(FailoverSSLConnection):
     pass
 
 
@@ -254,7 +156,7 @@ class SentinelChannel(kombu_redis.SentinelChannel):
             self.sentinel_kwargs = {**kwargs, "retry": SENTINEL_RETRY}
         pool = super()._sentinel_managed_pool(asynchronous)
         # A new pool starts with the Sentinel that answered last, not again with the first of the URL.
-        _answering_sentinel_first(pool.sentinel_manager, pool.service_name)
+        answering_sentinel_first(pool.sentinel_manager, pool.service_name)
         return pool
 
     def _connection_gone(self) -> bool:

@@ -1,0 +1,102 @@
+"""`local apply` on a running local cluster: a change rolls the pods as `plan` predicted, under load (a writer
+confirming with WAIT 1, a Celery worker configured by Airflow's provider), losing nothing."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+from ruamel.yaml import YAML
+
+from redis_gitops.devcluster.apply import ApplyRefused, apply
+from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings
+from redis_gitops.faults.airflow_worker import run as run_worker
+from redis_gitops.faults.load import Load
+from redis_gitops.runtime.client import RedisPool
+from redis_gitops.synth.pipeline import synthesize
+from redis_gitops.synth.spec_loader import load_spec
+
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def cluster(spec, tmp_path_factory):
+    with LocalCluster(spec, ROOT / "dist", tmp_path_factory.mktemp("apply-cluster"), subnet=93) as c:
+        yield c
+
+
+def _render(tmp_path, name: str, edit):
+    yaml = YAML()
+    doc = yaml.load((ROOT / "cluster_spec.yaml").read_text())
+    edit(doc)
+    spec_path = tmp_path / f"{name}.yaml"
+    with spec_path.open("w") as f:
+        yaml.dump(doc, f)
+    out = tmp_path / f"{name}-dist"
+    assert synthesize(spec_path, out).ok
+    return load_spec(spec_path), out
+
+
+def _queue_added(doc):
+    doc["airflow"] = {"queues": ["default", "reports"]}
+
+
+def test_a_refused_change_is_refused_with_the_plans_words_and_nothing_changes(cluster, tmp_path):
+    spec, dist = _render(tmp_path, "grown", lambda d: d["persistence"].__setitem__("size", "20Gi"))
+    config_before = (cluster.base / "config" / "redis.conf").read_text()
+    pids = [(n.redis_pid, n.sentinel_pid) for n in cluster.state.nodes]
+    with pytest.raises(ApplyRefused, match="--cascade=orphan"):
+        apply(cluster, spec, dist)
+    assert (cluster.base / "config" / "redis.conf").read_text() == config_before
+    assert [(n.redis_pid, n.sentinel_pid) for n in cluster.state.nodes] == pids
+
+
+def test_a_scripts_only_change_reaches_the_files_and_no_running_process(cluster, tmp_path):
+    dist = tmp_path / "scripts-dist"
+    shutil.copytree(cluster.running_dist, dist)
+    scripts = dist / "redis-scripts-configmap.yaml"
+    scripts.write_text(scripts.read_text().replace('log "starting Sentinel on', 'log "starting the Sentinel on'))
+    pids = [(n.redis_pid, n.sentinel_pid) for n in cluster.state.nodes]
+    applied = apply(cluster, cluster.spec, dist)
+    assert applied.steps == [] and applied.plan.verdict == "in-place"
+    assert any("redis-scripts" in n for n in applied.plan.not_rolled)
+    assert "starting the Sentinel on" in (cluster.base / "scripts" / "start-sentinel.sh").read_text()
+    assert [(n.redis_pid, n.sentinel_pid) for n in cluster.state.nodes] == pids
+
+
+def test_a_queue_added_rolls_every_pod_as_planned_with_nothing_lost_under_load(cluster, tmp_path):
+    """The ACL line that grants the queue changes: every pod is replaced, highest ordinal first, while a writer
+    confirms with WAIT 1 and Airflow's worker runs tasks published as its scheduler does."""
+    cluster.wait_until_healthy(30)
+    spec, dist = _render(tmp_path, "queue", _queue_added)
+    pool = RedisPool(broker_settings(cluster.state))
+    key = f"apply:{time.time_ns()}"
+    writer = Load(pool, key)
+    applied = []
+    writer.start()
+    try:
+        worker = run_worker(
+            cluster, lambda c: applied.append(apply(c, spec, dist)), count=300, rate=10.0, fault_after=4.0
+        )
+    finally:
+        log = writer.stop()
+        pool.close()
+    cluster.wait_until_healthy(60)
+    (done,) = applied
+    (roll,) = done.plan.rolls
+    stored = {int(v) for v in cluster.redis(cluster.master()).lrange(key, 0, -1)}
+    lost = [n for n in log.acknowledged if n not in stored]
+    print(
+        f"applied: {done.pods}, {done.handovers} hand-over(s) (plan {roll.handovers_best}-{roll.handovers}), "
+        f"Ready after {[s.ready_after_s for s in done.steps]} s; writer: {len(log.acknowledged)} acknowledged, "
+        f"{len(lost)} lost, longest gap {log.longest_gap()[0]:.2f} s; worker: {worker.executed}/{worker.published} "
+        f"run, {len(worker.publish_errors)} publish errors, {worker.duplicates} duplicates"
+    )
+    assert done.pods == roll.pods == ("redis-2", "redis-1", "redis-0")
+    assert roll.handovers_best <= done.handovers <= roll.handovers
+    assert not lost
+    assert worker.missing == [] and worker.publish_errors == [] and worker.worker_survived
+    # The new ACL reached the servers: Airflow's user may now use the new queue.
+    airflow = spec.airflow.username
+    assert cluster.redis(cluster.master()).execute_command("ACL", "DRYRUN", airflow, "LLEN", "reports") == "OK"
