@@ -2,6 +2,8 @@
 with what we render, by the plan's own prediction (plan/rolls.py's `predict_roll`):
 
 - ConfigMaps: their files change under every pod at once (the kubelet's sync); no running process re-reads them;
+- a replicas change first creates the new pods (all at once: Parallel pod management) or deletes the pods above
+  the new count (their preStop hands over if one holds the master; their data stays, as a retained claim);
 - a pod template change replaces the pods one at a time in the plan's order (highest ordinal first): preStop
   hook (the master's hands over), stop, start with the new template, and the next only once the rendered
   readiness probes pass;
@@ -32,17 +34,24 @@ class ApplyRefused(RuntimeError):
 class Step:
     pod: str
     handed_over: bool  # it was the master when its preStop ran
-    ready_after_s: float  # from the preStop's start until the readiness probes passed
+    took_s: float  # from the preStop's start until Ready (replaced) or gone (deleted)
+    action: str = "replaced"
 
 
 @dataclass
 class Applied:
     plan: Plan
     steps: list[Step] = field(default_factory=list)
+    created: tuple[str, ...] = ()
 
     @property
     def pods(self) -> tuple[str, ...]:
-        return tuple(s.pod for s in self.steps)
+        """The pods replaced, in order."""
+        return tuple(s.pod for s in self.steps if s.action == "replaced")
+
+    @property
+    def deleted(self) -> tuple[str, ...]:
+        return tuple(s.pod for s in self.steps if s.action == "deleted")
 
     @property
     def handovers(self) -> int:
@@ -66,9 +75,6 @@ def _refusal(plan: Plan) -> str | None:
     refused = [f for f in plan.unacknowledged if f.verdict == Verdict.REFUSED]
     if refused:
         return "; ".join(f"{f.object}: {f.field}: {f.what}. Procedure: {f.procedure}" for f in refused)
-    broker = [r for r in plan.rolls if r.created or r.deleted]
-    if broker:
-        return "a replicas change: the local cluster cannot add or remove pods yet"
     return None
 
 
@@ -90,8 +96,23 @@ def apply(cluster: LocalCluster, spec: ClusterSpec, dist: Path, ready_timeout: f
     cluster.sync_config_maps(Path(dist))
     for roll in plan.rolls:
         checks = readiness_checks(target, roll.workload.split("/", 1)[1])
+        created, deleted = [_ordinal(p) for p in roll.created], [_ordinal(p) for p in roll.deleted]
+        if created:  # Parallel pod management: the new pods start at once, with the new template
+            cluster.spec = spec
+            cluster.add_nodes(created)
+            cluster.start_nodes(created)
+            for ordinal in created:
+                _wait_ready(cluster, ordinal, checks, ready_timeout)
+            applied.created = roll.created
+        for pod in roll.deleted:  # each preStop hands over if its pod holds the master
+            was_master = cluster.roles()[_ordinal(pod)] == "master"
+            started = time.monotonic()
+            cluster.stop_node(_ordinal(pod), graceful=True)
+            applied.steps.append(Step(pod, was_master, round(time.monotonic() - started, 2), "deleted"))
+        if deleted:
+            cluster.remove_nodes(deleted)
         for pod in roll.pods:
-            ordinal = int(pod.rsplit("-", 1)[1])
+            ordinal = _ordinal(pod)
             started = time.monotonic()
             was_master = cluster.roles()[ordinal] == "master"
             cluster.stop_node(ordinal, graceful=True)  # preStop (the hand-over), then SIGTERM
@@ -101,6 +122,10 @@ def apply(cluster: LocalCluster, spec: ClusterSpec, dist: Path, ready_timeout: f
             applied.steps.append(Step(pod, was_master, round(time.monotonic() - started, 2)))
     cluster.spec = spec
     return applied
+
+
+def _ordinal(pod: str) -> int:
+    return int(pod.rsplit("-", 1)[1])
 
 
 def _wait_ready(cluster: LocalCluster, ordinal: int, checks: list[str], timeout: float) -> None:

@@ -320,6 +320,21 @@ class LocalCluster:
                 lambda o=node.ordinal: self.sentinel(o).ping(), timeout, f"Sentinel on {node.host} did not answer"
             )
 
+    def add_nodes(self, ordinals: list[int]) -> None:
+        """Pods a replicas increase creates, on the next addresses of this cluster's subnet (not started)."""
+        prefix = self.hosts[0].rsplit(".", 1)[0]
+        for ordinal in ordinals:
+            host = f"{prefix}.{ordinal + 1}"
+            self.hosts.append(host)
+            self.state.nodes.append(Node(ordinal, host))
+        self.state.save()
+
+    def remove_nodes(self, ordinals: list[int]) -> None:
+        """Pods a replicas decrease deletes (already stopped); their data stays, as a retained claim does."""
+        self.state.nodes = [n for n in self.state.nodes if n.ordinal not in ordinals]
+        self.hosts = [n.host for n in self.state.nodes]
+        self.state.save()
+
     def stop_process(self, ordinal: int, role: str) -> None:
         """Stop only this pod's Redis or Sentinel (SIGTERM, then reap), as a crashed container."""
         node = self.state.nodes[ordinal]

@@ -58,12 +58,13 @@ def replicas_down(base: BrokerFacts, head: BrokerFacts) -> list[Finding]:
             f"StatefulSet/{head.statefulset}",
             f"replicas {base.replicas} -> {head.replicas}",
             Verdict.DISRUPTIVE,
-            f"{', '.join(gone)} are deleted (their volumes stay, unused, as the claims are retained); the remaining "
-            f"Sentinels keep counting the removed ones, so a failover still needs {base.replicas // 2 + 1} of "
-            f"{base.replicas} votes with only {head.replicas} Sentinels left",
-            "After the sync: `SENTINEL RESET <master>` on each remaining Sentinel, one at a time, waiting until "
-            "`SENTINEL MASTER` shows the others again (num-other-sentinels) before the next; then delete the "
-            "unused claims when you no longer need their data.",
+            f"{', '.join(gone)} are deleted (their volumes stay, unused, as the claims are retained); each "
+            "remaining Sentinel counts the removed ones until its pod is replaced (its start keeps only the peers "
+            "the new template lists), so until the roll ends a failover may lack the votes (see quorum)",
+            "Let the roll finish before any other disruption; then check that each Sentinel counts only the "
+            f"others (`SENTINEL MASTER <master>`: num-other-sentinels {head.replicas - 1}; `SENTINEL RESET "
+            "<master>` on one that does not, one at a time), and delete the unused claims when their data is "
+            "no longer needed.",
         )
     ]
 

@@ -34,20 +34,23 @@ def quorum_steps(
     base: tuple[int, int],
     head: tuple[int, int],
 ) -> tuple[QuorumStep, ...]:
-    """Each step's Sentinels: up, known (a Sentinel keeps counting a removed peer until SENTINEL RESET), and
-    whether a failover could still be agreed (quorum) and authorised (a majority of those known)."""
+    """Each step's Sentinels: up, known, and whether a failover could still be agreed (quorum) and authorised
+    (a majority of the Sentinels its leader knows). A Sentinel not yet replaced knows every pod it has seen
+    (the removed ones too); a replaced one only the new template's pods."""
     (base_pods, base_quorum), (head_pods, head_quorum) = base, head
     known = max(base_pods, head_pods)
-    steps = []
-    up = base_pods + len(created)
-    quorum = max(base_quorum, head_quorum)  # old and new configurations run side by side during the roll
+    steps, up = [], base_pods + len(created)
     if created:
-        steps.append(_step(f"create {', '.join(_pod(statefulset, o) for o in created)}", up, known, quorum))
+        steps.append(_step(f"create {', '.join(_pod(statefulset, o) for o in created)}", up, known, base_quorum))
     if deleted:
         up -= len(deleted)
-        steps.append(_step(f"delete {', '.join(_pod(statefulset, o) for o in deleted)}", up, known, quorum))
-    for ordinal in rolled:
-        steps.append(_step(f"replace {_pod(statefulset, ordinal)}", up - 1, known, quorum))
+        steps.append(_step(f"delete {', '.join(_pod(statefulset, o) for o in deleted)}", up, known, base_quorum))
+    for done, ordinal in enumerate(rolled):
+        step = _step(f"replace {_pod(statefulset, ordinal)}", up - 1, known, base_quorum)
+        if not step.ok and done:  # a Sentinel already replaced (and up) may lead, with the new configuration
+            replaced = _step(step.step, up - 1, head_pods, head_quorum)
+            step = replaced if replaced.ok else step
+        steps.append(step)
     return tuple(steps)
 
 

@@ -95,9 +95,11 @@ def local_apply(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
     typer.echo(text(applied.plan), nl=False)
+    for pod in applied.created:
+        typer.echo(f"  {pod}: created")
     for step in applied.steps:
-        how = "handed over, then replaced" if step.handed_over else "replaced"
-        typer.echo(f"  {step.pod}: {how}; Ready after {step.ready_after_s} s")
+        how = f"handed over, then {step.action}" if step.handed_over else step.action
+        typer.echo(f"  {step.pod}: {how} ({step.took_s} s)")
     predicted = [r for r in applied.plan.rolls if r.pods]
     bounds = f" (plan: {predicted[0].handovers_best}-{predicted[0].handovers})" if predicted else ""
     typer.echo(f"applied: {len(applied.steps)} pod(s) replaced, {applied.handovers} hand-over(s){bounds}")

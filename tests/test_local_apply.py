@@ -89,7 +89,7 @@ def test_a_queue_added_rolls_every_pod_as_planned_with_nothing_lost_under_load(c
     lost = [n for n in log.acknowledged if n not in stored]
     print(
         f"applied: {done.pods}, {done.handovers} hand-over(s) (plan {roll.handovers_best}-{roll.handovers}), "
-        f"Ready after {[s.ready_after_s for s in done.steps]} s; writer: {len(log.acknowledged)} acknowledged, "
+        f"took {[s.took_s for s in done.steps]} s; writer: {len(log.acknowledged)} acknowledged, "
         f"{len(lost)} lost, longest gap {log.longest_gap()[0]:.2f} s; worker: {worker.executed}/{worker.published} "
         f"run, {len(worker.publish_errors)} publish errors, {worker.duplicates} duplicates"
     )
@@ -100,3 +100,58 @@ def test_a_queue_added_rolls_every_pod_as_planned_with_nothing_lost_under_load(c
     # The new ACL reached the servers: Airflow's user may now use the new queue.
     airflow = spec.airflow.username
     assert cluster.redis(cluster.master()).execute_command("ACL", "DRYRUN", airflow, "LLEN", "reports") == "OK"
+
+
+def _five_pods(doc):
+    doc["redis"]["replicas"] = 5
+    doc["sentinel"]["quorum"] = 3
+
+
+def _under_load(cluster, change):
+    """Apply `change` while a WAIT 1 writer and Airflow's worker run; (writer's lost writes, worker run)."""
+    pool = RedisPool(broker_settings(cluster.state))
+    key = f"apply:{time.time_ns()}"
+    writer = Load(pool, key)
+    writer.start()
+    try:
+        worker = run_worker(cluster, change, count=200, rate=10.0, fault_after=3.0)
+    finally:
+        log = writer.stop()
+        pool.close()
+    stored = {int(v) for v in cluster.redis(cluster.master()).lrange(key, 0, -1)}
+    return [n for n in log.acknowledged if n not in stored], worker, log
+
+
+@pytest.mark.faults
+def test_scaling_to_five_pods_and_back_follows_the_plan_under_load(cluster, tmp_path):
+    """3 -> 5: the new pods first (at once), then the three old ones replaced (PEER_HOSTS changed). 5 -> 3: pods
+    4 and 3 deleted, the rest replaced, after which no Sentinel counts the deleted ones."""
+    cluster.wait_until_healthy(30)
+    five, five_dist = _render(tmp_path, "five", _five_pods)
+    applied = []
+    lost, worker, log = _under_load(cluster, lambda c: applied.append(apply(c, five, five_dist)))
+    (up,) = applied
+    (roll,) = up.plan.rolls
+    print(f"3 -> 5: created {up.created}, replaced {up.pods}, {up.handovers} hand-over(s); lost {len(lost)}")
+    assert up.created == roll.created == ("redis-3", "redis-4") and up.pods == roll.pods
+    assert roll.handovers_best <= up.handovers <= roll.handovers
+    assert not lost and worker.missing == [] and worker.publish_errors == []
+    cluster.wait_until_healthy(60)
+
+    three = load_spec(ROOT / "cluster_spec.yaml")
+    applied.clear()
+    lost, worker, log = _under_load(cluster, lambda c: applied.append(apply(c, three, ROOT / "dist")))
+    (down,) = applied
+    (roll,) = down.plan.rolls
+    print(f"5 -> 3: deleted {down.deleted}, replaced {down.pods}, {down.handovers} hand-over(s); lost {len(lost)}")
+    assert down.deleted == roll.deleted == ("redis-4", "redis-3") and down.pods == roll.pods
+    assert down.handovers <= roll.handovers
+    assert [f.code for f in down.plan.risks] == ["replicas-down"]
+    assert not lost and worker.missing == [] and worker.publish_errors == []
+    name = cluster.state.master_name
+    counted = [
+        int(cluster.sentinel(n.ordinal).sentinel_master(name)["num-other-sentinels"]) for n in cluster.state.nodes
+    ]
+    print(f"5 -> 3: other Sentinels each counts after the roll: {counted}")
+    assert counted == [2, 2, 2]  # replaced Sentinels keep only the template's peers: no SENTINEL RESET needed
+    cluster.wait_until_healthy(60)

@@ -363,3 +363,16 @@ def test_the_write_pause_figures_come_from_the_committed_fault_results():
 
     results = json.loads((ROOT / "docs" / "design" / "fault-results.json").read_text())
     assert json.loads(measured.FIGURES.read_text()) == measured.from_fault_runs(results["report"]["runs"])
+
+
+def test_scaling_down_loses_failover_votes_only_until_a_sentinel_is_replaced(tmp_path):
+    """5 -> 3: the old Sentinels count 5 (a majority is 3); the first replaced one knows 3 (a majority is 2)."""
+    base = _write(tmp_path, "five", TRANSITIONS[7].base_edit)
+    plan = plan_change(SPEC, base_spec=base)
+    (roll,) = plan.rolls
+    assert [(q.step, q.sentinels_up, q.ok) for q in roll.quorum] == [
+        ("delete redis-4, redis-3", 3, True),
+        ("replace redis-2", 2, False),
+        ("replace redis-1", 2, True),
+        ("replace redis-0", 2, True),
+    ]
