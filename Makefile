@@ -51,7 +51,7 @@ synth: install deb-packages-gate
 	$(BIN)/redis-gitops synth
 	$(BIN)/redis-gitops schema --out cluster_spec.schema.json
 	$(BIN)/redis-gitops docs --out docs
-	$(BIN)/redis-gitops check $(if $(BASE),--base $(BASE))
+	$(BIN)/redis-gitops check
 
 ## The pull-request gate: dist/ matches the spec, every object is schema-valid (and kubeconform-valid when it is
 ## on PATH), and the policies in policies/ pass on dist/ as it is; then the code's own checks (lint). With

@@ -376,3 +376,20 @@ def test_scaling_down_loses_failover_votes_only_until_a_sentinel_is_replaced(tmp
         ("replace redis-1", 2, True),
         ("replace redis-0", 2, True),
     ]
+
+
+def test_the_workflow_posts_the_plan_and_runs_the_transition_gate_on_pull_requests():
+    """The job runs the commands these tests run: `plan --base <ref> --format markdown`, one comment found by
+    the plan's own marker, then `make check BASE=<ref>` (check --base)."""
+    job = YAML(typ="safe").load((ROOT / ".github/workflows/ci.yml").read_text())["jobs"]["plan"]
+    assert job["if"] == "github.event_name == 'pull_request'"
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    runs = [s.get("run", "") for s in job["steps"]]
+    plan_step = next(r for r in runs if "redis-gitops plan" in r)
+    assert '--base "origin/${BASE_REF}" --format markdown --output plan.md' in plan_step
+    post = next(r for r in runs if "gh api" in r)
+    assert "head -n 1 plan.md" in post and "-X PATCH" in post  # the marker line finds the comment to edit
+    assert runs[-1] == 'make check BASE="origin/${BASE_REF}"'
+    assert Path(ROOT / "Makefile").read_text().count("$(if $(BASE),--base $(BASE))") == 1
+    checkout = next(s for s in job["steps"] if "checkout" in s.get("uses", ""))
+    assert checkout["with"]["fetch-depth"] == 0  # the base branch's dist/ is read with git
