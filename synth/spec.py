@@ -559,17 +559,18 @@ def smoke_user(spec: ClusterSpec) -> bool:
     return spec.smoke.enabled and not spec.smoke.failover
 
 
+def _reason(description: str):
+    """A reason a reviewer reads: a sentence, bounded (waivers and acknowledgements alike)."""
+    return Field(min_length=10, max_length=MAX_REASON_CHARS, description=description)
+
+
 class PolicyWaiver(Model):
     """Waive one policy rule on one rendered object; synth writes it as an annotation the gate reads."""
 
     rule: str
     kind: str = Field(pattern=r"^[A-Z][A-Za-z]+$")
     name: str
-    reason: str = Field(
-        min_length=10,
-        max_length=MAX_REASON_CHARS,
-        description="Why the rule does not apply here; shown in every report.",
-    )
+    reason: str = _reason("Why the rule does not apply here; shown in every report.")
 
     @field_validator("rule")
     @classmethod
@@ -736,11 +737,7 @@ class Acknowledgement(Model):
     """A change `plan` stops at (`check --base`), acknowledged: the gate passes it and prints its procedure."""
 
     change: str = Field(description="The change's code, as the plan names it (docs/review/plan.md lists them).")
-    reason: str = Field(
-        min_length=10,
-        max_length=MAX_REASON_CHARS,
-        description="Why, and that the procedure the plan gives is followed; shown in every plan.",
-    )
+    reason: str = _reason("Why, and that the procedure the plan gives is followed; shown in every plan.")
 
     @field_validator("change")
     @classmethod
