@@ -8,11 +8,13 @@ import time
 
 import pytest
 from ruamel.yaml import YAML
+from test_plan import TRANSITIONS
 
 from redis_gitops.devcluster.apply import ApplyRefused, apply
 from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings
 from redis_gitops.faults.airflow_worker import run as run_worker
 from redis_gitops.faults.load import Load
+from redis_gitops.plan.model import Verdict
 from redis_gitops.runtime.client import RedisPool
 from redis_gitops.synth.pipeline import synthesize
 from redis_gitops.synth.spec_loader import load_spec
@@ -155,3 +157,36 @@ def test_scaling_to_five_pods_and_back_follows_the_plan_under_load(cluster, tmp_
     print(f"5 -> 3: other Sentinels each counts after the roll: {counted}")
     assert counted == [2, 2, 2]  # replaced Sentinels keep only the template's peers: no SENTINEL RESET needed
     cluster.wait_until_healthy(60)
+
+
+def _pids(cluster) -> dict[str, tuple]:
+    return {f"redis-{n.ordinal}": (n.redis_pid, n.sentinel_pid) for n in cluster.state.nodes}
+
+
+# The rows of the plan's transition table the local cluster can run from the default spec: no base of their
+# own, nothing the apply refuses (ports, master name, TLS, a namespace), no older RDB format (an image change
+# rolls the one local binary: the roll itself is what is checked).
+LOCAL = [
+    t
+    for t in TRANSITIONS
+    if t.base_edit is None
+    and t.verdict != Verdict.REFUSED
+    and not t.codes & {"tls-switch", "client-endpoint", "namespace-or-name", "engine-version"}
+    and not t.created
+]
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("t", LOCAL, ids=[t.name for t in LOCAL])
+def test_each_transition_restarts_exactly_the_pods_the_plan_names(cluster, tmp_path, spec, t):
+    """Applied and applied back: the pods whose processes were replaced are the plan's, in its order, and the
+    others keep running; the cluster is healthy after each."""
+    for target_spec, target_dist in (_render(tmp_path, "head", t.edit), (spec, ROOT / "dist")):
+        before = _pids(cluster)
+        applied = apply(cluster, target_spec, target_dist)
+        after = _pids(cluster)
+        replaced = {pod for pod in before if before[pod] != after.get(pod)}
+        predicted = {p for r in applied.plan.rolls for p in r.pods}
+        assert replaced == predicted == set(applied.pods), (applied.plan.reasons, replaced)
+        cluster.wait_until_healthy(60)
+    assert tuple(sorted(predicted, reverse=True)) == tuple(applied.pods)
