@@ -152,7 +152,7 @@ def test_the_sentinel_running_a_failover_is_skipped_until_it_names_the_promoted_
     leader = (cluster.state.nodes[0].host, cluster.state.sentinel_port)
     pool = RedisPool(replace(broker_settings(cluster.state), sentinels=(leader,)))
     try:
-        _failover_when_a_replica_is_good(cluster.sentinel(0), cluster.state.master_name)
+        failover_when_a_replica_is_good(cluster.sentinel(0), cluster.state.master_name)
         with pytest.raises(MasterNotFoundError):
             pool.master_address()  # Sentinel sees a promotion about 1 s after the request: not yet
         deadline = time.monotonic() + 10
@@ -168,7 +168,7 @@ def test_the_sentinel_running_a_failover_is_skipped_until_it_names_the_promoted_
         cluster.wait_until_healthy(30)
 
 
-def _failover_when_a_replica_is_good(sentinel, master_name: str, timeout: float = 30) -> None:
+def failover_when_a_replica_is_good(sentinel, master_name: str, timeout: float = 30) -> None:
     """SENTINEL FAILOVER, once Sentinel's cached INFO (10 s old at most) shows a replica fit for promotion."""
     deadline = time.monotonic() + timeout
     while True:
