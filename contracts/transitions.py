@@ -20,4 +20,5 @@ ACKNOWLEDGEABLE = {
     "replicas-down": "fewer Redis pods: their volumes stay, unused",
     "backup-removed": "the backup volume pruned with its snapshots",
     "engine-version": "an engine or version the running data cannot follow (an older RDB format)",
+    "secret-key-added": "pods read a Secret key they did not read before (Secrets are not in git)",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 
-from redis_gitops.plan import clients, immutable, risks
+from redis_gitops.plan import clients, immutable, risks, secret_keys
 from redis_gitops.plan.facts import broker_facts
 from redis_gitops.plan.measured import HandOverPause, load
 from redis_gitops.plan.model import Action, Finding, ObjectChange, Plan, Verdict
@@ -72,6 +72,7 @@ def make_plan(
         + risks.replicas_down(base_facts, head_facts)
         + risks.engine(base_facts, head_facts)
         + risks.pruned(objects)
+        + secret_keys.findings(secret_keys.needed(old, base_facts), secret_keys.needed(new, head_facts))
     )
     if any(f.code == "namespace-or-name" for f in risk_findings):
         # A new broker elsewhere: nothing of the old one rolls or is refused; it is deleted.

@@ -1,7 +1,8 @@
 """Hostile clients on the local cluster, each with exactly the credentials the generated configuration gives it
 (Airflow, KEDA, the exporter): what each may run equals its documented list, judged by the servers' own command
 tables (every command and subcommand, through ACL DRYRUN), Sentinel administration is refused, and a forged
-Sentinel hello can neither be sent nor survive a restart."""
+Sentinel hello can neither be sent nor survive: a forged master that cannot be reached is failed over to the
+broker's own pods, and a restart forgets the phantoms."""
 
 import time
 
@@ -283,3 +284,31 @@ def test_a_phantom_sentinel_does_not_survive_a_restart(cluster):
     for o in range(len(s.nodes)):  # leave the cluster clean for the next module
         cluster.sentinel(o).execute_command("SENTINEL", "RESET", s.master_name)
     cluster.wait_until_healthy(60)
+
+
+def test_sentinels_that_followed_a_forged_master_come_back_on_their_own(cluster):
+    """A forged hello accepted before this release (sent here with the admin password, which no client holds)
+    names a master outside the broker with a far higher epoch. The egress policies make such an address
+    unreachable, so the Sentinels judge it down and fail over to one of the broker's own pods, the only replicas
+    they know; restarting each Sentinel, as the upgrade's roll does, forgets the phantom peer. No SENTINEL RESET."""
+    cluster.wait_until_healthy(60)
+    s = cluster.state
+    epoch = int(cluster.sentinel(0).sentinel_master(s.master_name)["config-epoch"]) + 1000
+    attacker = cluster.address(0).rsplit(".", 1)[0] + ".98"
+    hello = f"{attacker},{s.sentinel_port},{'d' * 40},{epoch},{s.master_name},{attacker},{s.redis_port},{epoch}"
+    for ordinal in range(len(s.nodes)):
+        cluster.redis(ordinal).publish("__sentinel__:hello", hello)
+    assert attacker in cluster.sentinel_masters(), "the forged hello was not accepted: the test proves nothing"
+
+    pods = {n.host for n in s.nodes}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not set(cluster.sentinel_masters()) <= pods:
+        time.sleep(0.5)
+    assert set(cluster.sentinel_masters()) <= pods
+    for ordinal in range(len(s.nodes)):
+        cluster.stop_process(ordinal, "sentinel")
+        cluster.start_process(ordinal, "sentinel")
+    cluster.wait_until_healthy(60)
+    for ordinal in range(len(s.nodes)):
+        peers = {p["ip"] for p in cluster.sentinel(ordinal).sentinel_sentinels(s.master_name)}
+        assert attacker not in peers

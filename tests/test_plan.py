@@ -84,7 +84,8 @@ TRANSITIONS = [
         _set("namespace", value="airflow-prod"),
         Verdict.DISRUPTIVE,
         clients=frozenset({"airflow", "keda", "smoke", "exporter"}),
-        codes=frozenset({"namespace-or-name", "backup-removed"}),  # the old namespace's backup claim is pruned
+        # the old namespace's backup claim is pruned; the new namespace's Secrets must be made first
+        codes=frozenset({"namespace-or-name", "backup-removed", "secret-key-added"}),
         data_loss_risk=True,
     ),
     Transition(
@@ -217,8 +218,17 @@ TRANSITIONS = [
     Transition(
         "the admin password's Secret renamed (a rotation by a new Secret)",
         _set("auth", "redisPassword", "secretName", value="redis-auth-v2"),
-        Verdict.ROLLING,
+        Verdict.DISRUPTIVE,  # until acknowledged: the new Secret must exist before the merge
         ALL_PODS,
+        codes=frozenset({"secret-key-added"}),
+    ),
+    Transition(
+        "KEDA's password under a new key (as the least-privilege release added keda-password)",
+        _set("airflow", "keda", "password", value={"secretName": "redis-auth", "key": "keda-password-2"}),
+        Verdict.DISRUPTIVE,  # until acknowledged: the key must be in the Secret before the merge
+        ALL_PODS,
+        clients=frozenset({"keda"}),
+        codes=frozenset({"secret-key-added"}),
     ),
     Transition(
         "Sentinel's down-after", _set("sentinel", "downAfterMilliseconds", value=8000), Verdict.ROLLING, ALL_PODS
@@ -393,3 +403,14 @@ def test_the_workflow_posts_the_plan_and_runs_the_transition_gate_on_pull_reques
     assert Path(ROOT / "Makefile").read_text().count("$(if $(BASE),--base $(BASE))") == 1
     checkout = next(s for s in job["steps"] if "checkout" in s.get("uses", ""))
     assert checkout["with"]["fetch-depth"] == 0  # the base branch's dist/ is read with git
+
+
+def test_a_new_secret_key_names_the_secret_the_key_and_who_reads_it(tmp_path):
+    head = _write(
+        tmp_path, "head", _set("airflow", "keda", "password", value={"secretName": "redis-auth", "key": "k2"})
+    )
+    plan = plan_change(head, base_spec=SPEC)
+    (finding,) = plan.findings
+    assert (finding.object, finding.field) == ("Secret/airflow/redis-auth", "k2")
+    assert finding.what.startswith("StatefulSet/redis, TriggerAuthentication/")  # every reader named
+    assert finding.procedure.startswith("Add `k2` to Secret `airflow/redis-auth`")

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from redis_gitops.devcluster.local_cluster import LocalCluster
 
@@ -58,6 +59,48 @@ def test_a_snapshot_redis_check_rdb_refuses_is_not_restored_and_nothing_changes(
     assert run.returncode == 1 and "redis-check-rdb refuses" in run.stderr
     assert data_of(cluster.redis(cluster.master(), decode_responses=True)) == before
     assert all(cluster.sentinel_masters())  # every Sentinel still watches the master
+
+
+def test_a_restore_refused_by_a_sentinel_gives_the_master_back_and_changes_nothing(cluster, snapshot, tmp_path):
+    """The last pod's Sentinel port answers PING but refuses SENTINEL REMOVE (a plain redis-server holds it, as a
+    wrong process on the port would): the first two Sentinels have let the master go by then. The restore stops
+    before any Redis follows its server and gives the master back to them, with the rendered settings."""
+    path, _ = snapshot
+    s = cluster.state
+    master = cluster.master()
+    before = data_of(cluster.redis(master, decode_responses=True))
+    last = len(s.nodes) - 1
+    cluster.stop_process(last, "sentinel")
+    conf = tmp_path / "impostor.conf"
+    conf.write_text(
+        f"bind {cluster.address(last)}\nport {s.sentinel_port}\nrequirepass {s.sentinel_password}\n"
+        f'save ""\nappendonly no\ndir {tmp_path}\n'
+    )
+    impostor = subprocess.Popen(["redis-server", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                if cluster.sentinel(last).ping():
+                    break
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        run = cluster.run_restore(path, "refused", timeout=60)
+    finally:
+        impostor.terminate()
+        impostor.wait(10)
+        cluster.start_process(last, "sentinel")
+    assert run.returncode == 1 and "SENTINEL REMOVE on" in run.stderr, run.stderr
+    assert "watch" in run.stderr and "again" in run.stderr, run.stderr
+    assert not (path.parent / "restored-refused").exists()
+    old = cluster.address(master)
+    assert cluster.sentinel_masters()[:last] == [old] * last
+    for ordinal in range(last):
+        settings = cluster.sentinel(ordinal).sentinel_master(s.master_name)
+        assert int(settings["down-after-milliseconds"]) == cluster.spec.sentinel.down_after_milliseconds
+    cluster.wait_until_healthy(60)
+    assert cluster.master() == master
+    assert data_of(cluster.redis(master, decode_responses=True)) == before
 
 
 def test_a_restore_brings_every_pod_back_to_exactly_the_snapshot(cluster, snapshot):

@@ -8,6 +8,9 @@
 #  4. promote the first pod, point the others at it, and give the master back to every Sentinel with the
 #     rendered settings and the password; wait until every Sentinel sees every replica and Sentinel;
 #  5. record the restore id next to the snapshot: the same restore never runs twice.
+# A restore that fails before any Redis follows the temporary server gives the master back to the Sentinels it
+# took it from (nothing else changed); once the pods load the snapshot there is no way back, only forward: the
+# Job's retry, or running it again, finishes it.
 # Writes that reach the old master during the restore are lost: stop Airflow's schedulers and workers first.
 # Besides lib.sh's contract (SELF_HOST: this pod's address, which the Redis pods replicate from):
 #   CONFIG_DIR        the rendered sentinel.conf (the Sentinel settings to restore)
@@ -80,10 +83,53 @@ done
 keys=$(redis_cli "$SELF_HOST" DBSIZE)
 log "serving $RESTORE_SNAPSHOT ($keys keys) from $SELF_HOST:$REDIS_PORT"
 
-# 2. No Sentinel may fail over while the data moves.
+# ok WHAT REPLY: stop unless REPLY is OK (redis-cli exits 0 on an error reply: its text decides).
+ok() {
+  case $2 in OK*) ;; *) log "$1: ${2:-no answer}"; exit 1 ;; esac
+}
+
+# watch MASTER HOST...: each HOST's Sentinel watches MASTER with the rendered settings and the password.
+watch() {
+  _m=$1
+  shift
+  for _h in "$@"; do
+    ok "SENTINEL MONITOR on $_h" "$(sentinel_cli "$_h" SENTINEL MONITOR "$MASTER_NAME" "$_m" "$REDIS_PORT" "$quorum")"
+    for _k in down-after-milliseconds failover-timeout parallel-syncs auth-user; do
+      ok "SENTINEL SET $_k on $_h" "$(sentinel_cli "$_h" SENTINEL SET "$MASTER_NAME" "$_k" "$(setting "$_k")")"
+    done
+    # The Sentinels' own Redis user's password is the Sentinel password: on stdin (-x), never on a command line.
+    ok "SENTINEL SET auth-pass on $_h" \
+      "$(printf '%s' "$SENTINEL_PASSWORD" | sentinel_cli "$_h" -x SENTINEL SET "$MASTER_NAME" auth-pass)"
+  done
+}
+
+# 2. No Sentinel may fail over while the data moves. Until a Redis follows the temporary server, a failure
+# gives the master back to the Sentinels that let it go.
+old_master=$(newest_record)
+old_master=${old_master#* }
+removed=""
+give_back() {
+  _rc=$?
+  if [ "$_rc" -ne 0 ] && [ -n "$removed" ] && [ -n "$old_master" ]; then
+    trap - EXIT
+    # shellcheck disable=SC2086 # the hosts, one word each
+    if (watch "$old_master" $removed); then
+      log "restore failed before touching any data: the Sentinels on$removed watch $old_master again"
+    else
+      log "restore failed, and giving $old_master back to the Sentinels on$removed failed too: run it again"
+    fi
+  fi
+  stop_server
+  exit "$_rc"
+}
+trap give_back EXIT
 for h in $PEER_HOSTS; do
   reply=$(sentinel_cli "$h" SENTINEL REMOVE "$MASTER_NAME" 2>&1) || true
-  case $reply in OK | *"No such master"*) ;; *) log "SENTINEL REMOVE on $h: $reply"; exit 1 ;; esac
+  case $reply in
+    OK) removed="$removed $h" ;;
+    *"No such master"*) ;;
+    *) log "SENTINEL REMOVE on $h: $reply"; exit 1 ;;
+  esac
 done
 log "the Sentinels no longer watch $MASTER_NAME"
 
@@ -117,16 +163,11 @@ for h in $PEER_HOSTS; do
   # "OK Already connected to specified master" after a cut-short run: its link comes back to this server,
   # whose new replication id forces the full sync.
   reply=$(redis_cli "$h" REPLICAOF "$SELF_HOST" "$REDIS_PORT")
-  case $reply in OK*) ;; *) log "REPLICAOF on $h: $reply"; exit 1 ;; esac
+  case $reply in OK*) removed="" ;; *) log "REPLICAOF on $h: $reply"; exit 1 ;; esac
 done
 # shellcheck disable=SC2086 # the hosts, one word each
 wait_in_sync "$SELF_HOST" $PEER_HOSTS
 log "every Redis holds the snapshot"
-
-# ok WHAT REPLY: stop unless REPLY is OK (redis-cli exits 0 on an error reply: its text decides).
-ok() {
-  case $2 in OK*) ;; *) log "$1: ${2:-no answer}"; exit 1 ;; esac
-}
 
 # 4. The first pod is master again; the others follow it; the Sentinels watch it with the rendered settings.
 new=${PEER_HOSTS%% *}
@@ -155,15 +196,8 @@ for h in $PEER_HOSTS; do
     sleep 0.5
   done
 done
-for h in $PEER_HOSTS; do
-  ok "SENTINEL MONITOR on $h" "$(sentinel_cli "$h" SENTINEL MONITOR "$MASTER_NAME" "$new" "$REDIS_PORT" "$quorum")"
-  for k in down-after-milliseconds failover-timeout parallel-syncs auth-user; do
-    ok "SENTINEL SET $k on $h" "$(sentinel_cli "$h" SENTINEL SET "$MASTER_NAME" "$k" "$(setting "$k")")"
-  done
-  # The Sentinels' own Redis user's password is the Sentinel password: on stdin (-x), never on a command line.
-  ok "SENTINEL SET auth-pass on $h" \
-    "$(printf '%s' "$SENTINEL_PASSWORD" | sentinel_cli "$h" -x SENTINEL SET "$MASTER_NAME" auth-pass)"
-done
+# shellcheck disable=SC2086
+watch "$new" $PEER_HOSTS
 n=$(echo "$PEER_HOSTS" | wc -w)
 deadline=$(($(date +%s) + ${RESTORE_SYNC_SECONDS:-600}))
 for h in $PEER_HOSTS; do

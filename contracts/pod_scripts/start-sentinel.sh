@@ -52,11 +52,17 @@ umask 077
   if [ -f "$conf" ]; then
     # What Sentinel learned, from its last rewrite: never the master itself as a replica, never ourselves, and
     # only the broker's own pods (PEER_HOSTS): a peer announced by a forged hello does not survive a restart.
-    awk -v m="$MASTER_NAME" -v master="$master" -v self="$SELF_HOST" -v peers=" $PEER_HOSTS " '
+    # The saved config epoch belongs to the saved master: given to another one (the local Redis not yet moved
+    # after a failover), it would tie with the peers' record of the real master, and a tie never settles.
+    # Without it (epoch 0) the peers' hellos correct this Sentinel.
+    saved=$(record_in "$conf")
+    awk -v m="$MASTER_NAME" -v master="$master" -v self="$SELF_HOST" -v peers=" $PEER_HOSTS " \
+      -v same="$([ "${saved#* }" = "$master" ] && echo 1)" '
       function ours(h) { return index(peers, " " h " ") > 0 }
       $1 != "sentinel" { next }
       $2 == "myid" || $2 == "current-epoch" { print; next }
-      ($2 == "config-epoch" || $2 == "leader-epoch") && $3 == m { print; next }
+      $2 == "config-epoch" && $3 == m && same { print; next }
+      $2 == "leader-epoch" && $3 == m { print; next }
       $2 == "known-replica" && $3 == m && $4 != master && ours($4) { print; next }
       $2 == "known-sentinel" && $3 == m && $4 != self && ours($4) { print }' "$conf"
   fi
