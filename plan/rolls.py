@@ -65,8 +65,9 @@ def predict_roll(
 
     A template change replaces every pod that stays, highest ordinal first, each after the previous is Ready;
     a replicas change creates or deletes the pods above the smaller count (Parallel: all at once). The master's
-    pod hands over in its preStop: once when the master is on pod 0 (where it starts), and up to once per
-    replaced pod otherwise, as each hand-over may pick a pod that is replaced later."""
+    pod hands over in its preStop, to a replica already replaced (one above it) or else to the lowest, which is
+    replaced last (prestop-redis.sh's not_preferred): once, or twice when the master is on the highest pod (or on
+    a deleted one) and must first go to pod 0."""
     if base is None or head is None:
         return None
     name = head.name
@@ -78,8 +79,8 @@ def predict_roll(
     deleted = list(range(head_pods, base_pods))[::-1]
     if not (rolled or created or deleted):
         return None
-    # A deleted pod may hold the master (it hands over in its preStop too); a replaced one may, at its turn.
-    handovers = len(rolled) + (1 if deleted else 0)
+    # A deleted pod may hold the master (it hands over in its preStop too, to pod 0); a replaced one, at its turn.
+    handovers = min(2, len(rolled) + (1 if deleted else 0))
     best = 1 if rolled else 0
     return Roll(
         workload=f"StatefulSet/{name}",

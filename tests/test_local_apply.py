@@ -20,6 +20,7 @@ from redis_gitops.synth.pipeline import synthesize
 from redis_gitops.synth.spec_loader import load_spec
 
 from conftest import ROOT
+from test_client_faults import failover_when_a_replica_is_good
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,93 @@ def test_a_queue_added_rolls_every_pod_as_planned_with_nothing_lost_under_load(c
     # The new ACL reached the servers: Airflow's user may now use the new queue.
     airflow = spec.airflow.username
     assert cluster.redis(cluster.master()).execute_command("ACL", "DRYRUN", airflow, "LLEN", "reports") == "OK"
+
+
+def _sentinels_see_priority(cluster, hosts: list[str], priority: int, timeout: float = 25) -> None:
+    name = cluster.state.master_name
+    deadline = time.monotonic() + timeout
+    for node in cluster.state.nodes:
+        while True:
+            seen = {r["ip"]: int(r["slave-priority"]) for r in cluster.sentinel(node.ordinal).sentinel_slaves(name)}
+            if all(seen.get(h) == priority for h in hosts):
+                break
+            assert time.monotonic() < deadline, f"Sentinel {node.ordinal} sees priorities {seen}"
+            time.sleep(0.2)
+
+
+def put_master_on(cluster, target: int) -> None:
+    """Mastership on pod `target`, with no load running: the other replicas made ineligible until every Sentinel
+    has seen it, a SENTINEL FAILOVER, then their priorities given back (and seen, so no later hand-over waits)."""
+    cluster.wait_until_healthy(60)
+    if cluster.master() == target:
+        return
+    others = [n.ordinal for n in cluster.state.nodes if n.ordinal not in (target, cluster.master())]
+    hosts = [cluster.address(o) for o in others]
+    for o in others:
+        cluster.redis(o).config_set("replica-priority", 0)
+    _sentinels_see_priority(cluster, hosts, 0)
+    failover_when_a_replica_is_good(cluster.sentinel(0), cluster.state.master_name)
+    deadline = time.monotonic() + 30
+    while cluster.sentinel_masters() != [cluster.address(target)] * len(cluster.state.nodes):
+        assert time.monotonic() < deadline, cluster.sentinel_masters()
+        time.sleep(0.2)
+    for o in others:
+        cluster.redis(o).config_set("replica-priority", 100)
+    cluster.wait_until_healthy(60)
+    old = [n.ordinal for n in cluster.state.nodes if n.ordinal != target]
+    _sentinels_see_priority(cluster, [cluster.address(o) for o in old], 100)
+    assert cluster.master() == target
+
+
+def test_the_highest_pods_master_hands_over_to_the_lowest_and_a_middle_one_upwards(cluster):
+    """The hand-over prefers a replica a roll (highest ordinal first) has already replaced, else the one replaced
+    last: from pod 2 to pod 0 (not pod 1, next in the roll), from pod 1 to pod 2. Priorities are given back."""
+    for source, expected in ((2, 0), (1, 2)):
+        put_master_on(cluster, source)
+        run = cluster.run_prestop(source)
+        assert run.returncode == 0, run.stderr
+        assert "handing over past" in run.stderr, run.stderr
+        cluster.wait_until_healthy(60)
+        assert cluster.master() == expected, run.stderr
+        priorities = [
+            int(cluster.redis(n.ordinal).config_get("replica-priority")["replica-priority"])
+            for n in cluster.state.nodes
+        ]
+        assert priorities == [100] * len(cluster.state.nodes)
+
+
+def _template_change(doc):
+    doc["sentinel"]["downAfterMilliseconds"] = 5500
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("master", [2, 1, 0])
+def test_a_roll_hands_over_at_most_twice_and_once_with_the_master_low(cluster, tmp_path, spec, master):
+    """A pod template change rolled under the WAIT 1 writer with the master on each ordinal: 2 hand-overs from
+    pod 2 (to pod 0, then to a replaced pod), 1 from pod 1 (to the replaced pod 2) and from pod 0; nothing lost."""
+    put_master_on(cluster, master)
+    head, head_dist = _render(tmp_path, "roll", _template_change)
+    for target_spec, target_dist, expected in ((head, head_dist, 2 if master == 2 else 1), (spec, ROOT / "dist", None)):
+        pool = RedisPool(broker_settings(cluster.state))
+        key = f"roll:{time.time_ns()}"
+        writer = Load(pool, key)
+        writer.start()
+        try:
+            done = apply(cluster, target_spec, target_dist)
+        finally:
+            log = writer.stop()
+            pool.close()
+        cluster.wait_until_healthy(60)
+        stored = {int(v) for v in cluster.redis(cluster.master()).lrange(key, 0, -1)}
+        lost = [n for n in log.acknowledged if n not in stored]
+        print(
+            f"master on pod {master}: {done.handovers} hand-over(s), longest write gap {log.longest_gap()[0]:.2f} s, "
+            f"{len(log.acknowledged)} acknowledged, {len(lost)} lost, steps {[s.took_s for s in done.steps]} s"
+        )
+        assert not lost
+        if expected is not None:
+            assert done.handovers == expected
+        put_master_on(cluster, master)
 
 
 def _five_pods(doc):

@@ -65,8 +65,36 @@ while ! printf '%s\n' "$info" | replica_lines | grep -q ' online '; do
   info=$(replication)
 done
 
+# ordinal HOST: HOST's place among the pods (PEER_HOSTS lists them by ordinal), or nothing.
+ordinal() {
+  _i=0
+  for _h in $PEER_HOSTS; do
+    if [ "$_h" = "$1" ]; then echo "$_i"; return 0; fi
+    _i=$((_i + 1))
+  done
+}
+
+# not_preferred REPLICA...: the replicas a hand-over should pass over. A rolling update replaces pods from the
+# highest ordinal down, so the replicas above this pod run the new template already and those below are next:
+# prefer the ones above; with none, the lowest (replaced last). Otherwise a roll with the master on the highest
+# ordinal may hand over to each pod in turn (3 hand-overs instead of 2). Outside a roll it costs nothing.
+not_preferred() {
+  _me=$(ordinal "$SELF_HOST")
+  _above="" _lowest="" _lo=""
+  for _h in "$@"; do
+    _o=$(ordinal "$_h")
+    [ -n "$_o" ] || continue
+    if [ "$_o" -gt "${_me:-0}" ]; then _above="$_above $_h"; fi
+    if [ -z "$_lo" ] || [ "$_o" -lt "$_lo" ]; then _lo=$_o _lowest=$_h; fi
+  done
+  _keep=${_above:-$_lowest}
+  for _h in "$@"; do
+    case " $_keep " in *" $_h "*) ;; *) echo "$_h" ;; esac
+  done
+}
+
 ping_period=$(redis_cli "$LOCAL_HOST" CONFIG GET repl-ping-replica-period | sed -n 2p)
-demoted="" restore_priorities=""
+demoted="" restore_priorities="" prefer=yes passed_over=""
 # unpause: writes flow again (the replicas made ineligible stay so, until restore).
 unpause() {
   _r=$(redis_cli "$LOCAL_HOST" CLIENT UNPAUSE 2>&1) || true
@@ -153,6 +181,40 @@ while :; do
     leader="" known=-1 busy="" unfit="" stale=""
   done
 
+  # 2b. Steer the hand-over (not_preferred): the replicas to pass over get replica-priority 0 (given back at the
+  #     end), and Sentinel, which chooses from the INFO it cached (refreshed every 10 s), must see that before
+  #     the pause: wait with writes flowing. Should that take too long, any replica will do.
+  trap on_exit EXIT
+  trap 'exit 1' INT TERM
+  passed_over=""
+  if [ "$prefer" = yes ]; then
+    # shellcheck disable=SC2046 # the online replicas' hosts, one word each
+    passed_over=$(not_preferred $(printf '%s\n' "$info" | replica_lines | awk '$2 == "online" { print $1 }'))
+    for h in $passed_over; do
+      prio=$(CLI_TIMEOUT=1 redis_cli "$h" CONFIG GET replica-priority 2>/dev/null | sed -n 2p) || prio=""
+      [ "$prio" = 0 ] && continue
+      expect_ok "passing over replica $h" "$(CLI_TIMEOUT=1 redis_cli "$h" CONFIG SET replica-priority 0 2>&1)" ||
+        exit 1
+      restore_priorities="$restore_priorities $h=${prio:-100}"
+    done
+    for h in $passed_over; do
+      until [ "$(sentinel_replica_field "$leader" "$h" slave-priority)" = 0 ]; do
+        if [ "$(($(date +%s) + timeout_s / 2))" -ge "$deadline" ]; then
+          log "the Sentinel on $leader has not seen $h passed over in time: any replica will do"
+          prefer=no
+          break 2
+        fi
+        sleep 0.2
+      done
+    done
+    if [ "$prefer" = no ]; then
+      restore
+      passed_over=""
+    elif [ -n "$passed_over" ]; then
+      log "handing over past $(printf '%s ' "$passed_over" | tr '\n' ' ')(rolled later, or not at all)"
+    fi
+  fi
+
   # 3. Pause. A paused master still PINGs its replicas every repl-ping-replica-period; one PING after the
   #    replica caught up leaves the old master 14 bytes ahead: partial resync refused, full resync (measured
   #    5-7 s). Hold the PINGs back meanwhile.
@@ -163,8 +225,6 @@ while :; do
   down_after=$(sentinel_master "$leader" down-after-milliseconds)
   window_ms=$((${down_after:-5000} - 1000))
   [ "$window_ms" -ge 1000 ] || window_ms=1000
-  trap on_exit EXIT
-  trap 'exit 1' INT TERM
   expect_ok "CONFIG SET repl-ping-replica-period" "$(redis_cli "$LOCAL_HOST" CONFIG SET repl-ping-replica-period 3600)" ||
     exit 1
   # Redis itself ends the pause at the window, whatever happens to this script.
@@ -186,6 +246,7 @@ while :; do
     offset=$(printf '%s\n' "$info" | info_field master_repl_offset)
     behind="" caught=""
     for h in $(printf '%s\n' "$info" | replica_lines | awk '{ print $1 }'); do
+      case " $passed_over " in *" $h "*) continue ;; esac
       at=$(CLI_TIMEOUT=1 redis_cli "$h" INFO replication 2>/dev/null | info_field slave_repl_offset) || at=""
       if [ "$at" = "$offset" ]; then caught="$caught $h"; else behind="$behind $h"; fi
     done
@@ -199,8 +260,13 @@ while :; do
       log "no replica caught up within ${timeout_s}s"
       exit 1
     fi
-    log "no replica caught up within the pause; writes resume, trying again"
-    unpause
+    log "no replica caught up within the pause; writes resume, trying again${passed_over:+ with any replica}"
+    if [ -n "$passed_over" ]; then
+      prefer=no
+      restore
+    else
+      unpause
+    fi
     event writes-resumed why=no-replica-caught-up
     sleep 0.5
     continue
@@ -208,7 +274,7 @@ while :; do
   # Peers that follow us but are not linked now (restarting, syncing) may be promoted too.
   for h in $PEER_HOSTS; do
     [ "$h" = "$SELF_HOST" ] && continue
-    case " $caught $behind " in *" $h "*) continue ;; esac
+    case " $caught $behind $passed_over " in *" $h "*) continue ;; esac
     role=$(CLI_TIMEOUT=1 redis_cli "$h" INFO replication 2>/dev/null | info_field role) || role=""
     if [ "$role" = slave ]; then behind="$behind $h"; fi
   done
