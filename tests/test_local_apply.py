@@ -8,6 +8,7 @@ import time
 
 import pytest
 from ruamel.yaml import YAML
+from test_client_faults import failover_when_a_replica_is_good
 from test_plan import TRANSITIONS
 
 from redis_gitops.devcluster.apply import ApplyRefused, apply
@@ -20,7 +21,6 @@ from redis_gitops.synth.pipeline import synthesize
 from redis_gitops.synth.spec_loader import load_spec
 
 from conftest import ROOT
-from test_client_faults import failover_when_a_replica_is_good
 
 
 @pytest.fixture(scope="module")
