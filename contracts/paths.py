@@ -26,6 +26,9 @@ EXPORTER_PASSWORD_FILE = "exporter-password"
 SMOKE_PASSWORD_FILE = "smoke-password"
 SENTINEL_PASSWORD_FILE = "sentinel-password"
 REDIS_PASSWORD_FILE = "redis-password"
+# During a rotation (a SecretRef's alsoAccept), the servers' containers also mount `<password file>.also`: a
+# password Redis and Sentinel accept beside the one everything sends.
+ALSO_ACCEPTED_SUFFIX = ".also"
 # The backup upload's S3 credentials, as files in its SECRETS_DIR.
 S3_ACCESS_KEY_ID_FILE = "s3-access-key-id"
 S3_SECRET_ACCESS_KEY_FILE = "s3-secret-access-key"

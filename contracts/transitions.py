@@ -21,4 +21,5 @@ ACKNOWLEDGEABLE = {
     "backup-removed": "the backup volume pruned with its snapshots",
     "engine-version": "an engine or version the running data cannot follow (an older RDB format)",
     "secret-key-added": "pods read a Secret key they did not read before (Secrets are not in git)",
+    "password-switch": "a password changed in one step: old and new pods refuse each other's during the roll",
 }

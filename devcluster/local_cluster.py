@@ -34,6 +34,7 @@ from redis_gitops.contracts.paths import (
 )
 from redis_gitops.contracts.pod_env import PodScriptEnv
 from redis_gitops.devcluster.certs import make_certificates
+from redis_gitops.devcluster.secrets import project, projection, resync
 from redis_gitops.runtime.client import read_password_file, tls_kwargs
 from redis_gitops.runtime.monitor import role_name
 from redis_gitops.synth.naming import Names
@@ -215,6 +216,21 @@ class LocalCluster:
         """The rendering the cluster runs, as `up` or `local apply` last wrote it (what `plan` compares with)."""
         return self.base / RUNNING_DIST
 
+    @property
+    def secret_store(self) -> Path:
+        """The local Secrets: one file per key."""
+        return self.base / "secrets"
+
+    def secrets_folder(self, node: Node, role: str) -> Path:
+        """What this container finds under SECRETS_DIR."""
+        return self.base / f"pod-{node.ordinal}" / f"secrets-{role}"
+
+    def sync_secrets(self) -> None:
+        """The kubelet's Secret sync: every running container's files get the store's current values."""
+        for node in self.state.nodes:
+            for role in ("redis", "sentinel"):
+                resync(self.secret_store, self.secrets_folder(node, role))
+
     def sync_config_maps(self, dist: Path) -> None:
         """Write the ConfigMaps' files from `dist`, as the kubelet updates a mounted ConfigMap: every pod sees
         the new files, and no running process re-reads them. The rendering is kept beside them."""
@@ -258,7 +274,7 @@ class LocalCluster:
             redis_port=s.redis_port,
             sentinel_port=s.sentinel_port,
             master_name=s.master_name,
-            secrets_dir=str(Path(s.password_file).parent),
+            secrets_dir=str(self.secrets_folder(node, role)),
             config_dir=str(self.base / "config"),
             runtime_dir=str(node_dir / f"run-{role}"),
             data_dir=str(node_dir / "data"),
@@ -275,6 +291,8 @@ class LocalCluster:
             raise RuntimeError(f"pod {node.ordinal}'s {role} is still running (pid {pid}): stop it first")
         node_dir = self.base / f"pod-{node.ordinal}"
         (node_dir / "data").mkdir(parents=True, exist_ok=True)
+        # The container's Secret files, by the template it starts from (the rendering the cluster runs).
+        project(self.secret_store, self.secrets_folder(node, role), projection(self.running_dist, self.spec.name, role))
         log = open(node_dir / f"{role}.log", "ab")
         proc = subprocess.Popen(
             self.command(node, ["sh", str(self.base / "scripts" / f"start-{role}.sh")]),
@@ -378,12 +396,11 @@ class LocalCluster:
                 "REDIS_PORT",
                 "SENTINEL_PORT",
                 "MASTER_NAME",
-                "SECRETS_DIR",
                 "CONFIG_DIR",
                 "TLS_DIR",
             )
             if k in pod
-        }
+        } | {"SECRETS_DIR": str(self.secret_store)}  # the Jobs mount the cluster passwords under their keys' names
 
     def run_backup(
         self, backup_dir: Path, retention: int, timeout: int = 600, wait: int = 60

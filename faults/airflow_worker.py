@@ -36,11 +36,13 @@ def airflow_env(
     fixed_transport: bool = True,
     concurrency: int = 2,
     task_seconds: float = 0.15,
+    secrets_dir: Path | None = None,
 ) -> dict[str, str]:
     """Airflow's configuration for the local cluster, from the generator; Airflow's defaults otherwise
-    (acks late, prefork, prefetch 1). `fixed_transport=False` leaves out our celery_config_options."""
+    (acks late, prefork, prefetch 1). `fixed_transport=False` leaves out our celery_config_options.
+    `secrets_dir`: Airflow's own mounted password files (default: the local Secret store)."""
     s = cluster.state
-    secrets_dir = str(Path(s.password_file).parent)
+    secrets_dir = str(secrets_dir or Path(s.password_file).parent)
     env = environment(
         cfg_sections(cluster.spec, [f"{h}:{p}" for h, p in s.sentinel_addresses], secrets_dir, s.tls_ca_file)
     )
@@ -236,13 +238,14 @@ def run(
     fixed_transport: bool = True,
     drain_timeout: float = 60.0,
     keep: Path | None = None,
+    secrets_dir: Path | None = None,
 ) -> WorkerRun:
     """Start a worker, publish `count` tasks at `rate`/s, inject `fault` after `fault_after` s, and wait for
     every published task to run (at most `drain_timeout` s after the last publish)."""
     with tempfile.TemporaryDirectory(prefix="airflow-worker-") as tmp:
         tmp_path = Path(tmp)
         record = tmp_path / "executed"
-        env = airflow_env(cluster, tmp_path / "home", record, fixed_transport)
+        env = airflow_env(cluster, tmp_path / "home", record, fixed_transport, secrets_dir=secrets_dir)
         worker = Worker(env, tmp_path / "worker.log")
         worker.start()
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 
-from redis_gitops.plan import clients, immutable, risks, secret_keys
+from redis_gitops.plan import clients, immutable, risks, rotation, secret_keys
 from redis_gitops.plan.facts import broker_facts
 from redis_gitops.plan.measured import HandOverPause, load
 from redis_gitops.plan.model import Action, Finding, ObjectChange, Plan, Verdict
@@ -63,7 +63,8 @@ def make_plan(
     not_rolled = _not_rolled(objects, new, template_changed)
     roll_fields = tuple(f for r in rolls for f in r.why)
     airflow, airflow_findings = clients.airflow(base_facts, head_facts)
-    client_changes = ([airflow] if airflow else []) + clients.others(objects, roll_fields)
+    rotation_steps, rotation_findings = rotation.review(rotation.passwords(old), rotation.passwords(new))
+    client_changes = ([airflow] if airflow else []) + clients.others(objects, roll_fields) + rotation_steps
     risk_findings = (
         risks.identity(base_facts, head_facts)
         + clients.endpoints(base_facts, head_facts)
@@ -73,6 +74,7 @@ def make_plan(
         + risks.engine(base_facts, head_facts)
         + risks.pruned(objects)
         + secret_keys.findings(secret_keys.needed(old, base_facts), secret_keys.needed(new, head_facts))
+        + rotation_findings
     )
     if any(f.code == "namespace-or-name" for f in risk_findings):
         # A new broker elsewhere: nothing of the old one rolls or is refused; it is deleted.

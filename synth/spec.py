@@ -288,7 +288,23 @@ class SecretRef(Model):
     """Where a password lives: the name and key of an existing Kubernetes Secret, never the value."""
 
     secret_name: str = Field(description="An existing Secret in the namespace (created outside git).")
-    key: str = Field(pattern=r"^[-._a-zA-Z0-9]{1,253}$", description="The key in that Secret's data.")
+    key: str = Field(
+        pattern=r"^[-._a-zA-Z0-9]{1,253}$",
+        description="The key in that Secret's data: the password every client and pod sends.",
+    )
+    also_accept: str | None = Field(
+        None,
+        pattern=r"^[-._a-zA-Z0-9]{1,253}$",
+        description="During a rotation: another key of the same Secret whose password the servers accept too (never "
+        "sent). Three commits rotate a password with no client refused: add the new key here, then swap `key` "
+        "and `alsoAccept`, then remove `alsoAccept` (docs/operate/rotation.md); `plan` refuses a step that skips one.",
+    )
+
+    @model_validator(mode="after")
+    def also_accept_differs(self) -> SecretRef:
+        if self.also_accept == self.key:
+            raise PydanticCustomError("also_accept_same", "alsoAccept names the same key as key: name the other one")
+        return self
 
     @model_validator(mode="before")
     @classmethod

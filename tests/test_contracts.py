@@ -75,6 +75,7 @@ def test_the_exporter_init_container_gets_exactly_what_its_script_requires_and_d
 def test_the_scripts_read_the_password_files_the_pods_mount():
     from redis_gitops.contracts.paths import (
         AIRFLOW_PASSWORD_FILE,
+        ALSO_ACCEPTED_SUFFIX,
         REDIS_PASSWORD_FILE,
         SENTINEL_PASSWORD_FILE,
         acl_password_file,
@@ -82,7 +83,9 @@ def test_the_scripts_read_the_password_files_the_pods_mount():
 
     lib, start = pod_scripts.text("lib.sh"), pod_scripts.text("start-redis.sh")
     assert f"$(secret {REDIS_PASSWORD_FILE})" in lib and f"$(secret {SENTINEL_PASSWORD_FILE})" in lib
-    assert '"$CONFIG_DIR"/*.acl' in start and '$(secret "$role-password")' in start  # <role>.acl, <role>-password
+    assert '"$CONFIG_DIR"/*.acl' in start and '$(accepted "$role-password")' in start  # <role>.acl, <role>-password
+    # accepted reads the file and, during a rotation, the file the servers' containers mount beside it.
+    assert '$(secret "$1")' in lib and f'"$SECRETS_DIR/$1{ALSO_ACCEPTED_SUFFIX}"' in lib
     assert acl_password_file("airflow.acl") == AIRFLOW_PASSWORD_FILE
     # exporter-auth.sh reads the files EXPORTER_TARGETS names (tests/test_password_files.py holds those).
     assert 'file="$SECRETS_DIR/${pair#*=}"' in pod_scripts.text("exporter-auth.sh")

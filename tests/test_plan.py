@@ -218,9 +218,9 @@ TRANSITIONS = [
     Transition(
         "the admin password's Secret renamed (a rotation by a new Secret)",
         _set("auth", "redisPassword", "secretName", value="redis-auth-v2"),
-        Verdict.DISRUPTIVE,  # until acknowledged: the new Secret must exist before the merge
+        Verdict.DISRUPTIVE,  # the new Secret must exist first, and a new password needs the three-step rotation
         ALL_PODS,
-        codes=frozenset({"secret-key-added"}),
+        codes=frozenset({"secret-key-added", "password-switch"}),
     ),
     Transition(
         "KEDA's password under a new key (as the least-privilege release added keda-password)",
@@ -228,7 +228,42 @@ TRANSITIONS = [
         Verdict.DISRUPTIVE,  # until acknowledged: the key must be in the Secret before the merge
         ALL_PODS,
         clients=frozenset({"keda"}),
+        codes=frozenset({"secret-key-added", "password-switch"}),
+    ),
+    Transition(
+        "password rotation, step 1: the new key accepted too",
+        _set("airflow", "password", value={"secretName": "redis-auth", "key": "airflow-password", "alsoAccept": "a2"}),
+        Verdict.DISRUPTIVE,  # until acknowledged: the new key must be in the Secret first
+        ALL_PODS,
+        clients=frozenset({"password airflow-password"}),
         codes=frozenset({"secret-key-added"}),
+    ),
+    Transition(
+        "password rotation, step 2: the new key sent, both accepted",
+        _set("airflow", "password", value={"secretName": "redis-auth", "key": "a2", "alsoAccept": "airflow-password"}),
+        Verdict.ROLLING,
+        ALL_PODS,
+        clients=frozenset({"airflow", "password airflow-password"}),
+        base_edit=_set(
+            "airflow", "password", value={"secretName": "redis-auth", "key": "airflow-password", "alsoAccept": "a2"}
+        ),
+    ),
+    Transition(
+        "password rotation, step 3: only the new key accepted",
+        _set("airflow", "password", value={"secretName": "redis-auth", "key": "a2"}),
+        Verdict.ROLLING,
+        ALL_PODS,
+        clients=frozenset({"password airflow-password"}),
+        base_edit=_set(
+            "airflow", "password", value={"secretName": "redis-auth", "key": "a2", "alsoAccept": "airflow-password"}
+        ),
+    ),
+    Transition(
+        "a password switched in one commit",
+        _set("auth", "redisPassword", value={"secretName": "redis-auth", "key": "redis-password-2"}),
+        Verdict.DISRUPTIVE,
+        ALL_PODS,
+        codes=frozenset({"password-switch", "secret-key-added"}),
     ),
     Transition(
         "Sentinel's down-after", _set("sentinel", "downAfterMilliseconds", value=8000), Verdict.ROLLING, ALL_PODS
@@ -410,7 +445,34 @@ def test_a_new_secret_key_names_the_secret_the_key_and_who_reads_it(tmp_path):
         tmp_path, "head", _set("airflow", "keda", "password", value={"secretName": "redis-auth", "key": "k2"})
     )
     plan = plan_change(head, base_spec=SPEC)
-    (finding,) = plan.findings
+    (finding,) = [f for f in plan.findings if f.code == "secret-key-added"]
     assert (finding.object, finding.field) == ("Secret/airflow/redis-auth", "k2")
     assert finding.what.startswith("StatefulSet/redis, TriggerAuthentication/")  # every reader named
     assert finding.procedure.startswith("Add `k2` to Secret `airflow/redis-auth`")
+
+
+def test_each_rotation_step_says_what_comes_next():
+    steps = [
+        {"key": "airflow-password", "alsoAccept": "a2"},
+        {"key": "a2", "alsoAccept": "airflow-password"},
+        {"key": "a2"},
+    ]
+    base, said = SPEC, []
+    for i, ref in enumerate(steps):
+        head = _write_tmp(f"step{i}", _set("airflow", "password", value={"secretName": "redis-auth", **ref}))
+        plan = plan_change(head, base_spec=base)
+        (rotation,) = [c for c in plan.clients if c.client == "password airflow-password"]
+        said.append((rotation.changes[0][:11], rotation.order.split(":")[0]))
+        base = head
+    assert said == [
+        ("step 1 of 3", "next commit"),
+        ("step 2 of 3", "after the broker"),
+        ("step 3 of 3", "before the merge"),
+    ]
+
+
+def test_a_one_step_switch_names_the_three_commits():
+    head = _write_tmp("switch", _set("smoke", "password", value={"secretName": "redis-auth", "key": "s2"}))
+    (finding,) = [f for f in plan_change(head, base_spec=SPEC).findings if f.code == "password-switch"]
+    assert finding.object == "password smoke-password" and "WRONGPASS" in finding.what
+    assert "alsoAccept: smoke-password" in finding.procedure

@@ -29,6 +29,15 @@ secret() {
   fi
   cat "$SECRETS_DIR/$1"
 }
+# accepted NAME: the ACL password words of secret NAME: `>"<password>"`, and during a rotation (NAME.also mounted:
+# a SecretRef's alsoAccept) the other password too. What servers accept; senders use `secret NAME` only.
+accepted() {
+  _a=$(secret "$1") || return 1
+  printf '%s' "$(conf_quote ">$_a")"
+  if [ -r "$SECRETS_DIR/$1.also" ]; then
+    printf ' %s' "$(conf_quote ">$(cat "$SECRETS_DIR/$1.also")")"
+  fi
+}
 SENTINEL_PASSWORD=$(secret sentinel-password) || exit 1
 # The Sentinel container holds no Redis admin password: it reads Redis as the Sentinels' own user, whose
 # password is the Sentinel password (synth/redis_config.py's sentinel.acl).

@@ -193,11 +193,14 @@ while :; do
     for h in $passed_over; do
       prio=$(CLI_TIMEOUT=1 redis_cli "$h" CONFIG GET replica-priority 2>/dev/null | sed -n 2p) || prio=""
       [ "$prio" = 0 ] && continue
-      expect_ok "passing over replica $h" "$(CLI_TIMEOUT=1 redis_cli "$h" CONFIG SET replica-priority 0 2>&1)" ||
-        exit 1
+      if ! expect_ok "passing over replica $h" "$(CLI_TIMEOUT=1 redis_cli "$h" CONFIG SET replica-priority 0 2>&1)"; then
+        prefer=no  # it does not answer: the steps below judge it as any replica
+        break
+      fi
       restore_priorities="$restore_priorities $h=${prio:-100}"
     done
     for h in $passed_over; do
+      [ "$prefer" = yes ] || break
       until [ "$(sentinel_replica_field "$leader" "$h" slave-priority)" = 0 ]; do
         if [ "$(($(date +%s) + timeout_s / 2))" -ge "$deadline" ]; then
           log "the Sentinel on $leader has not seen $h passed over in time: any replica will do"

@@ -28,6 +28,10 @@ umask 077
   if [ -n "${BIND_ADDRESS:-}" ]; then printf '%s\n' "bind $BIND_ADDRESS"; fi
   # printf, never echo: dash's echo interprets backslashes and would write a different password.
   printf '%s\n' "requirepass $(conf_quote "$REDIS_PASSWORD")"
+  # During a rotation the default user accepts both passwords (a `user default` line replaces requirepass's).
+  if [ -r "$SECRETS_DIR/redis-password.also" ]; then
+    printf '%s\n' "user default on ~* &* +@all $(accepted redis-password)"
+  fi
   printf '%s\n' "masterauth $(conf_quote "$REDIS_PASSWORD")"
   printf '%s\n' "replica-announce-ip $SELF_HOST"
   # ACL users (Airflow's, the exporter's): rules from $CONFIG_DIR/<role>.acl, the password from
@@ -35,8 +39,8 @@ umask 077
   for acl in "$CONFIG_DIR"/*.acl; do
     [ -f "$acl" ] || continue
     role=$(basename "$acl" .acl)
-    user_password=$(secret "$role-password") || exit 1
-    printf '%s %s\n' "$(cat "$acl")" "$(conf_quote ">$user_password")"
+    user_passwords=$(accepted "$role-password") || exit 1
+    printf '%s %s\n' "$(cat "$acl")" "$user_passwords"
   done
   if [ "$master" != "$SELF_HOST" ]; then printf '%s\n' "replicaof $master $REDIS_PORT"; fi
 } >"$conf.tmp"

@@ -41,13 +41,16 @@ umask 077
   printf '%s\n' "sentinel auth-pass $MASTER_NAME $(conf_quote "$SENTINEL_PASSWORD")"
   printf '%s\n' "sentinel sentinel-pass $(conf_quote "$SENTINEL_PASSWORD")"
   printf '%s\n' "requirepass $(conf_quote "$SENTINEL_PASSWORD")"
+  if [ -r "$SECRETS_DIR/sentinel-password.also" ]; then
+    printf '%s\n' "user default on ~* &* +@all $(accepted sentinel-password)"
+  fi
   # Clients' users (discovery only): rules from $CONFIG_DIR/<role>.sentinel-acl, the password of the client's Redis
   # user from $SECRETS_DIR/<role>-password. The default user (the password above) stays with the broker's pods.
   for acl in "$CONFIG_DIR"/*.sentinel-acl; do
     [ -f "$acl" ] || continue
     role=$(basename "$acl" .sentinel-acl)
-    user_password=$(secret "$role-password") || exit 1
-    printf '%s %s\n' "$(cat "$acl")" "$(conf_quote ">$user_password")"
+    user_passwords=$(accepted "$role-password") || exit 1
+    printf '%s %s\n' "$(cat "$acl")" "$user_passwords"
   done
   if [ -f "$conf" ]; then
     # What Sentinel learned, from its last rewrite: never the master itself as a replica, never ourselves, and

@@ -6,6 +6,7 @@ from __future__ import annotations
 from cdk8s_plus_33 import k8s
 
 from redis_gitops.contracts.paths import (
+    ALSO_ACCEPTED_SUFFIX,
     REDIS_PASSWORD_FILE,
     SCRIPTS_DIR,
     SECRETS_DIR,
@@ -17,17 +18,23 @@ from redis_gitops.contracts.pod_env import PodScriptEnv
 from redis_gitops.synth.naming import Names
 
 
-def secrets_volume(name: str, files: dict[str, object]) -> k8s.Volume:
+def secrets_volume(name: str, files: dict[str, object], accepting: bool = False) -> k8s.Volume:
     """Password files from the Secrets the spec references (file name -> SecretRef), read-only: processes read
-    files, never environment variables (checkov CKV_K8S_35), so no password shows in `kubectl describe`."""
+    files, never environment variables (checkov CKV_K8S_35), so no password shows in `kubectl describe`.
+    `accepting`: the servers' own containers, which also accept a rotation's other password (`<file>.also`)."""
+
+    def items(path: str, ref) -> list[k8s.KeyToPath]:
+        also = accepting and ref.also_accept
+        return [k8s.KeyToPath(key=ref.key, path=path)] + (
+            [k8s.KeyToPath(key=ref.also_accept, path=f"{path}{ALSO_ACCEPTED_SUFFIX}")] if also else []
+        )
+
     return k8s.Volume(
         name=name,
         projected=k8s.ProjectedVolumeSource(
             default_mode=0o440,
             sources=[
-                k8s.VolumeProjection(
-                    secret=k8s.SecretProjection(name=ref.secret_name, items=[k8s.KeyToPath(key=ref.key, path=path)])
-                )
+                k8s.VolumeProjection(secret=k8s.SecretProjection(name=ref.secret_name, items=items(path, ref)))
                 for path, ref in files.items()
             ],
         ),

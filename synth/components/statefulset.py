@@ -191,8 +191,8 @@ def statefulset(scope: Construct, names: Names) -> None:
     init_containers, volumes = (
         [],
         [
-            secrets_volume("redis-secrets", redis_secret_files(names)),
-            secrets_volume("sentinel-secrets", sentinel_secret_files(names)),
+            secrets_volume("redis-secrets", redis_secret_files(names), accepting=True),
+            secrets_volume("sentinel-secrets", sentinel_secret_files(names), accepting=True),
             *tls_volumes(names),
         ],
     )
