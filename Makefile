@@ -103,6 +103,7 @@ faults: install-test deb-packages
 bench: install-test deb-packages
 	$(BIN)/python scripts/bench_synth.py
 	$(BIN)/python scripts/bench_failover.py
+	$(BIN)/python scripts/bench_transport.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

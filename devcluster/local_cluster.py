@@ -548,6 +548,43 @@ class LocalCluster:
                 out.append(None)
         return out
 
+    def move_master(self, target: int, timeout: float = 30.0) -> None:
+        """Mastership to pod `target`, with no load expected: the other replicas made ineligible until every
+        Sentinel has seen it (its cached INFO is up to 10 s old), a SENTINEL FAILOVER, then their priorities
+        given back and seen, so that no later hand-over waits on them. For tests and benchmarks."""
+        self.wait_until_healthy(60)
+        if self.master() == target:
+            return
+        others = [n.ordinal for n in self.state.nodes if n.ordinal not in (target, self.master())]
+        for o in others:
+            self.redis(o).config_set("replica-priority", 0)
+        self._wait(lambda: self._priorities_seen(others, 0), 25, "the Sentinels did not see the priorities")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sentinel(0).execute_command("SENTINEL", "FAILOVER", self.state.master_name)
+                break
+            except redis.ResponseError as err:  # NOGOODSLAVE until Sentinel's view of a replica is fresh
+                if "NOGOODSLAVE" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        want = [self.address(target)] * len(self.state.nodes)
+        self._wait(lambda: self.sentinel_masters() == want, timeout, "the Sentinels did not name the new master")
+        for o in others:
+            self.redis(o).config_set("replica-priority", 100)
+        self.wait_until_healthy(60)
+        old = [n.ordinal for n in self.state.nodes if n.ordinal != target]
+        self._wait(lambda: self._priorities_seen(old, 100), 25, "the Sentinels did not see the priorities")
+
+    def _priorities_seen(self, ordinals: list[int], priority: int) -> bool:
+        hosts = [self.address(o) for o in ordinals]
+        for node in self.state.nodes:
+            replicas = self.sentinel(node.ordinal).sentinel_slaves(self.state.master_name)
+            seen = {r["ip"]: int(r["slave-priority"]) for r in replicas}
+            if any(seen.get(h) != priority for h in hosts):
+                return False
+        return True
+
     def wait_until_healthy(self, timeout: float = 30.0) -> None:
         """One master, every replica linked, every Sentinel naming that master and seeing all peers."""
         n = len(self.state.nodes)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 import traceback
@@ -72,6 +73,9 @@ def main(argv: list[str] | None = None) -> None:
                 "timeouts": timeouts,
                 "finished": time.time(),
                 "max_latency": max(latencies, default=0.0),
+                "median_latency": statistics.median(latencies) if latencies else 0.0,
+                "p99_latency": statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 2 else 0.0,
+                "elapsed": time.monotonic() - t0,
                 "first_trace": first_trace,
                 "attempts": attempts,
             }

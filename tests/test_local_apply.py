@@ -7,8 +7,8 @@ import shutil
 import time
 
 import pytest
+import redis
 from ruamel.yaml import YAML
-from test_client_faults import failover_when_a_replica_is_good
 from test_plan import TRANSITIONS
 
 from redis_gitops.devcluster.apply import ApplyRefused, apply
@@ -68,6 +68,45 @@ def test_a_scripts_only_change_reaches_the_files_and_no_running_process(cluster,
     assert [(n.redis_pid, n.sentinel_pid) for n in cluster.state.nodes] == pids
 
 
+def test_a_step_whose_new_key_is_not_in_the_secret_is_refused_before_any_pod_moves(cluster, tmp_path):
+    first, first_dist = _render(
+        tmp_path,
+        "missing",
+        lambda d: d["auth"].__setitem__(
+            "redisPassword", {"secretName": "redis-auth", "key": "redis-password", "alsoAccept": "redis-password-2"}
+        ),
+    )
+    pids = [(n.redis_pid, n.sentinel_pid) for n in cluster.state.nodes]
+    with pytest.raises(ApplyRefused, match="redis-password-2"):
+        apply(cluster, first, first_dist)
+    assert [(n.redis_pid, n.sentinel_pid) for n in cluster.state.nodes] == pids
+
+
+def test_a_secret_value_changed_in_place_reaches_the_files_and_no_process(cluster):
+    """The kubelet's sync: a Secret's new value reaches the running containers' files, and no server re-reads
+    it, so the exporter's user still opens with the old password and not the new one: why a rotation takes a
+    new key and commits (docs/operate/rotation.md), not an edit in place."""
+    cluster.wait_until_healthy(30)
+    stored = cluster.secret_store / "exporter-password"
+    old, new = stored.read_text(), "changed-in-place"
+    pids = [(n.redis_pid, n.sentinel_pid) for n in cluster.state.nodes]
+    stored.write_text(new)
+    try:
+        applied = apply(cluster, cluster.spec, cluster.running_dist)
+        assert applied.plan.verdict == "no-op" and applied.steps == []
+        for node in cluster.state.nodes:
+            assert (cluster.secrets_folder(node, "redis") / "exporter-password").read_text() == new
+        assert [(n.redis_pid, n.sentinel_pid) for n in cluster.state.nodes] == pids
+        user = cluster.spec.monitoring.exporter.username
+        master = cluster.redis(cluster.master())
+        assert master.execute_command("AUTH", user, old)  # the server still holds the old one
+        with pytest.raises(redis.AuthenticationError):
+            master.execute_command("AUTH", user, new)
+    finally:
+        stored.write_text(old)
+        cluster.sync_secrets()
+
+
 def test_a_queue_added_rolls_every_pod_as_planned_with_nothing_lost_under_load(cluster, tmp_path):
     """The ACL line that grants the queue changes: every pod is replaced, highest ordinal first, while a writer
     confirms with WAIT 1 and Airflow's worker runs tasks published as its scheduler does."""
@@ -105,48 +144,12 @@ def test_a_queue_added_rolls_every_pod_as_planned_with_nothing_lost_under_load(c
     assert cluster.redis(cluster.master()).execute_command("ACL", "DRYRUN", airflow, "LLEN", "reports") == "OK"
 
 
-def _sentinels_see_priority(cluster, hosts: list[str], priority: int, timeout: float = 25) -> None:
-    name = cluster.state.master_name
-    deadline = time.monotonic() + timeout
-    for node in cluster.state.nodes:
-        while True:
-            seen = {r["ip"]: int(r["slave-priority"]) for r in cluster.sentinel(node.ordinal).sentinel_slaves(name)}
-            if all(seen.get(h) == priority for h in hosts):
-                break
-            assert time.monotonic() < deadline, f"Sentinel {node.ordinal} sees priorities {seen}"
-            time.sleep(0.2)
-
-
-def put_master_on(cluster, target: int) -> None:
-    """Mastership on pod `target`, with no load running: the other replicas made ineligible until every Sentinel
-    has seen it, a SENTINEL FAILOVER, then their priorities given back (and seen, so no later hand-over waits)."""
-    cluster.wait_until_healthy(60)
-    if cluster.master() == target:
-        return
-    others = [n.ordinal for n in cluster.state.nodes if n.ordinal not in (target, cluster.master())]
-    hosts = [cluster.address(o) for o in others]
-    for o in others:
-        cluster.redis(o).config_set("replica-priority", 0)
-    _sentinels_see_priority(cluster, hosts, 0)
-    failover_when_a_replica_is_good(cluster.sentinel(0), cluster.state.master_name)
-    deadline = time.monotonic() + 30
-    while cluster.sentinel_masters() != [cluster.address(target)] * len(cluster.state.nodes):
-        assert time.monotonic() < deadline, cluster.sentinel_masters()
-        time.sleep(0.2)
-    for o in others:
-        cluster.redis(o).config_set("replica-priority", 100)
-    cluster.wait_until_healthy(60)
-    old = [n.ordinal for n in cluster.state.nodes if n.ordinal != target]
-    _sentinels_see_priority(cluster, [cluster.address(o) for o in old], 100)
-    assert cluster.master() == target
-
-
 @pytest.mark.faults  # make faults: 45 s; the per-ordinal rolls below prove it under load
 def test_the_highest_pods_master_hands_over_to_the_lowest_and_a_middle_one_upwards(cluster):
     """The hand-over prefers a replica a roll (highest ordinal first) has already replaced, else the one replaced
     last: from pod 2 to pod 0 (not pod 1, next in the roll), from pod 1 to pod 2. Priorities are given back."""
     for source, expected in ((2, 0), (1, 2)):
-        put_master_on(cluster, source)
+        cluster.move_master(source)
         run = cluster.run_prestop(source)
         assert run.returncode == 0, run.stderr
         assert "handing over past" in run.stderr, run.stderr
@@ -168,7 +171,7 @@ def _template_change(doc):
 def test_a_roll_hands_over_at_most_twice_and_once_with_the_master_low(cluster, tmp_path, spec, master):
     """A pod template change rolled under the WAIT 1 writer with the master on each ordinal: 2 hand-overs from
     pod 2 (to pod 0, then to a replaced pod), 1 from pod 1 (to the replaced pod 2) and from pod 0; nothing lost."""
-    put_master_on(cluster, master)
+    cluster.move_master(master)
     head, head_dist = _render(tmp_path, "roll", _template_change)
     for target_spec, target_dist, expected in ((head, head_dist, 2 if master == 2 else 1), (spec, ROOT / "dist", None)):
         pool = RedisPool(broker_settings(cluster.state))
@@ -190,7 +193,7 @@ def test_a_roll_hands_over_at_most_twice_and_once_with_the_master_low(cluster, t
         assert not lost
         if expected is not None:
             assert done.handovers == expected
-        put_master_on(cluster, master)
+        cluster.move_master(master)
 
 
 def _five_pods(doc):
@@ -269,14 +272,28 @@ LOCAL = [
 @pytest.mark.faults
 @pytest.mark.parametrize("t", LOCAL, ids=[t.name for t in LOCAL])
 def test_each_transition_restarts_exactly_the_pods_the_plan_names(cluster, tmp_path, spec, t):
-    """Applied and applied back: the pods whose processes were replaced are the plan's, in its order, and the
-    others keep running; the cluster is healthy after each."""
+    """Applied and applied back under the WAIT 1 writer: the pods whose processes were replaced are the plan's,
+    in its order, and the others keep running; no acknowledged write is lost; the cluster is healthy after each."""
     for target_spec, target_dist in (_render(tmp_path, "head", t.edit), (spec, ROOT / "dist")):
         before = _pids(cluster)
-        applied = apply(cluster, target_spec, target_dist)
+        pool = RedisPool(broker_settings(cluster.state))
+        writer = Load(pool, key := f"transition:{time.time_ns()}")
+        writer.start()
+        try:
+            applied = apply(cluster, target_spec, target_dist)
+        finally:
+            log = writer.stop()
+            pool.close()
         after = _pids(cluster)
         replaced = {pod for pod in before if before[pod] != after.get(pod)}
         predicted = {p for r in applied.plan.rolls for p in r.pods}
         assert replaced == predicted == set(applied.pods), (applied.plan.reasons, replaced)
         cluster.wait_until_healthy(60)
+        stored = {int(v) for v in cluster.redis(cluster.master()).lrange(key, 0, -1)}
+        lost = [n for n in log.acknowledged if n not in stored]
+        print(
+            f"{t.name}: {applied.plan.verdict}, {len(applied.pods)} pod(s), {applied.handovers} hand-over(s), "
+            f"longest write gap {log.longest_gap()[0]:.2f} s, {len(log.acknowledged)} acknowledged, {len(lost)} lost"
+        )
+        assert not lost
     assert tuple(sorted(predicted, reverse=True)) == tuple(applied.pods)

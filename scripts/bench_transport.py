@@ -1,0 +1,94 @@
+"""What our Airflow transport costs, and what a roll costs with the master on each ordinal, on a local cluster
+rendered from dist/.
+
+1. Publishing as Airflow's scheduler does (its provider's Celery app, `apply_async` under its operation timeout),
+   as fast as it goes, BENCH_PUBLISHES tasks per round (default 2000), alternating our transport
+   (`celery_config_options` as rendered) and kombu's own over BENCH_ROUNDS rounds (default 5): tasks/s and the
+   publish latency median and p99. Goal: at least 95% of kombu's throughput, p99 within 10%.
+2. A pod template change rolled with `local apply` under the WAIT 1 writer, with the master on each ordinal:
+   hand-overs, the longest write gap, lost writes (must be 0).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from redis_gitops.devcluster.apply import apply
+from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings
+from redis_gitops.faults.airflow_worker import airflow_env, publish
+from redis_gitops.faults.load import Load
+from redis_gitops.runtime.client import RedisPool
+from redis_gitops.synth.pipeline import synthesize
+from redis_gitops.synth.spec_loader import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PUBLISHES = int(os.environ.get("BENCH_PUBLISHES", "2000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+
+
+def transport(cluster: LocalCluster, tmp: Path) -> None:
+    figures: dict[str, list[dict]] = {"ours": [], "kombu": []}
+    for r in range(ROUNDS):
+        for name, fixed in (("ours", True), ("kombu", False)) if r % 2 == 0 else (("kombu", False), ("ours", True)):
+            env = airflow_env(cluster, tmp / f"home-{name}", tmp / f"record-{name}", fixed_transport=fixed)
+            out = publish(env, PUBLISHES, rate=1e6)
+            assert not out["errors"], out["errors"][:3]
+            figures[name].append(out)
+            cluster.redis(cluster.master()).delete("default")
+    for name, runs in figures.items():
+        rate = statistics.median(PUBLISHES / o["elapsed"] for o in runs)
+        median = statistics.median(o["median_latency"] for o in runs) * 1000
+        p99 = statistics.median(o["p99_latency"] for o in runs) * 1000
+        print(f"publish, {name:5}: {rate:7.0f} tasks/s, latency median {median:.2f} ms, p99 {p99:.2f} ms")
+    ours, kombu = (statistics.median(PUBLISHES / o["elapsed"] for o in figures[n]) for n in ("ours", "kombu"))
+    print(f"publish: ours at {100 * ours / kombu:.0f}% of kombu's throughput ({ROUNDS} rounds of {PUBLISHES})")
+
+
+def roll(cluster: LocalCluster, tmp: Path) -> None:
+    yaml = YAML()
+    doc = yaml.load((ROOT / "cluster_spec.yaml").read_text())
+    doc["sentinel"]["downAfterMilliseconds"] = 5500
+    with (tmp / "roll.yaml").open("w") as f:
+        yaml.dump(doc, f)
+    assert synthesize(tmp / "roll.yaml", tmp / "roll-dist").ok
+    renderings = [(load_spec(tmp / "roll.yaml"), tmp / "roll-dist"), (cluster.spec, ROOT / "dist")]
+    for master in (2, 1, 0):
+        for spec, dist in renderings:
+            cluster.move_master(master)
+            pool = RedisPool(broker_settings(cluster.state))
+            writer = Load(pool, key := f"bench-roll:{time.time_ns()}")
+            writer.start()
+            try:
+                done = apply(cluster, spec, dist)
+            finally:
+                log = writer.stop()
+                pool.close()
+            cluster.wait_until_healthy(60)
+            stored = {int(v) for v in cluster.redis(cluster.master()).lrange(key, 0, -1)}
+            lost = sum(n not in stored for n in log.acknowledged)
+            print(
+                f"roll, master on pod {master}: {done.handovers} hand-over(s) (plan {done.plan.rolls[0].handovers_best}"
+                f"-{done.plan.rolls[0].handovers}), longest write gap {log.longest_gap()[0]:.2f} s, "
+                f"{len(log.acknowledged)} acknowledged, {lost} lost, took {sum(s.took_s for s in done.steps):.1f} s"
+            )
+
+
+def main() -> None:
+    spec = load_spec(ROOT / "cluster_spec.yaml")
+    with tempfile.TemporaryDirectory(prefix="bench-transport-") as tmp:
+        with LocalCluster(spec, ROOT / "dist", Path(tmp) / "cluster", subnet=97) as cluster:
+            cluster.wait_until_healthy(60)
+            transport(cluster, Path(tmp))
+            if os.environ.get("BENCH_ROLLS", "1") == "1":
+                roll(cluster, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
