@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import redis
 
+from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings
 from redis_gitops.runtime.client import RedisPool
 
 # Below the pool's socket timeout (0.5 s), or a WAIT that times out would look like a lost connection.
@@ -85,6 +88,32 @@ class Load(threading.Thread):
         self._stop_event.set()
         self.join(timeout=60)
         return self.log
+
+
+@dataclass
+class Written:
+    """What a writer did while a change or fault ran: its log, and the acknowledged writes the master lacks."""
+
+    log: LoadLog = field(default_factory=LoadLog)
+    lost: list[int] = field(default_factory=list)
+
+
+@contextmanager
+def confirmed_writes(cluster: LocalCluster) -> Iterator[Written]:
+    """A Load on a local cluster while the body runs; once it ended and the cluster is
+    healthy again, what was lost."""
+    written = Written()
+    pool = RedisPool(broker_settings(cluster.state))
+    writer = Load(pool, key := f"confirmed:{time.time_ns()}")
+    writer.start()
+    try:
+        yield written
+    finally:
+        written.log = writer.stop()
+        pool.close()
+    cluster.wait_until_healthy(60)
+    stored = {int(v) for v in cluster.redis(cluster.master()).lrange(key, 0, -1)}
+    written.lost = [n for n in written.log.acknowledged if n not in stored]
 
 
 def main() -> None:

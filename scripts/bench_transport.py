@@ -14,16 +14,14 @@ from __future__ import annotations
 import os
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
 from redis_gitops.devcluster.apply import apply
-from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings
+from redis_gitops.devcluster.local_cluster import LocalCluster
 from redis_gitops.faults.airflow_worker import airflow_env, publish
-from redis_gitops.faults.load import Load
-from redis_gitops.runtime.client import RedisPool
+from redis_gitops.faults.load import confirmed_writes
 from redis_gitops.synth.pipeline import synthesize
 from redis_gitops.synth.spec_loader import load_spec
 
@@ -62,17 +60,9 @@ def roll(cluster: LocalCluster, tmp: Path) -> None:
     for master in (2, 1, 0):
         for spec, dist in renderings:
             cluster.move_master(master)
-            pool = RedisPool(broker_settings(cluster.state))
-            writer = Load(pool, key := f"bench-roll:{time.time_ns()}")
-            writer.start()
-            try:
+            with confirmed_writes(cluster) as written:
                 done = apply(cluster, spec, dist)
-            finally:
-                log = writer.stop()
-                pool.close()
-            cluster.wait_until_healthy(60)
-            stored = {int(v) for v in cluster.redis(cluster.master()).lrange(key, 0, -1)}
-            lost = sum(n not in stored for n in log.acknowledged)
+            log, lost = written.log, len(written.lost)
             print(
                 f"roll, master on pod {master}: {done.handovers} hand-over(s) (plan {done.plan.rolls[0].handovers_best}"
                 f"-{done.plan.rolls[0].handovers}), longest write gap {log.longest_gap()[0]:.2f} s, "

@@ -4,7 +4,6 @@ confirming with WAIT 1, a Celery worker configured by Airflow's provider), losin
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 import redis
@@ -12,11 +11,10 @@ from ruamel.yaml import YAML
 from test_plan import TRANSITIONS
 
 from redis_gitops.devcluster.apply import ApplyRefused, apply
-from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings
+from redis_gitops.devcluster.local_cluster import LocalCluster
 from redis_gitops.faults.airflow_worker import run as run_worker
-from redis_gitops.faults.load import Load
+from redis_gitops.faults.load import confirmed_writes
 from redis_gitops.plan.model import Verdict
-from redis_gitops.runtime.client import RedisPool
 from redis_gitops.synth.pipeline import synthesize
 from redis_gitops.synth.spec_loader import load_spec
 
@@ -112,23 +110,14 @@ def test_a_queue_added_rolls_every_pod_as_planned_with_nothing_lost_under_load(c
     confirms with WAIT 1 and Airflow's worker runs tasks published as its scheduler does."""
     cluster.wait_until_healthy(30)
     spec, dist = _render(tmp_path, "queue", _queue_added)
-    pool = RedisPool(broker_settings(cluster.state))
-    key = f"apply:{time.time_ns()}"
-    writer = Load(pool, key)
     applied = []
-    writer.start()
-    try:
+    with confirmed_writes(cluster) as written:
         worker = run_worker(
             cluster, lambda c: applied.append(apply(c, spec, dist)), count=300, rate=10.0, fault_after=4.0
         )
-    finally:
-        log = writer.stop()
-        pool.close()
-    cluster.wait_until_healthy(60)
     (done,) = applied
     (roll,) = done.plan.rolls
-    stored = {int(v) for v in cluster.redis(cluster.master()).lrange(key, 0, -1)}
-    lost = [n for n in log.acknowledged if n not in stored]
+    log, lost = written.log, written.lost
     print(
         f"applied: {done.pods}, {done.handovers} hand-over(s) (plan {roll.handovers_best}-{roll.handovers}), "
         f"took {[s.took_s for s in done.steps]} s; writer: {len(log.acknowledged)} acknowledged, "
@@ -174,18 +163,9 @@ def test_a_roll_hands_over_at_most_twice_and_once_with_the_master_low(cluster, t
     cluster.move_master(master)
     head, head_dist = _render(tmp_path, "roll", _template_change)
     for target_spec, target_dist, expected in ((head, head_dist, 2 if master == 2 else 1), (spec, ROOT / "dist", None)):
-        pool = RedisPool(broker_settings(cluster.state))
-        key = f"roll:{time.time_ns()}"
-        writer = Load(pool, key)
-        writer.start()
-        try:
+        with confirmed_writes(cluster) as written:
             done = apply(cluster, target_spec, target_dist)
-        finally:
-            log = writer.stop()
-            pool.close()
-        cluster.wait_until_healthy(60)
-        stored = {int(v) for v in cluster.redis(cluster.master()).lrange(key, 0, -1)}
-        lost = [n for n in log.acknowledged if n not in stored]
+        log, lost = written.log, written.lost
         print(
             f"master on pod {master}: {done.handovers} hand-over(s), longest write gap {log.longest_gap()[0]:.2f} s, "
             f"{len(log.acknowledged)} acknowledged, {len(lost)} lost, steps {[s.took_s for s in done.steps]} s"
@@ -203,17 +183,9 @@ def _five_pods(doc):
 
 def _under_load(cluster, change):
     """Apply `change` while a WAIT 1 writer and Airflow's worker run; (writer's lost writes, worker run)."""
-    pool = RedisPool(broker_settings(cluster.state))
-    key = f"apply:{time.time_ns()}"
-    writer = Load(pool, key)
-    writer.start()
-    try:
+    with confirmed_writes(cluster) as written:
         worker = run_worker(cluster, change, count=200, rate=10.0, fault_after=3.0)
-    finally:
-        log = writer.stop()
-        pool.close()
-    stored = {int(v) for v in cluster.redis(cluster.master()).lrange(key, 0, -1)}
-    return [n for n in log.acknowledged if n not in stored], worker, log
+    return written.lost, worker, written.log
 
 
 @pytest.mark.faults
@@ -276,21 +248,13 @@ def test_each_transition_restarts_exactly_the_pods_the_plan_names(cluster, tmp_p
     in its order, and the others keep running; no acknowledged write is lost; the cluster is healthy after each."""
     for target_spec, target_dist in (_render(tmp_path, "head", t.edit), (spec, ROOT / "dist")):
         before = _pids(cluster)
-        pool = RedisPool(broker_settings(cluster.state))
-        writer = Load(pool, key := f"transition:{time.time_ns()}")
-        writer.start()
-        try:
+        with confirmed_writes(cluster) as written:
             applied = apply(cluster, target_spec, target_dist)
-        finally:
-            log = writer.stop()
-            pool.close()
         after = _pids(cluster)
         replaced = {pod for pod in before if before[pod] != after.get(pod)}
         predicted = {p for r in applied.plan.rolls for p in r.pods}
         assert replaced == predicted == set(applied.pods), (applied.plan.reasons, replaced)
-        cluster.wait_until_healthy(60)
-        stored = {int(v) for v in cluster.redis(cluster.master()).lrange(key, 0, -1)}
-        lost = [n for n in log.acknowledged if n not in stored]
+        log, lost = written.log, written.lost
         print(
             f"{t.name}: {applied.plan.verdict}, {len(applied.pods)} pod(s), {applied.handovers} hand-over(s), "
             f"longest write gap {log.longest_gap()[0]:.2f} s, {len(log.acknowledged)} acknowledged, {len(lost)} lost"

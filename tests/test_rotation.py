@@ -6,21 +6,17 @@ redeployed with the new key between the second and third commits: nothing refuse
 from __future__ import annotations
 
 import secrets
-import time
 from pathlib import Path
 
 import pytest
 import redis
-from ruamel.yaml import YAML
+from test_local_apply import _render as render_edited
 
 from redis_gitops.contracts.paths import AIRFLOW_PASSWORD_FILE
 from redis_gitops.devcluster.apply import apply
-from redis_gitops.devcluster.local_cluster import LocalCluster, broker_settings
+from redis_gitops.devcluster.local_cluster import LocalCluster
 from redis_gitops.faults.airflow_worker import run as run_worker
-from redis_gitops.faults.load import Load
-from redis_gitops.runtime.client import RedisPool
-from redis_gitops.synth.pipeline import synthesize
-from redis_gitops.synth.spec_loader import load_spec
+from redis_gitops.faults.load import confirmed_writes
 
 from conftest import ROOT
 
@@ -43,23 +39,19 @@ def cluster(spec, tmp_path_factory):
 
 def step(tmp_path: Path, name: str, refs: dict[str, str | None], send_new: bool):
     """The spec with every password's key and alsoAccept set for one step of the rotation, rendered."""
-    yaml = YAML()
-    doc = yaml.load((ROOT / "cluster_spec.yaml").read_text())
-    for path, key in PASSWORDS.items():
-        node = doc
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        ref = {"secretName": "redis-auth", "key": f"{key}-2" if send_new else key}
-        if refs.get(key):
-            ref["alsoAccept"] = refs[key]
-        node[path[-1]] = ref
-    doc["policy"]["acknowledge"] = [{"change": "secret-key-added", "reason": "the new keys are in the Secret"}]
-    spec_path = tmp_path / f"{name}.yaml"
-    with spec_path.open("w") as f:
-        yaml.dump(doc, f)
-    out = tmp_path / f"{name}-dist"
-    assert synthesize(spec_path, out).ok
-    return load_spec(spec_path), out
+
+    def edit(doc):
+        for path, key in PASSWORDS.items():
+            node = doc
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            ref = {"secretName": "redis-auth", "key": f"{key}-2" if send_new else key}
+            if refs.get(key):
+                ref["alsoAccept"] = refs[key]
+            node[path[-1]] = ref
+        doc["policy"]["acknowledge"] = [{"change": "secret-key-added", "reason": "the new keys are in the Secret"}]
+
+    return render_edited(tmp_path, name, edit)
 
 
 def airflow_files(tmp_path: Path, name: str, password: str) -> Path:
@@ -92,10 +84,7 @@ def test_every_password_rotates_in_three_commits_with_no_client_refused(cluster,
         applied.append(apply(c, two, two_dist))
 
     # Commits 1 and 2, with Airflow and the writer on the old passwords (accepted all along).
-    pool = RedisPool(broker_settings(cluster.state))
-    writer = Load(pool, key := f"rotation:{time.time_ns()}")
-    writer.start()
-    try:
+    with confirmed_writes(cluster) as before_deploy:
         first = run_worker(
             cluster,
             rotate_first_two,
@@ -104,21 +93,11 @@ def test_every_password_rotates_in_three_commits_with_no_client_refused(cluster,
             fault_after=2.0,
             secrets_dir=airflow_files(tmp_path, "airflow-old", old["airflow-password"]),
         )
-    finally:
-        log_a = writer.stop()
-        pool.close()
-    cluster.wait_until_healthy(60)
     # Airflow's deploy: its pods restart with the new key. The cluster's own helpers send the new one too.
     cluster.state.password_file = str(store / "redis-password-2")
     cluster.state.sentinel_password_file = str(store / "sentinel-password-2")
     cluster.state.save()
-    stored = {int(v) for v in cluster.redis(cluster.master()).lrange(key, 0, -1)}
-    lost_a = [n for n in log_a.acknowledged if n not in stored]
-
-    pool = RedisPool(broker_settings(cluster.state))
-    writer = Load(pool, key := f"rotation:{time.time_ns()}")
-    writer.start()
-    try:
+    with confirmed_writes(cluster) as after_deploy:
         second = run_worker(
             cluster,
             lambda c: applied.append(apply(c, three, three_dist)),
@@ -127,12 +106,7 @@ def test_every_password_rotates_in_three_commits_with_no_client_refused(cluster,
             fault_after=2.0,
             secrets_dir=airflow_files(tmp_path, "airflow-new", new["airflow-password"]),
         )
-    finally:
-        log_b = writer.stop()
-        pool.close()
-    cluster.wait_until_healthy(60)
-    stored = {int(v) for v in cluster.redis(cluster.master()).lrange(key, 0, -1)}
-    lost_b = [n for n in log_b.acknowledged if n not in stored]
+    log_a, lost_a, log_b, lost_b = before_deploy.log, before_deploy.lost, after_deploy.log, after_deploy.lost
 
     refused = [e for run in (first, second) for e in run.errors_in_worker_log if "WRONGPASS" in e or "NOAUTH" in e]
     # The broker's own clients (replication, the Sentinels, the hand-over) log a refused password too.
