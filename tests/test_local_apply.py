@@ -136,7 +136,8 @@ def test_a_queue_added_rolls_every_pod_as_planned_with_nothing_lost_under_load(c
 @pytest.mark.faults  # make faults: 45 s; the per-ordinal rolls below prove it under load
 def test_the_highest_pods_master_hands_over_to_the_lowest_and_a_middle_one_upwards(cluster):
     """The hand-over prefers a replica a roll (highest ordinal first) has already replaced, else the one replaced
-    last: from pod 2 to pod 0 (not pod 1, next in the roll), from pod 1 to pod 2. Priorities are given back."""
+    last: from pod 2 to pod 0 (not pod 1, next in the roll), from pod 1 to pod 2. Priorities and the Sentinel's
+    INFO period are given back."""
     for source, expected in ((2, 0), (1, 2)):
         cluster.move_master(source)
         run = cluster.run_prestop(source)
@@ -149,6 +150,10 @@ def test_the_highest_pods_master_hands_over_to_the_lowest_and_a_middle_one_upwar
             for n in cluster.state.nodes
         ]
         assert priorities == [100] * len(cluster.state.nodes)
+        # The Sentinel asked to look sooner (SENTINEL DEBUG info-period) is back to its 10 s.
+        periods = [cluster.sentinel(n.ordinal).execute_command("SENTINEL", "DEBUG") for n in cluster.state.nodes]
+        tables = [p if isinstance(p, dict) else dict(zip(p[::2], p[1::2], strict=True)) for p in periods]
+        assert [str(t["INFO-PERIOD"]) for t in tables] == ["10000"] * 3
 
 
 def _template_change(doc):
