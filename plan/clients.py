@@ -76,8 +76,9 @@ def endpoints(base: BrokerFacts, head: BrokerFacts) -> list[Finding]:
                 "master's hand-over none of Airflow's publishes or consumes succeed until Airflow is deployed "
                 "with the new settings",
                 "Deploy both sides in one maintenance window: pause the DAGs, sync the broker, deploy Airflow "
-                "(and KEDA's objects, which sync with the broker), unpause. A roll that keeps the plain port "
-                "open for one release is not expressible in the spec yet.",
+                "(and KEDA's objects, which sync with the broker), unpause. No roll keeps every client connected: "
+                "each server announces one port and its links speak one protocol, so TLS pods and plain pods cannot "
+                "reach each other's announced ports mid-roll (docs/operate/tls.md, 'Turning TLS on or off').",
             )
         )
     if _endpoint(base) != _endpoint(head):
