@@ -24,10 +24,11 @@ POD_SCRIPT_ENV = {
     "TLS_DIR": "optional: tls.crt, tls.key, ca.crt; set, every server listens and every redis-cli dials TLS only",
     "REDIS_USER": "optional: the Sentinel container's `sentinel` reads Redis as that user with sentinel-password; "
     "unset, the admin with redis-password",
+    "ENGINE": "optional: valkey runs valkey-server, valkey-cli and valkey-check-rdb; unset (redis), the redis-* ones",
 }
 # Set only where needed: LOCAL_HOST has a default, RUNTIME_DIR is the Redis container's, BIND_ADDRESS local,
-# REDIS_USER the Sentinel container's.
-OPTIONAL_POD_SCRIPT_ENV = ("LOCAL_HOST", "RUNTIME_DIR", "BIND_ADDRESS", "TLS_DIR", "REDIS_USER")
+# REDIS_USER the Sentinel container's, ENGINE a Valkey broker's.
+OPTIONAL_POD_SCRIPT_ENV = ("LOCAL_HOST", "RUNTIME_DIR", "BIND_ADDRESS", "TLS_DIR", "REDIS_USER", "ENGINE")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class PodScriptEnv:
     bind_address: str | None = None
     tls_dir: str | None = None
     redis_user: str | None = None
+    engine: str | None = None  # None: redis (the rendering of a Redis broker stays as it was)
     extra: Mapping[str, str] = field(default_factory=dict)  # the script's own (BACKUP_ENV, RESTORE_ENV)
 
     def variables(self) -> dict[str, str]:
@@ -71,6 +73,7 @@ class PodScriptEnv:
             "BIND_ADDRESS": self.bind_address,
             "TLS_DIR": self.tls_dir,
             "REDIS_USER": self.redis_user,
+            "ENGINE": None if self.engine in (None, "redis") else self.engine,
         }
         unknown = set(self.extra) - set(BACKUP_ENV) - set(RESTORE_ENV) - set(POD_SCRIPT_ENV)
         if unknown:

@@ -25,6 +25,7 @@ RULE_IDS = (
     "broker-no-replica-service",
     "broker-namespace-in-names",
     "broker-readiness-probes",
+    "broker-tested-engine",
     "persistence-aof",
     "persistence-rdb",
     "persistence-data-volume",

@@ -34,6 +34,7 @@ from redis_gitops.contracts.paths import (
 )
 from redis_gitops.contracts.pod_env import PodScriptEnv
 from redis_gitops.devcluster.certs import make_certificates
+from redis_gitops.devcluster.engine_binaries import search_path
 from redis_gitops.devcluster.secrets import project, projection, resync
 from redis_gitops.runtime.client import read_password_file, tls_kwargs
 from redis_gitops.runtime.monitor import role_name
@@ -137,6 +138,7 @@ def config_maps(dist: Path, names: Names) -> tuple[dict[str, str], dict[str, str
 
 
 RUNNING_DIST = "dist"  # under the cluster's folder: the rendering it runs
+ENGINE_BIN = "bin"  # under the cluster's folder: the engine's binaries by the image's names (Valkey)
 
 
 class LocalCluster:
@@ -158,9 +160,7 @@ class LocalCluster:
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def up(self, timeout: float = 30.0) -> ClusterState:
-        for tool in ("redis-server", "redis-sentinel", "redis-cli"):
-            if not shutil.which(tool):
-                raise RuntimeError(f"{tool} not found: apt-get install -y redis-server redis-sentinel")
+        search_path(self.spec.redis.engine, self.base / ENGINE_BIN)  # the engine's binaries are there
         if running_processes(self.base):
             raise ClusterRunningError(
                 f"a local cluster is already running in {self.base}: use it, or stop it "
@@ -281,8 +281,9 @@ class LocalCluster:
             handover_timeout_seconds=self.spec.redis.handover_timeout_seconds,
             tls_dir=s.tls_dir,
             redis_user=SENTINEL_MONITOR_USER if role == "sentinel" else None,
+            engine=self.spec.redis.engine,
         )
-        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env.variables()}
+        return {"PATH": search_path(self.spec.redis.engine, self.base / ENGINE_BIN), **env.variables()}
 
     def _spawn(self, node: Node, role: str) -> tuple[int, int | None]:
         pid, started = getattr(node, f"{role}_pid"), getattr(node, f"{role}_started", None)
@@ -398,6 +399,7 @@ class LocalCluster:
                 "MASTER_NAME",
                 "CONFIG_DIR",
                 "TLS_DIR",
+                "ENGINE",
             )
             if k in pod
         } | {"SECRETS_DIR": str(self.secret_store)}  # the Jobs mount the cluster passwords under their keys' names

@@ -3,13 +3,11 @@ Sentinels' quorum, the ports, TLS, persistence, the engine's version and what ea
 
 from __future__ import annotations
 
-import re
 import shlex
 from dataclasses import dataclass, field
 
+from redis_gitops.contracts.engines import engine_of, version_of
 from redis_gitops.policies.manifests import Manifests
-
-VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 @dataclass(frozen=True)
@@ -29,12 +27,11 @@ class BrokerFacts:
 
     @property
     def engine(self) -> str:
-        return "valkey" if "valkey" in self.image.rsplit(":", 1)[0] else "redis"
+        return engine_of(self.image.rsplit(":", 1)[0])
 
     @property
     def version(self) -> tuple[int, int, int] | None:
-        m = VERSION.match(self.image.rsplit(":", 1)[-1]) if ":" in self.image else None
-        return (int(m[1]), int(m[2]), int(m[3] or 0)) if m else None
+        return version_of(self.image.rsplit(":", 1)[-1]) if ":" in self.image else None
 
 
 def _conf_value(manifests: Manifests, key: str, *prefix: str) -> list[str] | None:

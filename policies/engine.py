@@ -16,6 +16,7 @@ from redis_gitops.policies import (  # noqa: F401 (importing a rule module regis
     resources,
     security,
     tls,
+    versions,
 )
 from redis_gitops.policies.manifests import Manifests
 from redis_gitops.policies.model import RULES, Family, Finding, Rule, Waiver

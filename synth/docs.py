@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from redis_gitops.contracts.engines import MINIMUM, RDB_FORMAT, TESTED_VERSIONS
 from redis_gitops.contracts.transitions import ACKNOWLEDGEABLE
 from redis_gitops.policies.engine import FAMILIES, WAIVER_RULE
 from redis_gitops.policies.model import RULES
@@ -146,6 +147,35 @@ def plan_changes_page() -> str:
     return "\n".join(out) + "\n"
 
 
+def engines_page() -> str:
+    """The tested-versions table (contracts/engines.py), which the gate's broker-tested-engine rule applies."""
+    out = [
+        GENERATED,
+        "# Engines and versions\n",
+        "The broker runs Redis or Valkey, told apart by the image's name (`redis.image.repository`: a name "
+        "starting with `valkey`, such as `valkey/valkey`, is Valkey). The gate (`broker-tested-engine`) refuses "
+        "a version the table refuses or does not list, unless `policy.waivers` waives the rule on the StatefulSet "
+        "with a reason. The first matching row decides; a series (`7.2`) covers every patch release.\n",
+        "| engine | versions | support | why |",
+        "|---|---|---|---|",
+    ]
+    out += [f"| {r.engine} | {r.versions} | {r.support} | {_cell(r.why)} |" for r in TESTED_VERSIONS]
+    out += [
+        "",
+        "Older than "
+        + ", ".join(f"{e} {'.'.join(map(str, v))}" for e, v in MINIMUM.items())
+        + ": refused (the pod scripts and ACLs need read-only key patterns, several passwords per user, "
+        "`SENTINEL DEBUG` and `CLIENT PAUSE WRITE`).",
+        "",
+        "RDB formats (a server reads its own and older ones, never newer; `plan` refuses a move to an older one):",
+        "",
+        "| engine | series | RDB format |",
+        "|---|---|---|",
+        *(f"| {e} | {major}.{minor} | {fmt} |" for (e, major, minor), fmt in RDB_FORMAT.items()),
+    ]
+    return "\n".join(out) + "\n"
+
+
 def runbook_pages(spec: ClusterSpec) -> dict[str, str]:
     """One page per alert (the default spec's names and thresholds), and an index."""
     names = Names(spec)
@@ -195,6 +225,7 @@ def generated_pages(spec: ClusterSpec) -> dict[str, str]:
     """Path under docs/ -> text."""
     return {
         "reference/spec.md": spec_reference(),
+        "reference/engines.md": engines_page(),
         "review/rules.md": rules_page(),
         "review/plan-changes.md": plan_changes_page(),
         **runbook_pages(spec),

@@ -136,6 +136,10 @@ MUTATIONS = {
         ),
         "PEER_HOSTS names the broker in namespace staging but StatefulSet/redis runs in airflow",
     ),
+    "broker-tested-engine": (
+        lambda m: container(m, "redis").update(image="redis:9.9.9"),
+        "redis:9.9.9 is redis 9.9.9, which the tested-versions table (docs/reference/engines.md) refuses",
+    ),
     "keda-trigger-sentinels": (
         lambda m: trigger(m).update(sentinelMaster="othermaster"),
         "sentinelMaster 'othermaster' is not the name the Sentinels monitor",

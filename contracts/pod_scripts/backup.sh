@@ -44,11 +44,11 @@ trap 'rm -f "$partial"' EXIT
 log "taking a snapshot from the replica $replica"
 if ! CLI_TIMEOUT=${BACKUP_TIMEOUT_SECONDS:-600} redis_cli "$replica" --rdb "$partial" >/dev/null 2>&1 ||
   [ ! -s "$partial" ]; then
-  log "redis-cli --rdb from $replica failed"
+  log "$CLI_BIN --rdb from $replica failed"
   exit 1
 fi
-if ! check=$(redis-check-rdb "$partial" 2>&1) || ! printf '%s' "$check" | grep -q 'RDB looks OK'; then
-  log "redis-check-rdb refused the snapshot: $(printf '%s' "$check" | tail -n 1)"
+if ! check=$("$CHECK_RDB_BIN" "$partial" 2>&1) || ! printf '%s' "$check" | grep -q 'RDB looks OK'; then
+  log "$CHECK_RDB_BIN refused the snapshot: $(printf '%s' "$check" | tail -n 1)"
   exit 1
 fi
 mv "$partial" "$final"

@@ -16,6 +16,7 @@
 #   BIND_ADDRESS              optional: listen only here (the local cluster gives each pod its own address)
 #   TLS_DIR                   optional: tls.crt, tls.key, ca.crt; set, every server listens and every redis-cli dials TLS only
 #   REDIS_USER                optional: the Sentinel container's `sentinel` reads Redis as that user with sentinel-password; unset, the admin with redis-password
+#   ENGINE                    optional: valkey runs valkey-server, valkey-cli and valkey-check-rdb; unset (redis), the redis-* ones
 
 : "${SELF_HOST:?}" "${PEER_HOSTS:?}" "${REDIS_PORT:?}" "${SENTINEL_PORT:?}" "${MASTER_NAME:?}"
 : "${SECRETS_DIR:?}"
@@ -47,6 +48,11 @@ else
   REDIS_PASSWORD=$(secret redis-password) || exit 1
 fi
 LOCAL_HOST=${LOCAL_HOST:-127.0.0.1}
+# The engine's own binaries (the valkey/valkey image names them valkey-*; Sentinel is the server's --sentinel mode).
+ENGINE=${ENGINE:-redis}
+# shellcheck disable=SC2034 # the start, backup and restore scripts run these
+SERVER_BIN=$ENGINE-server CHECK_RDB_BIN=$ENGINE-check-rdb
+CLI_BIN=$ENGINE-cli
 # Sentinel's own config file, rewritten by Sentinel on every failover: the cluster's memory across restarts.
 SENTINEL_STATE_DIR=${DATA_DIR:+$DATA_DIR/sentinel}
 SENTINEL_STATE=${SENTINEL_STATE_DIR:+$SENTINEL_STATE_DIR/sentinel.conf}
@@ -69,7 +75,7 @@ rcli() {
   _host=$1 _port=$2 _pass=$3
   shift 3
   if [ -n "${TLS_DIR:-}" ]; then set -- --tls --cacert "$TLS_DIR/ca.crt" "$@"; fi
-  REDISCLI_AUTH="$_pass" timeout "${CLI_TIMEOUT:-3}" redis-cli --no-auth-warning -h "$_host" -p "$_port" "$@"
+  REDISCLI_AUTH="$_pass" timeout "${CLI_TIMEOUT:-3}" "$CLI_BIN" --no-auth-warning -h "$_host" -p "$_port" "$@"
 }
 
 # tls_files: the certificate directives of a server of ours (nothing without TLS_DIR). The same certificate

@@ -32,8 +32,8 @@ if [ ! -f "$RESTORE_SNAPSHOT" ]; then
   log "no snapshot at $RESTORE_SNAPSHOT"
   exit 1
 fi
-if ! redis-check-rdb "$RESTORE_SNAPSHOT" 2>&1 | grep -q 'RDB looks OK'; then
-  log "redis-check-rdb refuses $RESTORE_SNAPSHOT: not restoring it"
+if ! "$CHECK_RDB_BIN" "$RESTORE_SNAPSHOT" 2>&1 | grep -q 'RDB looks OK'; then
+  log "$CHECK_RDB_BIN refuses $RESTORE_SNAPSHOT: not restoring it"
   exit 1
 fi
 for h in $PEER_HOSTS; do
@@ -65,7 +65,7 @@ cp "$RESTORE_SNAPSHOT" "$RESTORE_DIR/snapshot.rdb"
   printf '%s\n' "shutdown-on-sigterm nosave now"
   printf '%s\n' "requirepass $(conf_quote "$REDIS_PASSWORD")"
 } >"$RESTORE_DIR/restore.conf"
-redis-server "$RESTORE_DIR/restore.conf" >"$RESTORE_DIR/restore-server.log" 2>&1 &
+"$SERVER_BIN" "$RESTORE_DIR/restore.conf" >"$RESTORE_DIR/restore-server.log" 2>&1 &
 server=$!
 stop_server() {
   kill "$server" 2>/dev/null || true

@@ -51,4 +51,4 @@ if [ "$master" = "$SELF_HOST" ]; then
 else
   log "starting $SELF_HOST as replica of $master ($why)"
 fi
-exec redis-server "$conf"
+exec "$SERVER_BIN" "$conf"

@@ -73,4 +73,4 @@ umask 077
 mv "$conf.tmp" "$conf"
 
 log "starting Sentinel on $SELF_HOST monitoring $MASTER_NAME at $master"
-exec redis-sentinel "$conf"
+exec "$SERVER_BIN" "$conf" --sentinel

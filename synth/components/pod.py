@@ -133,6 +133,7 @@ def job_script_env(names: Names, self_host_field: str, extra: dict[str, str]) ->
         secrets_dir=SECRETS_DIR,
         tls_dir=TLS_DIR if spec.tls.enabled else None,
         extra=extra,
+        engine=spec.redis.engine,
     )
     return [
         k8s.EnvVar(

@@ -100,6 +100,7 @@ def script_env(names: Names, runtime_dir: str | None, redis_user: str | None = N
         handover_timeout_seconds=spec.redis.handover_timeout_seconds,
         tls_dir=TLS_DIR if spec.tls.enabled else None,
         redis_user=redis_user,
+        engine=spec.redis.engine,
     )
     return [
         k8s.EnvVar(
