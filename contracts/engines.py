@@ -92,6 +92,8 @@ TESTED_VERSIONS = (
 # Versions older than every row's: what the pod scripts and ACLs need is Redis 7.0 (read-only key patterns,
 # several passwords per user, SENTINEL DEBUG, CLIENT PAUSE WRITE).
 MINIMUM = {"redis": (7, 0), "valkey": (7, 2)}
+# Each engine's official image (the suite runs its version from the table's "run here" row).
+OFFICIAL_IMAGE = {"redis": "redis", "valkey": "valkey/valkey"}
 TABLE_DOC = "docs/reference/engines.md"
 
 
@@ -107,3 +109,8 @@ def support(engine: str, tag: str) -> tuple[Support, str]:
         low = ".".join(map(str, MINIMUM[engine]))
         return Support.REFUSED, f"older than {engine} {low}, the oldest with every command the pod scripts send"
     return Support.REFUSED, "not in the table: never run here, and nothing says its data and commands fit"
+
+
+def run_here(engine: str) -> str:
+    """The version of `engine` the suite runs (the table's "run here" row)."""
+    return next(r.versions for r in TESTED_VERSIONS if r.engine == engine and r.support is Support.RUN)

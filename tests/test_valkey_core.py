@@ -10,46 +10,39 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import redis
+from test_monitoring_live import SELECTOR, queries, real_metrics
 
-from redis_gitops.contracts.engines import Support, support
+from redis_gitops.contracts.engines import Support, run_here, support
 from redis_gitops.devcluster.local_cluster import LocalCluster
+from redis_gitops.devcluster.monitoring import LocalMonitoring
+from redis_gitops.devcluster.variants import render_on
 from redis_gitops.faults.airflow_worker import run as run_worker
 from redis_gitops.faults.scenarios import SCENARIOS, run
-from redis_gitops.synth.spec_loader import load_spec
+from redis_gitops.synth.alerts import rule_groups
+from redis_gitops.synth.app import render_manifests
+from redis_gitops.synth.naming import Names
 
 from conftest import ROOT
 
-IMAGE = ("valkey/valkey", "8.1.8")
 TASKS = 60
-
-
-def valkey_spec_text(spec_text: str) -> str:
-    """The default spec on the Valkey image the table runs (the first image of the spec is redis.image)."""
-    text = re.sub(r"repository: \S+", f"repository: {IMAGE[0]}", spec_text, count=1)
-    return re.sub(r'tag: "[^"]*"', f'tag: "{IMAGE[1]}"', text, count=1)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     folder = tmp_path_factory.mktemp("valkey")
-    spec_file, dist = folder / "cluster_spec.yaml", folder / "dist"
-    spec_file.write_text(valkey_spec_text((ROOT / "cluster_spec.yaml").read_text()))
-    subprocess.run(
-        [sys.executable, "-m", "redis_gitops.synth", "synth", "--spec", str(spec_file), "--out", str(dist)],
-        check=True,
-        capture_output=True,
-    )
-    spec = load_spec(spec_file)
-    assert spec.redis.engine == "valkey" and support("valkey", IMAGE[1])[0] is Support.RUN
+    spec, dist = render_on(ROOT / "cluster_spec.yaml", "valkey", folder)
+    assert spec.redis.engine == "valkey" and support("valkey", spec.redis.image.tag)[0] is Support.RUN
     with LocalCluster(spec, dist, folder / "local", subnet=41) as c:
         yield c
 
 
 def test_every_server_is_valkey_and_one_master_is_agreed(cluster):
     for o in range(3):
-        assert cluster.redis(o).info("server")["valkey_version"] == IMAGE[1]
+        assert cluster.redis(o).info("server")["valkey_version"] == run_here("valkey")
         assert cluster.sentinel(o).info("server")["server_mode"] == "sentinel"
     assert cluster.roles() == ["master", "slave", "slave"]
     assert cluster.sentinel_masters() == [cluster.state.nodes[0].host] * 3
@@ -92,4 +85,48 @@ def test_airflows_worker_keeps_consuming_through_a_hand_over(cluster):
     assert result.publish_errors == []
     assert result.missing == [], f"published but never run: {result.missing}"
     assert result.worker_survived and result.left_unacked == 0
+    cluster.wait_until_healthy(60)
+
+
+def test_the_exporter_scrapes_valkey_with_every_metric_the_rules_use(cluster):
+    """Debian's redis_exporter, as rendered, against Valkey's servers: every metric and label the alert rules
+    and the dashboard query is exported."""
+    spec = cluster.spec
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in render_manifests(spec)[0]}
+    sts, monitor = objects[("StatefulSet", spec.name)], objects[("ServiceMonitor", spec.name)]
+    master = cluster.redis(cluster.master())
+    master.rpush("default", "task")  # the queue-length metric exists once a queue does
+    with pytest.raises(redis.exceptions.ResponseError):
+        master.execute_command("NO-SUCH-COMMAND")  # and redis_errors_total once an error was answered
+    try:
+        with LocalMonitoring(cluster, sts, monitor, rule_groups(Names(spec))) as monitoring:
+            scraped = monitoring.scrape()
+    finally:
+        master.delete("default")
+    assert len(scraped) == 6 and all("\nredis_up 1" in "\n" + text for _, text in scraped)
+    real = real_metrics(scraped)
+    for expr in queries(spec):
+        for metric, matchers in SELECTOR.findall(expr):
+            assert metric in real, f"{metric} (in {expr}) is not exported by Valkey's exporters"
+            for label in re.findall(r'([a-z_]+)\s*=~?"', matchers):
+                assert label in real[metric], f"{metric} has no label {label} on Valkey (in {expr})"
+
+
+def test_a_backup_from_a_valkey_replica_restores_every_pod_to_exactly_it(cluster, tmp_path):
+    """backup.sh (valkey-cli --rdb from a replica, verified by valkey-check-rdb) and restore.sh on Valkey."""
+    master = cluster.redis(cluster.master(), decode_responses=True)
+    master.flushall()
+    backed_up = {f"valkey-restore:{i}": f"v{i}" for i in range(200)}
+    master.mset(backed_up)
+    master.wait(2, 5000)
+    backup = cluster.run_backup(tmp_path / "backups", retention=2)
+    assert backup.returncode == 0, backup.stderr
+    snapshot = Path(backup.stdout.strip())
+    assert snapshot.read_bytes()[:9] == b"REDIS0011"  # Valkey 8.1 writes RDB 11, as Redis 7.2 does
+    master.set("valkey-restore:0", "changed after the backup")
+    restore = cluster.run_restore(snapshot, "valkey", timeout=60)
+    assert restore.returncode == 0, restore.stderr
+    for o in range(3):
+        client = cluster.redis(o, decode_responses=True)
+        assert {k: client.get(k) for k in client.keys("*")} == backed_up, f"pod {o}"
     cluster.wait_until_healthy(60)
