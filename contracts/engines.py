@@ -29,6 +29,11 @@ RDB_FORMAT = {
 VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
+def rdb_formats_text() -> str:
+    """RDB_FORMAT as the pod scripts read it (paths.RDB_FORMATS_FILE): "<engine> <major>.<minor> <format>"."""
+    return "".join(f"{e} {major}.{minor} {fmt}\n" for (e, major, minor), fmt in RDB_FORMAT.items())
+
+
 def rdb_format(engine: str, version: tuple[int, ...] | None) -> int | None:
     return RDB_FORMAT.get((engine, version[0], version[1])) if version else None
 

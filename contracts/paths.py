@@ -16,6 +16,9 @@ EXPORTER_ACL_FILE = "exporter.acl"
 SMOKE_ACL_FILE = "smoke.acl"
 # The Sentinels' own user on Redis (`sentinel auth-user`): its password is the Sentinel password.
 SENTINEL_MONITOR_ACL_FILE = "sentinel.acl"
+# In the config ConfigMap: "<engine> <major>.<minor> <RDB format>" per line (contracts/engines.RDB_FORMAT), which
+# the hand-over reads to keep the master on a server every replica can full-sync from.
+RDB_FORMATS_FILE = "rdb-formats"
 # A client's user on the Sentinels: `<role>.sentinel-acl`, the same password file as its Redis user
 # (start-sentinel.sh appends it).
 SENTINEL_ACL_SUFFIX = ".sentinel-acl"

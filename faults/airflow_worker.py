@@ -367,12 +367,14 @@ def _wait_ready(worker: Worker, timeout: float = 60.0) -> None:
 
 
 def main() -> None:
-    """`python -m faults.airflow_worker [--runs 3] [--tasks 300] [--stock]`: the Done-when figures of the Airflow
-    worker (README, "Airflow's workers through faults"), into build/faults/airflow.json. --stock runs kombu's
-    own transport instead of redis_gitops_airflow's (the reproduction in airflow_broker/UPSTREAM.md)."""
+    """`python -m faults.airflow_worker [--runs 3] [--tasks 300] [--stock] [--engines redis valkey]`: the
+    Done-when figures of the Airflow worker (README, "Airflow's workers through faults"), into
+    build/faults/airflow.json, on each engine (redis: --spec as rendered in --dist; valkey: --spec on the
+    official Valkey image). --stock runs kombu's own transport instead of redis_gitops_airflow's (the
+    reproduction in airflow_broker/UPSTREAM.md)."""
     import argparse
-    from dataclasses import asdict
 
+    from redis_gitops.devcluster.variants import render_on
     from redis_gitops.synth.spec_loader import load_spec
 
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -387,39 +389,19 @@ def main() -> None:
     parser.add_argument("--subnet", type=int, default=83)
     parser.add_argument("--spec", type=Path, default=ROOT / "cluster_spec.yaml")
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="the rendering of --spec")
+    parser.add_argument("--engines", nargs="+", choices=["redis", "valkey"], default=["redis", "valkey"])
     args = parser.parse_args()
     # Stopped with SIGTERM (a timeout, a CI cancel): unwind, so the cluster's processes are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    spec = load_spec(args.spec)
     results = []
-    with (
-        tempfile.TemporaryDirectory(prefix="airflow-faults-") as tmp,
-        LocalCluster(spec, args.dist, Path(tmp), subnet=args.subnet) as cluster,
-    ):
-        for fault in args.faults:
-            for i in range(args.runs):
-                cluster.wait_until_healthy(120)
-                r = run(
-                    cluster,
-                    fault,
-                    count=args.tasks,
-                    rate=args.rate,
-                    fault_after=args.fault_after,
-                    fixed_transport=not args.stock,
-                    keep=args.keep / f"{fault}-{i + 1}" if args.keep else None,
-                )
-                results.append(asdict(r))
-                print(
-                    f"{fault} #{i + 1}: published {r.published}, publish errors {len(r.publish_errors)} "
-                    f"(timeouts re-sent {r.publish_timeouts}), ran {r.executed}, missing {len(r.missing)}, "
-                    f"duplicates {r.duplicates}, left unacked {r.left_unacked}, same worker {r.worker_survived}, done "
-                    f"{r.done_after_last_publish_s} s after the last publish",
-                    flush=True,
-                )
-                for n, detail in r.missing_detail.items():
-                    print(f"  never ran: {n} {json.dumps(detail)} (fault from 0 to {r.fault_window_s})", flush=True)
-                if r.missing:
-                    print(f"  found: {json.dumps(r.missing_found)}; hand-over: {r.fault_events}", flush=True)
+    for engine in args.engines:
+        with tempfile.TemporaryDirectory(prefix=f"airflow-faults-{engine}-") as tmp:
+            if engine == "redis":
+                spec, dist = load_spec(args.spec), args.dist
+            else:
+                spec, dist = render_on(args.spec, engine, Path(tmp) / "rendering")
+            with LocalCluster(spec, dist, Path(tmp) / "local", subnet=args.subnet) as cluster:
+                results += _runs(cluster, engine, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
@@ -429,6 +411,37 @@ def main() -> None:
         + "\n"
     )
     print(f"report: {args.out}")
+
+
+def _runs(cluster: LocalCluster, engine: str, args) -> list[dict]:
+    from dataclasses import asdict
+
+    results = []
+    for fault in args.faults:
+        for i in range(args.runs):
+            cluster.wait_until_healthy(120)
+            r = run(
+                cluster,
+                fault,
+                count=args.tasks,
+                rate=args.rate,
+                fault_after=args.fault_after,
+                fixed_transport=not args.stock,
+                keep=args.keep / f"{engine}-{fault}-{i + 1}" if args.keep else None,
+            )
+            results.append({**asdict(r), "engine": engine})
+            print(
+                f"{engine} {fault} #{i + 1}: published {r.published}, publish errors {len(r.publish_errors)} "
+                f"(timeouts re-sent {r.publish_timeouts}), ran {r.executed}, missing {len(r.missing)}, "
+                f"duplicates {r.duplicates}, left unacked {r.left_unacked}, same worker {r.worker_survived}, done "
+                f"{r.done_after_last_publish_s} s after the last publish",
+                flush=True,
+            )
+            for n, detail in r.missing_detail.items():
+                print(f"  never ran: {n} {json.dumps(detail)} (fault from 0 to {r.fault_window_s})", flush=True)
+            if r.missing:
+                print(f"  found: {json.dumps(r.missing_found)}; hand-over: {r.fault_events}", flush=True)
+    return results
 
 
 if __name__ == "__main__":

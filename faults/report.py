@@ -22,56 +22,65 @@ def _spread(values: list[float | None]) -> str:
 
 
 def table(runs: list[Run]) -> str:
+    """One row per scenario and engine, the engines of a scenario side by side."""
     rows = [
-        "| scenario | runs | write unavailability s (min / median / max) | new master after s | all Sentinels "
-        "agree after s | acknowledged writes lost (plain / WAIT 1) | healthy after |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | engine | runs | write unavailability s (min / median / max) | new master after s | all "
+        "Sentinels agree after s | acknowledged writes lost (plain / WAIT 1) | healthy after |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    engines = list(dict.fromkeys(r.engine for r in runs))
     for name in SCENARIOS:
-        mine = [r for r in runs if r.scenario == name]
-        if not mine:
-            continue
-        unavailable = [v for r in mine for v in (r.per_pod_unavailable_s.values() or [r.unavailable_s])]
-        rows.append(
-            f"| {name} | {len(mine)} | {_spread(unavailable)} | {_spread([r.new_master_after_s for r in mine])} | "
-            f"{_spread([r.sentinels_agree_after_s for r in mine])} | "
-            f"{sum(r.lost for r in mine)} of {sum(r.acknowledged for r in mine)} / "
-            f"{sum(r.lost_confirmed for r in mine)} of {sum(r.confirmed for r in mine)} | "
-            f"{sum(r.healthy_after for r in mine)} of {len(mine)} |"
-        )
-    cut = [r.cut_off_side for r in runs if r.cut_off_side]
-    if cut:
-        rows.append(
-            f"\npartition, the writer beside the cut-off master: took writes "
-            f"{_spread([c['took_writes_after_cut_s'] for c in cut])} s after the cut; lost "
-            f"{sum(c['lost'] for c in cut)} of {sum(c['acknowledged'] for c in cut)} acknowledged, "
-            f"{sum(c['lost_confirmed'] for c in cut)} of them confirmed with WAIT 1; old master rejoined "
-            f"as a replica {sum(c['old_master_rejoined_as_replica'] for c in cut)} of {len(cut)} times"
-        )
+        for engine in engines:
+            mine = [r for r in runs if r.scenario == name and r.engine == engine]
+            if not mine:
+                continue
+            unavailable = [v for r in mine for v in (r.per_pod_unavailable_s.values() or [r.unavailable_s])]
+            rows.append(
+                f"| {name} | {engine} | {len(mine)} | {_spread(unavailable)} | "
+                f"{_spread([r.new_master_after_s for r in mine])} | "
+                f"{_spread([r.sentinels_agree_after_s for r in mine])} | "
+                f"{sum(r.lost for r in mine)} of {sum(r.acknowledged for r in mine)} / "
+                f"{sum(r.lost_confirmed for r in mine)} of {sum(r.confirmed for r in mine)} | "
+                f"{sum(r.healthy_after for r in mine)} of {len(mine)} |"
+            )
+    for engine in engines:
+        cut = [r.cut_off_side for r in runs if r.cut_off_side and r.engine == engine]
+        if cut:
+            rows.append(
+                f"\npartition on {engine}, the writer beside the cut-off master: took writes "
+                f"{_spread([c['took_writes_after_cut_s'] for c in cut])} s after the cut; lost "
+                f"{sum(c['lost'] for c in cut)} of {sum(c['acknowledged'] for c in cut)} acknowledged, "
+                f"{sum(c['lost_confirmed'] for c in cut)} of them confirmed with WAIT 1; old master rejoined "
+                f"as a replica {sum(c['old_master_rejoined_as_replica'] for c in cut)} of {len(cut)} times"
+            )
     return "\n".join(rows) + "\n"
 
 
 def airflow_table(airflow: dict) -> str:
-    """The Airflow worker harness's runs (faults/airflow_worker.py), one row per fault, a value per run."""
+    """The Airflow worker harness's runs (faults/airflow_worker.py), one row per fault and engine, a value per
+    run."""
     rows = [
-        "| fault | runs of tasks | publish errors | timed-out publishes re-sent | tasks run / published | run twice | "
-        "left in `unacked` | same worker process | last task ran after the last publish (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| fault | engine | runs of tasks | publish errors | timed-out publishes re-sent | tasks run / published | "
+        "run twice | left in `unacked` | same worker process | last task ran after the last publish (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    faults = list(dict.fromkeys(r["fault"] for r in airflow["runs"]))
-    for fault in faults:
-        mine = [r for r in airflow["runs"] if r["fault"] == fault]
+    runs = [{"engine": "redis", **r} for r in airflow["runs"]]
+    for fault in dict.fromkeys(r["fault"] for r in runs):
+        for engine in dict.fromkeys(r["engine"] for r in runs):
+            mine = [r for r in runs if r["fault"] == fault and r["engine"] == engine]
+            if not mine:
+                continue
 
-        def each(key: str, runs: list[dict] = mine) -> str:
-            return ", ".join(str(r[key]) for r in runs)
+            def each(key: str, runs: list[dict] = mine) -> str:
+                return ", ".join(str(r[key]) for r in runs)
 
-        errors = ", ".join(str(len(r["publish_errors"])) for r in mine)
-        ran = ", ".join(f"{r['executed']}/{r['published']}" for r in mine)
-        rows.append(
-            f"| {fault} | {len(mine)} of {airflow['tasks']} | {errors} | {each('publish_timeouts')} | {ran} | "
-            f"{each('duplicates')} | {each('left_unacked')} | {sum(r['worker_survived'] for r in mine)} of "
-            f"{len(mine)} | {each('done_after_last_publish_s')} |"
-        )
+            errors = ", ".join(str(len(r["publish_errors"])) for r in mine)
+            ran = ", ".join(f"{r['executed']}/{r['published']}" for r in mine)
+            rows.append(
+                f"| {fault} | {engine} | {len(mine)} of {airflow['tasks']} | {errors} | {each('publish_timeouts')} | "
+                f"{ran} | {each('duplicates')} | {each('left_unacked')} | {sum(r['worker_survived'] for r in mine)} "
+                f"of {len(mine)} | {each('done_after_last_publish_s')} |"
+            )
     return "\n".join(rows) + "\n"
 
 

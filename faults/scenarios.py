@@ -42,6 +42,7 @@ class Run:
     per_pod_unavailable_s: dict[str, float] = field(default_factory=dict)  # rolling restart: each pod's window
     timeline: list[tuple[float, float, bool]] = field(default_factory=list)  # (t after fault, latency, ok)
     cut_off_side: dict = field(default_factory=dict)  # partition: what the writer beside the cut-off master saw
+    engine: str = "redis"  # the server the cluster ran (contracts/engines.py)
 
     def summary(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "timeline"}

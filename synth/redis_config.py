@@ -23,10 +23,12 @@ from redis_gitops.contracts.client_acl import (
     SMOKE_KEYS,
     SMOKE_SENTINEL_COMMANDS,
 )
+from redis_gitops.contracts.engines import rdb_formats_text
 from redis_gitops.contracts.paths import (
     AIRFLOW_ACL_FILE,
     EXPORTER_ACL_FILE,
     KEDA_ACL_FILE,
+    RDB_FORMATS_FILE,
     SENTINEL_MONITOR_ACL_FILE,
     SMOKE_ACL_FILE,
     sentinel_acl_file,
@@ -251,6 +253,7 @@ def config_files(spec: ClusterSpec) -> dict[str, str]:
     return {
         "redis.conf": redis_conf(spec),
         "sentinel.conf": sentinel_conf(spec),
+        RDB_FORMATS_FILE: rdb_formats_text(),
         **acl_files(spec),
         **sentinel_acl_files(spec),
     }

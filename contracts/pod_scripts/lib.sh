@@ -152,6 +152,20 @@ sentinel_promotable() {
       END { judge() }'
 }
 
+# rdb_format HOST: the RDB format HOST's server writes, from its INFO server and $CONFIG_DIR/rdb-formats
+# (contracts/engines.py); nothing when either is unknown. Valkey reports valkey_version beside a redis_version.
+rdb_format() {
+  [ -r "${CONFIG_DIR:-}/rdb-formats" ] || return 0
+  _rf_info=$(CLI_TIMEOUT=1 redis_cli "$1" INFO server 2>/dev/null | tr -d '\r') || return 0
+  _rf_version=$(printf '%s\n' "$_rf_info" | info_field valkey_version)
+  _rf_engine=valkey
+  if [ -z "$_rf_version" ]; then
+    _rf_version=$(printf '%s\n' "$_rf_info" | info_field redis_version) _rf_engine=redis
+  fi
+  awk -v e="$_rf_engine" -v v="$_rf_version" \
+    'BEGIN { n = split(v, p, "."); s = p[1] "." p[2] } $1 == e && $2 == s { print $3; exit }' "$CONFIG_DIR/rdb-formats"
+}
+
 # conf_quote VALUE: VALUE as a double-quoted redis.conf string.
 conf_quote() {
   printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"

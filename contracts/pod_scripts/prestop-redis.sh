@@ -93,6 +93,24 @@ not_preferred() {
   done
 }
 
+# unreadable REPLICA...: the replicas whose RDB format another of them cannot read (during a move to a newer
+# engine or version, a replaced pod's server writes a newer one). As master, such a replica would leave the older
+# ones unable to full-sync (Redis 7.0 refuses Valkey 8's RDB 11): they are passed over while an older one runs.
+# Nothing when a format is not known (no table, an engine not in it): the ordinal rule alone decides.
+unreadable() {
+  _formats=""
+  for _h in "$@"; do
+    _f=$(rdb_format "$_h")
+    [ -n "$_f" ] || return 0
+    _formats="$_formats $_h=$_f"
+  done
+  for _p in $_formats; do
+    for _q in $_formats; do
+      if [ "${_p#*=}" -gt "${_q#*=}" ]; then echo "${_p%=*}"; break; fi
+    done
+  done
+}
+
 ping_period=$(redis_cli "$LOCAL_HOST" CONFIG GET repl-ping-replica-period | sed -n 2p)
 demoted="" restore_priorities="" prefer=yes passed_over=""
 # unpause: writes flow again (the replicas made ineligible stay so, until restore).
@@ -205,8 +223,16 @@ while :; do
   trap 'exit 1' INT TERM
   passed_over=""
   if [ "$prefer" = yes ]; then
-    # shellcheck disable=SC2046 # the online replicas' hosts, one word each
-    passed_over=$(not_preferred $(printf '%s\n' "$info" | replica_lines | awk '$2 == "online" { print $1 }'))
+    online=$(printf '%s\n' "$info" | replica_lines | awk '$2 == "online" { print $1 }')
+    # shellcheck disable=SC2086 # one word per host
+    newer=$(unreadable $online | tr '\n' ' ')
+    readable=""
+    for h in $online; do
+      case " $newer " in *" $h "*) ;; *) readable="$readable $h" ;; esac
+    done
+    # shellcheck disable=SC2046,SC2086,SC2116 # one word per host; echo joins them with single spaces
+    passed_over=$(echo $newer $(not_preferred $readable))
+    [ -z "${newer% }" ] || log "passing over ${newer% } (a newer RDB format than another replica reads)"
     for h in $passed_over; do
       prio=$(CLI_TIMEOUT=1 redis_cli "$h" CONFIG GET replica-priority 2>/dev/null | sed -n 2p) || prio=""
       [ "$prio" = 0 ] && continue
