@@ -70,7 +70,7 @@ class Finding:
     code: str
     object: str  # Kind/name, or the spec field
     field: str
-    verdict: Verdict  # refused (Kubernetes refuses it) or disruptive (clients cut off, data at risk)
+    verdict: Verdict  # refused (Kubernetes or the data refuses it) or disruptive (clients cut off, data at risk)
     what: str  # what Kubernetes, Argo CD / Flux and the broker do
     procedure: str  # the safe way, with what it costs
     data_loss_risk: bool = False

@@ -123,8 +123,8 @@ def _not_rolled(objects: list[ObjectChange], new: dict, template_changed: dict[s
 
 
 def _verdict(plan: Plan) -> Verdict:
-    if plan.immutable:
-        return max((f.verdict for f in plan.immutable), key=lambda v: v.rank)
+    if plan.immutable or any(f.verdict == Verdict.REFUSED for f in plan.risks):
+        return max((f.verdict for f in (*plan.immutable, *plan.risks)), key=lambda v: v.rank)
     if any(f.verdict == Verdict.DISRUPTIVE for f in plan.risks) or any(c.disruptive for c in plan.clients):
         return Verdict.DISRUPTIVE
     if plan.rolls:

@@ -22,7 +22,7 @@ HEADLINE = {
     "in-place": "objects change in place; no pod is replaced",
     "rolling": "pods are replaced one at a time",
     "disruptive": "clients are cut off or data is at risk unless a procedure is followed",
-    "refused": "Kubernetes refuses part of this change: follow the procedure below",
+    "refused": "Kubernetes or the running data refuses part of this change: follow the procedure below",
 }
 
 

@@ -70,29 +70,43 @@ def replicas_down(base: BrokerFacts, head: BrokerFacts) -> list[Finding]:
 
 
 def engine(base: BrokerFacts, head: BrokerFacts) -> list[Finding]:
+    """A change of engine or version: rolling when the new servers read the running data's RDB format (the
+    hand-over keeps the master on an old pod while an old replica runs); refused when they cannot."""
     if (base.engine, base.version) == (head.engine, head.version) or base.version is None:
         return []
     old, new = rdb_format(base.engine, base.version), rdb_format(head.engine, head.version)
     if old is not None and new is not None and new >= old:
         return []
     label = f"{base.image} -> {head.image}"
+    procedure = (
+        "Never go to an older RDB format on running data: a backup cannot be restored there either (the target "
+        "cannot read the snapshot). To move anyway: a new broker on the target version (another name), Airflow "
+        "deployed against it, the old one removed once its queues are empty (`LLEN` 0, KEDA's trigger reads it)."
+    )
     if old is None or new is None:
-        what = f"the RDB format of {base.image if old is None else head.image} is not known here"
-    else:
-        what = (
-            f"{head.image} reads RDB up to format {new}, the running data is format {old}: the first replaced pod "
-            "(a replica) cannot load the master's snapshot, so it never syncs, and a pod restarted from its own "
-            "files cannot load them"
-        )
+        unknown = base.image if old is None else head.image
+        return [
+            Finding(
+                "engine-version",
+                "redis.image",
+                label,
+                Verdict.DISRUPTIVE,
+                f"the RDB format of {unknown} is not known here (contracts/engines.py): whether the new servers "
+                "can load the running data is not known",
+                procedure,
+                data_loss_risk=True,
+            )
+        ]
     return [
         Finding(
             "engine-version",
             "redis.image",
             label,
-            Verdict.DISRUPTIVE,
-            what,
-            "Never go to an older RDB format on running data. To move anyway: a new broker on the target "
-            "version, filled by Airflow (drain the old queues), not by replication or a restore.",
+            Verdict.REFUSED,
+            f"{head.image} reads RDB up to format {new}, the running data is format {old}: the first replaced pod "
+            "(a replica) cannot load the master's snapshot, so it never syncs, and a pod restarted from its own "
+            "files cannot load them",
+            procedure,
             data_loss_risk=True,
         )
     ]

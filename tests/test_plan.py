@@ -126,7 +126,7 @@ TRANSITIONS = [
     Transition(
         "image 7.2.7 -> 7.0.15 (an older RDB format)",
         _set("redis", "image", "tag", value="7.0.15"),
-        Verdict.DISRUPTIVE,
+        Verdict.REFUSED,
         ALL_PODS,
         codes=frozenset({"engine-version"}),
         data_loss_risk=True,
@@ -151,11 +151,31 @@ TRANSITIONS = [
         _both(
             _set("redis", "image", "repository", value="valkey/valkey"), _set("redis", "image", "tag", value="8.1.1")
         ),
-        Verdict.DISRUPTIVE,
+        Verdict.REFUSED,
         ALL_PODS,
         codes=frozenset({"engine-version"}),
         data_loss_risk=True,
         base_edit=_set("redis", "image", "tag", value="7.4.2"),
+    ),
+    Transition(
+        "Redis 7.0.15 -> Valkey 8.1.8 (the move tests/test_engine_move.py rolls)",
+        _both(
+            _set("redis", "image", "repository", value="valkey/valkey"), _set("redis", "image", "tag", value="8.1.8")
+        ),
+        Verdict.ROLLING,
+        ALL_PODS,
+        base_edit=_set("redis", "image", "tag", value="7.0.15"),
+    ),
+    Transition(
+        "Valkey 8.1.8 -> Redis 7.0.15 (the way back: RDB 11 to 10)",
+        _set("redis", "image", "tag", value="7.0.15"),
+        Verdict.REFUSED,
+        ALL_PODS,
+        codes=frozenset({"engine-version"}),
+        data_loss_risk=True,
+        base_edit=_both(
+            _set("redis", "image", "repository", value="valkey/valkey"), _set("redis", "image", "tag", value="8.1.8")
+        ),
     ),
     Transition("backup schedule only", _set("backup", "schedule", value="5 */4 * * *"), Verdict.IN_PLACE),
     Transition("an alert threshold only", _set("monitoring", "alerts", "memoryRatio", value=0.8), Verdict.IN_PLACE),
