@@ -83,3 +83,7 @@ def test_the_fault_results_page_is_made_from_the_committed_results():
     assert (folder / "fault-results.md").read_text() == results_page(results)
     assert {r["scenario"] for r in results["report"]["runs"]} == set(SCENARIOS)
     assert {r["fault"] for r in results["airflow"]["runs"]} >= {"handover", "crash"}
+    # Side by side: every scenario and both Airflow faults on each engine the suite runs.
+    for engine in ("redis", "valkey"):
+        assert {r["scenario"] for r in results["report"]["runs"] if r["engine"] == engine} == set(SCENARIOS)
+        assert {r["fault"] for r in results["airflow"]["runs"] if r["engine"] == engine} >= {"handover", "crash"}
