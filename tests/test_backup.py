@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from redis_gitops.devcluster.engine_binaries import search_path
 from redis_gitops.devcluster.local_cluster import LocalCluster
 
 from conftest import ROOT
@@ -27,12 +28,12 @@ def full_syncs(cluster, ordinal) -> int:
     return int(cluster.redis(ordinal).info("stats")["sync_full"])
 
 
-def keys_in(snapshot, tmp_path) -> dict[str, str]:
-    """Load the snapshot into a fresh redis-server and read it back."""
+def keys_in(snapshot, tmp_path, engine: str) -> dict[str, str]:
+    """Load the snapshot into a fresh server of the cluster's engine and read it back."""
     folder = tmp_path / f"load-{snapshot.name}"
     folder.mkdir()
     (folder / "dump.rdb").write_bytes(snapshot.read_bytes())
-    with unix_socket_redis(folder, "--dbfilename", "dump.rdb", "--appendonly", "no") as client:
+    with unix_socket_redis(folder, "--dbfilename", "dump.rdb", "--appendonly", "no", engine=engine) as client:
         return {k: client.get(k) for k in client.keys("backup-test:*")}
 
 
@@ -48,8 +49,10 @@ def test_a_backup_comes_from_a_replica_holds_every_key_and_passes_redis_check_rd
     assert snapshot.exists() and snapshot.name.startswith("dump-") and snapshot.suffix == ".rdb"
     # Every task payload is in it: readable by the backup's own user only (the restore Job runs as that user).
     assert snapshot.stat().st_mode & 0o077 == 0, oct(snapshot.stat().st_mode)
-    assert "RDB looks OK" in subprocess.run(["redis-check-rdb", str(snapshot)], capture_output=True, text=True).stdout
-    assert keys_in(snapshot, tmp_path) == written
+    engine = cluster.spec.redis.engine
+    check = shutil.which(f"{engine}-check-rdb", path=search_path(engine, tmp_path / "bin"))
+    assert "RDB looks OK" in subprocess.run([check, str(snapshot)], capture_output=True, text=True).stdout
+    assert keys_in(snapshot, tmp_path, cluster.spec.redis.engine) == written
     after = {i: full_syncs(cluster, i) for i in range(3)}
     assert after[master] == before[master], "the master served a full sync: the backup loaded it"
     replica = next(i for i in range(3) if after[i] == before[i] + 1)

@@ -37,7 +37,7 @@ def refused(text: str) -> list[str]:
         ("name: redis ", 'name: "redis\\n" '),
         ("namespace: airflow ", 'namespace: "airflow\\n" '),
         ("clusterDomain: cluster.local", 'clusterDomain: "cluster.local\\n"'),
-        ('tag: "7.2.7"', 'tag: "7.2.7\\n"'),
+        ('tag: "8.1.8"', 'tag: "8.1.8\\n"'),
         ("secretName: redis-auth\n    key: redis-password", 'secretName: "redis-auth\\n"\n    key: redis-password'),
         ("key: redis-password", 'key: "redis-password\\n"'),
         ("masterName: mymaster", 'masterName: "mymaster\\n"'),

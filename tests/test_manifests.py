@@ -30,7 +30,7 @@ def test_three_pods_each_with_redis_sentinel_and_their_exporters(sts, spec):
     assert sts["spec"]["replicas"] == 3
     assert sts["spec"]["serviceName"] == f"{spec.name}-headless"
     assert set(containers(sts)) == {"redis", "sentinel", "exporter", "sentinel-exporter"}
-    assert containers(sts)["redis"]["image"] == "redis:7.2.7"
+    assert containers(sts)["redis"]["image"] == "valkey/valkey:8.1.8"
 
 
 def test_data_lives_on_a_persistent_volume_claim(sts):
@@ -386,11 +386,11 @@ def test_an_image_may_be_pinned_by_digest(spec):
     from redis_gitops.synth.spec_loader import parse_spec
 
     digest = "sha256:" + "a" * 64
-    text = SPEC.read_text().replace('    tag: "7.2.7" ', f'    tag: "7.2.7"\n    digest: "{digest}" ', 1)
+    text = SPEC.read_text().replace('    tag: "8.1.8" ', f'    tag: "8.1.8"\n    digest: "{digest}" ', 1)
     synced, _ = render_manifests(parse_spec(text))
     sts = next(o for o in synced if o["kind"] == "StatefulSet")
     redis_container = next(c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "redis")
-    assert redis_container["image"] == f"redis:7.2.7@{digest}"
+    assert redis_container["image"] == f"valkey/valkey:8.1.8@{digest}"
 
 
 def test_every_pod_can_read_its_secret_files_as_its_non_root_user(objects):

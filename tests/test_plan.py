@@ -39,6 +39,10 @@ def _both(*edits):
     return edit
 
 
+def _image(repository, tag):
+    return _both(_set("redis", "image", "repository", value=repository), _set("redis", "image", "tag", value=tag))
+
+
 def _five_pods(doc):
     doc["redis"]["replicas"] = 5
     doc["sentinel"]["quorum"] = 3
@@ -124,58 +128,51 @@ TRANSITIONS = [
         deleted=("redis-4", "redis-3"),
     ),
     Transition(
-        "image 7.2.7 -> 7.0.15 (an older RDB format)",
-        _set("redis", "image", "tag", value="7.0.15"),
+        "Redis 7.2.7 -> 7.0.15 (an older RDB format)",
+        _image("redis", "7.0.15"),
         Verdict.REFUSED,
         ALL_PODS,
         codes=frozenset({"engine-version"}),
         data_loss_risk=True,
+        base_edit=_image("redis", "7.2.7"),
     ),
     Transition(
-        "image 7.0.15 -> 7.2.7",
+        "Redis 7.0.15 -> 7.2.7",
+        _image("redis", "7.2.7"),
+        Verdict.ROLLING,
+        ALL_PODS,
+        base_edit=_image("redis", "7.0.15"),
+    ),
+    Transition(
+        "Redis 7.2.7 -> Valkey 8.1.8 (same RDB format)",
         lambda doc: None,
         Verdict.ROLLING,
         ALL_PODS,
-        base_edit=_set("redis", "image", "tag", value="7.0.15"),
-    ),
-    Transition(
-        "Redis 7.2.7 -> Valkey 8.1.1 (same RDB format)",
-        _both(
-            _set("redis", "image", "repository", value="valkey/valkey"), _set("redis", "image", "tag", value="8.1.1")
-        ),
-        Verdict.ROLLING,
-        ALL_PODS,
+        base_edit=_image("redis", "7.2.7"),
     ),
     Transition(
         "Redis 7.4.2 -> Valkey 8.1.1 (RDB 12 to 11)",
-        _both(
-            _set("redis", "image", "repository", value="valkey/valkey"), _set("redis", "image", "tag", value="8.1.1")
-        ),
+        _image("valkey/valkey", "8.1.1"),
         Verdict.REFUSED,
         ALL_PODS,
         codes=frozenset({"engine-version"}),
         data_loss_risk=True,
-        base_edit=_set("redis", "image", "tag", value="7.4.2"),
+        base_edit=_image("redis", "7.4.2"),
     ),
     Transition(
         "Redis 7.0.15 -> Valkey 8.1.8 (the move tests/test_engine_move.py rolls)",
-        _both(
-            _set("redis", "image", "repository", value="valkey/valkey"), _set("redis", "image", "tag", value="8.1.8")
-        ),
+        lambda doc: None,
         Verdict.ROLLING,
         ALL_PODS,
-        base_edit=_set("redis", "image", "tag", value="7.0.15"),
+        base_edit=_image("redis", "7.0.15"),
     ),
     Transition(
         "Valkey 8.1.8 -> Redis 7.0.15 (the way back: RDB 11 to 10)",
-        _set("redis", "image", "tag", value="7.0.15"),
+        _image("redis", "7.0.15"),
         Verdict.REFUSED,
         ALL_PODS,
         codes=frozenset({"engine-version"}),
         data_loss_risk=True,
-        base_edit=_both(
-            _set("redis", "image", "repository", value="valkey/valkey"), _set("redis", "image", "tag", value="8.1.8")
-        ),
     ),
     Transition("backup schedule only", _set("backup", "schedule", value="5 */4 * * *"), Verdict.IN_PLACE),
     Transition("an alert threshold only", _set("monitoring", "alerts", "memoryRatio", value=0.8), Verdict.IN_PLACE),

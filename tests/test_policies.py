@@ -182,7 +182,7 @@ MUTATIONS = {
     ),
     "security-image-digest": (
         lambda m: drop_checkov_skips(m, "StatefulSet"),
-        "image 'redis:7.2.7' is pinned by tag only",
+        "image 'valkey/valkey:8.1.8' is pinned by tag only",
     ),
     "security-pull-policy": (
         lambda m: container(m, "redis").update(imagePullPolicy="Always"),

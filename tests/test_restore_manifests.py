@@ -41,7 +41,8 @@ def test_the_restore_job_runs_restore_sh_after_the_statefulset_with_the_snapshot
     required = (
         set(pod_env.POD_SCRIPT_ENV) - set(pod_env.OPTIONAL_POD_SCRIPT_ENV) - {"DATA_DIR", "HANDOVER_TIMEOUT_SECONDS"}
     )
-    assert required | set(pod_env.RESTORE_ENV) == set(env)
+    engine = {"ENGINE"} if spec.redis.engine != "redis" else set()  # the engine's binaries: valkey-server
+    assert required | engine | set(pod_env.RESTORE_ENV) == set(env)
 
 
 def test_only_the_redis_pods_reach_the_restore_pod_and_it_reaches_them(restored):

@@ -88,7 +88,7 @@ def test_evicting_policy_is_refused_for_a_broker(spec_text):
 
 
 def test_latest_image_tag_is_refused(spec_text):
-    [problem] = problems_of(edit(spec_text, 'tag: "7.2.7"', "tag: latest"))
+    [problem] = problems_of(edit(spec_text, 'tag: "8.1.8"', "tag: latest"))
     assert "redis.image.tag" in problem and "not an explicit version" in problem
 
 
@@ -255,7 +255,7 @@ def test_the_editor_schema_refuses_what_the_loader_refuses(spec, path, bad):
 
 
 def test_an_image_tag_message_quotes_the_tag(spec_text):
-    [problem] = problems_of(edit(spec_text, 'tag: "7.2.7"', "tag: latest"))
+    [problem] = problems_of(edit(spec_text, 'tag: "8.1.8"', "tag: latest"))
     assert "'latest'" in problem and "{tag" not in problem
 
 
