@@ -137,18 +137,24 @@ SMOKE_SENTINEL_COMMANDS = (
     "sentinel|ckquorum",
 )
 
+# redis-py (5+) and go-redis (9) name their library on every new connection with CLIENT SETINFO, which Redis 7.2+
+# and Valkey know and Redis 7.0 does not (there the client ignores the unknown command, and an ACL rule naming it
+# is refused at start): granted to those clients where the engine knows it (contracts/engines.knows_client_setinfo).
+LIBRARY_NAME_COMMAND = "client|setinfo"
+NAMES_ITS_LIBRARY = ("airflow", "keda", "smoke")
+
 # The documented commands of each client user, by the ACL file that defines it (contracts/paths.py). Airflow may
 # also SELECT its own database (`select|<db>`), when that is not 0.
 CLIENT_COMMANDS = {
-    "airflow.acl": AIRFLOW_COMMANDS,
-    "keda.acl": KEDA_COMMANDS,
+    "airflow.acl": AIRFLOW_COMMANDS + (LIBRARY_NAME_COMMAND,),
+    "keda.acl": KEDA_COMMANDS + (LIBRARY_NAME_COMMAND,),
     "exporter.acl": tuple(w.lstrip("+") for w in EXPORTER_COMMANDS.split() if w.startswith("+")),
-    "airflow.sentinel-acl": SENTINEL_DISCOVERY_COMMANDS,
-    "keda.sentinel-acl": SENTINEL_DISCOVERY_COMMANDS,
+    "airflow.sentinel-acl": SENTINEL_DISCOVERY_COMMANDS + (LIBRARY_NAME_COMMAND,),
+    "keda.sentinel-acl": SENTINEL_DISCOVERY_COMMANDS + (LIBRARY_NAME_COMMAND,),
     "exporter.sentinel-acl": EXPORTER_SENTINEL_COMMANDS,
     "sentinel.acl": SENTINEL_MONITOR_COMMANDS,
-    "smoke.acl": SMOKE_COMMANDS + SMOKE_CELERY_COMMANDS,
-    "smoke.sentinel-acl": SMOKE_SENTINEL_COMMANDS,
+    "smoke.acl": SMOKE_COMMANDS + SMOKE_CELERY_COMMANDS + (LIBRARY_NAME_COMMAND,),
+    "smoke.sentinel-acl": SMOKE_SENTINEL_COMMANDS + (LIBRARY_NAME_COMMAND,),
 }
 # The only user whose channel reaches the hello channel: the Sentinels' own, which must publish there.
 HELLO_CHANNEL_USERS = {"sentinel.acl": SENTINEL_HELLO_CHANNEL}

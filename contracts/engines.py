@@ -119,3 +119,8 @@ def support(engine: str, tag: str) -> tuple[Support, str]:
 def run_here(engine: str) -> str:
     """The version of `engine` the suite runs (the table's "run here" row)."""
     return next(r.versions for r in TESTED_VERSIONS if r.engine == engine and r.support is Support.RUN)
+
+
+def knows_client_setinfo(engine: str, version: tuple[int, ...] | None) -> bool:
+    """CLIENT SETINFO exists (Redis 7.2+, every Valkey): an ACL rule may name it."""
+    return engine == "valkey" or (version is not None and version[:2] >= (7, 2))

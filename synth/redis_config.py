@@ -12,6 +12,7 @@ from redis_gitops.contracts.client_acl import (
     EXPORTER_SENTINEL_COMMANDS,
     KEDA_COMMANDS,
     KOMBU_KEYS,
+    LIBRARY_NAME_COMMAND,
     SENTINEL_DISCOVERY_CHANNELS,
     SENTINEL_DISCOVERY_COMMANDS,
     SENTINEL_HELLO_CHANNEL,
@@ -23,7 +24,7 @@ from redis_gitops.contracts.client_acl import (
     SMOKE_KEYS,
     SMOKE_SENTINEL_COMMANDS,
 )
-from redis_gitops.contracts.engines import rdb_formats_text
+from redis_gitops.contracts.engines import knows_client_setinfo, rdb_formats_text
 from redis_gitops.contracts.paths import (
     AIRFLOW_ACL_FILE,
     EXPORTER_ACL_FILE,
@@ -101,10 +102,15 @@ def kombu_channels(spec: ClusterSpec) -> tuple[str, ...]:
     return (f"/{db}.celery.pidbox", f"/{db}.celeryev/*", f"/{db}.celeryev/worker.*")
 
 
+def library_name(spec: ClusterSpec) -> tuple[str, ...]:
+    """CLIENT SETINFO for the clients that name their library, where the engine knows the command."""
+    return (LIBRARY_NAME_COMMAND,) if knows_client_setinfo(spec.redis.engine, spec.redis.version) else ()
+
+
 def airflow_commands(spec: ClusterSpec) -> tuple[str, ...]:
     """Airflow's commands; SELECT only of its own database, and only when that is not 0 (redis-py sends none)."""
     db = spec.airflow.database_index
-    return (*AIRFLOW_COMMANDS, *((f"select|{db}",) if db else ()))
+    return (*AIRFLOW_COMMANDS, *library_name(spec), *((f"select|{db}",) if db else ()))
 
 
 def _user(
@@ -134,12 +140,14 @@ def airflow_acl(spec: ClusterSpec) -> str:
 
 def keda_acl(spec: ClusterSpec) -> str:
     """KEDA's user: LLEN of the queues, read-only."""
-    return _user(spec.airflow.keda.username, spec.airflow.queues, (), KEDA_COMMANDS, key_access="%R")
+    return _user(
+        spec.airflow.keda.username, spec.airflow.queues, (), (*KEDA_COMMANDS, *library_name(spec)), key_access="%R"
+    )
 
 
-def sentinel_client_acl(username: str) -> str:
+def sentinel_client_acl(spec: ClusterSpec, username: str) -> str:
     """A client's user on the Sentinels (same name and password as on Redis): discovery only."""
-    return _user(username, (), SENTINEL_DISCOVERY_CHANNELS, SENTINEL_DISCOVERY_COMMANDS)
+    return _user(username, (), SENTINEL_DISCOVERY_CHANNELS, (*SENTINEL_DISCOVERY_COMMANDS, *library_name(spec)))
 
 
 def exporter_keys(spec: ClusterSpec) -> list[str]:
@@ -179,7 +187,7 @@ def smoke_acl(spec: ClusterSpec) -> str:
         spec.smoke.username,
         (*SMOKE_KEYS, *(SMOKE_CELERY_KEYS if celery else ())),
         (),
-        (*SMOKE_COMMANDS, *(SMOKE_CELERY_COMMANDS if celery else ())),
+        (*SMOKE_COMMANDS, *(SMOKE_CELERY_COMMANDS if celery else ()), *library_name(spec)),
     )
 
 
@@ -202,12 +210,12 @@ def sentinel_acl_files(spec: ClusterSpec) -> dict[str, str]:
     exporter = spec.monitoring.exporter
     return {
         **(
-            {sentinel_acl_file(AIRFLOW_ACL_FILE): sentinel_client_acl(spec.airflow.username)}
+            {sentinel_acl_file(AIRFLOW_ACL_FILE): sentinel_client_acl(spec, spec.airflow.username)}
             if spec.airflow.enabled
             else {}
         ),
         **(
-            {sentinel_acl_file(KEDA_ACL_FILE): sentinel_client_acl(spec.airflow.keda.username)}
+            {sentinel_acl_file(KEDA_ACL_FILE): sentinel_client_acl(spec, spec.airflow.keda.username)}
             if keda_enabled(spec)
             else {}
         ),
@@ -217,7 +225,11 @@ def sentinel_acl_files(spec: ClusterSpec) -> dict[str, str]:
             else {}
         ),
         **(
-            {sentinel_acl_file(SMOKE_ACL_FILE): _user(spec.smoke.username, (), (), SMOKE_SENTINEL_COMMANDS)}
+            {
+                sentinel_acl_file(SMOKE_ACL_FILE): _user(
+                    spec.smoke.username, (), (), (*SMOKE_SENTINEL_COMMANDS, *library_name(spec))
+                )
+            }
             if smoke_user(spec)
             else {}
         ),

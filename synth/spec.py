@@ -40,7 +40,7 @@ from redis_gitops.contracts.defaults import (
     DEFAULT_MASTER_NAME,
     DEFAULT_MAX_WRITE_OUTAGE_SECONDS,
 )
-from redis_gitops.contracts.engines import engine_of
+from redis_gitops.contracts.engines import engine_of, version_of
 from redis_gitops.contracts.quantity import QUANTITY, memory_bytes, parse_quantity
 from redis_gitops.contracts.rules import CHECKOV_CHECK, RULE_IDS
 from redis_gitops.contracts.transitions import ACKNOWLEDGEABLE
@@ -217,6 +217,10 @@ class RedisServer(Model):
     def engine(self) -> str:
         """redis or valkey, from the image (contracts/engines.py: the tested-versions table's engines)."""
         return engine_of(self.image.repository)
+
+    @property
+    def version(self) -> tuple[int, int, int] | None:
+        return version_of(self.image.tag)
 
     min_replicas_to_write: int = Field(
         1, ge=0, description="A master with fewer replicas in sync refuses writes: bounds what a partition can lose."

@@ -143,6 +143,7 @@ def test_a_sentinel_still_naming_the_demoted_master_is_passed_over(cluster, stal
     assert cluster.redis(cluster.master()).get("passed-over") == "1"
 
 
+@pytest.mark.faults  # make test's time budget (about 15 min): make faults runs it
 def test_the_sentinel_running_a_failover_is_skipped_until_it_names_the_promoted_replica(cluster):
     """Mid-failover the leading Sentinel's SENTINEL MASTER still holds the old master, and before the promotion
     its get-master-addr-by-name does too: that answer is skipped. Once it names the promoted replica, that is

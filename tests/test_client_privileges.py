@@ -24,6 +24,7 @@ from redis_gitops.synth.redis_config import (
     KEDA_COMMANDS,
     SENTINEL_DISCOVERY_COMMANDS,
     airflow_commands,
+    library_name,
 )
 
 from conftest import ROOT
@@ -88,7 +89,9 @@ def test_airflow_may_run_exactly_what_celery_sends(cluster, spec):
 
 def test_keda_may_only_read_queue_lengths(cluster, spec):
     admin = cluster.redis(cluster.master())
-    assert allowed_commands(admin, spec.airflow.keda.username) == set(KEDA_COMMANDS) | always_allowed(admin)
+    assert allowed_commands(admin, spec.airflow.keda.username) == set(KEDA_COMMANDS + library_name(spec)) | (
+        always_allowed(admin)
+    )
     keda = as_user(
         cluster, cluster.master(), cluster.state.redis_port, spec.airflow.keda.username, cluster.state.keda_password
     )
@@ -112,7 +115,9 @@ def test_a_client_may_only_discover_through_the_sentinels(cluster, spec, client)
         else (spec.airflow.keda.username, s.keda_password)
     )
     admin = cluster.sentinel(0)
-    assert allowed_commands(admin, username) == set(SENTINEL_DISCOVERY_COMMANDS) | always_allowed(admin)
+    assert allowed_commands(admin, username) == set(SENTINEL_DISCOVERY_COMMANDS + library_name(spec)) | (
+        always_allowed(admin)
+    )
     sentinel = as_user(cluster, 0, s.sentinel_port, username, password)
     assert sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.master_name)[0] == cluster.address(
         cluster.master()
@@ -177,12 +182,10 @@ def test_the_smoke_job_passes_every_check_as_its_own_user(cluster, spec):
     refusal in any ACL LOG), and that user can neither administer nor touch Airflow's queues."""
     s = cluster.state
     admin, sentinel_admin = cluster.redis(cluster.master()), cluster.sentinel(0)
-    assert allowed_commands(admin, spec.smoke.username) == set(SMOKE_COMMANDS + SMOKE_CELERY_COMMANDS) | always_allowed(
-        admin
-    )
-    assert allowed_commands(sentinel_admin, spec.smoke.username) == set(SMOKE_SENTINEL_COMMANDS) | always_allowed(
-        sentinel_admin
-    )
+    smoke = set(SMOKE_COMMANDS + SMOKE_CELERY_COMMANDS + library_name(spec))
+    assert allowed_commands(admin, spec.smoke.username) == smoke | always_allowed(admin)
+    smoke_sentinel = set(SMOKE_SENTINEL_COMMANDS + library_name(spec))
+    assert allowed_commands(sentinel_admin, spec.smoke.username) == smoke_sentinel | always_allowed(sentinel_admin)
     settings = broker_settings(
         s,
         username=spec.smoke.username,

@@ -48,7 +48,8 @@ def test_every_server_is_the_other_engine_and_one_master_is_agreed(cluster):
         info = cluster.redis(o).info("server")
         assert info[VERSION_FIELD[OTHER]] == run_here(OTHER)
         assert ("valkey_version" in info) == (OTHER == "valkey")
-        assert cluster.sentinel(o).info("server")["server_mode"] == "sentinel"
+        sentinel = cluster.sentinel(o).info("server")
+        assert sentinel.get("server_mode", sentinel.get("redis_mode")) == "sentinel"
     assert cluster.roles() == ["master", "slave", "slave"]
     assert cluster.sentinel_masters() == [cluster.state.nodes[0].host] * 3
     assert cluster.sentinel(1).execute_command("SENTINEL", "CKQUORUM", "mymaster").startswith("OK 3 usable")

@@ -1,5 +1,5 @@
-"""A rolling move from Redis to Valkey as one commit: the running Redis cluster (Debian's 7.0.15) applied the
-repository's spec on the official Valkey image (8.1.8) with `local apply`, under the WAIT 1 writer and
+"""A rolling move from Redis to Valkey as one commit: the repository's spec on Redis 7.0.15 (Debian's), running,
+then the same spec on the official Valkey image (8.1.8) applied with `local apply`, under the WAIT 1 writer and
 Airflow's Celery worker. A Redis 7.0 replica cannot load a Valkey master's RDB 11 (it resumes from one after a
 hand-over, partially, but any full sync fails), so while a Redis replica is left the master must stay on Redis:
 no replica unsynced, no write refused for want of one (NOREPLICAS)."""
@@ -80,8 +80,10 @@ class Replication(threading.Thread):
 
 
 @pytest.fixture
-def cluster(spec, tmp_path):
-    with LocalCluster(spec, ROOT / "dist", tmp_path / "local", subnet=42) as c:
+def cluster(tmp_path):
+    """The repository's spec on Redis 7.0.15 (the table's Redis), running."""
+    spec, dist = render_on(ROOT / "cluster_spec.yaml", "redis", tmp_path / "redis")
+    with LocalCluster(spec, dist, tmp_path / "local", subnet=42) as c:
         yield c
 
 

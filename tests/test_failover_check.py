@@ -102,6 +102,7 @@ def test_no_failover_is_attempted_on_an_unhealthy_cluster(cluster):
         cluster.wait_until_healthy(30)
 
 
+@pytest.mark.faults  # make test's time budget (about 15 min): make faults runs it
 def test_a_hand_over_sentinel_cannot_do_fails_the_check_and_leaves_the_master_as_it_was(cluster):
     """The check runs the preStop script: with no replica Sentinel may promote (it would answer -NOGOODSLAVE)
     the check fails at its deadline, with writes never paused and every setting as it was."""

@@ -133,6 +133,7 @@ def test_hand_over_under_writes_loses_nothing_and_restores_everything(healthy):
     print(f"hand-over: {len(log.acknowledged)} writes, longest gap {log.longest_gap_seconds:.2f} s, 0 lost")
 
 
+@pytest.mark.faults  # make test's time budget (about 15 min): make faults runs it
 def test_with_no_replica_sentinel_may_promote_writes_are_never_paused(healthy):
     """Sentinel would answer -NOGOODSLAVE (every replica has replica-priority 0): the hand-over waits for a
     promotable replica with writes flowing, and gives up at its deadline with settings untouched."""
@@ -263,6 +264,7 @@ def test_a_replica_still_syncing_is_waited_for_not_skipped(healthy):
     assert cluster.master() != old, run.stderr
 
 
+@pytest.mark.faults  # make test's time budget (about 15 min): make faults runs it
 def test_a_failover_already_in_progress_is_left_to_finish(healthy):
     """A Sentinel is already failing the master over (a bare SENTINEL FAILOVER, or a crash seen late): the
     preStop must not start a second one, must not hold writes paused, and ends once the master has moved."""

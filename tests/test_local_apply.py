@@ -113,7 +113,7 @@ def test_a_queue_added_rolls_every_pod_as_planned_with_nothing_lost_under_load(c
     applied = []
     with confirmed_writes(cluster) as written:
         worker = run_worker(
-            cluster, lambda c: applied.append(apply(c, spec, dist)), count=300, rate=10.0, fault_after=4.0
+            cluster, lambda c: applied.append(apply(c, spec, dist)), count=200, rate=10.0, fault_after=4.0
         )
     (done,) = applied
     (roll,) = done.plan.rolls

@@ -58,6 +58,7 @@ def test_a_second_cluster_on_a_busy_subnet_is_refused_clearly(tmp_path):
         cli("local", "down", "--dir", second)
 
 
+@pytest.mark.faults  # make test's time budget (about 15 min): make faults runs it
 def test_a_second_up_on_a_running_cluster_says_so_and_touches_nothing(tmp_path):
     state = tmp_path / "local"
     try:
@@ -72,6 +73,7 @@ def test_a_second_up_on_a_running_cluster_says_so_and_touches_nothing(tmp_path):
         cli("local", "down", "--dir", state)
 
 
+@pytest.mark.faults  # make test's time budget (about 15 min): make faults runs it
 def test_down_signals_only_the_processes_the_cluster_started(tmp_path):
     """A recorded PID may belong to another process by now (the cluster's died, the PID was reused)."""
     state = tmp_path / "local"

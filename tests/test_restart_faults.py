@@ -118,6 +118,7 @@ def test_a_last_master_whose_volume_was_replaced_is_not_crowned(cluster):
     )
 
 
+@pytest.mark.faults  # make test's time budget (about 15 min): make faults runs it
 def test_sentinels_restarted_while_the_master_is_down_still_fail_over(cluster, spec):
     """Restarted Sentinels that knew no replica would abort the failover and block for 2 x failover-timeout."""
     master = cluster.master()
@@ -142,6 +143,7 @@ def test_sentinels_restarted_while_the_master_is_down_still_fail_over(cluster, s
     cluster.wait_until_healthy(60)
 
 
+@pytest.mark.faults  # make test's time budget (about 15 min): make faults runs it
 def test_a_password_with_shell_hostile_characters_works_everywhere(spec, tmp_path):
     base = tmp_path / "local"
     (base / "secrets").mkdir(parents=True, mode=0o700)
