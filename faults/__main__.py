@@ -1,7 +1,7 @@
 """`python -m faults [--runs N] [--only NAME ...] [--network] [--engines redis valkey] [--out build/faults]`:
 every scenario, N runs each (or the scenario's own minimum), on each engine the tested-versions table runs (the
-repository's spec as it is, and on the official Valkey image); with --network (root) also those that need
-network namespaces."""
+repository's spec as it is, and the same spec on the other engine's official image at the version the table
+runs); with --network (root) also those that need network namespaces."""
 
 from __future__ import annotations
 
@@ -35,9 +35,8 @@ def main() -> None:
     runs: list[Run] = []
     for i, engine in enumerate(args.engines):
         with tempfile.TemporaryDirectory(prefix=f"faults-{engine}-") as tmp:
-            if engine == "redis":
-                spec, dist = load_spec(ROOT / "cluster_spec.yaml"), ROOT / "dist"
-            else:
+            spec, dist = load_spec(ROOT / "cluster_spec.yaml"), ROOT / "dist"
+            if spec.redis.engine != engine:  # the repository's spec on the other engine the table runs
                 spec, dist = render_on(ROOT / "cluster_spec.yaml", engine, Path(tmp) / "rendering")
             runs += _on(engine, spec, dist, wanted, args, Path(tmp), args.subnet + 2 * i, 78 + i)
     path = report.write(runs, args.out)

@@ -369,9 +369,9 @@ def _wait_ready(worker: Worker, timeout: float = 60.0) -> None:
 def main() -> None:
     """`python -m faults.airflow_worker [--runs 3] [--tasks 300] [--stock] [--engines redis valkey]`: the
     Done-when figures of the Airflow worker (README, "Airflow's workers through faults"), into
-    build/faults/airflow.json, on each engine (redis: --spec as rendered in --dist; valkey: --spec on the
-    official Valkey image). --stock runs kombu's own transport instead of redis_gitops_airflow's (the
-    reproduction in airflow_broker/UPSTREAM.md)."""
+    build/faults/airflow.json, on each engine (--spec's own as rendered in --dist; the other: --spec on that
+    engine's official image at the version the table runs). --stock runs kombu's own transport instead of
+    redis_gitops_airflow's (the reproduction in airflow_broker/UPSTREAM.md)."""
     import argparse
 
     from redis_gitops.devcluster.variants import render_on
@@ -396,9 +396,8 @@ def main() -> None:
     results = []
     for engine in args.engines:
         with tempfile.TemporaryDirectory(prefix=f"airflow-faults-{engine}-") as tmp:
-            if engine == "redis":
-                spec, dist = load_spec(args.spec), args.dist
-            else:
+            spec, dist = load_spec(args.spec), args.dist
+            if spec.redis.engine != engine:  # --spec on the other engine the table runs
                 spec, dist = render_on(args.spec, engine, Path(tmp) / "rendering")
             with LocalCluster(spec, dist, Path(tmp) / "local", subnet=args.subnet) as cluster:
                 results += _runs(cluster, engine, args)
