@@ -474,7 +474,9 @@ class LocalCluster:
         """Stop a pod as the kubelet would: preStop hook (when graceful), then SIGTERM (SIGKILL otherwise)."""
         node = self.state.nodes[ordinal]
         if graceful:
-            self.run_prestop(ordinal)
+            hook = self.run_prestop(ordinal)
+            with open(self.base / f"pod-{ordinal}" / "prestop.log", "a") as log:  # as the kubelet's event would
+                log.write(f"--- exit {hook.returncode}\n{hook.stderr}")
         sig = signal.SIGTERM if graceful else signal.SIGKILL
         pids = [node.redis_pid, node.sentinel_pid] if sentinel else [node.redis_pid]
         for pid in pids:

@@ -24,17 +24,19 @@ UNSYNCED_S = 5.0  # a running replica whose link stays down this long is left be
 
 
 class Replication(threading.Thread):
-    """Every pod's INFO ten times a second: spans a master had no good replica, how long each running replica's
-    link stayed down, and any moment a Valkey master had a Redis replica."""
+    """Every pod's INFO and every Sentinel's CKQUORUM ten times a second: spans a master had no good replica, how
+    long each running replica's link stayed down, any moment a Valkey master had a Redis replica, and any
+    Sentinel that found no quorum or majority for a failover."""
 
     def __init__(self, cluster: LocalCluster):
         super().__init__(daemon=True)
         self.cluster, self.samples, self.stop_event = cluster, [], threading.Event()
         self.newer_master: list = []  # moments a Valkey master had a Redis replica (which cannot full-sync from it)
         self.master = self.demoted = None
+        self.no_quorum: list = []  # a Sentinel that answered CKQUORUM with anything but OK
 
     def run(self) -> None:
-        clients = {}
+        clients, sentinels = {}, {}
         while not self.stop_event.is_set():
             now, states = time.monotonic(), []
             for node in self.cluster.state.nodes:
@@ -48,6 +50,17 @@ class Replication(threading.Thread):
                 good = info.get("min_slaves_good_slaves", info.get("min_replicas_good_replicas"))
                 self.samples.append((now, node.ordinal, info["role"], info.get("master_link_status"), good))
                 states.append((node.ordinal, engine, info["role"]))
+            for node in self.cluster.state.nodes:  # mixed Redis and Valkey Sentinels: a failover stays possible
+                try:
+                    sentinel = sentinels.setdefault(node.ordinal, self.cluster.sentinel(node.ordinal))
+                    reply = sentinel.execute_command("SENTINEL", "CKQUORUM", self.cluster.state.master_name)
+                except (redis.RedisError, OSError) as err:
+                    sentinels.pop(node.ordinal, None)
+                    reply = str(err)
+                    if "NOQUORUM" not in reply:
+                        continue  # that Sentinel is restarting
+                if not str(reply).startswith("OK"):
+                    self.no_quorum.append((round(now, 1), node.ordinal, str(reply)))
             masters = [o for o, _, role in states if role == "master"]
             if len(masters) == 1 and masters[0] != self.master:
                 self.demoted, self.master = self.master, masters[0]
@@ -119,4 +132,5 @@ def test_a_roll_from_redis_to_valkey_leaves_no_replica_behind(cluster, tmp_path,
     # behind. So the master stays on Redis while a Redis replica runs.
     assert watch.newer_master == [], watch.newer_master[:3]
     assert watch.no_good_replica_s() < 2.0, "the master refused writes for want of a replica in sync"
+    assert watch.no_quorum == [], watch.no_quorum[:3]  # Redis and Valkey Sentinels count each other
     assert watch.longest_link_down_s() < UNSYNCED_S, "a replica could not follow its master"

@@ -309,3 +309,53 @@ def test_a_sentinel_restarted_with_stale_epochs_is_not_asked_until_it_caught_up(
     cluster.start_process(m0, "sentinel")
     cluster.wait_until_healthy(30)  # every Sentinel names the same master again
     assert cluster.master() != b
+
+
+def _info_period(cluster, ordinal: int) -> int:
+    table = cluster.sentinel(ordinal).execute_command("SENTINEL", "DEBUG")
+    table = table if isinstance(table, dict) else dict(zip(table[::2], table[1::2], strict=True))
+    return int(table["INFO-PERIOD"])
+
+
+def _roles_seen(cluster, replica: int) -> list[str]:
+    host = cluster.state.nodes[replica].host
+    return [
+        r["role-reported"]
+        for n in range(3)
+        for r in cluster.sentinel(n).sentinel_slaves(cluster.state.master_name)
+        if r["ip"] == host
+    ]
+
+
+def test_no_replica_a_sentinel_still_sees_as_master_is_promoted_before_it_looks_again(healthy):
+    """A Sentinel whose last INFO of a replica says master (demoted less than an INFO period ago) turns that
+    replica, freshly promoted, back into a replica of the old master before the failover's new epoch reaches it
+    (seen in a roll: the promotion undone 0.1 s later, writes paused until the hand-over's deadline, 30 s). The
+    hand-over waits until every Sentinel has looked again, asking it to look sooner, writes flowing."""
+    cluster = healthy
+    cluster.move_master(2)
+    master, stale = cluster.redis(2), cluster.redis(0)
+    periods = {n: _info_period(cluster, n) for n in range(3)}
+    try:
+        for n in range(3):
+            cluster.sentinel(n).execute_command("SENTINEL", "DEBUG", "info-period", 500)
+        cluster._wait(lambda: _roles_seen(cluster, 0) == ["slave"] * 3, 15, "pod 0 is not seen as a replica")
+        # Pod 0 says master for a moment, every Sentinel sees it, then none looks again for a minute...
+        stale.replicaof("no", "one")
+        cluster._wait(lambda: _roles_seen(cluster, 0) == ["master"] * 3, 5, "the Sentinels did not see it")
+        for n in range(3):
+            cluster.sentinel(n).execute_command("SENTINEL", "DEBUG", "info-period", 60000)
+        # ... while it is a replica again: every Sentinel's view of it is stale.
+        stale.replicaof(cluster.state.nodes[2].host, cluster.state.redis_port)
+        cluster._wait(lambda: stale.info("replication")["master_link_status"] == "up", 10, "pod 0 did not resync")
+        assert master.info("replication")["connected_slaves"] == 2
+        handed = cluster.run_prestop(2)  # steered to the lowest pod: pod 0
+        assert handed.returncode == 0, handed.stderr
+        assert "still see a replica as master" in handed.stderr, handed.stderr
+        assert handed.stderr.index("still see a replica as master") < handed.stderr.index("asking the Sentinel")
+        cluster.wait_until_healthy(30)
+        assert cluster.master() == 0, handed.stderr
+        assert {n: _info_period(cluster, n) for n in range(3)} == {n: 60000 for n in range(3)}  # given back
+    finally:
+        for n, period in periods.items():
+            cluster.sentinel(n).execute_command("SENTINEL", "DEBUG", "info-period", period)

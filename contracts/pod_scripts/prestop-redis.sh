@@ -132,20 +132,36 @@ now_ms() {
   date +%s%3N
 }
 # quicken_info SENTINEL / slow_info: that Sentinel's INFO period at 1 s while a hand-over waits for it to see a
-# priority, then as it was (SENTINEL DEBUG, Redis 7.0+; without it the wait is just longer).
-quickened="" info_period=""
+# priority or a role, then as it was (SENTINEL DEBUG, Redis 7.0+; without it the wait is just longer). Several
+# Sentinels may be quickened at once: slow_info gives each its own period back.
+quickened=""  # host=period ...
 quicken_info() {
-  info_period=$(sentinel_cli "$1" SENTINEL DEBUG 2>/dev/null | tr -d '\r' |
-    awk 'prev == "INFO-PERIOD" { print; exit } { prev = toupper($0) }') || info_period=""
-  case $info_period in '' | *[!0-9]*) info_period="" ; return 0 ;; esac
-  [ "$(sentinel_cli "$1" SENTINEL DEBUG info-period 1000 2>/dev/null)" = OK ] && quickened=$1
+  case " $quickened " in *" $1="*) return 0 ;; esac
+  _period=$(sentinel_cli "$1" SENTINEL DEBUG 2>/dev/null | tr -d '\r' |
+    awk 'prev == "INFO-PERIOD" { print; exit } { prev = toupper($0) }') || _period=""
+  case $_period in '' | *[!0-9]*) return 0 ;; esac
+  if [ "$(sentinel_cli "$1" SENTINEL DEBUG info-period 1000 2>/dev/null)" = OK ]; then
+    quickened="$quickened $1=$_period"
+  fi
 }
 slow_info() {
-  if [ -n "$quickened" ]; then
-    _r=$(sentinel_cli "$quickened" SENTINEL DEBUG info-period "$info_period" 2>&1) || true
-    expect_ok "restoring the INFO period of the Sentinel on $quickened" "$_r" || true
-  fi
+  for _q in $quickened; do
+    _r=$(sentinel_cli "${_q%=*}" SENTINEL DEBUG info-period "${_q##*=}" 2>&1) || true
+    expect_ok "restoring the INFO period of the Sentinel on ${_q%=*}" "$_r" || true
+  done
   quickened=""
+}
+# stale_views REPLICA...: "<sentinel> <replica>" for each peer Sentinel whose last INFO of a replica still says
+# master (one demoted less than an INFO period ago, 10 s). Such a Sentinel turns a freshly promoted replica back
+# into a replica of the old master (+convert-to-slave) if its next INFO lands before the failover's new epoch
+# reaches it (seen: the promotion undone 0.1 s later, and writes paused until the hand-over's deadline).
+stale_views() {
+  for _s in $PEER_HOSTS; do
+    [ "$_s" = "$SELF_HOST" ] && continue
+    for _r in "$@"; do
+      [ "$(sentinel_replica_field "$_s" "$_r" role-reported)" = master ] && echo "$_s $_r"
+    done
+  done
 }
 on_exit() {
   slow_info
@@ -263,6 +279,25 @@ while :; do
       log "handing over past $(printf '%s ' "$passed_over" | tr '\n' ' ')(rolled later, or not at all)"
     fi
   fi
+
+  # 2c. Every Sentinel sees each replica the failover may promote as a replica (stale_views): wait for their next
+  #     INFO (quickened), writes flowing; past half the time allowed, go ahead as before.
+  candidates=""
+  for h in $(printf '%s\n' "$info" | replica_lines | awk '{ print $1 }'); do
+    case " $passed_over " in *" $h "*) ;; *) candidates="$candidates $h" ;; esac
+  done
+  # shellcheck disable=SC2086 # one word per host
+  while stale=$(stale_views $candidates) && [ -n "$stale" ]; do
+    if [ "$(($(date +%s) + timeout_s / 2))" -ge "$deadline" ]; then
+      log "a Sentinel still sees a replica as master ($(printf '%s' "$stale" | tr '\n' ';')): going ahead"
+      break
+    fi
+    [ -n "${said_stale:-}" ] || log "waiting for Sentinels that still see a replica as master: $(printf '%s' "$stale" | tr '\n' ';')"
+    said_stale=1
+    for s in $(printf '%s\n' "$stale" | awk '{ print $1 }' | sort -u); do quicken_info "$s"; done
+    sleep 0.2
+  done
+  slow_info
 
   # 3. Pause. A paused master still PINGs its replicas every repl-ping-replica-period; one PING after the
   #    replica caught up leaves the old master 14 bytes ahead: partial resync refused, full resync (measured
