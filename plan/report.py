@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 
-from redis_gitops.plan.model import Finding, Plan
+from redis_gitops.plan.model import Finding, Plan, Verdict
 
 COMMENT_MARKER = "<!-- redis-gitops plan -->"  # the workflow edits the comment that carries it
 MAX_DIFF_CHARS = 50_000  # GitHub refuses comments over 65,536 characters
@@ -77,9 +77,40 @@ def text(plan: Plan) -> str:
     return "\n".join(out) + "\n"
 
 
-def markdown(plan: Plan) -> str:
+def render_environments(plans: list[tuple[str | None, Plan]], fmt: PlanFormat) -> str:
+    """The plan of every environment: a repository without environments gets its one plan as before; with
+    environments, one section per environment that changes (a summary row for each) and one JSON object."""
+    if len(plans) == 1 and plans[0][0] is None:
+        return render(plans[0][1], fmt)
+    if fmt == PlanFormat.JSON:
+        return json.dumps({"environments": {name: plan.as_json() for name, plan in plans}}, indent=2) + "\n"
+    changed = [(name, plan) for name, plan in plans if plan.verdict != Verdict.NO_OP]
+    if fmt == PlanFormat.TEXT:
+        return "".join(f"== environment {name} ==\n{text(plan)}" for name, plan in plans)
+    worst = worst_verdict([plan for _, plan in plans])
+    out = [
+        COMMENT_MARKER,
+        f"### redis-gitops plan: `{worst}` — {len(changed)} of {len(plans)} environment(s) change",
+        "",
+        "| environment | verdict | |",
+        "|---|---|---|",
+        *[f"| `{name}` | `{plan.verdict}` | {HEADLINE[plan.verdict]} |" for name, plan in plans],
+        "",
+    ]
+    share = MAX_DIFF_CHARS // max(len(changed), 1)
+    for name, plan in changed:
+        out.append(markdown(plan, title=f"environment `{name}`", max_diff=share, marker=False))
+    return "\n".join(out)
+
+
+def worst_verdict(plans: list[Plan]) -> Verdict:
+    return max((p.verdict for p in plans), key=lambda v: v.rank, default=Verdict.NO_OP)
+
+
+def markdown(plan: Plan, title: str = "redis-gitops plan", max_diff: int = MAX_DIFF_CHARS, marker: bool = True) -> str:
     risk = " · **data at risk**" if plan.data_loss_risk else ""
-    out = [COMMENT_MARKER, f"### redis-gitops plan: `{plan.verdict}` — {HEADLINE[plan.verdict]}{risk}", ""]
+    out = [COMMENT_MARKER] if marker else []
+    out += [f"### {title}: `{plan.verdict}` — {HEADLINE[plan.verdict]}{risk}", ""]
     if plan.findings:
         out += ["#### Stops the gate unless acknowledged", ""]
         for f in plan.findings:
@@ -119,6 +150,6 @@ def markdown(plan: Plan) -> str:
         ]
         out.append("")
     if plan.diff:
-        diff = plan.diff if len(plan.diff) <= MAX_DIFF_CHARS else plan.diff[:MAX_DIFF_CHARS] + "\n... (cut)\n"
+        diff = plan.diff if len(plan.diff) <= max_diff else plan.diff[:max_diff] + "\n... (cut)\n"
         out += ["<details><summary>YAML diff</summary>", "", "```diff", diff.rstrip("\n"), "```", "", "</details>"]
     return "\n".join(out) + "\n"

@@ -24,7 +24,7 @@ from redis_gitops.synth.components.smoke import smoke_job
 from redis_gitops.synth.components.statefulset import statefulset
 from redis_gitops.synth.components.tls import certificate
 from redis_gitops.synth.naming import Names
-from redis_gitops.synth.output import HEADER
+from redis_gitops.synth.output import HEADER, file_name
 from redis_gitops.synth.spec import ClusterSpec
 
 # Applied once by hand, never synced from dist/ itself: a folder per GitOps tool, by the objects' API group.
@@ -91,6 +91,8 @@ def _annotate_waivers(spec: ClusterSpec, objects: list[dict[str, Any]]) -> None:
 
     for i, w in enumerate(spec.policy.waivers):
         target = next((o for o in objects if o["kind"] == w.kind and o["metadata"]["name"] == w.name), None)
+        if target is None and spec.environment:
+            continue  # a waiver shared by environments applies where its object is rendered (pipeline.py checks one is)
         if target is None:
             rendered = ", ".join(sorted(f"{o['kind']}/{o['metadata']['name']}" for o in objects))
             raise WaiverTargetError(i, f"no {w.kind}/{w.name} is rendered: waive one of {rendered}")
@@ -100,11 +102,6 @@ def _annotate_waivers(spec: ClusterSpec, objects: list[dict[str, Any]]) -> None:
             annotations[f"{CHECKOV_SKIP_PREFIX}{n}"] = f"{w.rule}={w.reason}"
         else:
             annotations[WAIVER_PREFIX + w.rule] = w.reason
-
-
-def file_name(obj: dict[str, Any]) -> str:
-    """`<name>-<kind>.yaml`, as kube-prometheus names its manifests."""
-    return f"{obj['metadata']['name']}-{obj['kind'].lower()}.yaml"
 
 
 def to_yaml(obj: Any) -> str:

@@ -37,6 +37,10 @@ def _version(value: bool) -> None:
 
 SpecOption = Annotated[Path, typer.Option("--spec", help="The cluster spec file.")]
 OutOption = Annotated[Path, typer.Option("--out", help="The folder of rendered manifests.")]
+EnvOption = Annotated[
+    str | None,
+    typer.Option("--env", help="Only this environment (environments/ENV.yaml over the spec), in OUT/ENV."),
+]
 
 
 class ReportFormat(StrEnum):
@@ -67,7 +71,8 @@ def _fail_on_bad_schema_folder(err: Exception) -> None:
 
 def _schema_line(result: Result) -> str:
     s = result.schema
-    line = f"schema: {s.validated} objects checked against Kubernetes {result.spec.kubernetes_version} (strict)"
+    versions = ", ".join(result.kubernetes_versions)
+    line = f"schema: {s.validated} objects checked against Kubernetes {versions} (strict)"
     if s.unchecked:
         line += f"; no schema at hand for {', '.join(s.unchecked)} (set REDIS_GITOPS_CRD_SCHEMAS)"
     return line + f", {len(s.errors)} error(s)"
@@ -85,8 +90,9 @@ def _need_nodejs() -> None:
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def synth(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("dist")) -> None:
-    """Render the spec into OUT atomically: OUT changes only when everything passed."""
+def synth(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("dist"), env: EnvOption = None) -> None:
+    """Render the spec into OUT atomically (each environment into OUT/NAME; an environment that is gone loses its
+    folder): OUT changes only when everything passed."""
     _need_nodejs()
     from redis_gitops.synth.output import ForeignFilesError
     from redis_gitops.synth.pipeline import synthesize
@@ -94,12 +100,12 @@ def synth(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
     from redis_gitops.synth.validation import SchemaFolderError
 
     try:
-        result = synthesize(spec, out)
+        result = synthesize(spec, out, env=env)
     except SpecError as err:
         _fail_on_bad_spec(err)
     except SchemaFolderError as err:
         _fail_on_bad_schema_folder(err)
-    except ForeignFilesError as err:
+    except (ForeignFilesError, ValueError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if not result.ok:
@@ -108,7 +114,12 @@ def synth(spec: SpecOption = Path("cluster_spec.yaml"), out: OutOption = Path("d
         typer.echo(f"rendered objects are invalid; {out} was left untouched.", err=True)
         raise typer.Exit(EXIT_FAILED)
     c = result.changes
-    typer.echo(f"synth: {spec} -> {out}/: {len(c.added) + len(c.changed) + len(c.unchanged)} files ({c.summary()})")
+    named = [e.name for e in result.environments if e.name]
+    target = f"{out}/{env}" if env else out
+    which = f" ({len(named)} environment(s): {', '.join(named)})" if named and not env else ""
+    typer.echo(
+        f"synth: {spec} -> {target}/{which}: {len(c.added) + len(c.changed) + len(c.unchanged)} files ({c.summary()})"
+    )
     for label, paths in (("added", c.added), ("changed", c.changed), ("removed", c.removed)):
         for path in paths:
             typer.echo(f"  {label}: {path}")
@@ -149,16 +160,19 @@ def check(
         typer.echo(result.diff, nl=False)
     typer.echo(f"drift: {result.changes.summary()}")
     typer.echo(_schema_line(result))
-    if result.kubeconform is not None and result.kubeconform.ran:
-        k = result.kubeconform
-        typer.echo(f"kubeconform: {len(k.errors)} error(s)" + (f"; {k.note}" if k.note else ""))
-    if result.promtool is not None:
-        typer.echo(
-            f"rules: promtool check rules: {result.promtool.rules} rule(s), {len(result.promtool.errors)} error(s)"
-        )
     from redis_gitops.policies.report import as_table
 
-    typer.echo(as_table(result.policy, result.manifests, out.as_posix()), nl=False)
+    for gate in result.gates:
+        if gate.environment.name:
+            typer.echo(f"== environment {gate.environment.name} ({gate.folder}) ==")
+        if gate.kubeconform is not None and gate.kubeconform.ran:
+            k = gate.kubeconform
+            typer.echo(f"kubeconform: {len(k.errors)} error(s)" + (f"; {k.note}" if k.note else ""))
+        if gate.promtool is not None:
+            typer.echo(
+                f"rules: promtool check rules: {gate.promtool.rules} rule(s), {len(gate.promtool.errors)} error(s)"
+            )
+        typer.echo(as_table(gate.policy, gate.manifests, gate.folder.as_posix()), nl=False)
     for problem in result.problems:  # after the findings they point at
         typer.echo(f"error: {problem}", err=True)
     transition_ok = True
@@ -172,17 +186,19 @@ def check(
 
 def _transition_gate(spec: Path, base: str | None, base_dist: Path | None, out: Path) -> bool:
     """The plan from what runs: refused, disruptive or data-losing changes pass only when acknowledged."""
-    from redis_gitops.plan.report import text
+    from redis_gitops.plan.report import PlanFormat, render_environments
 
-    plan = _plan_or_exit(spec, base, base_dist, None, out)
-    typer.echo(text(plan), nl=False)
-    for f in plan.unacknowledged:
+    plans = _plan_or_exit(spec, base, base_dist, None, out)
+    typer.echo(render_environments([(p.environment.name, p.plan) for p in plans], PlanFormat.TEXT), nl=False)
+    unacknowledged = [(p.environment, f) for p in plans for f in p.plan.unacknowledged]
+    for env, f in unacknowledged:
+        where = f"environments/{env.name}.yaml or the spec" if env.name else "the spec"
         typer.echo(
             f"error: {f.verdict} change {f.object}: {f.field}: follow the procedure above, then acknowledge it in "
-            f"the spec (policy.acknowledge: [{{change: {f.code}, reason: ...}}])",
+            f"{where} (policy.acknowledge: [{{change: {f.code}, reason: ...}}])",
             err=True,
         )
-    return not plan.unacknowledged
+    return not unacknowledged
 
 
 def plan(
@@ -197,30 +213,43 @@ def plan(
         PlanFormat, typer.Option("--format", help="text, markdown (a PR comment) or json.")
     ] = PlanFormat.TEXT,
     output: Annotated[Path | None, typer.Option("--output", help="Write here instead of stdout.")] = None,
+    env: EnvOption = None,
+    base_env: Annotated[
+        str | None,
+        typer.Option("--base-env", help="With --env: what promoting ENV's settings to this environment would do."),
+    ] = None,
 ) -> None:
     """Say what merging SPEC does to the running broker: objects, pods that roll and their hand-overs, what
     Kubernetes refuses, which clients must change and when, what data is at risk. Exit 0 whatever the verdict
     (the gate is `check --base`)."""
-    if sum(x is not None for x in (base, base_dist, base_spec)) > 1:
-        typer.echo("error: give one of --base, --base-dist, --base-spec", err=True)
+    if sum(x is not None for x in (base, base_dist, base_spec, base_env)) > 1:
+        typer.echo("error: give one of --base, --base-dist, --base-spec, --base-env", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
-    result = _plan_or_exit(spec, base, base_dist, base_spec, out)
-    from redis_gitops.plan.report import render
+    plans = _plan_or_exit(spec, base, base_dist, base_spec, out, env, base_env)
+    from redis_gitops.plan.report import render_environments, worst_verdict
 
-    text = render(result, fmt)
+    text = render_environments([(p.environment.name, p.plan) for p in plans], fmt)
     if output is None:
         typer.echo(text, nl=False)
     else:
         output.write_text(text)
-        typer.echo(f"plan: {result.verdict}; {fmt} written to {output}")
+        typer.echo(f"plan: {worst_verdict([p.plan for p in plans])}; {fmt} written to {output}")
 
 
-def _plan_or_exit(spec: Path, base: str | None, base_dist: Path | None, base_spec: Path | None, out: Path):
-    from redis_gitops.synth.pipeline import plan_change
+def _plan_or_exit(
+    spec: Path,
+    base: str | None,
+    base_dist: Path | None,
+    base_spec: Path | None,
+    out: Path,
+    env: str | None = None,
+    base_env: str | None = None,
+):
+    from redis_gitops.synth.pipeline import plan_changes
     from redis_gitops.synth.spec_loader import SpecError
 
     try:
-        return plan_change(spec, base, base_dist, base_spec, out)
+        return plan_changes(spec, base, base_dist, base_spec, out, env, base_env)
     except SpecError as err:
         _fail_on_bad_spec(err)
     except ValueError as err:
@@ -266,11 +295,13 @@ def policy(
 def docs(
     spec: SpecOption = Path("cluster_spec.yaml"),
     out: Annotated[Path, typer.Option("--out", help="The documentation folder.")] = Path("docs"),
+    env: EnvOption = None,
 ) -> None:
-    """Write the generated documentation pages (the spec reference, every rule, one runbook per alert)."""
+    """Write the generated documentation pages (the spec reference, every rule, one runbook per alert); with
+    environments, from ENV (default: the first)."""
     from redis_gitops.synth.docs import GENERATED, RUNBOOKS, generated_pages
 
-    pages = generated_pages(load_or_exit(spec))
+    pages = generated_pages(load_or_exit(spec, env, first=True))
     for rel, text in pages.items():
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_text(text)
@@ -293,9 +324,9 @@ def schema(out: Annotated[Path | None, typer.Option("--out", help="Write here in
         typer.echo(f"schema: wrote {out}")
 
 
-def smoke_image(spec: SpecOption = Path("cluster_spec.yaml")) -> None:
+def smoke_image(spec: SpecOption = Path("cluster_spec.yaml"), env: EnvOption = None) -> None:
     """Print the smoke image reference the Job in dist/ uses (CI tags its `docker build` with it)."""
-    image = load_or_exit(spec).smoke.image
+    image = load_or_exit(spec, env).smoke.image
     typer.echo(f"{image.repository}:{image.tag}")
 
 
@@ -317,12 +348,13 @@ def airflow_config(
     dir: Annotated[
         Path, typer.Option("--dir", help="With --local: where the local cluster keeps its state.")
     ] = DEFAULT_LOCAL_DIR,
+    env: EnvOption = None,
 ) -> None:
     """Print Airflow's broker configuration for this spec. Without --local the passwords are read at run time
     from files mounted from the Secrets (`_cmd` options); dist/airflow/helm-values.yaml carries the same."""
     from redis_gitops.synth.airflow_config import cfg_sections, cfg_sections_with_passwords, cfg_text, environment
 
-    cluster_spec = load_or_exit(spec)
+    cluster_spec = load_or_exit(spec, env)
     if not local:
         sections = cfg_sections(cluster_spec)
     else:
@@ -343,15 +375,33 @@ def airflow_config(
             typer.echo(f"{name}={shlex.quote(value)}")
 
 
-def load_or_exit(spec: Path) -> ClusterSpec:
-    """The spec, or exit 2 with every problem in it."""
-    from redis_gitops.synth.spec_loader import SpecError, load_spec
+def load_or_exit(spec: Path, env: str | None = None, first: bool = False) -> ClusterSpec:
+    """The spec (the environment named `env` where the repository has environments; with `first`, the first
+    one when none is named), or exit 2 with every problem in it."""
+    from redis_gitops.synth.environments import load_environments
+    from redis_gitops.synth.spec_loader import SpecError
 
     try:
-        return load_spec(spec)
+        environments = load_environments(spec, only=env)
     except SpecError as err:
         _fail_on_bad_spec(err)
         raise
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if len(environments) > 1 and not first:
+        typer.echo(
+            f"error: the repository has environments ({', '.join(e.name or '' for e in environments)}): "
+            "name one with --env",
+            err=True,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    return environments[0].spec
+
+
+def rendered_folder(out: Path, env: str | None) -> Path:
+    """Where an environment's rendering lives: OUT/ENV (OUT itself without environments)."""
+    return out / env if env else out
 
 
 # The product's commands, by name: `create_app` adds them to an app (the runtime's `smoke` and `monitor` too).

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from redis_gitops.runtime.cli import DEFAULT_LOCAL_DIR, EXIT_BAD_INPUT, EXIT_FAILED, JsonOption, LocalHooks
-from redis_gitops.synth.cli import OutOption, SpecOption, load_or_exit
+from redis_gitops.synth.cli import EnvOption, OutOption, SpecOption, load_or_exit, rendered_folder
 
 if TYPE_CHECKING:
     from redis_gitops.synth.spec import ClusterSpec
@@ -53,11 +53,12 @@ def local_up(
     out: OutOption = Path("dist"),
     dir: LocalDir = DEFAULT_LOCAL_DIR,
     subnet: Annotated[int, typer.Option(help="Pods get 127.0.SUBNET.1, .2, ...")] = 1,
+    env: EnvOption = None,
 ) -> None:
-    """Start the cluster rendered in OUT; it keeps running until `local down`."""
+    """Start the cluster rendered in OUT (an environment's, OUT/ENV); it keeps running until `local down`."""
     from redis_gitops.devcluster.local_cluster import ClusterRunningError, LocalCluster
 
-    cluster = LocalCluster(load_or_exit(spec), out, dir.resolve(), subnet=subnet)
+    cluster = LocalCluster(load_or_exit(spec, env), rendered_folder(out, env), dir.resolve(), subnet=subnet)
     try:
         state = cluster.up()
     except ClusterRunningError as err:  # nothing was started: leave what runs alone
@@ -78,16 +79,17 @@ def local_apply(
     spec: SpecOption = Path("cluster_spec.yaml"),
     out: OutOption = Path("dist"),
     dir: LocalDir = DEFAULT_LOCAL_DIR,
+    env: EnvOption = None,
 ) -> None:
-    """Apply OUT to the running local cluster as Kubernetes would: ConfigMaps first, then the pods the plan
-    says roll, one at a time (preStop hand-over, restart, Ready by the rendered probes)."""
+    """Apply OUT (an environment's, OUT/ENV) to the running local cluster as Kubernetes would: ConfigMaps first,
+    then the pods the plan says roll, one at a time (preStop hand-over, restart, Ready by the rendered probes)."""
     from redis_gitops.devcluster.apply import ApplyRefused, apply
     from redis_gitops.plan.report import text
 
-    cluster_spec = load_or_exit(spec)
+    cluster_spec = load_or_exit(spec, env)
     cluster = _local_cluster(cluster_spec, dir)
     try:
-        applied = apply(cluster, cluster_spec, out)
+        applied = apply(cluster, cluster_spec, rendered_folder(out, env))
     except ApplyRefused as err:
         typer.echo(f"error: refused: {err}; nothing was changed", err=True)
         raise typer.Exit(EXIT_FAILED) from None

@@ -82,6 +82,11 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
     return rows
 
 
+def _hidden(model: type[BaseModel]) -> set[str]:
+    shown = model.model_json_schema(by_alias=False)["properties"]
+    return {n for n in model.model_fields if n not in shown}
+
+
 def spec_reference() -> str:
     """Every field of cluster_spec.yaml, section by section."""
     out = [
@@ -91,7 +96,8 @@ def spec_reference() -> str:
         "editors). Keys are camelCase; an unknown key is refused with a did-you-mean. A value is taken as YAML "
         'typed it: `"3"` is text, not a number, and `yes` is not `true`.\n',
     ]
-    top = [(n, f) for n, f in ClusterSpec.model_fields.items()]
+    # Fields hidden from the JSON Schema (the environment's name, set by the loader) are not written either.
+    top = [(n, f) for n, f in ClusterSpec.model_fields.items() if n not in _hidden(ClusterSpec)]
     scalars = [(n, f) for n, f in top if _model_of(f.annotation) is None]
     out += ["## Top level\n", "| key | type | default | description |", "|---|---|---|---|"]
     out += [

@@ -67,7 +67,15 @@ class Names:
 
     @property
     def application(self) -> str:
-        return f"{self.spec.namespace}-{self.base}"
+        """Unique among the environments one Argo CD or Flux serves (they may share a namespace elsewhere)."""
+        place = f"{self.spec.namespace}-{self.base}"
+        return f"{self.spec.environment}-{place}" if self.spec.environment else place
+
+    @property
+    def synced_path(self) -> str:
+        """The folder Argo CD or Flux reads: gitops.path, and an environment's own folder under it."""
+        path = self.spec.gitops.path
+        return f"{path}/{self.spec.environment}" if self.spec.environment else path
 
     @property
     def smoke_job(self) -> str:

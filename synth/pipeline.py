@@ -8,22 +8,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from redis_gitops.plan.model import Plan
 from redis_gitops.policies.engine import PolicyReport, evaluate
 from redis_gitops.policies.manifests import NOT_OBJECTS, Manifests, load_documents
 from redis_gitops.synth import render_cache
+from redis_gitops.synth.environments import Environment, load_environments, promote
 from redis_gitops.synth.output import (
     HEADER,
     Changes,
     ForeignFilesError,
     compare,
+    file_name,
     foreign_files,
     read_tree,
     replace_tree,
     unified_diff,
 )
 from redis_gitops.synth.promtool import PromtoolResult, check_rules
-from redis_gitops.synth.spec import ClusterSpec
-from redis_gitops.synth.spec_loader import SpecError, load_spec, problem_at
+from redis_gitops.synth.spec_loader import SpecError, problem_at
 from redis_gitops.synth.validation import (
     KubeconformResult,
     SchemaReport,
@@ -34,20 +36,34 @@ from redis_gitops.synth.validation import (
 
 
 @dataclass
+class Gate:
+    """One environment's judgement by the gate: its rendered folder's schemas, rules and policies."""
+
+    environment: Environment
+    folder: Path
+    schema: SchemaReport
+    policy: PolicyReport
+    manifests: Manifests
+    kubeconform: KubeconformResult | None = None
+    promtool: PromtoolResult | None = None
+
+
+@dataclass
 class Result:
-    spec: ClusterSpec
+    environments: list[Environment]
     changes: Changes
     schema: SchemaReport
     diff: str = ""
     problems: list[str] = field(default_factory=list)
-    policy: PolicyReport | None = None
-    kubeconform: KubeconformResult | None = None
-    promtool: PromtoolResult | None = None
-    manifests: Manifests | None = None
+    gates: list[Gate] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def kubernetes_versions(self) -> list[str]:
+        return sorted({e.spec.kubernetes_version for e in self.environments})
 
 
 def objects_of(files: dict[str, str]) -> list[tuple[str, dict]]:
@@ -62,42 +78,89 @@ def objects_of(files: dict[str, str]) -> list[tuple[str, dict]]:
     return out
 
 
-def _render(spec: ClusterSpec, spec_path: Path) -> dict[str, str]:
-    """The rendering of this spec: from the cache when these inputs were rendered before (render_cache.py),
-    else by cdk8s (imported only then: it starts Node.js)."""
-    key = render_cache.rendering_key(Path(spec_path).read_text())
+def render(env: Environment) -> dict[str, str]:
+    """The rendering of one environment: from the cache when these inputs were rendered before
+    (render_cache.py), else by cdk8s (imported only then: it starts Node.js, once per process)."""
+    key = render_cache.rendering_key(env.source)
     files = render_cache.load(key)
     if files is not None:
         return files
     from redis_gitops.synth.app import WaiverTargetError, render_files
 
     try:
-        files = render_files(spec)
+        files = render_files(env.spec)
     except WaiverTargetError as err:
-        raise SpecError([problem_at(spec_path, ("policy", "waivers", err.index, "name"), str(err))]) from None
+        raise SpecError([problem_at(env.locate, ("policy", "waivers", err.index, "name"), str(err))]) from None
     render_cache.store(key, files)
     return files
 
 
-def synthesize(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
-    """Render, validate, then swap into `out`; on any problem `out` is left exactly as it was.
-    A bad spec raises SpecError, and an `out` holding files this tool did not write ForeignFilesError, before
-    anything is written."""
-    spec = load_spec(spec_path)
-    foreign = foreign_files(out, HEADER)
+def refuse_unused_waivers(environments: list[Environment], renderings: dict[str | None, dict[str, str]]) -> None:
+    """A waiver environments share applies where its object is rendered (an environment without backups has no
+    backup CronJob to waive), but one whose object no environment renders names nothing: a typo, refused."""
+    if len(environments) == 1 and environments[0].name is None:
+        return  # one spec: app.py refuses such a waiver while rendering
+    used: set[tuple[str, str, str]] = set()
+    for e in environments:
+        for w in e.spec.policy.waivers:
+            if file_name({"kind": w.kind, "metadata": {"name": w.name}}) in renderings[e.name]:
+                used.add((w.rule, w.kind, w.name))
+    problems = []
+    for e in environments:
+        for i, w in enumerate(e.spec.policy.waivers):
+            if (w.rule, w.kind, w.name) not in used:
+                message = f"no environment renders {w.kind}/{w.name}: waive an object one of them renders"
+                problems.append(problem_at(e.locate, ("policy", "waivers", i, "name"), message))
+                used.add((w.rule, w.kind, w.name))  # once, not once per environment
+    if problems:
+        raise SpecError(problems)
+
+
+def _prefix(env: Environment, files: dict[str, str], whole: bool) -> dict[str, str]:
+    """An environment's files as the rendered folder holds them: under its own folder when every environment
+    is rendered into one."""
+    return {f"{env.name}/{p}": t for p, t in files.items()} if env.name and whole else files
+
+
+def _merge_reports(reports: list[SchemaReport]) -> SchemaReport:
+    merged = SchemaReport()
+    for r in reports:
+        merged.errors.extend(r.errors)
+        merged.validated += r.validated
+        merged.unchecked.extend(u for u in r.unchecked if u not in merged.unchecked)
+    return merged
+
+
+def synthesize(spec_path: Path, out: Path, crd_folder: Path | None = None, env: str | None = None) -> Result:
+    """Render every environment (or the one named `env` into its own folder), validate, then swap into the
+    folder; on any problem it is left exactly as it was. A bad spec raises SpecError, and a folder holding files
+    this tool did not write ForeignFilesError, before anything is written. Rendering every environment also
+    removes the folders of environments that are gone."""
+    environments = load_environments(spec_path, only=env)
+    target = out / env if env else out
+    foreign = foreign_files(target, HEADER)
     if foreign:
-        raise ForeignFilesError(out, foreign)
-    files = _render(spec, spec_path)
-    schema = validate_objects(objects_of(files), spec.kubernetes_version, crd_folder or default_crd_folder())
-    changes = compare(files, read_tree(out))
-    result = Result(spec, changes, schema, problems=[str(e) for e in schema.errors])
+        raise ForeignFilesError(target, foreign)
+    files: dict[str, str] = {}
+    reports = []
+    renderings = {e.name: render(e) for e in environments}
+    if env is None:
+        refuse_unused_waivers(environments, renderings)
+    for e in environments:
+        objects = [(f"{e.folder(Path())}/{f}" if e.name else f, o) for f, o in objects_of(renderings[e.name])]
+        reports.append(validate_objects(objects, e.spec.kubernetes_version, crd_folder or default_crd_folder()))
+        files.update(_prefix(e, renderings[e.name], whole=env is None))
+    schema = _merge_reports(reports)
+    changes = compare(files, read_tree(target))
+    result = Result(environments, changes, schema, problems=[str(e) for e in schema.errors])
     if result.ok and not changes.clean:
-        replace_tree(out, files)
+        replace_tree(target, files)
     return result
 
 
 def git_tree(ref: str, folder: Path) -> dict[str, str]:
-    """A rendered folder as the commit `ref` holds it (relative path -> text), read with git."""
+    """A rendered folder as the commit `ref` holds it (relative path -> text), read with git; empty when the
+    commit has no such folder (an environment added by this change)."""
     import subprocess
 
     prefix = folder.as_posix().strip("/") + "/"
@@ -110,9 +173,55 @@ def git_tree(ref: str, folder: Path) -> dict[str, str]:
     for path in listing.stdout.splitlines():
         shown = subprocess.run(["git", "show", f"{ref}:{path}"], capture_output=True, text=True, check=True)
         files[path[len(prefix) :]] = shown.stdout
-    if not files:
-        raise ValueError(f"{ref} holds no {prefix}: give --base-dist or --base-spec")
     return files
+
+
+@dataclass
+class EnvironmentPlan:
+    environment: Environment
+    plan: Plan
+
+
+def plan_changes(
+    spec_path: Path,
+    base_ref: str | None = None,
+    base_dist: Path | None = None,
+    base_spec: Path | None = None,
+    out: Path = Path("dist"),
+    env: str | None = None,
+    base_env: str | None = None,
+) -> list[EnvironmentPlan]:
+    """The plan of each environment (or the one named `env`) from what runs (a commit's rendered folder, a
+    folder, or what a spec renders) to what the files render. With `base_env`, the plan of promoting `env`'s
+    settings to `base_env` (promotion.py). Every rendering comes from one process: at most one Node.js start."""
+    from redis_gitops.plan.planner import make_plan
+
+    if base_env is not None:
+        if env is None:
+            raise ValueError("--base-env needs --env: the environment whose settings are promoted")
+        target, promoted = promote(spec_path, env, base_env)
+        plan = make_plan(render(target), render(promoted), _acknowledged(promoted))
+        return [EnvironmentPlan(promoted, plan)]
+    environments = load_environments(spec_path, only=env)
+    plans = []
+    for e in environments:
+        if base_spec is not None:
+            (base_env_spec,) = load_environments(base_spec, only=e.name) if e.name else load_environments(base_spec)
+            base = render(base_env_spec)
+        elif base_dist is not None:
+            if not base_dist.is_dir():
+                raise ValueError(f"{base_dist} is not a folder")
+            base = read_tree(e.folder(base_dist))
+        else:
+            base = git_tree(base_ref or "origin/main", e.folder(out))
+            if not base and e.name is None:
+                raise ValueError(f"{base_ref or 'origin/main'} holds no {out}/: give --base-dist or --base-spec")
+        plans.append(EnvironmentPlan(e, make_plan(base, render(e), _acknowledged(e))))
+    return plans
+
+
+def _acknowledged(env: Environment) -> dict[str, str]:
+    return {a.change: a.reason for a in env.spec.policy.acknowledge}
 
 
 def plan_change(
@@ -121,22 +230,10 @@ def plan_change(
     base_dist: Path | None = None,
     base_spec: Path | None = None,
     out: Path = Path("dist"),
-):
-    """The plan from what runs (a commit's rendered folder, a folder, or what a spec renders) to what this
-    spec renders. Both renderings come from one process: at most one Node.js start."""
-    from redis_gitops.plan.planner import make_plan
-
-    spec = load_spec(spec_path)
-    if base_spec is not None:
-        base = _render(load_spec(base_spec), base_spec)
-    elif base_dist is not None:
-        if not base_dist.is_dir():
-            raise ValueError(f"{base_dist} is not a folder")
-        base = read_tree(base_dist)
-    else:
-        base = git_tree(base_ref or "origin/main", out)
-    head = _render(spec, spec_path)
-    return make_plan(base, head, {a.change: a.reason for a in spec.policy.acknowledge})
+) -> Plan:
+    """The plan of a spec without environments (plan_changes' only plan)."""
+    (only,) = plan_changes(spec_path, base_ref, base_dist, base_spec, out)
+    return only.plan
 
 
 def synth_command(spec_path: Path, out: Path) -> str:
@@ -146,29 +243,51 @@ def synth_command(spec_path: Path, out: Path) -> str:
     return f"`redis-gitops synth --spec {spec_path} --out {out}`"
 
 
+def _judge(env: Environment, folder: Path, files: dict[str, str], crds: Path) -> Gate:
+    manifests = Manifests.from_files(files)  # the folder parsed once, for every check below
+    schema = validate_objects(manifests.documents, env.spec.kubernetes_version, crds)
+    gate = Gate(env, folder, schema, evaluate(manifests), manifests)
+    gate.kubeconform = run_kubeconform(folder, env.spec.kubernetes_version, crds) if folder.is_dir() else None
+    gate.promtool = check_rules(manifests.documents)
+    return gate
+
+
 def check(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
-    """The pull-request gate: dist/ must be exactly what the spec renders, every object must be valid, and
-    the policies must pass on dist/ as it is (so a hand edit is judged, not only the generator's output)."""
-    spec = load_spec(spec_path)
-    expected, actual = _render(spec, spec_path), read_tree(out)
+    """The pull-request gate: the rendered folder must be exactly what the spec renders (every environment, and
+    no folder of one that is gone), every object must be valid, and the policies must pass on each environment's
+    folder as it is (so a hand edit is judged, not only the generator's output)."""
+    environments = load_environments(spec_path)
+    whole = {e.name: render(e) for e in environments}
+    refuse_unused_waivers(environments, whole)
+    expected: dict[str, str] = {}
+    for e in environments:
+        expected.update(_prefix(e, whole[e.name], whole=True))
+    actual = read_tree(out)
     changes = compare(expected, actual)
     crds = crd_folder or default_crd_folder()
-    manifests = Manifests.from_files(actual)  # dist/ parsed once, for every check below
-    schema = validate_objects(manifests.documents, spec.kubernetes_version, crds)
-    result = Result(spec, changes, schema, diff=unified_diff(expected, actual, out.as_posix()))
-    result.kubeconform = run_kubeconform(out, spec.kubernetes_version, crds) if out.is_dir() else None
+    gates = []
+    for e in environments:
+        folder = e.folder(out)
+        prefix = f"{e.name}/" if e.name else ""
+        files = {p[len(prefix) :]: t for p, t in actual.items() if p.startswith(prefix)}
+        gates.append(_judge(e, folder, files, crds))
+    result = Result(
+        environments,
+        changes,
+        _merge_reports([g.schema for g in gates]),
+        diff=unified_diff(expected, actual, out.as_posix()),
+        gates=gates,
+    )
     if not changes.clean:
         result.problems.append(
             f"{out} is stale or hand-edited ({changes.summary()}): run {synth_command(spec_path, out)} and commit"
         )
-    result.problems.extend(str(e) for e in schema.errors)
-    if result.kubeconform is not None:
-        result.problems.extend(str(e) for e in result.kubeconform.errors)
-    result.promtool = check_rules(manifests.documents)
-    if result.promtool is not None:
-        result.problems.extend(result.promtool.errors)
-    result.manifests = manifests
-    result.policy = evaluate(manifests)
-    if not result.policy.ok:
-        result.problems.append(f"{len(result.policy.errors)} policy error(s) in {out}: see the findings above")
+    for g in gates:
+        result.problems.extend(str(e) for e in g.schema.errors)
+        if g.kubeconform is not None:
+            result.problems.extend(str(e) for e in g.kubeconform.errors)
+        if g.promtool is not None:
+            result.problems.extend(g.promtool.errors)
+        if not g.policy.ok:
+            result.problems.append(f"{len(g.policy.errors)} policy error(s) in {g.folder}: see the findings above")
     return result

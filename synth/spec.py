@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from redis_gitops.contracts.bounds import (
@@ -890,6 +891,26 @@ class Airflow(Model):
         return value
 
 
+IN_CLUSTER = "https://kubernetes.default.svc"  # Argo CD's name for the cluster it runs in
+
+
+class Destination(Model):
+    """The cluster an environment is synced to: Argo CD's destination (a registered cluster's `name` or its API
+    `server`); for Flux, which runs in each cluster, a kubeconfig Secret when one Flux applies to another."""
+
+    server: str = Field(
+        IN_CLUSTER, pattern=r"^https://.+", description="The cluster's API server, as Argo CD knows it."
+    )
+    name: str | None = Field(
+        None, description="Or the cluster's name in Argo CD (instead of server); it wins over server."
+    )
+    kube_config_secret: str | None = Field(
+        None,
+        json_schema_extra=LABEL_SCHEMA,
+        description="Flux: the Secret (in flux_namespace) holding the kubeconfig of the cluster to apply to.",
+    )
+
+
 class GitOps(Model):
     repo_url: str = Field(
         pattern=r"^(https://|ssh://|git@).+", description="The Git repository Argo CD or Flux reads dist/ from."
@@ -902,6 +923,13 @@ class GitOps(Model):
         "flux-system",
         json_schema_extra=LABEL_SCHEMA,
         description="Where the Flux GitRepository and Kustomization in dist/flux/ go.",
+    )
+    destination: Destination = Destination()
+    automated: bool = Field(
+        True, description="Argo CD syncs every commit on its own (false: a person presses Sync, as for prod often)."
+    )
+    sync_options: tuple[str, ...] = Field(
+        (), description="Argo CD sync options of the Application (e.g. ServerSideApply=true)."
     )
 
 
@@ -944,6 +972,9 @@ class ClusterSpec(Model):
     tls: Tls = Tls()
     policy: Policy = Policy()
     gitops: GitOps
+    environment: SkipJsonSchema[str | None] = Field(
+        None, description="Set from the environment file's name (environments/<name>.yaml); never written."
+    )
 
     @field_validator("name")
     @classmethod

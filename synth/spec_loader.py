@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ class SpecError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def load_spec(path: str | Path) -> ClusterSpec:
+def read_spec_text(path: str | Path) -> str:
+    """A spec file's text, refused early when it is huge, unreadable or not UTF-8."""
     path = Path(path)
     try:
         if (
@@ -57,13 +59,16 @@ def load_spec(path: str | Path) -> ClusterSpec:
     except OSError as err:
         raise SpecError([Problem(str(path), 0, "", f"cannot read the spec: {err.strerror}")]) from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise SpecError(
             [Problem(str(path), line, "", f"not UTF-8 text (byte 0x{raw[err.start]:02x}): save the spec as UTF-8 YAML")]
         ) from None
-    return parse_spec(text, str(path))
+
+
+def load_spec(path: str | Path) -> ClusterSpec:
+    return parse_spec(read_spec_text(path), str(path))
 
 
 MAX_FLOW_DEPTH = 50  # far beyond any spec; ruamel.yaml's parser recurses once per level
@@ -96,16 +101,9 @@ def _flow_depth(text: str) -> tuple[int, int]:
     return deepest, deepest_line
 
 
-def problem_at(path: str | Path, loc: tuple, message: str) -> Problem:
-    """A problem found after validation (e.g. while rendering), located in the spec file like the others."""
-    try:
-        data = YAML(typ="rt").load(Path(path).read_text())
-    except (OSError, MarkedYAMLError):
-        data = None
-    return _problem(str(path), data, loc, message)
-
-
-def parse_spec(text: str, filename: str = "cluster_spec.yaml") -> ClusterSpec:
+def parse_yaml(text: str, filename: str, empty_ok: bool = False) -> CommentedMap:
+    """The spec file's mapping as ruamel.yaml reads it (with lines), or every reason it cannot be read.
+    `empty_ok`: an empty file is an empty mapping (an environment's file that changes nothing)."""
     if len(text) > MAX_SPEC_BYTES:
         raise SpecError(
             [
@@ -138,12 +136,34 @@ def parse_spec(text: str, filename: str = "cluster_spec.yaml") -> ClusterSpec:
         raise SpecError(
             [Problem(filename, 1, "", "nested too deeply to read: a cluster spec is a few levels of sections")]
         ) from None
+    if data is None and empty_ok:
+        return CommentedMap()
     if not isinstance(data, dict):
         raise SpecError([Problem(filename, 1, "", "the spec must be a mapping of sections (name, redis, ...)")])
+    return data
+
+
+# Where a field's value was written: a spec location (as pydantic reports it) -> (file, line).
+Locate = Callable[[tuple], tuple[str, int]]
+
+
+def locate_in(filename: str, data: Any) -> Locate:
+    """Locations in one file: the deepest key of the location that the file holds."""
+    return lambda loc: (filename, _line_of(data, loc))
+
+
+def parse_spec(text: str, filename: str = "cluster_spec.yaml") -> ClusterSpec:
+    data = parse_yaml(text, filename)
+    return validate_spec(data, locate_in(filename, data), {filename: text.splitlines()})
+
+
+def validate_spec(data: Any, locate: Locate, lines: dict[str, list[str]]) -> ClusterSpec:
+    """The model from read data; every problem at the file and line that `locate` gives (`lines`: each file's
+    lines, to quote what was written)."""
     try:
         return ClusterSpec.model_validate(data)
     except ValidationError as err:
-        raise SpecError(_problems(err, data, filename, text.splitlines())) from None
+        raise SpecError(_problems(err, locate, lines)) from None
 
 
 def _indentation_problem(filename: str, lines: list[str], line: int) -> Problem:
@@ -202,17 +222,19 @@ def _yaml_problem(err: MarkedYAMLError, filename: str, lines: list[str]) -> Prob
     return Problem(filename, line, "", f"not valid YAML: {problem}")
 
 
-def _problems(err: ValidationError, data: Any, filename: str, lines: list[str]) -> list[Problem]:
+def _problems(err: ValidationError, locate: Locate, lines: dict[str, list[str]]) -> list[Problem]:
     problems = []
     for e in err.errors():
         loc = tuple(e["loc"])
         if e["type"] == "spec_rules":
             for sub_loc, message in e["ctx"]["violations"]:
-                problems.append(_problem(filename, data, loc + tuple(sub_loc), message))
+                problems.append(problem_at(locate, loc + tuple(sub_loc), message))
             continue
-        problem = _problem(filename, data, loc, _message(e, loc))
-        if e["type"] == "string_type" and isinstance(e.get("input"), (int, float)) and 0 < problem.line <= len(lines):
-            written = lines[problem.line - 1].split(":", 1)[-1].split("#")[0].strip()
+        problem = problem_at(locate, loc, _message(e, loc))
+        file_lines = lines.get(problem.file, [])
+        typed_number = e["type"] == "string_type" and isinstance(e.get("input"), (int, float))
+        if typed_number and 0 < problem.line <= len(file_lines):
+            written = file_lines[problem.line - 1].split(":", 1)[-1].split("#")[0].strip()
             problem = Problem(
                 problem.file,
                 problem.line,
@@ -220,11 +242,14 @@ def _problems(err: ValidationError, data: Any, filename: str, lines: list[str]) 
                 f'expected text, and YAML read {written} as a number: quote it: "{written}"',
             )
         problems.append(problem)
-    return sorted(problems, key=lambda p: (p.line, p.field))
+    return sorted(problems, key=lambda p: (p.file, p.line, p.field))
 
 
-def _problem(filename: str, data: Any, loc: tuple, message: str) -> Problem:
-    return Problem(filename, _line_of(data, loc), ".".join(str(p) for p in loc), message)
+def problem_at(locate: Locate, loc: tuple, message: str) -> Problem:
+    """A problem at a spec location, in the file and line that hold it (also for problems found later, while
+    rendering)."""
+    file, line = locate(loc)
+    return Problem(file, line, ".".join(str(p) for p in loc), message)
 
 
 def _message(e: dict, loc: tuple) -> str:

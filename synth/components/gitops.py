@@ -10,7 +10,7 @@ from redis_gitops.synth.naming import Names
 
 
 def application(scope: Construct, names: Names) -> None:
-    spec, g = names.spec, names.spec.gitops
+    g = names.spec.gitops
     custom_resource(
         scope,
         "application",
@@ -19,8 +19,8 @@ def application(scope: Construct, names: Names) -> None:
         {"name": names.application, "namespace": g.argocd_namespace, "labels": names.labels("gitops")},
         {
             "project": g.project,
-            "source": {"repoURL": g.repo_url, "path": g.path, "targetRevision": g.target_revision},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": spec.namespace},
+            "source": {"repoURL": g.repo_url, "path": names.synced_path, "targetRevision": g.target_revision},
+            "destination": _destination(names),
             # What the API server adds to volumeClaimTemplates on its own (Argo CD #4126, #11143, #16707).
             "ignoreDifferences": [
                 {
@@ -34,11 +34,18 @@ def application(scope: Construct, names: Names) -> None:
                 }
             ],
             "syncPolicy": {
-                "automated": {"prune": True, "selfHeal": True},
+                **({"automated": {"prune": True, "selfHeal": True}} if g.automated else {}),
+                **({"syncOptions": list(g.sync_options)} if g.sync_options else {}),
                 "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}},
             },
         },
     )
+
+
+def _destination(names: Names) -> dict[str, str]:
+    d = names.spec.gitops.destination
+    where = {"name": d.name} if d.name else {"server": d.server}
+    return {**where, "namespace": names.spec.namespace}
 
 
 # Flux checks the repository and re-applies dist/ this often (and heals drift on the same beat).
@@ -68,10 +75,15 @@ def flux(scope: Construct, names: Names) -> None:
         {
             "interval": FLUX_INTERVAL,
             "sourceRef": {"kind": "GitRepository", "name": names.application},
-            "path": f"./{g.path}",
+            "path": f"./{names.synced_path}",
             "prune": True,
             "force": True,
             "wait": True,
             "timeout": "10m",
+            **(
+                {"kubeConfig": {"secretRef": {"name": g.destination.kube_config_secret}}}
+                if g.destination.kube_config_secret
+                else {}
+            ),
         },
     )
