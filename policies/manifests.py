@@ -148,6 +148,7 @@ class Manifests:
         # Every document of the manifest files with its file, a kind-less one too (the schema check refuses it):
         # what the gate's other checks read, so dist/ is parsed once.
         self.documents = documents if documents is not None else [(o.ref.file, o.doc) for o in objects]
+        self.texts: dict[str, str] = {}  # each file's text, for lines (with_lines)
 
     @classmethod
     def load(cls, folder: Path) -> Manifests:
@@ -161,13 +162,17 @@ class Manifests:
         return cls.from_files(files)
 
     @classmethod
-    def from_files(cls, files: dict[str, str]) -> Manifests:
-        """Relative path -> text, as synth.output.read_tree gives it; non-YAML files are ignored."""
+    def from_files(cls, files: dict[str, str], parsed: dict[str, list] | None = None) -> Manifests:
+        """Relative path -> text, as synth.output.read_tree gives it; non-YAML files are ignored. `parsed`: the
+        documents of files known already (what the generator rendered, for files exactly as it wrote them)."""
+        parsed = parsed or {}
         objects, documents = [], []
+        manifests = cls([], None, [])
+        manifests.texts = files
         for rel, text in sorted(files.items()):
             if rel in NOT_OBJECTS or not rel.endswith((".yaml", ".yml")):
                 continue
-            for doc in load_documents(rel, text):
+            for doc in parsed[rel] if rel in parsed else load_documents(rel, text):
                 if doc:
                     documents.append((rel, doc))
                 if doc and "kind" in doc:
@@ -175,9 +180,21 @@ class Manifests:
                     objects.append(Obj(ObjectRef(rel, doc["kind"], meta.get("name", "?"), meta.get("namespace")), doc))
         values = None
         if AIRFLOW_HELM_VALUES in files:
-            docs = [d for d in load_documents(AIRFLOW_HELM_VALUES, files[AIRFLOW_HELM_VALUES]) if d]
+            loaded = parsed.get(AIRFLOW_HELM_VALUES) or load_documents(AIRFLOW_HELM_VALUES, files[AIRFLOW_HELM_VALUES])
+            docs = [d for d in loaded if d]
             values = Obj(ObjectRef(AIRFLOW_HELM_VALUES, "HelmValues", "airflow"), docs[0]) if docs else None
-        return cls(objects, values, documents)
+        manifests.objects, manifests.airflow_values, manifests.documents = objects, values, documents
+        return manifests
+
+    def with_lines(self, ref: ObjectRef) -> Any:
+        """The object's document with the lines of its file (documents given already parsed carry none)."""
+        obj = next((o for o in self.objects if o.ref == ref), None)
+        if obj is None or hasattr(obj.doc, "lc") or ref.file not in self.texts:
+            return obj.doc if obj is not None else None
+        for doc in load_documents(ref.file, self.texts[ref.file]):
+            if doc and doc.get("kind") == ref.kind and (doc.get("metadata") or {}).get("name", "?") == ref.name:
+                return doc
+        return obj.doc
 
     def of_kind(self, *kinds: str) -> list[Obj]:
         return [o for o in self.objects if o.kind in kinds]

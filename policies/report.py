@@ -16,10 +16,9 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 def locate(m: Manifests, f: Finding) -> int:
     """1-based line in the file of the deepest part of the finding's path (the object's first line at worst)."""
-    obj = next((o for o in m.objects if o.ref == f.object), None)
-    if obj is None:
+    node: Any = m.with_lines(f.object)
+    if node is None:
         return 1
-    node: Any = obj.doc
     line = getattr(getattr(node, "lc", None), "line", 0) or 0
     for part in f.path:
         try:

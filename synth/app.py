@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import json
 import re
 from typing import Any
 
@@ -105,7 +107,20 @@ def _annotate_waivers(spec: ClusterSpec, objects: list[dict[str, Any]]) -> None:
 
 
 def to_yaml(obj: Any) -> str:
-    """Block style, multi-line strings as literal blocks, no line folding: stable and readable in review."""
+    """Block style, multi-line strings as literal blocks, no line folding: stable and readable in review.
+    A mapping is written key by key (the same text as at once): environments share most of their sections
+    (the scripts, the rules), and each section's text is made once per process."""
+    if isinstance(obj, dict):
+        return "".join(_section(json.dumps({key: value})) for key, value in obj.items())
+    return _dump(obj)
+
+
+@functools.lru_cache(maxsize=2048)
+def _section(one_key_mapping: str) -> str:
+    return _dump(json.loads(one_key_mapping))
+
+
+def _dump(obj: Any) -> str:
     yaml = YAML(typ="rt")
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -126,24 +141,32 @@ def _literal_blocks(value: Any) -> Any:
 
 def render_files(spec: ClusterSpec) -> dict[str, str]:
     """Relative path -> content of every file dist/ must hold, and nothing else."""
+    return render(spec)[0]
+
+
+def render(spec: ClusterSpec) -> tuple[dict[str, str], dict[str, list[Any]]]:
+    """(the files, each YAML file's documents as the files hold them): the gate judges the documents without
+    parsing its own output again (policies/manifests.py)."""
     synced, bootstrap = render_manifests(spec)
     files: dict[str, str] = {}
+    documents: dict[str, list[Any]] = {}
     for obj in synced:
-        _add(files, file_name(obj), obj)
+        _add(files, documents, file_name(obj), obj)
     for obj in bootstrap:
-        _add(files, f"{GITOPS_FOLDERS[obj['apiVersion'].split('/')[0]]}/{file_name(obj)}", obj)
+        _add(files, documents, f"{GITOPS_FOLDERS[obj['apiVersion'].split('/')[0]]}/{file_name(obj)}", obj)
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": sorted(file_name(o) for o in synced),
     }
-    files["kustomization.yaml"] = HEADER + to_yaml(kustomization)
+    _add(files, documents, "kustomization.yaml", kustomization)
     if spec.airflow.enabled:
-        files[AIRFLOW_HELM_VALUES] = HEADER + to_yaml(helm_values(spec))
-    return dict(sorted(files.items()))
+        _add(files, documents, AIRFLOW_HELM_VALUES, helm_values(spec))
+    return dict(sorted(files.items())), documents
 
 
-def _add(files: dict[str, str], path: str, obj: dict[str, Any]) -> None:
+def _add(files: dict[str, str], documents: dict[str, list[Any]], path: str, obj: dict[str, Any]) -> None:
     if path in files:
         raise ValueError(f"two objects would be written to {path}: names must be unique per kind")
     files[path] = HEADER + to_yaml(obj)
+    documents[path] = [json.loads(json.dumps(obj))]  # as JSON (and YAML) gives it back: lists, not tuples

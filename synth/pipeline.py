@@ -78,24 +78,42 @@ def objects_of(files: dict[str, str]) -> list[tuple[str, dict]]:
     return out
 
 
-def render(env: Environment) -> dict[str, str]:
+@dataclass(frozen=True)
+class Rendering:
+    files: dict[str, str]
+    documents: dict[str, list]  # each YAML file's documents, as app.render made them
+
+
+def render(env: Environment) -> Rendering:
     """The rendering of one environment: from the cache when these inputs were rendered before
     (render_cache.py), else by cdk8s (imported only then: it starts Node.js, once per process)."""
     key = render_cache.rendering_key(env.source)
-    files = render_cache.load(key)
-    if files is not None:
-        return files
-    from redis_gitops.synth.app import WaiverTargetError, render_files
+    cached = render_cache.load(key)
+    if cached is not None:
+        return Rendering(*cached)
+    from redis_gitops.synth.app import WaiverTargetError
+    from redis_gitops.synth.app import render as render_spec
 
     try:
-        files = render_files(env.spec)
+        files, documents = render_spec(env.spec)
     except WaiverTargetError as err:
         raise SpecError([problem_at(env.locate, ("policy", "waivers", err.index, "name"), str(err))]) from None
-    render_cache.store(key, files)
-    return files
+    render_cache.store(key, files, documents)
+    return Rendering(files, documents)
 
 
-def refuse_unused_waivers(environments: list[Environment], renderings: dict[str | None, dict[str, str]]) -> None:
+def rendered_objects(rendering: Rendering) -> list[tuple[str, dict]]:
+    """objects_of(rendering.files) without parsing them again."""
+    return [
+        (path, doc)
+        for path, docs in sorted(rendering.documents.items())
+        if path not in NOT_OBJECTS and path.endswith((".yaml", ".yml"))
+        for doc in docs
+        if doc
+    ]
+
+
+def refuse_unused_waivers(environments: list[Environment], renderings: dict[str | None, Rendering]) -> None:
     """A waiver environments share applies where its object is rendered (an environment without backups has no
     backup CronJob to waive), but one whose object no environment renders names nothing: a typo, refused."""
     if len(environments) == 1 and environments[0].name is None:
@@ -103,7 +121,7 @@ def refuse_unused_waivers(environments: list[Environment], renderings: dict[str 
     used: set[tuple[str, str, str]] = set()
     for e in environments:
         for w in e.spec.policy.waivers:
-            if file_name({"kind": w.kind, "metadata": {"name": w.name}}) in renderings[e.name]:
+            if file_name({"kind": w.kind, "metadata": {"name": w.name}}) in renderings[e.name].files:
                 used.add((w.rule, w.kind, w.name))
     problems = []
     for e in environments:
@@ -147,9 +165,9 @@ def synthesize(spec_path: Path, out: Path, crd_folder: Path | None = None, env: 
     if env is None:
         refuse_unused_waivers(environments, renderings)
     for e in environments:
-        objects = [(f"{e.folder(Path())}/{f}" if e.name else f, o) for f, o in objects_of(renderings[e.name])]
+        objects = [(f"{e.name}/{f}" if e.name else f, o) for f, o in rendered_objects(renderings[e.name])]
         reports.append(validate_objects(objects, e.spec.kubernetes_version, crd_folder or default_crd_folder()))
-        files.update(_prefix(e, renderings[e.name], whole=env is None))
+        files.update(_prefix(e, renderings[e.name].files, whole=env is None))
     schema = _merge_reports(reports)
     changes = compare(files, read_tree(target))
     result = Result(environments, changes, schema, problems=[str(e) for e in schema.errors])
@@ -200,14 +218,14 @@ def plan_changes(
         if env is None:
             raise ValueError("--base-env needs --env: the environment whose settings are promoted")
         target, promoted = promote(spec_path, env, base_env)
-        plan = make_plan(render(target), render(promoted), _acknowledged(promoted))
+        plan = make_plan(render(target).files, render(promoted).files, _acknowledged(promoted))
         return [EnvironmentPlan(promoted, plan)]
     environments = load_environments(spec_path, only=env)
     plans = []
     for e in environments:
         if base_spec is not None:
             (base_env_spec,) = load_environments(base_spec, only=e.name) if e.name else load_environments(base_spec)
-            base = render(base_env_spec)
+            base = render(base_env_spec).files
         elif base_dist is not None:
             if not base_dist.is_dir():
                 raise ValueError(f"{base_dist} is not a folder")
@@ -216,7 +234,7 @@ def plan_changes(
             base = git_tree(base_ref or "origin/main", e.folder(out))
             if not base and e.name is None:
                 raise ValueError(f"{base_ref or 'origin/main'} holds no {out}/: give --base-dist or --base-spec")
-        plans.append(EnvironmentPlan(e, make_plan(base, render(e), _acknowledged(e))))
+        plans.append(EnvironmentPlan(e, make_plan(base, render(e).files, _acknowledged(e))))
     return plans
 
 
@@ -243,8 +261,10 @@ def synth_command(spec_path: Path, out: Path) -> str:
     return f"`redis-gitops synth --spec {spec_path} --out {out}`"
 
 
-def _judge(env: Environment, folder: Path, files: dict[str, str], crds: Path) -> Gate:
-    manifests = Manifests.from_files(files)  # the folder parsed once, for every check below
+def _judge(env: Environment, folder: Path, files: dict[str, str], rendering: Rendering, crds: Path) -> Gate:
+    # The folder parsed once for every check below; a file exactly as rendered is not parsed at all.
+    same = {p: docs for p, docs in rendering.documents.items() if files.get(p) == rendering.files.get(p)}
+    manifests = Manifests.from_files(files, parsed=same)
     schema = validate_objects(manifests.documents, env.spec.kubernetes_version, crds)
     gate = Gate(env, folder, schema, evaluate(manifests), manifests)
     gate.kubeconform = run_kubeconform(folder, env.spec.kubernetes_version, crds) if folder.is_dir() else None
@@ -261,7 +281,7 @@ def check(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
     refuse_unused_waivers(environments, whole)
     expected: dict[str, str] = {}
     for e in environments:
-        expected.update(_prefix(e, whole[e.name], whole=True))
+        expected.update(_prefix(e, whole[e.name].files, whole=True))
     actual = read_tree(out)
     changes = compare(expected, actual)
     crds = crd_folder or default_crd_folder()
@@ -270,7 +290,7 @@ def check(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
         folder = e.folder(out)
         prefix = f"{e.name}/" if e.name else ""
         files = {p[len(prefix) :]: t for p, t in actual.items() if p.startswith(prefix)}
-        gates.append(_judge(e, folder, files, crds))
+        gates.append(_judge(e, folder, files, whole[e.name], crds))
     result = Result(
         environments,
         changes,

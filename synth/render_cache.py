@@ -41,21 +41,24 @@ def rendering_key(spec_text: str) -> str:
     return digest.hexdigest()
 
 
-def load(key: str) -> dict[str, str] | None:
+def load(key: str) -> tuple[dict[str, str], dict[str, list]] | None:
+    """(files, documents) as app.render gave them, or None (a miss, or an entry of an older layout)."""
     try:
-        files = json.loads((cache_dir() / f"{key}.json").read_text())
+        entry = json.loads((cache_dir() / f"{key}.json").read_text())
     except (OSError, ValueError):
         return None
-    return files if isinstance(files, dict) else None
+    if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
+        return None
+    return entry["files"], entry.get("documents") or {}
 
 
-def store(key: str, files: dict[str, str]) -> None:
+def store(key: str, files: dict[str, str], documents: dict[str, list]) -> None:
     """Written whole or not at all (a rename); a cache that cannot be written is no error."""
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as f:
-            json.dump(files, f)
+            json.dump({"files": files, "documents": documents}, f)
         os.replace(f.name, folder / f"{key}.json")
     except OSError:
         pass

@@ -335,3 +335,15 @@ def test_the_transition_gate_runs_per_environment(repo):
     assert "== environment prod ==" in result.output
     assert "environments/prod.yaml or the spec" in result.output
     assert "== environment dev ==\nplan: no-op" in result.output
+
+
+def test_the_documents_the_gate_judges_without_parsing_are_what_the_files_say(repo):
+    """The gate takes the rendered documents for files exactly as rendered (no parse of its own output): they
+    must be what parsing the files gives, for every file of every environment."""
+    from redis_gitops.policies.manifests import load_documents
+    from redis_gitops.synth.pipeline import render
+
+    for env in load_environments(repo / "cluster_spec.yaml"):
+        rendering = render(env)
+        for path, docs in rendering.documents.items():
+            assert docs == [d for d in load_documents(path, rendering.files[path], typ="safe") if d], path
