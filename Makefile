@@ -102,6 +102,7 @@ faults: install-test deb-packages
 
 bench: install-test deb-packages
 	$(BIN)/python scripts/bench_synth.py
+	$(BIN)/python scripts/bench_environments.py
 	$(BIN)/python scripts/bench_failover.py
 	$(BIN)/python scripts/bench_transport.py
 
