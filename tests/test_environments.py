@@ -80,6 +80,14 @@ def repo(tmp_path):
     return tmp_path
 
 
+def the_problem(repo):
+    """The one problem loading the repository's environments reports."""
+    with pytest.raises(SpecError) as caught:
+        load_environments(repo / "cluster_spec.yaml")
+    (problem,) = caught.value.problems
+    return problem
+
+
 def objects(folder):
     return [o for _, o in objects_of(read_tree(folder))]
 
@@ -155,9 +163,7 @@ def test_a_bad_value_in_an_environment_file_is_refused_at_that_files_line(repo):
 
 def test_a_misspelt_key_in_an_environment_file_gets_a_did_you_mean_at_its_line(repo):
     path = write(repo, "dev", "namespace: airflow-dev\nsentinel:\n  qorum: 2\n")
-    with pytest.raises(SpecError) as caught:
-        load_environments(repo / "cluster_spec.yaml")
-    (problem,) = caught.value.problems
+    problem = the_problem(repo)
     assert (problem.file, problem.line) == (str(path), 3)
     assert "did you mean 'quorum'" in problem.message
 
@@ -166,9 +172,7 @@ def test_a_base_value_that_breaks_one_environment_says_which(repo):
     """prod's 5 Sentinels need quorum 3: without its own quorum, the base's 2 is refused, at the base's line,
     naming the environment."""
     write(repo, "prod", ENVIRONMENTS["prod"].replace("sentinel:\n  quorum: 3\n", ""))
-    with pytest.raises(SpecError) as caught:
-        load_environments(repo / "cluster_spec.yaml")
-    (problem,) = caught.value.problems
+    problem = the_problem(repo)
     base_lines = SPEC.read_text().splitlines()
     assert problem.file == str(repo / "cluster_spec.yaml")
     assert base_lines[problem.line - 1].strip().startswith("quorum: 2")
@@ -198,9 +202,7 @@ def test_merge_rules_maps_deep_lists_replaced_null_removes(repo):
 
 def test_two_environments_in_the_same_place_are_refused(repo):
     path = write(repo, "staging", "namespace: airflow-dev\n")
-    with pytest.raises(SpecError) as caught:
-        load_environments(repo / "cluster_spec.yaml")
-    (problem,) = caught.value.problems
+    problem = the_problem(repo)
     assert (problem.file, problem.line) == (str(path), 1)
     assert "would run the same objects" in problem.message
 
