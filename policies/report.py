@@ -169,3 +169,27 @@ def as_junit(report: PolicyReport, m: Manifests, dist: str) -> str:
 
 def render(fmt: str, report: PolicyReport, m: Manifests, dist: str) -> str:
     return {"table": as_table, "json": as_json, "sarif": as_sarif, "junit": as_junit}[fmt](report, m, dist)
+
+
+def render_folders(fmt: str, parts: list[tuple[PolicyReport, Manifests, str]]) -> str:
+    """One report over several rendered folders (one per environment): one SARIF run (code scanning takes one
+    run per tool and category), one JUnit document, one JSON object by folder, tables one after another."""
+    if len(parts) == 1:
+        return render(fmt, *parts[0])
+    if fmt == "table":
+        return "".join(f"== {dist} ==\n{as_table(report, m, dist)}" for report, m, dist in parts)
+    if fmt == "json":
+        folders = {dist: json.loads(as_json(report, m, dist)) for report, m, dist in parts}
+        return json.dumps({"ok": all(f["ok"] for f in folders.values()), "folders": folders}, indent=2) + "\n"
+    if fmt == "sarif":
+        first, *rest = (json.loads(as_sarif(*part)) for part in parts)
+        for other in rest:
+            first["runs"][0]["results"].extend(other["runs"][0]["results"])
+        return json.dumps(first, indent=2) + "\n"
+    merged = ET.Element("testsuites", name="redis-gitops policies")
+    for report, m, dist in parts:
+        for suite in ET.fromstring(as_junit(report, m, dist).split("\n", 1)[1]):
+            suite.set("name", f"{dist}: {suite.get('name')}")
+            merged.append(suite)
+    ET.indent(merged)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(merged, encoding="unicode") + "\n"

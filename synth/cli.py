@@ -6,7 +6,6 @@ Heavy imports (cdk8s, pydantic, ruamel) happen inside the commands that need the
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 from collections.abc import Callable, Iterable
@@ -262,34 +261,43 @@ def policy(
     fmt: Annotated[ReportFormat, typer.Option("--format", help="The report's format.")] = ReportFormat.TABLE,
     output: Annotated[Path | None, typer.Option("--output", help="Write here instead of stdout.")] = None,
 ) -> None:
-    """Run the policy rules on the rendered folder as it is; exit 1 on any error-severity finding."""
+    """Run the policy rules on the rendered folder as it is (each environment's folder in it, when it holds
+    environments); exit 1 on any error-severity finding."""
     from redis_gitops.policies.engine import evaluate
     from redis_gitops.policies.manifests import ManifestError, Manifests
-    from redis_gitops.policies.report import render
+    from redis_gitops.policies.report import render_folders
 
     if not dist.is_dir():
         typer.echo(f"error: {dist} is not a folder: run `make synth` first", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
-    try:
-        manifests = Manifests.load(dist)
-    except ManifestError as err:
-        typer.echo(f"error: {dist}/{err}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    if not manifests.of_kind("StatefulSet"):
-        typer.echo(
-            f"error: {dist} holds no StatefulSet: not a rendered broker (run `make synth`, or point "
-            "--out at its output)",
-            err=True,
-        )
-        raise typer.Exit(EXIT_BAD_INPUT)
-    report = evaluate(manifests)
-    text = render(fmt, report, manifests, dist.as_posix())
+    folders = (
+        [dist]
+        if (dist / "kustomization.yaml").is_file()
+        else sorted(p for p in dist.iterdir() if (p / "kustomization.yaml").is_file())
+    )
+    parts = []
+    for folder in folders or [dist]:
+        try:
+            manifests = Manifests.load(folder)
+        except ManifestError as err:
+            typer.echo(f"error: {folder}/{err}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        if not manifests.of_kind("StatefulSet"):
+            typer.echo(
+                f"error: {folder} holds no StatefulSet: not a rendered broker (run `make synth`, or point "
+                "--out at its output)",
+                err=True,
+            )
+            raise typer.Exit(EXIT_BAD_INPUT)
+        parts.append((evaluate(manifests), manifests, folder.as_posix()))
+    text = render_folders(fmt, parts)
+    errors = sum(len(report.errors) for report, _, _ in parts)
     if output is None:
         typer.echo(text, nl=False)
     else:
         output.write_text(text)
-        typer.echo(f"policy: {len(report.errors)} error(s); {fmt} report written to {output}")
-    raise typer.Exit(0 if report.ok else EXIT_FAILED)
+        typer.echo(f"policy: {errors} error(s); {fmt} report written to {output}")
+    raise typer.Exit(0 if errors == 0 else EXIT_FAILED)
 
 
 def docs(
@@ -314,14 +322,59 @@ def docs(
 
 def schema(out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None) -> None:
     """Print the JSON Schema of the cluster spec (editors use it for completion and validation)."""
-    from redis_gitops.synth.spec import ClusterSpec
+    from redis_gitops.synth.starter_kit import schema_text
 
-    text = json.dumps(ClusterSpec.model_json_schema(by_alias=True), indent=2, sort_keys=True) + "\n"
+    text = schema_text()
     if out is None:
         typer.echo(text, nl=False)
     else:
         out.write_text(text)
         typer.echo(f"schema: wrote {out}")
+
+
+def init(
+    folder: Annotated[Path, typer.Argument(help="Where the broker's files go: a folder of your GitOps repository.")],
+    repo_url: Annotated[
+        str, typer.Option("--repo-url", help="The repository Argo CD or Flux reads (the spec's gitops.repoUrl).")
+    ],
+) -> None:
+    """Start a broker in the repository you already have: the starter spec and its schema, environments/, a
+    Makefile fragment (redis-synth, redis-check, redis-plan) and a workflow calling ours (gate, plan comment,
+    policy report). Refuses to overwrite anything."""
+    import subprocess
+    from importlib.metadata import version
+
+    from redis_gitops.synth.starter_kit import starter_files
+
+    folder.mkdir(parents=True, exist_ok=True)
+    top = subprocess.run(
+        ["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
+    )
+    root = Path(top.stdout.strip()) if top.returncode == 0 else folder.resolve()
+    inside = folder.resolve().relative_to(root.resolve()).as_posix()
+    try:
+        files = starter_files(
+            inside,
+            repo_url,
+            version("redis-gitops"),
+            has_makefile=(folder / "Makefile").exists(),
+            has_gitignore=(folder / ".gitignore").exists(),
+        )
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    there = sorted(p for p in files if (root / p).exists())
+    if there:
+        typer.echo(f"error: {', '.join(there)} exist(s) already; nothing was written", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+        typer.echo(f"  wrote {rel}")
+    typer.echo(
+        f"init: edit {inside}/cluster_spec.yaml (and add environments/<name>.yaml files), run `make -C {inside} "
+        "synth`, commit everything with dist/, and apply each dist/.../argocd/ Application once."
+    )
 
 
 def smoke_image(spec: SpecOption = Path("cluster_spec.yaml"), env: EnvOption = None) -> None:
@@ -413,6 +466,7 @@ COMMANDS = {
     "docs": docs,
     "schema": schema,
     "smoke-image": smoke_image,
+    "init": init,
     "airflow-config": airflow_config,
 }
 

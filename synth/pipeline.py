@@ -189,7 +189,8 @@ def git_tree(ref: str, folder: Path) -> dict[str, str]:
         raise ValueError(f"git cannot read {ref}: {listing.stderr.strip()}")
     files = {}
     for path in listing.stdout.splitlines():
-        shown = subprocess.run(["git", "show", f"{ref}:{path}"], capture_output=True, text=True, check=True)
+        # `./`: relative to where we are, as ls-tree printed it (the broker may live in a folder of the repository)
+        shown = subprocess.run(["git", "show", f"{ref}:./{path}"], capture_output=True, text=True, check=True)
         files[path[len(prefix) :]] = shown.stdout
     return files
 
