@@ -22,4 +22,5 @@ ACKNOWLEDGEABLE = {
     "engine-version": "an engine or version the running data cannot follow (an older RDB format)",
     "secret-key-added": "pods read a Secret key they did not read before (Secrets are not in git)",
     "password-switch": "a password changed in one step: old and new pods refuse each other's during the roll",
+    "environments-layout": "the rendering moved from dist/ into environment folders: the old Application prunes it",
 }

@@ -222,21 +222,66 @@ def plan_changes(
         plan = make_plan(render(target).files, render(promoted).files, _acknowledged(promoted))
         return [EnvironmentPlan(promoted, plan)]
     environments = load_environments(spec_path, only=env)
+    if base_dist is not None and not base_dist.is_dir():
+        raise ValueError(f"{base_dist} is not a folder")
+
+    def running(folder: Path) -> dict[str, str]:
+        return read_tree(folder) if base_dist is not None else git_tree(base_ref or "origin/main", folder)
+
+    single = running(base_dist or out) if environments[0].name and base_spec is None else {}
+    single = single if "kustomization.yaml" in single else {}  # what runs was rendered without environments
     plans = []
     for e in environments:
         if base_spec is not None:
             (base_env_spec,) = load_environments(base_spec, only=e.name) if e.name else load_environments(base_spec)
             base = render(base_env_spec).files
-        elif base_dist is not None:
-            if not base_dist.is_dir():
-                raise ValueError(f"{base_dist} is not a folder")
-            base = read_tree(e.folder(base_dist))
         else:
-            base = git_tree(base_ref or "origin/main", e.folder(out))
+            base = running(e.folder(base_dist or out))
             if not base and e.name is None:
                 raise ValueError(f"{base_ref or 'origin/main'} holds no {out}/: give --base-dist or --base-spec")
-        plans.append(EnvironmentPlan(e, make_plan(base, render(e).files, _acknowledged(e))))
+        takes_over = bool(single) and not base and _same_place(e, single)
+        plan = make_plan(single if takes_over else base, render(e).files, _acknowledged(e))
+        if takes_over:
+            moved(plan, e, out, _acknowledged(e))
+        plans.append(EnvironmentPlan(e, plan))
     return plans
+
+
+def _same_place(env: Environment, files: dict[str, str]) -> bool:
+    """The environment runs the objects a rendering without environments ran (its StatefulSet, same namespace)."""
+    from redis_gitops.synth.naming import Names
+
+    objects = [o for _, o in objects_of({p: t for p, t in files.items() if p.endswith("-statefulset.yaml")})]
+    return any(
+        o["metadata"]["name"] == Names(env.spec).statefulset and o["metadata"].get("namespace") == env.spec.namespace
+        for o in objects
+    )
+
+
+def moved(plan: Plan, env: Environment, out: Path, acknowledged: dict[str, str]) -> None:
+    """The broker that ran from `out/` runs from `out/<env>/` after the merge: the old Application or Flux
+    Kustomization still syncs `out/`, which then holds only folders, and with prune deletes the broker."""
+    from redis_gitops.plan.model import Finding, Verdict
+
+    plan.risks.append(
+        Finding(
+            code="environments-layout",
+            object=f"{out}/ -> {out}/{env.name}/",
+            field="gitops.path",
+            verdict=Verdict.DISRUPTIVE,
+            what=f"the broker's objects move to {out}/{env.name}/; the Argo CD Application (or Flux Kustomization) "
+            f"that syncs {out}/ finds no manifests there and, with prune, deletes the running broker and its "
+            "queued tasks",
+            procedure="before merging, remove the old Application without deleting what it manages (`argocd app "
+            "delete <its name> --cascade=false`; Flux: `suspend` the Kustomization, set prune: false, delete it); "
+            f"merge; then apply {out}/{env.name}/argocd/ (or flux/): the new Application adopts the running "
+            "objects, same names and namespace, with the changes this plan lists",
+            data_loss_risk=True,
+            acknowledged=acknowledged.get("environments-layout", ""),
+        )
+    )
+    if plan.verdict.rank < Verdict.DISRUPTIVE.rank:
+        plan.verdict = Verdict.DISRUPTIVE
 
 
 def _acknowledged(env: Environment) -> dict[str, str]:

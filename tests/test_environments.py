@@ -349,3 +349,24 @@ def test_the_documents_the_gate_judges_without_parsing_are_what_the_files_say(re
         rendering = render(env)
         for path, docs in rendering.documents.items():
             assert docs == [d for d in load_documents(path, rendering.files[path], typ="safe") if d], path
+
+
+def test_moving_a_running_broker_into_an_environment_is_planned_from_what_runs_and_stops_the_gate(
+    tmp_path, monkeypatch
+):
+    """A repository without environments gains them: the environment in the running broker's place is planned
+    from the running rendering (not from nothing), and the move stops the gate: the old Application would prune."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(SPEC, tmp_path / "cluster_spec.yaml")
+    assert synthesize(Path("cluster_spec.yaml"), Path("dist")).ok
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "one broker")
+    write(tmp_path, "prod", "redis:\n  handoverTimeoutSeconds: 20\n")  # where the broker runs (namespace airflow)
+    write(tmp_path, "staging", "namespace: airflow-staging\n")
+    plans = {p.environment.name: p.plan for p in plan_changes(Path("cluster_spec.yaml"), "HEAD")}
+    (move,) = [f for f in plans["prod"].findings if f.code == "environments-layout"]
+    assert move.data_loss_risk and "--cascade=false" in move.procedure
+    assert {o.action for o in plans["prod"].objects} != {"added"}  # the running objects, changed in place
+    assert {o.action for o in plans["staging"].objects} == {"added"}
+    assert not any(f.code == "environments-layout" for f in plans["staging"].findings)
