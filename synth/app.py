@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import io
 import json
 import re
 from typing import Any
 
 from cdk8s import App, Chart
-from ruamel.yaml import YAML
-from ruamel.yaml.scalarstring import LiteralScalarString
 
 from redis_gitops.contracts.paths import AIRFLOW_HELM_VALUES
 from redis_gitops.synth.airflow_config import helm_values
@@ -28,6 +24,7 @@ from redis_gitops.synth.components.tls import certificate
 from redis_gitops.synth.naming import Names
 from redis_gitops.synth.output import HEADER, file_name
 from redis_gitops.synth.spec import ClusterSpec
+from redis_gitops.synth.yaml_text import to_yaml
 
 # Applied once by hand, never synced from dist/ itself: a folder per GitOps tool, by the objects' API group.
 GITOPS_FOLDERS = {"argoproj.io": "argocd", "source.toolkit.fluxcd.io": "flux", "kustomize.toolkit.fluxcd.io": "flux"}
@@ -104,39 +101,6 @@ def _annotate_waivers(spec: ClusterSpec, objects: list[dict[str, Any]]) -> None:
             annotations[f"{CHECKOV_SKIP_PREFIX}{n}"] = f"{w.rule}={w.reason}"
         else:
             annotations[WAIVER_PREFIX + w.rule] = w.reason
-
-
-def to_yaml(obj: Any) -> str:
-    """Block style, multi-line strings as literal blocks, no line folding: stable and readable in review.
-    A mapping is written key by key (the same text as at once): environments share most of their sections
-    (the scripts, the rules), and each section's text is made once per process."""
-    if isinstance(obj, dict):
-        return "".join(_section(json.dumps({key: value})) for key, value in obj.items())
-    return _dump(obj)
-
-
-@functools.lru_cache(maxsize=2048)
-def _section(one_key_mapping: str) -> str:
-    return _dump(json.loads(one_key_mapping))
-
-
-def _dump(obj: Any) -> str:
-    yaml = YAML(typ="rt")
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    stream = io.StringIO()
-    yaml.dump(_literal_blocks(obj), stream)
-    return stream.getvalue()
-
-
-def _literal_blocks(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _literal_blocks(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_literal_blocks(v) for v in value]
-    if isinstance(value, str) and "\n" in value:
-        return LiteralScalarString(value)
-    return value
 
 
 def render_files(spec: ClusterSpec) -> dict[str, str]:

@@ -5,6 +5,7 @@ is a miss and renders as before, so the gate judges exactly what a fresh renderi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -27,7 +28,14 @@ def cache_dir() -> Path:
 
 
 def rendering_key(spec_text: str) -> str:
-    digest = hashlib.sha256(spec_text.encode())
+    return hashlib.sha256(_code_digest().encode() + spec_text.encode()).hexdigest()
+
+
+@functools.cache
+def _code_digest() -> str:
+    """The generator's own files and the rendering libraries' versions: read once per process (environments
+    render many specs with the same code)."""
+    digest = hashlib.sha256()
     for package in (redis_gitops.synth, redis_gitops.contracts):
         root = Path(package.__file__).parent
         for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".sh") and p.is_file()):
