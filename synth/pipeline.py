@@ -24,7 +24,7 @@ from redis_gitops.synth.output import (
     replace_tree,
     unified_diff,
 )
-from redis_gitops.synth.promtool import PromtoolResult, check_rules
+from redis_gitops.synth.promtool import PromtoolResult, check_rules_of
 from redis_gitops.synth.spec_loader import SpecError, problem_at
 from redis_gitops.synth.validation import (
     KubeconformResult,
@@ -314,7 +314,6 @@ def _judge(env: Environment, folder: Path, files: dict[str, str], rendering: Ren
     schema = validate_objects(manifests.documents, env.spec.kubernetes_version, crds)
     gate = Gate(env, folder, schema, evaluate(manifests), manifests)
     gate.kubeconform = run_kubeconform(folder, env.spec.kubernetes_version, crds) if folder.is_dir() else None
-    gate.promtool = check_rules(manifests.documents)
     return gate
 
 
@@ -337,6 +336,8 @@ def check(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
         prefix = f"{e.name}/" if e.name else ""
         files = {p[len(prefix) :]: t for p, t in actual.items() if p.startswith(prefix)}
         gates.append(_judge(e, folder, files, whole[e.name], crds))
+    for gate, promtool in zip(gates, check_rules_of([g.manifests.documents for g in gates]), strict=True):
+        gate.promtool = promtool
     result = Result(
         environments,
         changes,

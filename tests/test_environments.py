@@ -370,3 +370,19 @@ def test_moving_a_running_broker_into_an_environment_is_planned_from_what_runs_a
     assert {o.action for o in plans["prod"].objects} != {"added"}  # the running objects, changed in place
     assert {o.action for o in plans["staging"].objects} == {"added"}
     assert not any(f.code == "environments-layout" for f in plans["staging"].findings)
+
+
+def test_promtool_judges_every_environments_rules_and_names_the_file_it_refuses(repo):
+    """One promtool run for all environments when they pass; a hand-broken rule in prod is named as prod's."""
+    assert all(
+        g.promtool.rules > 0 and not g.promtool.errors for g in check(repo / "cluster_spec.yaml", repo / "dist").gates
+    )
+    rules = repo / "dist" / "prod" / "redis-prometheusrule.yaml"
+    text = rules.read_text()
+    expr = next(line for line in text.splitlines() if line.strip().startswith("expr:"))
+    rules.write_text(text.replace(expr, expr.split("expr:")[0] + "expr: sum(( by broken", 1))
+    result = check(repo / "cluster_spec.yaml", repo / "dist")
+    errors = {g.environment.name: g.promtool.errors for g in result.gates}
+    assert errors["dev"] == [] and errors["staging"] == []
+    (error,) = errors["prod"]
+    assert "redis-prometheusrule.yaml (spec.groups)" in error
