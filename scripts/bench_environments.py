@@ -2,7 +2,8 @@
 runs them), with an empty render cache (a fresh CI runner) and with the cache `synth` leaves for `check`.
 
 Goal (issue 26): 20 environments rendered and gated in under 3 s on the 2-core machine; one environment takes
-about 1 s. `check` with an empty cache is what CI pays (it renders and gates in one process). Prints the median and the spread of N runs.
+about 1 s. `check` with an empty cache is what CI pays (it renders and gates in one process). Prints the
+median and the spread of N runs.
 """
 
 from __future__ import annotations

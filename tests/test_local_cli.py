@@ -168,3 +168,24 @@ def test_flags_show_no_value_placeholder_in_help():
         text = cli(*args).stdout
         flag_lines = [line for line in text.splitlines() if "--json" in line or "--local " in line]
         assert flag_lines and not any("<bool>" in line for line in flag_lines), flag_lines
+
+
+def test_local_up_env_runs_that_environments_rendering(tmp_path):
+    """`local up --env dev` runs dist/dev/: dev's own master name, not the base's, and its smoke checks pass."""
+    import shutil
+
+    shutil.copy(ROOT / "cluster_spec.yaml", tmp_path / "cluster_spec.yaml")
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / "dev.yaml").write_text("namespace: airflow-dev\nsentinel:\n  masterName: devbroker\n")
+    (tmp_path / "environments" / "prod.yaml").write_text("namespace: airflow-prod\n")
+    cli("synth", cwd=tmp_path)
+    state = tmp_path / "local"
+    try:
+        cli("local", "up", "--env", "dev", "--dir", state, "--subnet", 88, cwd=tmp_path)
+        status = json.loads(cli("local", "status", "--dir", state, "--json").stdout)
+        assert status["master_name"] == "devbroker"
+        assert [n["role"] for n in status["nodes"]] == ["master", "replica", "replica"]
+        smoke = cli("smoke", "--local", "--dir", state, "--json", check=False)
+        assert smoke.returncode == 0, smoke.stdout
+    finally:
+        cli("local", "down", "--dir", state)
