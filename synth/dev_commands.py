@@ -151,10 +151,11 @@ def backup_now(
     local: Annotated[bool, typer.Option("--local", metavar="", help="Against the local cluster.")] = False,
     dir: LocalDir = DEFAULT_LOCAL_DIR,
     to: Annotated[Path | None, typer.Option("--to", help="Where the snapshots go (default: DIR/backups).")] = None,
+    env: EnvOption = None,
 ) -> None:
     """Take a snapshot now, as the CronJob does: from a replica in sync, verified with redis-check-rdb, keeping
     backup.retention files. Prints the snapshot's path."""
-    cluster_spec = load_or_exit(spec)
+    cluster_spec = load_or_exit(spec, env)
     if not local:
         from redis_gitops.synth.naming import Names
 
@@ -181,9 +182,10 @@ def restore_cmd(
     spec: SpecOption = Path("cluster_spec.yaml"),
     local: Annotated[bool, typer.Option("--local", metavar="", help="On the local cluster.")] = False,
     dir: LocalDir = DEFAULT_LOCAL_DIR,
+    env: EnvOption = None,
 ) -> None:
     """Bring every pod of the local cluster back to exactly SNAPSHOT (what the restore Job does in Kubernetes)."""
-    cluster_spec = load_or_exit(spec)
+    cluster_spec = load_or_exit(spec, env)
     if not local:
         typer.echo(
             "error: in Kubernetes a restore is a commit: add `restore: {snapshot: dump-....rdb, id: ...}` to "
