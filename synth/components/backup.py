@@ -16,6 +16,7 @@ from redis_gitops.synth.components.common import (
     WAVE_WORKLOAD,
     broker_egress,
     meta_fields,
+    quantity,
     resources,
     tcp_port,
 )
@@ -92,9 +93,7 @@ def upload_volumes(names: Names) -> list[k8s.Volume]:
         secrets_volume(
             "s3-credentials", {S3_ACCESS_KEY_ID_FILE: s3.access_key_id, S3_SECRET_ACCESS_KEY_FILE: s3.secret_access_key}
         ),
-        k8s.Volume(
-            name="tmp", empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=k8s.Quantity.from_string("16Mi"))
-        ),
+        k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=quantity("16Mi"))),
     ]
 
 
@@ -117,7 +116,7 @@ def backup(scope: Construct, names: Names) -> None:
         spec=k8s.PersistentVolumeClaimSpec(
             access_modes=["ReadWriteOnce"],
             storage_class_name=b.storage_class_name or spec.persistence.storage_class_name,
-            resources=k8s.VolumeResourceRequirements(requests={"storage": k8s.Quantity.from_string(b.size)}),
+            resources=k8s.VolumeResourceRequirements(requests={"storage": quantity(b.size)}),
         ),
     )
     container = k8s.Container(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from cdk8s_plus_33 import k8s
 
 from redis_gitops.synth.naming import Names
@@ -14,6 +16,19 @@ WAVE_OBSERVE = 2  # ServiceMonitor, KEDA
 WAVE_RESTORE = 3  # a restore Job: after the StatefulSet is healthy
 # Argo CD must not fail the dry run before the custom resource's CRD (Prometheus Operator, KEDA) is installed.
 MISSING_CRD_OK = {"argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true"}
+
+
+@functools.cache
+def quantity(text: str) -> k8s.Quantity:
+    """k8s.Quantity.from_string, once per value and process: each is a call into Node.js, and environments
+    repeat the same few sizes (the value is immutable, so one object serves every rendering)."""
+    return k8s.Quantity.from_string(text)
+
+
+@functools.cache
+def int_or_string(value: int | str) -> k8s.IntOrString:
+    """k8s.IntOrString, once per value and process (as quantity)."""
+    return k8s.IntOrString.from_number(value) if isinstance(value, int) else k8s.IntOrString.from_string(value)
 
 
 def meta_fields(
@@ -42,10 +57,10 @@ def meta(names: Names, name: str, component: str, wave: int, namespaced: bool = 
 def resources(r) -> k8s.ResourceRequirements:
     return k8s.ResourceRequirements(
         requests={
-            "cpu": k8s.Quantity.from_string(r.requests.cpu),
-            "memory": k8s.Quantity.from_string(r.requests.memory),
+            "cpu": quantity(r.requests.cpu),
+            "memory": quantity(r.requests.memory),
         },
-        limits={"cpu": k8s.Quantity.from_string(r.limits.cpu), "memory": k8s.Quantity.from_string(r.limits.memory)},
+        limits={"cpu": quantity(r.limits.cpu), "memory": quantity(r.limits.memory)},
     )
 
 
@@ -53,7 +68,7 @@ DNS_PORT = 53
 
 
 def tcp_port(port: int, protocol: str = "TCP") -> k8s.NetworkPolicyPort:
-    return k8s.NetworkPolicyPort(protocol=protocol, port=k8s.IntOrString.from_number(port))
+    return k8s.NetworkPolicyPort(protocol=protocol, port=int_or_string(port))
 
 
 def broker_egress(names: Names) -> list[k8s.NetworkPolicyEgressRule]:

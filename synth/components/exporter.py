@@ -18,7 +18,7 @@ from redis_gitops.contracts.paths import (
     SECRETS_DIR,
     SENTINEL_PASSWORD_FILE,
 )
-from redis_gitops.synth.components.common import resources
+from redis_gitops.synth.components.common import int_or_string, quantity, resources
 from redis_gitops.synth.components.pod import (
     container_security,
     mounts,
@@ -105,7 +105,7 @@ def exporter_auth_container(names: Names) -> k8s.Container:
 
 def _health(port_name: str) -> k8s.Probe:
     return k8s.Probe(
-        http_get=k8s.HttpGetAction(path="/health", port=k8s.IntOrString.from_string(port_name)),
+        http_get=k8s.HttpGetAction(path="/health", port=int_or_string(port_name)),
         period_seconds=PROBE_PERIOD_SECONDS,
         timeout_seconds=5,
     )
@@ -164,6 +164,6 @@ def exporter_volumes(names: Names) -> list[k8s.Volume]:
         secrets_volume("exporter-secrets", exporter_secret_files(names)),
         k8s.Volume(
             name="exporter-auth",
-            empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=k8s.Quantity.from_string("1Mi")),
+            empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=quantity("1Mi")),
         ),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cdk8s_plus_33 import k8s
 from constructs import Construct
 
-from redis_gitops.synth.components.common import WAVE_NETWORK, broker_egress, meta
+from redis_gitops.synth.components.common import WAVE_NETWORK, broker_egress, int_or_string, meta
 from redis_gitops.synth.naming import Names
 
 
@@ -15,14 +15,14 @@ def disruption_budget(scope: Construct, names: Names) -> None:
         "pdb",
         metadata=meta(names, names.pdb, "server", WAVE_NETWORK),
         spec=k8s.PodDisruptionBudgetSpec(
-            max_unavailable=k8s.IntOrString.from_number(1),
+            max_unavailable=int_or_string(1),
             selector=k8s.LabelSelector(match_labels=names.selector_labels),
         ),
     )
 
 
 def _tcp(port: int) -> k8s.NetworkPolicyPort:
-    return k8s.NetworkPolicyPort(protocol="TCP", port=k8s.IntOrString.from_number(port))
+    return k8s.NetworkPolicyPort(protocol="TCP", port=int_or_string(port))
 
 
 def network_policy(scope: Construct, names: Names) -> None:

@@ -10,7 +10,15 @@ from constructs import Construct
 
 from redis_gitops.contracts.paths import CONFIG_DIR, SCRIPTS_DIR, SECRETS_DIR
 from redis_gitops.synth.components.backup import BACKUP_DIR
-from redis_gitops.synth.components.common import WAVE_NETWORK, WAVE_RESTORE, broker_egress, meta_fields, resources
+from redis_gitops.synth.components.common import (
+    WAVE_NETWORK,
+    WAVE_RESTORE,
+    broker_egress,
+    int_or_string,
+    meta_fields,
+    quantity,
+    resources,
+)
 from redis_gitops.synth.components.pod import (
     cluster_password_files,
     container_security,
@@ -73,7 +81,7 @@ def restore(scope: Construct, names: Names) -> None:
             ),
             k8s.Volume(
                 name="restore",
-                empty_dir=k8s.EmptyDirVolumeSource(size_limit=k8s.Quantity.from_string(spec.persistence.size)),
+                empty_dir=k8s.EmptyDirVolumeSource(size_limit=quantity(spec.persistence.size)),
             ),
             *tls_volumes(names),
         ],
@@ -102,7 +110,7 @@ def restore(scope: Construct, names: Names) -> None:
             ingress=[
                 k8s.NetworkPolicyIngressRule(
                     from_=[k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=names.selector_labels))],
-                    ports=[k8s.NetworkPolicyPort(protocol="TCP", port=k8s.IntOrString.from_number(spec.redis.port))],
+                    ports=[k8s.NetworkPolicyPort(protocol="TCP", port=int_or_string(spec.redis.port))],
                 )
             ],
         ),

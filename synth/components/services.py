@@ -11,13 +11,13 @@ from __future__ import annotations
 from cdk8s_plus_33 import k8s
 from constructs import Construct
 
-from redis_gitops.synth.components.common import WAVE_NETWORK, meta
+from redis_gitops.synth.components.common import WAVE_NETWORK, int_or_string, meta
 from redis_gitops.synth.components.exporter import REDIS_METRICS_PORT, SENTINEL_METRICS_PORT
 from redis_gitops.synth.naming import Names
 
 
 def _port(name: str, port: int) -> k8s.ServicePort:
-    return k8s.ServicePort(name=name, port=port, target_port=k8s.IntOrString.from_string(name), protocol="TCP")
+    return k8s.ServicePort(name=name, port=port, target_port=int_or_string(name), protocol="TCP")
 
 
 def services(scope: Construct, names: Names) -> None:

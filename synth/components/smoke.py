@@ -6,7 +6,7 @@ from cdk8s_plus_33 import k8s
 from constructs import Construct
 
 from redis_gitops.contracts.paths import REDIS_PASSWORD_FILE, SECRETS_DIR, SENTINEL_PASSWORD_FILE, SMOKE_PASSWORD_FILE
-from redis_gitops.synth.components.common import WAVE_NETWORK, broker_egress, meta_fields, resources
+from redis_gitops.synth.components.common import WAVE_NETWORK, broker_egress, meta_fields, quantity, resources
 from redis_gitops.synth.components.pod import (
     cluster_password_files,
     container_security,
@@ -106,9 +106,7 @@ def smoke_job(scope: Construct, names: Names) -> None:
                     [
                         k8s.Volume(
                             name="tmp",
-                            empty_dir=k8s.EmptyDirVolumeSource(
-                                medium="Memory", size_limit=k8s.Quantity.from_string("16Mi")
-                            ),
+                            empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=quantity("16Mi")),
                         ),
                         secrets_volume("secrets", smoke_password_files(names)),
                         *tls_volumes(names),

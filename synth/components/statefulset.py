@@ -25,7 +25,7 @@ from redis_gitops.contracts.paths import (
     acl_password_file,
 )
 from redis_gitops.contracts.pod_env import PodScriptEnv
-from redis_gitops.synth.components.common import WAVE_WORKLOAD, meta, resources
+from redis_gitops.synth.components.common import WAVE_WORKLOAD, meta, quantity, resources
 from redis_gitops.synth.components.exporter import exporter_containers, exporter_volumes
 from redis_gitops.synth.components.pod import (
     cluster_password_files,
@@ -237,7 +237,7 @@ def statefulset(scope: Construct, names: Names) -> None:
             # Redis's rendered config holds passwords: keep it in memory, not on the persistent volume.
             k8s.Volume(
                 name="redis-runtime",
-                empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=k8s.Quantity.from_string("1Mi")),
+                empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=quantity("1Mi")),
             ),
         ],
     )
@@ -268,9 +268,7 @@ def statefulset(scope: Construct, names: Names) -> None:
                     spec=k8s.PersistentVolumeClaimSpec(
                         access_modes=[spec.persistence.access_mode],
                         storage_class_name=spec.persistence.storage_class_name,
-                        resources=k8s.VolumeResourceRequirements(
-                            requests={"storage": k8s.Quantity.from_string(spec.persistence.size)}
-                        ),
+                        resources=k8s.VolumeResourceRequirements(requests={"storage": quantity(spec.persistence.size)}),
                     ),
                 )
             ],
