@@ -87,19 +87,28 @@ class Rendering:
 def render(env: Environment) -> Rendering:
     """The rendering of one environment: from the cache when these inputs were rendered before
     (render_cache.py), else by cdk8s (imported only then: it starts Node.js, once per process)."""
-    key = render_cache.rendering_key(env.source)
-    cached = render_cache.load(key)
-    if cached is not None:
-        return Rendering(*cached)
-    from redis_gitops.synth.app import WaiverTargetError
-    from redis_gitops.synth.app import render as render_spec
+    return render_all([env])[env.name]
 
-    try:
-        files, documents = render_spec(env.spec)
-    except WaiverTargetError as err:
-        raise SpecError([problem_at(env.locate, ("policy", "waivers", err.index, "name"), str(err))]) from None
-    render_cache.store(key, files, documents)
-    return Rendering(files, documents)
+
+def render_all(environments: list[Environment]) -> dict[str | None, Rendering]:
+    """Every environment's rendering, from the cache where it can (one Node.js start for those that miss)."""
+    renderings: dict[str | None, Rendering] = {}
+    for env in environments:
+        key = render_cache.rendering_key(env.source)
+        cached = render_cache.load(key)
+        if cached is not None:
+            renderings[env.name] = Rendering(*cached)
+            continue
+        from redis_gitops.synth.app import WaiverTargetError
+        from redis_gitops.synth.app import render as render_spec
+
+        try:
+            files, documents = render_spec(env.spec)
+        except WaiverTargetError as err:
+            raise SpecError([problem_at(env.locate, ("policy", "waivers", err.index, "name"), str(err))]) from None
+        render_cache.store(key, files, documents)
+        renderings[env.name] = Rendering(files, documents)
+    return renderings
 
 
 def rendered_objects(rendering: Rendering) -> list[tuple[str, dict]]:
@@ -161,7 +170,7 @@ def synthesize(spec_path: Path, out: Path, crd_folder: Path | None = None, env: 
         raise ForeignFilesError(target, foreign)
     files: dict[str, str] = {}
     reports = []
-    renderings = {e.name: render(e) for e in environments}
+    renderings = render_all(environments)
     if env is None:
         refuse_unused_waivers(environments, renderings)
     for e in environments:
@@ -322,7 +331,7 @@ def check(spec_path: Path, out: Path, crd_folder: Path | None = None) -> Result:
     no folder of one that is gone), every object must be valid, and the policies must pass on each environment's
     folder as it is (so a hand edit is judged, not only the generator's output)."""
     environments = load_environments(spec_path)
-    whole = {e.name: render(e) for e in environments}
+    whole = render_all(environments)
     refuse_unused_waivers(environments, whole)
     expected: dict[str, str] = {}
     for e in environments:
