@@ -12,6 +12,7 @@ from redis_gitops.contracts.paths import AIRFLOW_HELM_VALUES
 from redis_gitops.synth.airflow_config import helm_values
 from redis_gitops.synth.components.autoscaling import worker_autoscaling
 from redis_gitops.synth.components.backup import backup
+from redis_gitops.synth.components.custom import plain_objects
 from redis_gitops.synth.components.foundation import foundation, namespace
 from redis_gitops.synth.components.gitops import application, flux
 from redis_gitops.synth.components.monitoring import dashboard_config_map, prometheus_rule, service_monitor
@@ -62,10 +63,10 @@ def render_manifests(spec: ClusterSpec) -> tuple[list[dict[str, Any]], list[dict
     bootstrap = Chart(app, "bootstrap", disable_resource_name_hashes=True)
     application(bootstrap, names)
     flux(bootstrap, names)
-    synced = [*cluster_scoped.to_json(), *broker.to_json()]
+    synced = [*cluster_scoped.to_json(), *broker.to_json(), *plain_objects(broker)]
     _as_the_api_server_stores(synced)
     _annotate_waivers(spec, synced)
-    return synced, list(bootstrap.to_json())
+    return synced, [*bootstrap.to_json(), *plain_objects(bootstrap)]
 
 
 def _as_the_api_server_stores(objects: list[dict[str, Any]]) -> None:

@@ -34,7 +34,6 @@ def worker_autoscaling(scope: Construct, names: Names) -> None:
     )
     custom_resource(
         scope,
-        "keda-auth",
         KEDA_API,
         "TriggerAuthentication",
         meta_fields(names, names.airflow_workers, "autoscaling", WAVE_OBSERVE, annotations=MISSING_CRD_OK),
@@ -53,7 +52,6 @@ def worker_autoscaling(scope: Construct, names: Names) -> None:
     )
     custom_resource(
         scope,
-        "keda-scaled-object",
         KEDA_API,
         "ScaledObject",
         meta_fields(names, names.airflow_workers, "autoscaling", WAVE_OBSERVE, annotations=MISSING_CRD_OK),

@@ -13,7 +13,6 @@ def application(scope: Construct, names: Names) -> None:
     g = names.spec.gitops
     custom_resource(
         scope,
-        "application",
         "argoproj.io/v1alpha1",
         "Application",
         {"name": names.application, "namespace": g.argocd_namespace, "labels": names.labels("gitops")},
@@ -60,7 +59,6 @@ def flux(scope: Construct, names: Names) -> None:
     metadata = {"name": names.application, "namespace": g.flux_namespace, "labels": names.labels("gitops")}
     custom_resource(
         scope,
-        "flux-source",
         "source.toolkit.fluxcd.io/v1",
         "GitRepository",
         metadata,
@@ -68,7 +66,6 @@ def flux(scope: Construct, names: Names) -> None:
     )
     custom_resource(
         scope,
-        "flux-kustomization",
         "kustomize.toolkit.fluxcd.io/v1",
         "Kustomization",
         metadata,

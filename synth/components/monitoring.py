@@ -37,7 +37,6 @@ def service_monitor(scope: Construct, names: Names) -> None:
     )
     custom_resource(
         scope,
-        "service-monitor",
         "monitoring.coreos.com/v1",
         "ServiceMonitor",
         metadata,
@@ -62,9 +61,7 @@ def prometheus_rule(scope: Construct, names: Names) -> None:
         labels=names.spec.monitoring.alerts.labels,
         annotations=MISSING_CRD_OK,
     )
-    custom_resource(
-        scope, "prometheus-rule", "monitoring.coreos.com/v1", "PrometheusRule", metadata, {"groups": rule_groups(names)}
-    )
+    custom_resource(scope, "monitoring.coreos.com/v1", "PrometheusRule", metadata, {"groups": rule_groups(names)})
 
 
 def dashboard_config_map(scope: Construct, names: Names) -> None:

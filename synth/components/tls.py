@@ -39,7 +39,6 @@ def certificate(scope: Construct, names: Names) -> None:
     cm = names.spec.tls.cert_manager
     custom_resource(
         scope,
-        "certificate",
         "cert-manager.io/v1",
         "Certificate",
         # Before the pods that mount its Secret (a pod waits for a missing Secret volume, then starts).
