@@ -29,6 +29,18 @@ def make_plan(
 ) -> Plan:
     """`base` and `head`: relative path -> text of the two rendered folders; `acknowledged`: code -> reason
     (the head spec's policy.acknowledge)."""
+    if dict(base) == dict(head):  # an environment the change leaves alone: nothing to read (tests hold it equal)
+        return no_change()
+    return compared(base, head, acknowledged, pause)
+
+
+def compared(
+    base: Mapping[str, str],
+    head: Mapping[str, str],
+    acknowledged: Mapping[str, str] | None = None,
+    pause: HandOverPause | None = None,
+) -> Plan:
+    """make_plan's comparison, object by object."""
     pause = pause or load()
     acknowledged = acknowledged or {}
     old, new = index(dict(base)), index(dict(head))
@@ -90,6 +102,13 @@ def make_plan(
         diff=_diff(base, head),
     )
     plan.verdict = _verdict(plan)
+    plan.reasons = _reasons(plan)
+    return plan
+
+
+def no_change() -> Plan:
+    """The plan of two identical renderings."""
+    plan = Plan(Verdict.NO_OP)
     plan.reasons = _reasons(plan)
     return plan
 

@@ -48,6 +48,18 @@ def repository(folder: Path, count: int) -> Path:
     return folder
 
 
+def planned(repo: Path, cache: Path) -> float:
+    """The pull request's plan: the rendering committed, one environment's memory changed and rendered."""
+    git = ["git", "-C", str(repo), "-c", "user.email=bench@example.com", "-c", "user.name=bench"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "rendered"], check=True)
+    changed = repo / "environments" / "env-01.yaml"
+    changed.write_text(changed.read_text().replace("memory: 2Gi", "memory: 3Gi"))
+    timed(repo, ["synth"], cache)
+    return timed(repo, ["plan", "--base", "HEAD", "--format", "markdown", "--output", str(repo / "plan.md")], cache)
+
+
 def report(name: str, samples: list[float]) -> None:
     print(
         f"{name:<40} median {statistics.median(samples):.3f} s   min {min(samples):.3f} s   "
@@ -56,7 +68,7 @@ def report(name: str, samples: list[float]) -> None:
 
 
 def main() -> None:
-    cold_synth, cold_total, warm_check, cold_check, one = [], [], [], [], []
+    cold_synth, cold_total, warm_check, cold_check, one, plan = [], [], [], [], [], []
     for _ in range(RUNS):
         with tempfile.TemporaryDirectory() as tmp:
             repo = repository(Path(tmp), ENVIRONMENTS)
@@ -68,11 +80,13 @@ def main() -> None:
             warm_check.append(check)
             cold_check.append(timed(repo, ["check"], Path(tmp) / "empty"))  # CI: a fresh runner, committed dist/
             one.append(timed(repo, ["synth", "--env", "env-00", "--out", str(Path(tmp) / "one")], Path(tmp) / "c1"))
+            plan.append(planned(repo, cache))
     report(f"synth, {ENVIRONMENTS} environments (empty cache)", cold_synth)
     report("check after it (cached renders)", warm_check)
     report("make synth: synth + check", cold_total)
     report("check, empty cache (renders and gates)", cold_check)
     report("synth --env (one environment)", one)
+    report("plan --base HEAD (1 of 20 changed)", plan)
 
 
 if __name__ == "__main__":

@@ -186,21 +186,36 @@ def synthesize(spec_path: Path, out: Path, crd_folder: Path | None = None, env: 
 
 
 def git_tree(ref: str, folder: Path) -> dict[str, str]:
-    """A rendered folder as the commit `ref` holds it (relative path -> text), read with git; empty when the
-    commit has no such folder (an environment added by this change)."""
+    """A rendered folder as the commit `ref` holds it (relative path -> text), read with git in two processes
+    (every file's blob at once); empty when the commit has no such folder (an environment added by this change).
+    The folder is relative to where we are: the broker may live in a folder of the repository."""
     import subprocess
 
     prefix = folder.as_posix().strip("/") + "/"
     listing = subprocess.run(
-        ["git", "ls-tree", "-r", "--name-only", ref, "--", prefix], capture_output=True, text=True, check=False
+        ["git", "ls-tree", "-r", "-z", ref, "--", prefix], capture_output=True, text=True, check=False
     )
     if listing.returncode != 0:
         raise ValueError(f"git cannot read {ref}: {listing.stderr.strip()}")
-    files = {}
-    for path in listing.stdout.splitlines():
-        # `./`: relative to where we are, as ls-tree printed it (the broker may live in a folder of the repository)
-        shown = subprocess.run(["git", "show", f"{ref}:./{path}"], capture_output=True, text=True, check=True)
-        files[path[len(prefix) :]] = shown.stdout
+    blobs = []  # (path under the folder, blob id)
+    for entry in filter(None, listing.stdout.split("\0")):
+        meta, path = entry.split("\t", 1)
+        if meta.split()[1] == "blob":
+            blobs.append((path[len(prefix) :], meta.split()[2]))
+    if not blobs:
+        return {}
+    batch = subprocess.run(
+        ["git", "cat-file", "--batch"],
+        input="".join(f"{blob}\n" for _, blob in blobs).encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    files, at = {}, 0
+    for path, _ in blobs:  # each answer: "<id> blob <size>\n<content>\n"
+        header_end = batch.index(b"\n", at)
+        size = int(batch[at:header_end].split()[2])
+        files[path] = batch[header_end + 1 : header_end + 1 + size].decode()
+        at = header_end + 1 + size + 1
     return files
 
 

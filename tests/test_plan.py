@@ -493,3 +493,10 @@ def test_a_one_step_switch_names_the_three_commits():
     (finding,) = [f for f in plan_change(head, base_spec=SPEC).findings if f.code == "password-switch"]
     assert finding.object == "password smoke-password" and "WRONGPASS" in finding.what
     assert "alsoAccept: smoke-password" in finding.procedure
+
+
+def test_identical_renderings_are_planned_as_no_change_without_reading_them(files):
+    """make_plan's shortcut for an environment a change leaves alone says what the full comparison says."""
+    from redis_gitops.plan.planner import compared, make_plan, no_change
+
+    assert make_plan(files, dict(files)).as_json() == compared(files, dict(files)).as_json() == no_change().as_json()
