@@ -22,10 +22,13 @@ from redis_gitops.synth.components.services import services
 from redis_gitops.synth.components.smoke import smoke_job
 from redis_gitops.synth.components.statefulset import statefulset
 from redis_gitops.synth.components.tls import certificate
+from redis_gitops.synth.jsii_checks import skip_type_checks
 from redis_gitops.synth.naming import Names
 from redis_gitops.synth.output import HEADER, file_name
 from redis_gitops.synth.spec import ClusterSpec
 from redis_gitops.synth.yaml_text import to_yaml
+
+skip_type_checks()
 
 # Applied once by hand, never synced from dist/ itself: a folder per GitOps tool, by the objects' API group.
 GITOPS_FOLDERS = {"argoproj.io": "argocd", "source.toolkit.fluxcd.io": "flux", "kustomize.toolkit.fluxcd.io": "flux"}

@@ -4,6 +4,8 @@ import shutil
 import tempfile
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# jsii's type checks on every cdk8s call stay on in the suite (synth/jsii_checks.py), also in the CLIs it starts.
+os.environ["REDIS_GITOPS_JSII_TYPE_CHECKS"] = "1"
 # The rendering cache of this test run (and of every CLI it starts): its own, removed at the end.
 _RENDER_CACHE = tempfile.mkdtemp(prefix="redis-gitops-render-cache-")
 os.environ["REDIS_GITOPS_CACHE"] = _RENDER_CACHE

@@ -1,6 +1,7 @@
 """dist/ is deterministic, validated, replaced atomically, and the gate catches drift and hand edits."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -311,3 +312,20 @@ def test_a_failed_swap_puts_the_old_tree_back(tmp_path, monkeypatch):
         output.replace_tree(dist, {"new.yaml": "new\n"})
     assert read_tree(dist) == {"old.yaml": "old\n"}
     assert [p.name for p in tmp_path.iterdir()] == ["dist"]  # no staging or retired folder left behind
+
+
+def test_without_jsii_type_checks_the_rendering_is_the_same(tmp_path):
+    """The CLI renders with jsii's run-time type checks off (synth/jsii_checks.py; the suite keeps them on):
+    they check, they do not change what is rendered."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_GITOPS_JSII_TYPE_CHECKS"}
+    env["REDIS_GITOPS_CACHE"] = str(tmp_path / "cache")  # rendered now, not taken from the suite's cache
+    probe = "from redis_gitops.synth.jsii_checks import skip_type_checks; print(skip_type_checks())"
+    assert subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True).stdout == "True\n"
+    synth = subprocess.run(
+        [sys.executable, "-m", "redis_gitops.synth", "synth", "--spec", str(SPEC), "--out", str(tmp_path / "dist")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert synth.returncode == 0, synth.stderr
+    assert read_tree(tmp_path / "dist") == read_tree(ROOT / "dist")
