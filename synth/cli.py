@@ -320,11 +320,19 @@ def docs(
     typer.echo(f"docs: {len(pages)} generated page(s) in {out}")
 
 
-def schema(out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None) -> None:
+def schema(
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    environment: Annotated[
+        bool,
+        typer.Option(
+            "--environment", metavar="", help="The schema of an environment's file (nothing required, null allowed)."
+        ),
+    ] = False,
+) -> None:
     """Print the JSON Schema of the cluster spec (editors use it for completion and validation)."""
-    from redis_gitops.synth.starter_kit import schema_text
+    from redis_gitops.synth.starter_kit import environment_schema_text, schema_text
 
-    text = schema_text()
+    text = environment_schema_text() if environment else schema_text()
     if out is None:
         typer.echo(text, nl=False)
     else:

@@ -28,6 +28,25 @@ def schema_text() -> str:
     return json.dumps(ClusterSpec.model_json_schema(by_alias=True), indent=2, sort_keys=True) + "\n"
 
 
+def environment_schema_text() -> str:
+    """The JSON Schema of an environment's file: the spec's, with nothing required (the base holds the rest) and
+    `null` allowed for every key (it removes the key: environments.py's merge rules)."""
+    schema = ClusterSpec.model_json_schema(by_alias=True)
+    schema["title"] = "An environment's file (environments/<name>.yaml) over cluster_spec.yaml"
+    return json.dumps(_partial(schema), indent=2, sort_keys=True) + "\n"
+
+
+def _partial(node):
+    if isinstance(node, list):
+        return [_partial(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _partial(v) for k, v in node.items() if k != "required"}
+    if isinstance(node.get("properties"), dict):
+        out["properties"] = {k: {"anyOf": [_partial(v), {"type": "null"}]} for k, v in node["properties"].items()}
+    return out
+
+
 def _starter(name: str) -> str:
     return resources.files("redis_gitops.synth").joinpath("starter", name).read_text()
 
@@ -58,6 +77,7 @@ def starter_files(folder: str, repo_url: str, version: str, has_makefile: bool, 
     files = {
         f"{prefix}cluster_spec.yaml": starter_spec(repo_url, f"{prefix}dist"),
         f"{prefix}cluster_spec.schema.json": schema_text(),
+        f"{prefix}environment.schema.json": environment_schema_text(),
         f"{prefix}environments/README.md": _starter("environments.md").replace("__DOCS__", DOCS),
         f"{prefix}redis-gitops.mk": _starter("redis-gitops.mk").replace("__TOOL_SOURCE__", source),
         f".github/workflows/redis-broker{'-' + slug if slug else ''}.yml": workflow,

@@ -386,3 +386,20 @@ def test_promtool_judges_every_environments_rules_and_names_the_file_it_refuses(
     assert errors["dev"] == [] and errors["staging"] == []
     (error,) = errors["prod"]
     assert "redis-prometheusrule.yaml (spec.groups)" in error
+
+
+def test_environment_files_have_a_schema_for_editors():
+    """environment.schema.json (init writes it): every key optional, null allowed, unknown keys refused."""
+    import json
+
+    import jsonschema
+    from ruamel.yaml import YAML
+
+    from redis_gitops.synth.starter_kit import environment_schema_text
+
+    validator = jsonschema.Draft202012Validator(json.loads(environment_schema_text()))
+    for text in ENVIRONMENTS.values():
+        assert list(validator.iter_errors(YAML(typ="safe").load(text))) == []
+    assert validator.is_valid({"backup": None, "redis": {"replicas": 5}})
+    assert not validator.is_valid({"sentinel": {"qorum": 2}})
+    assert not validator.is_valid({"redis": {"replicas": "five"}})

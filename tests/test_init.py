@@ -52,6 +52,7 @@ def test_init_writes_the_spec_the_environments_folder_a_makefile_and_a_workflow(
     assert spec.gitops.path == f"{FOLDER}/dist"  # Argo CD reads the folder from the repository's root
     assert (broker / "environments" / "README.md").is_file()
     assert (broker / "cluster_spec.schema.json").read_text() == (ROOT / "cluster_spec.schema.json").read_text()
+    assert "null" in (broker / "environment.schema.json").read_text()
     assert (broker / ".gitignore").read_text() == f"{VENV}/\n"
     workflow = YAML(typ="safe").load(
         (team_repo / ".github/workflows/redis-broker-platform-airflow-broker.yml").read_text()
