@@ -79,7 +79,7 @@ def load_environments(spec_path: Path, only: str | None = None) -> list[Environm
         raise ValueError(f"--env {only}: no such environment; the environments are {', '.join(names)}")
     base = parse_yaml(base_text, str(spec_path))
     _refuse_environment_key(base, str(spec_path))
-    problems: list[Problem] = []
+    found: dict[Problem, list[str]] = {}  # each problem once, with the environments it appears in
     loaded: list[Environment] = []
     for file in files:
         if only is not None and file.stem != only:
@@ -87,18 +87,20 @@ def load_environments(spec_path: Path, only: str | None = None) -> list[Environm
         try:
             loaded.append(_load_one(spec_path, base, base_text, file))
         except SpecError as err:
-            problems.extend(_in_environment(p, file.stem, spec_path) for p in err.problems)
-    if problems:
-        raise SpecError(problems)
+            for problem in err.problems:
+                found.setdefault(problem, []).append(file.stem)
+    if found:
+        raise SpecError([_in_environments(p, names, spec_path) for p, names in found.items()])
     _refuse_shared_places(loaded)
     return loaded
 
 
-def _in_environment(problem: Problem, name: str, spec_path: Path) -> Problem:
-    """A problem the base's value causes in one environment says which."""
+def _in_environments(problem: Problem, names: list[str], spec_path: Path) -> Problem:
+    """A problem the base's value causes says in which environments (once, however many)."""
     if problem.file != str(spec_path):
         return problem
-    return Problem(problem.file, problem.line, problem.field, f"{problem.message} (in environment {name})")
+    which = f"environment {names[0]}" if len(names) == 1 else f"environments {', '.join(names)}"
+    return Problem(problem.file, problem.line, problem.field, f"{problem.message} (in {which})")
 
 
 def _overlay(file: Path) -> tuple[CommentedMap, str]:

@@ -403,3 +403,13 @@ def test_environment_files_have_a_schema_for_editors():
     assert validator.is_valid({"backup": None, "redis": {"replicas": 5}})
     assert not validator.is_valid({"sentinel": {"qorum": 2}})
     assert not validator.is_valid({"redis": {"replicas": "five"}})
+
+
+def test_a_base_problem_every_environment_shares_is_reported_once(repo):
+    base = repo / "cluster_spec.yaml"
+    base.write_text(base.read_text().replace("  parallelSyncs: 1", "  paralelSyncs: 1"))
+    with pytest.raises(SpecError) as caught:
+        load_environments(base)
+    (problem,) = caught.value.problems
+    assert problem.message.endswith("(in environments dev, prod, staging)")
+    assert "did you mean 'parallelSyncs'" in problem.message
