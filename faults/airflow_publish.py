@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--queue", default="default")
+    parser.add_argument("--first", type=int, default=0, help="The first probe's number (publishers side by side).")
     args = parser.parse_args(argv)
 
     from airflow.configuration import conf
@@ -44,8 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     attempts = []  # [n, attempt, started, ended, outcome]: where each publish sat against the fault
     t0 = time.monotonic()
     print(json.dumps({"started": time.time()}), flush=True)
-    for n in range(args.count):
-        time.sleep(max(0.0, t0 + n / args.rate - time.monotonic()))
+    for n in range(args.first, args.first + args.count):
+        time.sleep(max(0.0, t0 + (n - args.first) / args.rate - time.monotonic()))
         for attempt in range(retries + 1):
             start, started = time.monotonic(), time.time()
             try:

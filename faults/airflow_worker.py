@@ -65,14 +65,16 @@ def airflow_env(
 class Worker:
     """`celery worker` as Airflow's `airflow celery worker` starts it (fair scheduling, the default queue)."""
 
-    def __init__(self, env: dict[str, str], log: Path, queue: str = "default"):
-        self.env, self.log_path, self.queue = env, log, queue
+    def __init__(self, env: dict[str, str], log: Path, queue: str = "default", prefix: tuple[str, ...] = ()):
+        """`prefix`: what the command runs under (`ip netns exec <ns>` for a worker in a network namespace)."""
+        self.env, self.log_path, self.queue, self.prefix = env, log, queue, prefix
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [
+                    *self.prefix,
                     sys.executable,
                     "-m",
                     "celery",
