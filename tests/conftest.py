@@ -90,3 +90,15 @@ def tls_files(tls_spec):
 def tls_objects(tls_spec):
     synced, bootstrap = render_manifests(tls_spec)
     return {(o["kind"], o["metadata"]["name"]): o for o in [*synced, *bootstrap]}
+
+
+def netns_cluster(spec, folder, tag: str, octet: int):
+    """A cluster of pods in network namespaces (devcluster/netns.py) for a module's tests; skipped where
+    `ip netns exec` cannot run (a chroot, such as the fresh-machine root)."""
+    from redis_gitops.devcluster.netns import NetnsCluster, unusable_reason
+
+    reason = unusable_reason()
+    if reason:
+        pytest.skip(reason)
+    with NetnsCluster(spec, ROOT / "dist", folder, tag=f"{tag}{os.getpid() % 10000}", octet=octet) as cluster:
+        yield cluster

@@ -2,24 +2,16 @@
 sides of a cut-off master, a worker configured by Airflow's provider, kombu's transport and ours side by side.
 The cut-off side's "ok" publishes that never run are the defect confirmed publishes will remove."""
 
-import os
-
 import pytest
 
-from redis_gitops.devcluster.netns import NetnsCluster, unusable_reason
 from redis_gitops.faults import airflow_partition
 
-from conftest import ROOT
+from conftest import netns_cluster
 
 
 @pytest.fixture(scope="module")
 def cluster(spec, tmp_path_factory):
-    reason = unusable_reason()
-    if reason:  # a chroot (the fresh-machine root) cannot run `ip netns exec`; a machine or a container can
-        pytest.skip(reason)
-    tag = f"ap{os.getpid() % 10000}"
-    with NetnsCluster(spec, ROOT / "dist", tmp_path_factory.mktemp("netns-airflow"), tag=tag, octet=78) as c:
-        yield c
+    yield from netns_cluster(spec, tmp_path_factory.mktemp("netns-airflow"), "ap", 78)
 
 
 @pytest.mark.faults  # make faults: a partition of 20 s per transport, then the worker's catching up

@@ -1,27 +1,20 @@
 """Faults that need a network: pods in their own network namespaces, the headless Service's DNS names in each,
 clients in a namespace of their own (devcluster/netns.py). A partition, and a pod that comes back at a new address."""
 
-import os
 import time
 
 import pytest
 from test_handover_contract import sentinel_sees_priority
 
-from redis_gitops.devcluster.netns import NetnsCluster, unusable_reason
 from redis_gitops.faults import network
 from redis_gitops.runtime.client import DEFAULT_SOCKET_TIMEOUT_SECONDS
 
-from conftest import ROOT
+from conftest import netns_cluster
 
 
 @pytest.fixture(scope="module")
 def cluster(spec, tmp_path_factory):
-    reason = unusable_reason()
-    if reason:  # a chroot (the fresh-machine root) cannot run `ip netns exec`; a machine or a container can
-        pytest.skip(reason)
-    tag = f"rg{os.getpid() % 10000}"
-    with NetnsCluster(spec, ROOT / "dist", tmp_path_factory.mktemp("netns-cluster"), tag=tag, octet=77) as c:
-        yield c
+    yield from netns_cluster(spec, tmp_path_factory.mktemp("netns-cluster"), "rg", 77)
 
 
 def sentinels_see_every_pod_up(cluster, timeout: float = 60) -> None:
