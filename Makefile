@@ -98,6 +98,7 @@ faults: install-test deb-packages
 	$(BIN)/pytest -m faults
 	$(BIN)/python -m redis_gitops.faults --runs 3 --network
 	$(BIN)/python -m redis_gitops.faults.airflow_worker --runs 3 --tasks 300
+	$(BIN)/python -m redis_gitops.faults.airflow_partition --runs 3
 	$(BIN)/python -m redis_gitops.faults.report
 
 bench: install-test deb-packages

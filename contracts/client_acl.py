@@ -142,11 +142,14 @@ SMOKE_SENTINEL_COMMANDS = (
 # is refused at start): granted to those clients where the engine knows it (contracts/engines.knows_client_setinfo).
 LIBRARY_NAME_COMMAND = "client|setinfo"
 NAMES_ITS_LIBRARY = ("airflow", "keda", "smoke")
+# redis_gitops_airflow's transport confirms each publish and each delivered task's record with WAIT (the spec's
+# `airflow.confirmPublishes`): granted to Airflow's user when the rendered transport options ask for it.
+CONFIRM_COMMAND = "wait"
 
 # The documented commands of each client user, by the ACL file that defines it (contracts/paths.py). Airflow may
 # also SELECT its own database (`select|<db>`), when that is not 0.
 CLIENT_COMMANDS = {
-    "airflow.acl": AIRFLOW_COMMANDS + (LIBRARY_NAME_COMMAND,),
+    "airflow.acl": AIRFLOW_COMMANDS + (LIBRARY_NAME_COMMAND, CONFIRM_COMMAND),
     "keda.acl": KEDA_COMMANDS + (LIBRARY_NAME_COMMAND,),
     "exporter.acl": tuple(w.lstrip("+") for w in EXPORTER_COMMANDS.split() if w.startswith("+")),
     "airflow.sentinel-acl": SENTINEL_DISCOVERY_COMMANDS + (LIBRARY_NAME_COMMAND,),

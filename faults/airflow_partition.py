@@ -7,8 +7,11 @@ kombu's own transport or ours. The pods run in network namespaces (devcluster/ne
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -83,3 +86,40 @@ def run(cluster: NetnsCluster, workdir: Path, fixed_transport: bool = True) -> d
         },
         "old_master_rejoined_as_replica": cluster.roles()[old] == "slave",
     }
+
+
+def main() -> None:
+    """`python -m redis_gitops.faults.airflow_partition [--runs 3]`: the partition with kombu's transport and
+    ours, alternating, each on its own cluster start, into build/faults/airflow-partition.json (the docs' fault
+    results page reads it)."""
+    import argparse
+
+    from redis_gitops.synth.spec_loader import load_spec
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "faults" / "airflow-partition.json")
+    parser.add_argument("--octet", type=int, default=79)
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    spec, runs = load_spec(ROOT / "cluster_spec.yaml"), []
+    for i in range(args.runs):
+        for fixed in (False, True):
+            with tempfile.TemporaryDirectory(prefix="airflow-partition-") as tmp:
+                tag = f"pp{os.getpid() % 10000}"
+                with NetnsCluster(spec, ROOT / "dist", Path(tmp) / "cluster", tag=tag, octet=args.octet) as cluster:
+                    figures = run(cluster, Path(tmp), fixed)
+            runs.append(figures)
+            sides = "; ".join(
+                f"{side}: {f['published_ok']} ok, {len(f['never_run'])} never run, {f['ran_twice_or_more']} twice, "
+                f"{f['publish_errors']} errors, {f['publish_timeouts']} timeouts"
+                for side, f in figures["sides"].items()
+            )
+            print(f"#{i + 1} {figures['transport']}: {sides}", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"cut_seconds": CUT_SECONDS, "rate": RATE, "runs": runs}, indent=2) + "\n")
+    print(f"report: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

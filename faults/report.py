@@ -84,6 +84,29 @@ def airflow_table(airflow: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def partition_table(partition: dict) -> str:
+    """Airflow's publishes through the partition (faults/airflow_partition.py): a row per transport and side of
+    the cut, a value per run."""
+    rows = [
+        '| transport | publisher | runs | published "ok" | never run | run twice or more | publish errors | '
+        "timed-out publishes re-sent |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for transport in dict.fromkeys(r["transport"] for r in partition["runs"]):
+        mine = [r["sides"] for r in partition["runs"] if r["transport"] == transport]
+        for side, where in (("outside", "with the clients"), ("inside", "beside the cut-off master")):
+
+            def each(value, runs: list[dict] = mine, side: str = side) -> str:
+                return ", ".join(str(value(r[side])) for r in runs)
+
+            rows.append(
+                f"| {transport} | {where} | {len(mine)} | {each(lambda f: f['published_ok'])} | "
+                f"{each(lambda f: len(f['never_run']))} | {each(lambda f: f['ran_twice_or_more'])} | "
+                f"{each(lambda f: f['publish_errors'])} | {each(lambda f: f['publish_timeouts'])} |"
+            )
+    return "\n".join(rows) + "\n"
+
+
 def results_page(results: dict) -> str:
     """Markdown for docs/design/fault-results.md from the committed results (`collect`'s output)."""
     runs = [Run(**r) for r in results["report"]["runs"]]
@@ -109,14 +132,26 @@ def results_page(results: dict) -> str:
             "",
             airflow_table(airflow),
         ]
+    partition = results.get("airflow_partition")
+    if partition:
+        parts += [
+            f"## Airflow's publishes through a partition ({partition['cut_seconds']} s cut, {partition['rate']:.0f} "
+            "tasks/s on each side)",
+            "",
+            "Airflow's scheduler publishing beside the clients and beside the master that is cut off, a worker on",
+            'the clients\' side; "never run": published with "ok" and never run once the cut healed.',
+            "",
+            partition_table(partition),
+        ]
     return "\n".join(parts)
 
 
 def collect(build: Path) -> dict:
-    """What the page is made from: the broker report and, when `make faults` ran it, the Airflow one."""
+    """What the page is made from: the broker report and, when `make faults` ran them, the Airflow ones."""
     results = {"report": json.loads((build / "report.json").read_text())}
-    if (build / "airflow.json").exists():
-        results["airflow"] = json.loads((build / "airflow.json").read_text())
+    for key, name in (("airflow", "airflow.json"), ("airflow_partition", "airflow-partition.json")):
+        if (build / name).exists():
+            results[key] = json.loads((build / name).read_text())
     return results
 
 

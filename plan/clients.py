@@ -16,6 +16,12 @@ def airflow(base: BrokerFacts, head: BrokerFacts) -> tuple[ClientChange | None, 
     findings = []
     order = "Airflow's next deploy (its Helm release with dist/airflow/helm-values.yaml): " + ANY_ORDER
     sentinels = "url --sentinels"
+    confirm = "config.celery_broker_transport_options.confirm_replicas"
+    if int(head.airflow.get(confirm) or 0) > int(base.airflow.get(confirm) or 0):
+        order = (
+            "after the broker: Airflow's publishes are confirmed by the replicas once the rolled pods grant its "
+            "user WAIT (until then they go unconfirmed, as before: no error either way)"
+        )
     if sentinels in changed:
         grown = len(head.airflow.get(sentinels, "").split(",")) > len(base.airflow.get(sentinels, "").split(","))
         order = (

@@ -22,10 +22,26 @@ CELERY_CONFIG_OPTIONS = f"{PACKAGE}.celery_config.CELERY_CONFIG"
 BROKER_URL_COMMAND = ("python", "-m", f"{PACKAGE}.broker_url")
 VOLUME = "redis-broker-auth"
 PUBLISH_ATTEMPTS_THROUGH_A_FAILOVER = 15
-# Each Sentinel lookup gives up after this (connect and reply), well inside Airflow's 1 s operation_timeout, so a
-# Sentinel that accepts and never answers costs one publish this long and the next Sentinel answers. Without it
-# redis-py waits forever on Sentinel connections once sentinel_kwargs is set (measured: publishes blocked > 120 s).
-SENTINEL_SOCKET_TIMEOUT_SECONDS = 0.5
+
+
+def sentinel_socket_timeout(spec: ClusterSpec) -> float:
+    """Each Sentinel lookup gives up after this (connect and reply): half of Airflow's operation_timeout, so a
+    Sentinel that accepts and never answers costs one publish this long and the next Sentinel answers within the
+    attempt. Without it redis-py waits forever on Sentinel connections once sentinel_kwargs is set (measured:
+    publishes blocked > 120 s)."""
+    return spec.airflow.operation_timeout_seconds / 2
+
+
+def confirm_replicas(spec: ClusterSpec) -> int:
+    """How many replicas must hold a publish (and a delivered task's record) before it counts: as many as the
+    master needs to accept writes at all. 0: no confirmation."""
+    return spec.redis.min_replicas_to_write if spec.airflow.confirm_publishes else 0
+
+
+def confirm_timeout(spec: ClusterSpec) -> float:
+    """How long the master may wait for the replicas: what is left of one publish attempt after a silent
+    Sentinel, halved, so an attempt holds an unconfirmed write, a Sentinel lookup and a confirmed retry."""
+    return (spec.airflow.operation_timeout_seconds - sentinel_socket_timeout(spec)) / 2
 
 
 def sentinel_addresses(spec: ClusterSpec) -> list[str]:
@@ -56,7 +72,7 @@ def _commands(spec: ClusterSpec, sentinels: list[str], mount: str, ca_file: str 
         "--password-file",
         f"{mount}/{AIRFLOW_PASSWORD_FILE}",
         "--socket-timeout",
-        str(SENTINEL_SOCKET_TIMEOUT_SECONDS),
+        str(sentinel_socket_timeout(spec)),
         *(["--tls-ca-file", ca_file] if ca_file else []),
     ]
     return shlex.join(url), shlex.join(kwargs)
@@ -77,6 +93,7 @@ def _plain_options(spec: ClusterSpec, ca_file: str | None) -> dict[str, dict[str
         "celery": {
             "celery_config_options": CELERY_CONFIG_OPTIONS,
             "worker_concurrency": str(a.worker_concurrency),
+            "operation_timeout": str(a.operation_timeout_seconds),
             # Each publish attempt ends at Airflow's 1 s operation_timeout; a timed-out task is re-sent,
             # so this many attempts ride out a master crash (~6 s) instead of failing the task.
             "task_publish_max_retries": str(PUBLISH_ATTEMPTS_THROUGH_A_FAILOVER),
@@ -85,6 +102,9 @@ def _plain_options(spec: ClusterSpec, ca_file: str | None) -> dict[str, dict[str
         "celery_broker_transport_options": {
             "master_name": spec.sentinel.master_name,
             "visibility_timeout": str(a.visibility_timeout_seconds),
+            # Read by redis_gitops_airflow's transport only (kombu's own ignores them).
+            "confirm_replicas": str(confirm_replicas(spec)),
+            "confirm_timeout": str(confirm_timeout(spec)),
         },
         "operators": {"default_queue": a.queues[0]},
     }
@@ -116,8 +136,8 @@ def cfg_sections_with_passwords(
         {
             "username": a.username,
             "password": airflow_password,
-            "socket_timeout": SENTINEL_SOCKET_TIMEOUT_SECONDS,
-            "socket_connect_timeout": SENTINEL_SOCKET_TIMEOUT_SECONDS,
+            "socket_timeout": sentinel_socket_timeout(spec),
+            "socket_connect_timeout": sentinel_socket_timeout(spec),
             **tls_kwargs(ca),
         }
     )

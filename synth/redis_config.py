@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from redis_gitops.contracts.client_acl import (
     AIRFLOW_COMMANDS,
+    CONFIRM_COMMAND,
     EXPORTER_COMMANDS,
     EXPORTER_SENTINEL_COMMANDS,
     KEDA_COMMANDS,
@@ -34,6 +35,7 @@ from redis_gitops.contracts.paths import (
     SMOKE_ACL_FILE,
     sentinel_acl_file,
 )
+from redis_gitops.synth.airflow_config import confirm_replicas
 from redis_gitops.synth.spec import ClusterSpec, smoke_user
 
 MASTER_HOST_PLACEHOLDER = "__MASTER_HOST__"
@@ -108,9 +110,11 @@ def library_name(spec: ClusterSpec) -> tuple[str, ...]:
 
 
 def airflow_commands(spec: ClusterSpec) -> tuple[str, ...]:
-    """Airflow's commands; SELECT only of its own database, and only when that is not 0 (redis-py sends none)."""
+    """Airflow's commands; SELECT only of its own database, and only when that is not 0 (redis-py sends none);
+    WAIT only when its transport confirms writes."""
     db = spec.airflow.database_index
-    return (*AIRFLOW_COMMANDS, *library_name(spec), *((f"select|{db}",) if db else ()))
+    confirms = (CONFIRM_COMMAND,) if confirm_replicas(spec) else ()
+    return (*AIRFLOW_COMMANDS, *library_name(spec), *confirms, *((f"select|{db}",) if db else ()))
 
 
 def _user(

@@ -857,6 +857,19 @@ class Airflow(Model):
         description="After this long an unacknowledged task is delivered again: longer than "
         "your longest task, short enough that a task held by a lost worker is not stuck for a day.",
     )
+    operation_timeout_seconds: float = Field(
+        1.0,
+        ge=0.5,
+        le=30,
+        description="Airflow's `[celery] operation_timeout`: how long one publish attempt may take before Airflow "
+        "sends the task again. Bounds each Sentinel lookup (half of it) and each publish confirmation (a quarter).",
+    )
+    confirm_publishes: bool = Field(
+        True,
+        description="A publish counts as done only once `redis.minReplicasToWrite` replicas hold it (WAIT in the "
+        "same round trip), so a master cut off from its replicas cannot acknowledge a task that then vanishes. "
+        'Off: faster by one replica round trip, and a partition can lose tasks published "ok".',
+    )
     secrets_mount_path: str = Field(
         "/opt/airflow/secrets/redis-broker",
         pattern=r"^/[A-Za-z0-9._/-]+$",

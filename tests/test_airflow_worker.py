@@ -6,10 +6,13 @@ one under `make faults` only, for make test's time)."""
 
 import configparser
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from urllib.parse import unquote
 
 import pytest
@@ -110,16 +113,39 @@ def airflow_transport(monkeypatch):
     kombu_transport._transport_cache.pop(transport.ALIAS, None)
 
 
-def airflow_broker(cluster):
-    """A kombu connection with Airflow's URL and Sentinel options."""
+def airflow_broker(cluster, **options):
+    """A kombu connection with Airflow's URL, Sentinel and transport options as rendered (`options` over them)."""
     from kombu import Connection
 
-    from redis_gitops_airflow.broker_url import broker_url, sentinel_kwargs
+    from redis_gitops.synth.airflow_config import cfg_sections_with_passwords
 
     s = cluster.state
-    url = broker_url([f"{h}:{p}" for h, p in s.sentinel_addresses], 0, s.airflow_password, s.airflow_username)
-    kwargs = json.loads(sentinel_kwargs(s.airflow_password, s.airflow_username, socket_timeout=0.5))
-    return Connection(url, transport_options={"master_name": s.master_name, "sentinel_kwargs": kwargs})
+    sentinels = [f"{h}:{p}" for h, p in s.sentinel_addresses]
+    sections = cfg_sections_with_passwords(cluster.spec, sentinels, s.airflow_password)
+    rendered = sections["celery_broker_transport_options"]
+    transport_options = {
+        "master_name": rendered["master_name"],
+        "sentinel_kwargs": json.loads(rendered["sentinel_kwargs"]),
+        "confirm_replicas": int(rendered["confirm_replicas"]),
+        "confirm_timeout": float(rendered["confirm_timeout"]),
+        **options,
+    }
+    return Connection(sections["celery"]["broker_url"], transport_options=transport_options)
+
+
+@contextmanager
+def replicas_frozen(cluster, seconds: float):
+    """Every replica's Redis stopped (SIGSTOP) for `seconds`, well inside down-after and min-replicas-max-lag: the
+    master still counts them and accepts writes, but no replica acknowledges one."""
+    pids = [n.redis_pid for n in cluster.state.nodes if n.ordinal != cluster.master()]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    thaw = threading.Timer(seconds, lambda: [os.kill(pid, signal.SIGCONT) for pid in pids])
+    thaw.start()
+    try:
+        yield
+    finally:
+        thaw.join()
 
 
 PROBE_QUEUE = "default"  # a queue Airflow's user may use; the tests leave it empty
@@ -209,6 +235,74 @@ def test_a_publish_refused_for_want_of_a_replica_is_retried_not_failed(cluster, 
         admin.config_set("min-replicas-to-write", rendered)
     assert waited >= 0.9, "published while every write was refused?"
     assert consume_as_celery(cluster, queue, wanted=1) == [0]
+
+
+PUBLISH_RETRIES = {"max_retries": 60, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.25}
+
+
+def publish_while_replicas_frozen(cluster, seconds: float, **options) -> tuple[float, int]:
+    """One publish as Airflow sends it (kombu's retries on a connection error) while no replica acknowledges: how
+    long it took and how many copies of it the queue then holds."""
+    from kombu import Exchange, Queue
+
+    queue = Queue(PROBE_QUEUE, Exchange(PROBE_QUEUE, type="direct"), PROBE_QUEUE)
+    master = as_airflow(cluster, cluster.master())
+    with airflow_broker(cluster, **options) as conn, conn.Producer() as producer:
+        producer.publish({"n": -1}, exchange=queue.exchange, routing_key=PROBE_QUEUE, declare=[queue])
+        master.delete(PROBE_QUEUE)  # the declaration is done: the timed publish is the only write
+        with replicas_frozen(cluster, seconds):
+            started = time.monotonic()
+            producer.publish(
+                {"n": 0}, exchange=queue.exchange, routing_key=PROBE_QUEUE, retry=True, retry_policy=PUBLISH_RETRIES
+            )
+            waited = time.monotonic() - started
+    copies = master.llen(PROBE_QUEUE)
+    master.delete(PROBE_QUEUE)
+    return waited, copies
+
+
+def test_a_publish_no_replica_confirms_is_retried_until_one_does(cluster, airflow_transport):
+    """The master of a cut-off pod acknowledges writes its replicas never get (issue 27): a publish counts only
+    once a replica holds it. Each unconfirmed attempt stays in the master's queue: a duplicate on a master that
+    keeps its data, nothing on one that rejoins as a replica (Airflow's state check absorbs the duplicate)."""
+    waited, copies = publish_while_replicas_frozen(cluster, 1.0, confirm_replicas=0)
+    assert waited < 0.5 and copies == 1, "unconfirmed (kombu's own): the master's 'ok' is enough"
+    waited, copies = publish_while_replicas_frozen(cluster, 1.0)
+    print(f"confirmed publish: {waited:.2f} s, {copies} copies")
+    assert waited >= 0.9, "a publish counted as done while no replica held it"
+    assert copies >= 2  # the unconfirmed attempts: duplicates here, where the master keeps its data
+    cluster.wait_until_healthy(30)
+
+
+def test_a_broker_that_refuses_wait_gets_unconfirmed_publishes_not_errors(cluster, airflow_transport):
+    """Airflow deployed with confirmations before the broker's pods grant its user WAIT: publishes go on as
+    before (unconfirmed), none fails."""
+    admin, user = cluster.redis(cluster.master()), cluster.state.airflow_username
+    admin.execute_command("ACL", "SETUSER", user, "-wait")
+    try:
+        waited, copies = publish_while_replicas_frozen(cluster, 1.0)
+    finally:
+        admin.execute_command("ACL", "SETUSER", user, "+wait")
+    assert waited < 0.5 and copies == 1
+
+
+def test_a_delivered_tasks_record_is_confirmed_before_it_runs(cluster, airflow_transport):
+    """BRPOP takes the task off its queue; its record in `unacked` is what a warm shutdown restores and what a
+    redelivery after visibility_timeout reads: a record only the master holds would be lost with it. The task
+    runs once the record is confirmed, once (the retried record is the same hash entry)."""
+    from kombu import Exchange, Queue
+
+    queue = Queue(PROBE_QUEUE, Exchange(PROBE_QUEUE, type="direct"), PROBE_QUEUE)
+    with airflow_broker(cluster) as conn, conn.Producer() as producer:
+        producer.publish({"n": 0}, exchange=queue.exchange, routing_key=PROBE_QUEUE, declare=[queue])
+    with replicas_frozen(cluster, 1.0):
+        started = time.monotonic()
+        got = consume_as_celery(cluster, queue, wanted=1)
+        waited = time.monotonic() - started
+    assert got == [0] and waited >= 0.9, f"ran {got} after {waited:.2f} s"
+    master = as_airflow(cluster, cluster.master())
+    assert master.llen(PROBE_QUEUE) == 0 and master.hlen("unacked") == 0
+    cluster.wait_until_healthy(30)
 
 
 @pytest.mark.faults  # make faults: here, and 3 runs of 300 tasks in faults.airflow_worker

@@ -227,6 +227,14 @@ TRANSITIONS = [
         data_loss_risk=True,
     ),
     Transition(
+        "publish confirmations turned on (Airflow's user gains WAIT)",
+        lambda doc: None,
+        Verdict.ROLLING,
+        ALL_PODS,
+        base_edit=_set("airflow", "confirmPublishes", value=False),
+        clients=frozenset({"airflow"}),
+    ),
+    Transition(
         "worker concurrency (Airflow only)",
         _set("airflow", "workerConcurrency", value=8),
         Verdict.IN_PLACE,
@@ -500,3 +508,11 @@ def test_identical_renderings_are_planned_as_no_change_without_reading_them(file
     from redis_gitops.plan.planner import compared, make_plan, no_change
 
     assert make_plan(files, dict(files)).as_json() == compared(files, dict(files)).as_json() == no_change().as_json()
+
+
+def test_publish_confirmations_reach_airflow_after_the_broker_grants_wait(tmp_path):
+    base = _write(tmp_path, "base", _set("airflow", "confirmPublishes", value=False))
+    plan = plan_change(_write(tmp_path, "head", None), base_spec=base)
+    (airflow,) = [c for c in plan.clients if c.client == "airflow"]
+    assert airflow.order.startswith("after the broker") and not airflow.disruptive
+    assert "config.celery_broker_transport_options.confirm_replicas" in airflow.changes

@@ -17,7 +17,11 @@ master change (UPSTREAM.md beside this package has the reproduction and the upst
   command; when that one fails (the master demoted, or paused then demoted, in between) kombu drops the
   message: taken from its queue, in no hash, never run;
 - right after a failover the new master refuses writes with NOREPLICAS until a replica links to it; kombu
-  takes that for a fatal error (a publish Airflow marks FAILED, a lost record, a worker's BRPOP).
+  takes that for a fatal error (a publish Airflow marks FAILED, a lost record, a worker's BRPOP);
+- a master cut off from its replicas acknowledges writes until `min-replicas-max-lag`, and they vanish when it
+  rejoins as a replica: a publish answered "ok" whose task never runs. With `confirm_replicas` set, a publish
+  and a delivered message's record count as written only once that many replicas hold them (`WAIT` in the same
+  round trip); an unconfirmed write is retried through Sentinel like a lost connection.
 The connections come from sentinel_failover.py; the classes below change kombu's steps; everything else is
 kombu's own transport.
 """
@@ -26,11 +30,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import redis
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
+from kombu.utils.json import dumps
 from redis._defaults import DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP, DEFAULT_RETRY_COUNT
 from redis.backoff import ConstantBackoff, ExponentialWithJitterBackoff
 from redis.retry import Retry
@@ -50,9 +56,17 @@ ACK_RETRY_INTERVAL = 0.1
 RETRIED = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 logger = logging.getLogger(__name__)
+_warned: list = []  # the broker refused WAIT: said once per process
 
 ALIAS = "sentinel"
 TRANSPORT = f"{__name__}:SentinelTransport"
+
+
+class UnconfirmedWrite(redis.ConnectionError):
+    """Fewer replicas than required acknowledged a write within the bound: the master may be cut off from them,
+    and the write would vanish with it. A connection error, so kombu's `ensure` retries the publish through
+    Sentinel; the retry duplicates the message if the first copy was only slow to replicate (Airflow's own
+    state check absorbs a duplicate: docs/operate/airflow.md)."""
 
 
 class SentinelConnection(FailoverConnection):
@@ -81,24 +95,40 @@ class QoS(kombu_redis.QoS):
     in `unacked` and runs again after visibility_timeout)."""
 
     @contextmanager
-    def pipe_or_acquire(self, pipe=None, client=None):
-        if pipe is not None or client is not None or not self.channel._closing_or_closed():
-            with super().pipe_or_acquire(pipe, client) as p:
-                yield p
-            return
-        if self.channel.last_pool is None:
+    def pipe_or_acquire(self, pipe=None, client=None, transaction=True):
+        if pipe is not None:
+            yield pipe
+        elif client is not None or not self.channel._closing_or_closed():
+            with self.channel.conn_or_acquire(client) as c:
+                yield c.pipeline(transaction=transaction)
+        elif self.channel.last_pool is None:
             raise redis.exceptions.ConnectionError("the channel is closed and never had a pool")
-        yield redis.Redis(connection_pool=self.channel.last_pool).pipeline()
+        else:
+            yield redis.Redis(connection_pool=self.channel.last_pool).pipeline(transaction=transaction)
 
     def append(self, message, delivery_tag):
         """BRPOP has already taken the message off its queue: its record must reach whichever server is master
-        by now. One that cannot be written within the retries is delivered all the same: it runs, unrecorded
-        (a crash before its ack would lose it), rather than never."""
+        by now, and be confirmed like a publish (a lost record loses the task if the worker stops before its
+        ack: a warm shutdown restores only what `unacked` holds). One that cannot be written within the retries
+        is delivered all the same: it runs, unrecorded, rather than never."""
         try:
-            _retrying(lambda: kombu_redis.QoS.append(self, message, delivery_tag))
+            _retrying(lambda: self._record(message, delivery_tag))
         except RETRIED as err:
             logger.warning("message %s runs without its record in unacked: %s", delivery_tag, err)
-            virtual.QoS.append(self, message, delivery_tag)
+        virtual.QoS.append(self, message, delivery_tag)
+
+    def _record(self, message, delivery_tag) -> None:
+        """kombu's record (the index first: an index entry without its message is dropped by the next restore,
+        a message without its index entry would never be restored), in one round trip with the confirmation."""
+        delivery = message.delivery_info
+        payload = dumps([message._raw, delivery["exchange"], delivery["routing_key"]])
+
+        def commands(pipe):
+            pipe.zadd(self.unacked_index_key, {delivery_tag: time.time()})
+            pipe.hset(self.unacked_key, delivery_tag, payload)
+
+        with self.pipe_or_acquire(transaction=False) as pipe:
+            self.channel.confirmed_write(pipe, commands)
 
     def _forget(self, delivery_tag) -> None:
         _retrying(lambda: self._remove_from_indices(delivery_tag).execute())
@@ -140,6 +170,57 @@ class SentinelChannel(kombu_redis.SentinelChannel):
     connection_class_ssl = SentinelSSLConnection
 
     last_pool = None  # the master pool this channel last had: acks of its tasks outlive the channel
+
+    # Transport options (`[celery_broker_transport_options]`, rendered from the spec by redis-gitops): how many
+    # replicas must hold a publish or a record before it counts (0: no confirmation, kombu's behaviour), and how
+    # long the master may wait for them, in seconds.
+    confirm_replicas = 0
+    confirm_timeout = 0.25
+    from_transport_options = kombu_redis.SentinelChannel.from_transport_options + (
+        "confirm_replicas",
+        "confirm_timeout",
+    )
+
+    def confirmed_write(self, pipe, commands: Callable) -> list:
+        """Run `commands(pipe)` and, with confirmation on, WAIT in the same round trip; raise UnconfirmedWrite
+        when fewer replicas than required hold the writes. A WAIT the server refuses (an ACL from before WAIT
+        was granted: Airflow upgraded before the broker) leaves the writes unconfirmed, as kombu's, with a
+        warning (once per process), rather than failing every publish; the next write tries again."""
+        commands(pipe)
+        replicas = int(self.confirm_replicas)
+        if replicas <= 0:
+            return pipe.execute()
+        pipe.wait(replicas, max(1, round(float(self.confirm_timeout) * 1000)))
+        *replies, held = pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        if isinstance(held, redis.exceptions.NoPermissionError):
+            if not _warned:
+                logger.warning("writes are not confirmed: the broker refuses WAIT to this user (%s)", held)
+                _warned.append(held)
+        elif isinstance(held, Exception):
+            raise held
+        elif held < replicas:
+            pipe.connection_pool.disconnect(inuse_connections=False)  # the next attempt asks Sentinel again
+            raise UnconfirmedWrite(f"{held} of {replicas} replicas confirmed the write within {self.confirm_timeout} s")
+        return replies
+
+    def _put(self, queue, message, **kwargs):
+        """kombu's publish, confirmed (see confirmed_write). kombu's publish batches, which neither Celery nor
+        Airflow uses, keep kombu's unconfirmed path."""
+        if kwargs.get("_publish_batch") is not None or int(self.confirm_replicas) <= 0:
+            return super()._put(queue, message, **kwargs)
+        queue_key = self._q_for_pri(queue, self._get_message_priority(message, reverse=False))
+        expires = self._expires.get(queue) if self._expires else None
+
+        def commands(pipe):
+            pipe.lpush(queue_key, dumps(message))
+            for step in self.priority_steps if expires else ():
+                pipe.pexpire(self._q_for_pri(queue, step), expires)
+
+        with self.conn_or_acquire() as client, client.pipeline(transaction=False) as pipe:
+            self.confirmed_write(pipe, commands)
 
     def _get_pool(self, asynchronous=False):
         pool = super()._get_pool(asynchronous)
