@@ -80,6 +80,7 @@ def run(cluster: NetnsCluster, workdir: Path, fixed_transport: bool = True) -> d
                 "never_run": sorted(n for n in published[side] if n not in ran),
                 "ran_twice_or_more": sum(1 for n in published[side] if ran[n] > 1),
                 "publish_errors": len(summaries[side]["errors"]),
+                "first_publish_errors": summaries[side]["errors"][:3],
                 "publish_timeouts": summaries[side]["timeouts"],
             }
             for side in SIDES

@@ -146,19 +146,26 @@ def results_page(results: dict) -> str:
     return "\n".join(parts)
 
 
-def collect(build: Path) -> dict:
-    """What the page is made from: the broker report and, when `make faults` ran them, the Airflow ones."""
-    results = {"report": json.loads((build / "report.json").read_text())}
-    for key, name in (("airflow", "airflow.json"), ("airflow_partition", "airflow-partition.json")):
+REPORTS = {"report": "report.json", "airflow": "airflow.json", "airflow_partition": "airflow-partition.json"}
+
+
+def collect(build: Path, committed: dict | None = None) -> dict:
+    """What the page is made from: the committed results, each part replaced by the report of the same name in
+    `build` when `make faults` (or one of its commands alone) wrote one."""
+    results = dict(committed or {})
+    for key, name in REPORTS.items():
         if (build / name).exists():
             results[key] = json.loads((build / name).read_text())
+    if "report" not in results:
+        raise SystemExit(f"no broker report: {build / REPORTS['report']} (run make faults)")
     return results
 
 
 def publish(build: Path, docs: Path) -> Path:
     """Commit-ready: docs/design/fault-results.json (the runs, without timelines) and the page made from it."""
-    results = collect(build)
-    (docs / "fault-results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    committed = docs / "fault-results.json"
+    results = collect(build, json.loads(committed.read_text()) if committed.exists() else None)
+    committed.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     page = docs / "fault-results.md"
     page.write_text(results_page(results))
     # The plan's write-pause figures, from the same runs (plan/measured.py).

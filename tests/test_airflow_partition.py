@@ -24,7 +24,7 @@ def test_airflow_publishes_through_a_partition(cluster, tmp_path, fixed_transpor
         + "; ".join(
             f"{side}: {f['published_ok']} published ok, {len(f['never_run'])} never run, "
             f"{f['ran_twice_or_more']} ran twice, {f['publish_errors']} publish errors, "
-            f"{f['publish_timeouts']} timeouts"
+            f"{f['publish_timeouts']} timeouts {f['first_publish_errors']}"
             for side, f in figures["sides"].items()
         )
     )
