@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from redis_gitops.policies.engine import evaluate
 from redis_gitops.policies.manifests import Manifests
 from redis_gitops.synth.alerts import alerts, runbook_url
@@ -87,3 +89,22 @@ def test_the_fault_results_page_is_made_from_the_committed_results():
     for engine in ("redis", "valkey"):
         assert {r["scenario"] for r in results["report"]["runs"] if r["engine"] == engine} == set(SCENARIOS)
         assert {r["fault"] for r in results["airflow"]["runs"] if r["engine"] == engine} >= {"handover", "crash"}
+    # The Celery partition: both transports, and ours lost nothing published "ok" on either side.
+    partition = results["airflow_partition"]["runs"]
+    assert {r["transport"] for r in partition} == {"kombu", "redis_gitops_airflow"}
+    assert all(not side["never_run"] for r in partition if r["transport"] != "kombu" for side in r["sides"].values())
+
+
+def test_a_partial_fault_run_replaces_only_its_own_part_of_the_results(tmp_path):
+    """`python -m redis_gitops.faults.airflow_partition` alone, then the report: the partition section is new,
+    the broker and worker runs are the committed ones."""
+    from redis_gitops.faults.report import collect
+
+    committed = json.loads((ROOT / "docs" / "design" / "fault-results.json").read_text())
+    fresh = {"cut_seconds": 20, "rate": 10.0, "runs": []}
+    (tmp_path / "airflow-partition.json").write_text(json.dumps(fresh))
+    merged = collect(tmp_path, committed)
+    assert merged["airflow_partition"] == fresh
+    assert merged["report"] == committed["report"] and merged["airflow"] == committed["airflow"]
+    with pytest.raises(SystemExit, match="no broker report"):
+        collect(tmp_path)
